@@ -1,0 +1,218 @@
+//===- QRealignAttrs.td - qrealign attributes and enums ----*- tablegen -*-===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_ATTRS_TD
+#define QREALIGN_ATTRS_TD
+
+include "qrealign/Dialect/QRealign/IR/QRealignDialect.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def QRealign_Granularity : I32EnumAttr<"Granularity",
+    "granularity of the weight quantization scale", [
+      I32EnumAttrCase<"PerTensor", 0, "per_tensor">,
+      I32EnumAttrCase<"PerChannel", 1, "per_channel">,
+      I32EnumAttrCase<"PerGroup", 2, "per_group">
+    ]> {
+  let cppNamespace = "::mlir::qrealign";
+  let genSpecializedAttr = 0;
+}
+
+def QRealign_ActQuantMode : I32EnumAttr<"ActQuantMode",
+    "how activation scales are obtained", [
+      I32EnumAttrCase<"Dynamic", 0, "dynamic">,
+      I32EnumAttrCase<"Static", 1, "static">
+    ]> {
+  let cppNamespace = "::mlir::qrealign";
+  let genSpecializedAttr = 0;
+}
+
+def QRealign_RopeStyle : I32EnumAttr<"RopeStyle",
+    "which dimensions rotary position embedding rotates together", [
+      I32EnumAttrCase<"RotateHalf", 0, "rotate_half">,
+      I32EnumAttrCase<"Interleaved", 1, "interleaved">
+    ]> {
+  let cppNamespace = "::mlir::qrealign";
+  let genSpecializedAttr = 0;
+}
+
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+/// An enum parameter that may be left out of a struct() format, with a
+/// default.
+class QRealign_DefaultEnumParam<EnumAttrInfo info, string value>
+    : EnumParameter<info> {
+  let defaultValue = value;
+}
+
+/// A 64-bit float, printed and parsed as a float literal.
+class QRealign_F64Param<string desc> : AttrParameter<"::llvm::APFloat", desc> {
+  let parser = [{ [&]() -> ::mlir::FailureOr<::llvm::APFloat> {
+    double v = 0;
+    if ($_parser.parseFloat(v))
+      return ::mlir::failure();
+    return ::llvm::APFloat(v);
+  }() }];
+  let printer = [{ $_printer.printFloat($_self) }];
+  let comparator = "$_lhs.bitwiseIsEqual($_rhs)";
+}
+
+class QRealign_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<QRealign_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+//===----------------------------------------------------------------------===//
+// QuantSchemeAttr
+//===----------------------------------------------------------------------===//
+
+def QRealign_QuantSchemeAttr : QRealign_Attr<"QuantScheme", "quant"> {
+  let summary = "How a linear's weights and input activations are quantized";
+  let description = [{
+    A quantization scheme for one `qrealign.linear`.
+
+    - `w_bits`: weight bits, one of 2, 3, 4, 8, or 16 (16 = weights stay in
+      floating point).
+    - `a_bits`: input-activation bits, one of 4, 8, or 16 (16 = activations
+      stay in floating point). Default 16.
+    - `granularity`: `per_tensor` (one scale), `per_channel` (one scale per
+      output channel, the default) or `per_group` (one scale per
+      `group_size` consecutive input channels of each output channel).
+    - `group_size`: required with, and only with, `per_group`; a power of two
+      of at least 8. The linear verifies that it divides its input width.
+    - `symmetric`: signed levels without zero point (`true`) or unsigned
+      levels with a zero point (`false`, the default, as in OmniQuant).
+    - `act`: `dynamic` (per-token min/max at run time, the default) or
+      `static` (calibrated per-tensor scale). Only meaningful when
+      `a_bits < 16`.
+
+    Parameters equal to their default are not printed.
+
+    ```mlir
+    // W4A16, groups of 128 input channels, asymmetric.
+    #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 128>
+    // W8A8 per-channel weights, dynamic per-token activations.
+    #qrealign.quant<w_bits = 8, a_bits = 8>
+    ```
+  }];
+  let parameters = (ins
+    "unsigned":$w_bits,
+    DefaultValuedParameter<"unsigned", "16">:$a_bits,
+    QRealign_DefaultEnumParam<QRealign_Granularity,
+                              "::mlir::qrealign::Granularity::PerChannel">
+        :$granularity,
+    DefaultValuedParameter<"int64_t", "0">:$group_size,
+    DefaultValuedParameter<"bool", "false">:$symmetric,
+    QRealign_DefaultEnumParam<QRealign_ActQuantMode,
+                              "::mlir::qrealign::ActQuantMode::Dynamic">:$act
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// True if the weights are quantized (w_bits < 16).
+    bool quantizesWeights() const { return getWBits() < 16; }
+    /// True if the input activations are quantized (a_bits < 16).
+    bool quantizesActivations() const { return getABits() < 16; }
+    /// Average storage bits per weight element of a linear with
+    /// `inFeatures` input channels, counting an f16 scale per scale group and,
+    /// for asymmetric schemes, a zero point of `w_bits` bits. 16 for
+    /// unquantized weights.
+    double getBitsPerWeight(int64_t inFeatures) const;
+    /// Number of scale groups along the input dimension of a linear with
+    /// `inFeatures` input channels (1 unless per_group).
+    int64_t getNumGroups(int64_t inFeatures) const;
+    /// A short human-readable form such as `W4A16 g128 asym`.
+    std::string getShortName() const;
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// QuantParamsAttr
+//===----------------------------------------------------------------------===//
+
+def QRealign_QuantParamsAttr : QRealign_Attr<"QuantParams", "qparams"> {
+  let summary = "References to a linear's learned quantization parameters";
+  let description = [{
+    Symbol references to `qrealign.param` declarations that hold the learned
+    quantization parameters of one linear with weight `[N, K]` and scheme
+    `#qrealign.quant<...>`. Let `S` be the scale shape: `[1]` for
+    `per_tensor`, `[N]` for `per_channel`, `[N, K / group_size]` for
+    `per_group`.
+
+    - `weight_scale`, `weight_zero_point`: weight quantization step and zero
+      point, shape `S` (the zero point is absent for symmetric schemes).
+    - `clip_max`, `clip_min`: OmniQuant learnable weight clipping logits γ,
+      shape `S`; the clipping range is `σ(γ_max)·max(W)`, `σ(γ_min)·min(W)`.
+    - `smooth`: OmniQuant learnable equivalent transformation (channel
+      smoothing) scales, shape `[K]`: `x / s` and `W · diag(s)`.
+    - `act_scale`, `act_zero_point`: static activation step and zero point,
+      shape `[1]`; only with `act = static`.
+
+    Every field is optional. The referencing linear verifies that each symbol
+    names a `qrealign.param` of the right shape.
+
+    ```mlir
+    #qrealign.qparams<weight_scale = @l0.q_proj.scale, clip_max = @l0.q_proj.gamma_max, clip_min = @l0.q_proj.gamma_min>
+    ```
+  }];
+  let parameters = (ins
+    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$weight_scale,
+    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$weight_zero_point,
+    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$clip_max,
+    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$clip_min,
+    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$smooth,
+    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$act_scale,
+    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$act_zero_point
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+}
+
+//===----------------------------------------------------------------------===//
+// SafetyBoundaryAttr
+//===----------------------------------------------------------------------===//
+
+def QRealign_SafetyBoundaryAttr : QRealign_Attr<"SafetyBoundary", "boundary"> {
+  let summary = "A layer's safety boundary: a linear probe on its output";
+  let description = [{
+    The safety boundary of decoder layer `layer`: a sparse logistic-regression
+    probe fitted on the *aligned* model, which classifies the layer's output
+    residual stream `h ∈ R^D` at token `position` as malicious when
+    `w·h + b > 0` (`p(malicious) = σ(w·h + b)`).
+
+    - `weight`: symbol of a `qrealign.param` of type `tensor<D x f*>`, where `D`
+      is the hidden size of the layer carrying the boundary.
+    - `bias`: the probe's intercept `b`.
+    - `position`: the token position the probe reads. Negative values count
+      from the end of the prompt: `-1` is the last prompt token (the end of
+      the chat template's generation prompt), which is what Q-realign uses.
+    - `layer`: the index of the decoder layer the probe was fitted on; must
+      equal the index of the `qrealign.layer` that carries the boundary.
+    - `accuracy`: held-out accuracy of the probe, in [0, 1].
+
+    ```mlir
+    #qrealign.boundary<weight = @probe.l1.w, bias = -0.25, position = -1, layer = 1, accuracy = 0.97>
+    ```
+  }];
+  let parameters = (ins
+    "::mlir::FlatSymbolRefAttr":$weight,
+    QRealign_F64Param<"probe intercept">:$bias,
+    "int64_t":$position,
+    "int64_t":$layer,
+    QRealign_F64Param<"held-out accuracy in [0, 1]">:$accuracy
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+#endif // QREALIGN_ATTRS_TD

@@ -1,0 +1,61 @@
+//===- QRealignDialect.td - qrealign dialect definition ----*- tablegen -*-===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_DIALECT_TD
+#define QREALIGN_DIALECT_TD
+
+include "mlir/IR/OpBase.td"
+
+def QRealign_Dialect : Dialect {
+  let name = "qrealign";
+  let cppNamespace = "::mlir::qrealign";
+  let summary = "Decoder-only transformers for safety-aware quantization";
+  let description = [{
+    The `qrealign` dialect describes a decoder-only transformer of the Llama
+    family (Llama-2/3, Qwen2, Mistral) at the granularity that Q-realign needs:
+    one op per decoder block (`qrealign.layer`), explicit linears that carry a
+    quantization scheme, and safety boundaries (linear probes fitted on the
+    aligned model) attached to layers.
+
+    **Parameters** are declared once at module level with `qrealign.param` and
+    read with `qrealign.get_param`. A parameter is either *external* (a tensor
+    name inside the safetensors checkpoint named by the module attribute
+    `qrealign.checkpoint`) or, for small tests, an inline `dense` /
+    `dense_resource` value. The weights of a real model never appear in the IR.
+
+    **Tensors** are in row-major value semantics. Activations are
+    `[batch, seq, features]`; linear weights are `[out_features, in_features]`
+    (the Hugging Face layout, `y = x · Wᵀ + b`). Token ids and positions are
+    `[batch, seq]` integers, the attention mask is `[batch, seq]` `i1` with
+    `true` for real (non-padding) tokens.
+
+    **Quantization** is described by `#qrealign.quant` schemes on linears and
+    `#qrealign.qparams` references to learned parameters; at the lowered level
+    weights use the upstream `!quant.uniform` types (per-tensor, per-axis and
+    sub-channel) so other stacks can read them.
+
+    **Safety boundaries** (`#qrealign.boundary`) record the sparse logistic
+    regression probe of one layer: `p(malicious | h) = σ(w·h + b)` evaluated on
+    the layer's output residual stream at one token position.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let dependentDialects = ["::mlir::quant::QuantDialect"];
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Registers the attributes (in QRealignAttrs.cpp, where their storage
+    /// classes are complete).
+    void registerAttributes();
+
+    /// Name of the module attribute that names the checkpoint holding the
+    /// external parameters (a `.safetensors` file or a sharded
+    /// `.safetensors.index.json`), relative to the IR file's directory.
+    static constexpr ::llvm::StringLiteral getCheckpointAttrName() {
+      return "qrealign.checkpoint";
+    }
+  }];
+}
+
+#endif // QREALIGN_DIALECT_TD

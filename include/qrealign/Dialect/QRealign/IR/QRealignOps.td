@@ -1,0 +1,357 @@
+//===- QRealignOps.td - qrealign operations ----------------*- tablegen -*-===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_OPS_TD
+#define QREALIGN_OPS_TD
+
+include "qrealign/Dialect/QRealign/IR/QRealignDialect.td"
+include "qrealign/Dialect/QRealign/IR/QRealignAttrs.td"
+include "qrealign/Dialect/QRealign/IR/QRealignInterfaces.td"
+include "mlir/IR/OpBase.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/IR/RegionKindInterface.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+class QRealign_Op<string mnemonic, list<Trait> traits = []>
+    : Op<QRealign_Dialect, mnemonic, traits>;
+
+/// Float tensors of any rank (activations).
+def QRealign_FloatTensor : RankedTensorOf<[AnyFloat]>;
+/// Integer tensors (token ids, positions).
+def QRealign_IntTensor : RankedTensorOf<[AnySignlessInteger]>;
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+def QRealign_ParamOp : QRealign_Op<"param", [Symbol,
+    HasParent<"::mlir::ModuleOp">]> {
+  let summary = "Declares a model parameter (weight) by symbol";
+  let description = [{
+    Declares one parameter tensor of the model, once, at module level. Its
+    contents live either in the checkpoint named by the module attribute
+    `qrealign.checkpoint`, under the given tensor name (`external`), or inline
+    as an elements attribute (`dense` or `dense_resource`; for small tests
+    only). The type must have a static shape; its element type is the type
+    the tensor has in storage (`bf16`, `f16`, `f32`, an integer, or a
+    `!quant.uniform` type for quantized weights).
+
+    ```mlir
+    module attributes {qrealign.checkpoint = "model.safetensors"} {
+      qrealign.param @l0.q_proj : tensor<4096x4096xbf16>
+          = external "model.layers.0.self_attn.q_proj.weight"
+      qrealign.param @tiny : tensor<2xf32> = dense<[1.0, 2.0]>
+    }
+    ```
+  }];
+  let arguments = (ins
+    SymbolNameAttr:$sym_name,
+    TypeAttrOf<AnyStaticShapeTensor>:$type,
+    OptionalAttr<StrAttr>:$tensor_name,
+    OptionalAttr<ElementsAttr>:$value
+  );
+  let assemblyFormat = [{
+    $sym_name `:` custom<ParamTypeAndInit>($type, $tensor_name, $value)
+    attr-dict
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::RankedTensorType getTensorType() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getType());
+    }
+    bool isExternal() { return getTensorName().has_value(); }
+  }];
+}
+
+def QRealign_GetParamOp : QRealign_Op<"get_param", [Pure,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "Reads a parameter declared with qrealign.param";
+  let description = [{
+    Produces the value of the module-level parameter `name`. The result type
+    must equal the declared type. May be used inside `qrealign.layer`
+    regions, which are isolated from values above but not from symbols.
+
+    ```mlir
+    %w = qrealign.get_param @l0.q_proj : tensor<4096x4096xbf16>
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$name);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Compute ops
+//===----------------------------------------------------------------------===//
+
+def QRealign_EmbeddingOp : QRealign_Op<"embedding", [Pure]> {
+  let summary = "Token embedding lookup";
+  let description = [{
+    `result[b, s, :] = table[ids[b, s], :]`. The table is `[vocab, D]`; ids
+    may have any rank r and the result has rank r + 1. Out-of-range ids are
+    undefined behaviour at this level; runtimes check them.
+
+    ```mlir
+    %h = qrealign.embedding %ids, %table
+        : (tensor<?x?xi64>, tensor<32000x4096xbf16>) -> tensor<?x?x4096xf32>
+    ```
+  }];
+  let arguments = (ins QRealign_IntTensor:$ids,
+                       RankedTensorOf<[AnyFloat]>:$table);
+  let results = (outs QRealign_FloatTensor:$result);
+  let assemblyFormat = [{
+    $ids `,` $table attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QRealign_RMSNormOp : QRealign_Op<"rms_norm", [Pure]> {
+  let summary = "Root-mean-square layer normalization";
+  let description = [{
+    `y = x / sqrt(mean(x², last axis) + epsilon) * weight`, as in Llama
+    (`LlamaRMSNorm`); the statistics are computed in f32. `weight` has one
+    element per feature of the last axis.
+
+    ```mlir
+    %y = qrealign.rms_norm %x, %w eps = 1.000000e-05
+        : (tensor<?x?x4096xf32>, tensor<4096xbf16>) -> tensor<?x?x4096xf32>
+    ```
+  }];
+  let arguments = (ins QRealign_FloatTensor:$input,
+                       RankedTensorOf<[AnyFloat]>:$weight,
+                       F64Attr:$epsilon);
+  let results = (outs QRealign_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `eps` `=` $epsilon attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QRealign_LinearOp : QRealign_Op<"linear", [Pure,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "y = x · Wᵀ (+ b), the unit of quantization";
+  let description = [{
+    A linear layer with weight `[N, K]` (out, in) applied to the last axis of
+    `input` (`[..., K]` → `[..., N]`), with an optional bias `[N]`. `name`
+    is the linear's role in its layer (`q_proj`, `k_proj`, `v_proj`,
+    `o_proj`, `gate_proj`, `up_proj`, `down_proj`, `lm_head`): quantization
+    options select linears by it.
+
+    Optional attributes:
+    - `quant`: the `#qrealign.quant` scheme of this linear. Linears that read
+      the same input value (q/k/v, gate/up) are fused into one GEMM at
+      deployment and must have the same scheme; the verifier enforces it.
+    - `qparams`: `#qrealign.qparams` references to learned quantization
+      parameters; requires `quant`.
+
+    At the lowered level the weight may be a `!quant.uniform` tensor; its
+    storage width, axis and block sizes must then agree with `quant`.
+
+    ```mlir
+    %q = qrealign.linear "q_proj" %x, %wq
+        {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 128>}
+        : (tensor<?x?x4096xf32>, tensor<4096x4096xbf16>) -> tensor<?x?x4096xf32>
+    %k = qrealign.linear "k_proj" %x, %wk bias %bk
+        : (tensor<?x?x896xf32>, tensor<128x896xbf16>, tensor<128xbf16>)
+        -> tensor<?x?x128xf32>
+    ```
+  }];
+  let arguments = (ins
+    StrAttr:$name,
+    QRealign_FloatTensor:$input,
+    AnyRankedTensor:$weight,
+    Optional<RankedTensorOf<[AnyFloat]>>:$bias,
+    OptionalAttr<QRealign_QuantSchemeAttr>:$quant,
+    OptionalAttr<QRealign_QuantParamsAttr>:$qparams
+  );
+  let results = (outs QRealign_FloatTensor:$result);
+  let assemblyFormat = [{
+    $name $input `,` $weight (`bias` $bias^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Output features N.
+    int64_t getOutFeatures() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getWeight().getType())
+          .getDimSize(0);
+    }
+    /// Input features K.
+    int64_t getInFeatures() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getWeight().getType())
+          .getDimSize(1);
+    }
+    /// The index of the enclosing qrealign.layer, or std::nullopt outside
+    /// layers (e.g. the LM head).
+    std::optional<int64_t> getLayerIndex();
+  }];
+}
+
+def QRealign_RopeOp : QRealign_Op<"rope", [Pure]> {
+  let summary = "Rotary position embedding";
+  let description = [{
+    Rotates each head of `input` (`[B, S, H * head_dim]`) by the angle
+    `position[b, s] · theta^(-2i / head_dim)` for frequency `i`. `style`
+    chooses which dimensions form a rotated pair:
+
+    - `rotate_half`: `(j, j + head_dim / 2)`, as Hugging Face Llama, Qwen2
+      and Mistral;
+    - `interleaved`: `(2i, 2i + 1)`, as Meta's reference code and llama2.c.
+
+    ```mlir
+    %q2 = qrealign.rope rotate_half %q, %pos head_dim = 128 theta = 1.000000e+04
+        : (tensor<?x?x4096xf32>, tensor<?x?xi64>) -> tensor<?x?x4096xf32>
+    ```
+  }];
+  let arguments = (ins EnumProp<QRealign_RopeStyle>:$style,
+                       QRealign_FloatTensor:$input,
+                       QRealign_IntTensor:$positions,
+                       I64Prop:$head_dim,
+                       F64Attr:$theta);
+  let results = (outs QRealign_FloatTensor:$result);
+  let assemblyFormat = [{
+    $style $input `,` $positions `head_dim` `=` $head_dim `theta` `=` $theta
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QRealign_AttentionOp : QRealign_Op<"attention", [Pure]> {
+  let summary = "Scaled dot-product attention with grouped-query heads";
+  let description = [{
+    Multi-head attention over `query` `[B, Sq, num_heads * head_dim]`, `key`
+    and `value` `[B, Sk, num_kv_heads * head_dim]`. Query head `h` attends
+    with key/value head `h / (num_heads / num_kv_heads)` (grouped-query
+    attention; `num_kv_heads == num_heads` is multi-head attention).
+    `softmax(q · kᵀ · scale)` is masked by `causal` (query `i` sees keys
+    `j ≤ i + Sk - Sq`) and by the optional `mask` `[B, Sk]` (`true` = real
+    token, `false` = padding that nobody attends to). The result is
+    `[B, Sq, num_heads * head_dim]`.
+
+    ```mlir
+    %o = qrealign.attention %q, %k, %v mask %m heads = 32 kv_heads = 8
+        head_dim = 128 scale = 0.088388347648318433 causal
+        : (tensor<?x?x4096xf32>, tensor<?x?x1024xf32>, tensor<?x?x1024xf32>,
+           tensor<?x?xi1>) -> tensor<?x?x4096xf32>
+    ```
+  }];
+  let arguments = (ins QRealign_FloatTensor:$query,
+                       QRealign_FloatTensor:$key,
+                       QRealign_FloatTensor:$value,
+                       Optional<TensorOf<[I1]>>:$mask,
+                       I64Prop:$num_heads,
+                       I64Prop:$num_kv_heads,
+                       I64Prop:$head_dim,
+                       F64Attr:$scale,
+                       UnitAttr:$causal);
+  let results = (outs QRealign_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` $mask^)? `heads` `=` $num_heads
+    `kv_heads` `=` $num_kv_heads `head_dim` `=` $head_dim `scale` `=` $scale
+    (`causal` $causal^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QRealign_SwiGLUOp : QRealign_Op<"swiglu", [Pure,
+    SameOperandsAndResultType]> {
+  let summary = "SwiGLU gate: silu(gate) · up";
+  let description = [{
+    `silu(gate) * up` elementwise, where `silu(x) = x · σ(x)`: the gated
+    activation between `gate_proj`/`up_proj` and `down_proj` of a Llama MLP.
+
+    ```mlir
+    %a = qrealign.swiglu %gate, %up : tensor<?x?x11008xf32>
+    ```
+  }];
+  let arguments = (ins QRealign_FloatTensor:$gate, QRealign_FloatTensor:$up);
+  let results = (outs QRealign_FloatTensor:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
+def QRealign_AddOp : QRealign_Op<"add", [Pure, Commutative,
+    SameOperandsAndResultType]> {
+  let summary = "Residual add";
+  let description = [{
+    Elementwise `lhs + rhs`: the residual connections of a decoder block.
+
+    ```mlir
+    %h2 = qrealign.add %h, %attn : tensor<?x?x4096xf32>
+    ```
+  }];
+  let arguments = (ins QRealign_FloatTensor:$lhs, QRealign_FloatTensor:$rhs);
+  let results = (outs QRealign_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Structure
+//===----------------------------------------------------------------------===//
+
+def QRealign_LayerOp : QRealign_Op<"layer", [IsolatedFromAbove,
+    RecursiveMemoryEffects, RecursivelySpeculatable,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<QRealign_SafetyBoundaryOpInterface>]> {
+  let summary = "One decoder block";
+  let description = [{
+    One decoder block of the transformer, the unit that probing and
+    calibration work on. The region is isolated from above: it reads the
+    residual stream and side inputs only through its block arguments, which
+    mirror `inputs`, and parameters through `qrealign.get_param`. The first
+    input is the residual stream `[B, S, D]`; the others are side inputs such
+    as positions and the attention mask. The region yields the new residual
+    stream, of the same type as the first input.
+
+    `index` is the layer's position in the model (0-based) and is unique
+    among the layers of one block. `boundary` is the layer's safety boundary,
+    a probe on the yielded residual stream; its `layer` must equal `index`
+    and its weight must have `D` elements.
+
+    ```mlir
+    %h1 = qrealign.layer 0 (%h0, %pos, %mask)
+        : (tensor<?x?x64xf32>, tensor<?x?xi64>, tensor<?x?xi1>)
+        -> tensor<?x?x64xf32> {
+    ^bb0(%x: tensor<?x?x64xf32>, %p: tensor<?x?xi64>, %m: tensor<?x?xi1>):
+      ...
+      qrealign.yield %out : tensor<?x?x64xf32>
+    }
+    ```
+  }];
+  let arguments = (ins I64Prop:$index,
+                       Variadic<AnyRankedTensor>:$inputs,
+                       OptionalAttr<QRealign_SafetyBoundaryAttr>:$boundary);
+  let results = (outs QRealign_FloatTensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $index (`boundary` $boundary^)? ` ` `(` $inputs `)` attr-dict `:`
+    functional-type($inputs, results) $body
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The residual stream entering the layer.
+    ::mlir::Value getHidden() { return getInputs().front(); }
+  }];
+}
+
+def QRealign_YieldOp : QRealign_Op<"yield", [Pure, Terminator, ReturnLike,
+    HasParent<"LayerOp">]> {
+  let summary = "Yields a layer's output residual stream";
+  let description = [{
+    Terminates a `qrealign.layer` region with the layer's output.
+
+    ```mlir
+    qrealign.yield %out : tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins QRealign_FloatTensor:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
+#endif // QREALIGN_OPS_TD

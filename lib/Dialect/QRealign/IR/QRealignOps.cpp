@@ -1,0 +1,614 @@
+//===- QRealignOps.cpp - qrealign operations ------------------------------===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Dialect/QRealign/IR/QRealign.h"
+
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::qrealign;
+
+#include "qrealign/Dialect/QRealign/IR/QRealignInterfaces.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// Prints a shape as `[a, b, ?]`.
+static std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  llvm::raw_string_ostream os(s);
+  llvm::interleaveComma(shape, os, [&](int64_t d) {
+    if (ShapedType::isDynamic(d))
+      os << "?";
+    else
+      os << d;
+  });
+  os << "]";
+  return s;
+}
+
+/// Two dimension sizes are compatible if either is dynamic or they are equal.
+static bool compatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// Checks that `actual` is compatible with `expected` dimension by dimension.
+static bool compatibleShapes(ArrayRef<int64_t> actual,
+                             ArrayRef<int64_t> expected) {
+  if (actual.size() != expected.size())
+    return false;
+  for (auto [a, e] : llvm::zip_equal(actual, expected))
+    if (!compatible(a, e))
+      return false;
+  return true;
+}
+
+static RankedTensorType rankedType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+static bool isPositiveFinite(double v) { return std::isfinite(v) && v > 0.0; }
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+/// `: type = external "name"` or `: type = <elements attr without type>`.
+static ParseResult parseParamTypeAndInit(OpAsmParser &parser, TypeAttr &type,
+                                         StringAttr &tensorName,
+                                         ElementsAttr &value) {
+  Type t;
+  if (parser.parseType(t))
+    return failure();
+  type = TypeAttr::get(t);
+  if (parser.parseEqual())
+    return failure();
+  if (succeeded(parser.parseOptionalKeyword("external"))) {
+    std::string name;
+    if (parser.parseString(&name))
+      return failure();
+    tensorName = parser.getBuilder().getStringAttr(name);
+    return success();
+  }
+  Attribute attr;
+  SMLoc loc = parser.getCurrentLocation();
+  if (parser.parseAttribute(attr, t))
+    return failure();
+  value = dyn_cast<ElementsAttr>(attr);
+  if (!value)
+    return parser.emitError(loc, "expected 'external \"tensor-name\"' or an "
+                                 "elements attribute (dense, "
+                                 "dense_resource)");
+  return success();
+}
+
+static void printParamTypeAndInit(OpAsmPrinter &p, ParamOp, TypeAttr type,
+                                  StringAttr tensorName, ElementsAttr value) {
+  p << type.getValue() << " = ";
+  if (tensorName) {
+    p << "external ";
+    p.printString(tensorName.getValue());
+  } else if (value) {
+    p.printAttributeWithoutType(value);
+  }
+}
+
+LogicalResult ParamOp::verify() {
+  bool hasName = getTensorName().has_value();
+  bool hasValue = getValue().has_value();
+  if (hasName == hasValue)
+    return emitOpError("must have exactly one of an external tensor name or "
+                       "an inline value");
+  if (hasName) {
+    if (getTensorName()->empty())
+      return emitOpError("external tensor name must not be empty");
+    auto module = (*this)->getParentOfType<ModuleOp>();
+    if (!module || !module->hasAttr(QRealignDialect::getCheckpointAttrName()))
+      return emitOpError("is external, but the enclosing module has no '")
+             << QRealignDialect::getCheckpointAttrName()
+             << "' attribute naming the checkpoint";
+    return success();
+  }
+  Type valueType = getValueAttr().getType();
+  if (valueType != getType())
+    return emitOpError("inline value has type ")
+           << valueType << " but the parameter is declared as " << getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// GetParamOp
+//===----------------------------------------------------------------------===//
+
+/// Resolves `ref` to a qrealign.param visible from `from`, or emits an error
+/// naming `what`.
+static FailureOr<ParamOp> lookupParam(Operation *from,
+                                      SymbolTableCollection &symbolTable,
+                                      FlatSymbolRefAttr ref, StringRef what) {
+  auto param = symbolTable.lookupNearestSymbolFrom<ParamOp>(from, ref);
+  if (!param)
+    return from->emitOpError()
+           << what << " " << ref << " does not name a qrealign.param";
+  return param;
+}
+
+LogicalResult GetParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  FailureOr<ParamOp> param =
+      lookupParam(*this, symbolTable, getNameAttr(), "symbol");
+  if (failed(param))
+    return failure();
+  if (param->getType() != getType())
+    return emitOpError("result type ")
+           << getType() << " does not match the type " << param->getType()
+           << " of " << getNameAttr();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// EmbeddingOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  RankedTensorType table = getTable().getType();
+  RankedTensorType ids = getIds().getType();
+  RankedTensorType result = getResult().getType();
+  if (table.getRank() != 2)
+    return emitOpError("table must be 2-D [vocab, hidden], got ")
+           << shapeStr(table.getShape());
+  SmallVector<int64_t> expected(ids.getShape());
+  expected.push_back(table.getDimSize(1));
+  if (!compatibleShapes(result.getShape(), expected))
+    return emitOpError("result shape ")
+           << shapeStr(result.getShape()) << " does not match ids shape + "
+           << "hidden size " << shapeStr(expected);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RMSNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RMSNormOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType weight = getWeight().getType();
+  if (input.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  if (weight.getRank() != 1 ||
+      !compatible(weight.getDimSize(0), input.getShape().back()))
+    return emitOpError("weight must be 1-D with one element per feature (")
+           << shapeStr(input.getShape().back()) << "), got "
+           << shapeStr(weight.getShape());
+  if (getResult().getType() != input)
+    return emitOpError("result type ")
+           << getResult().getType() << " must equal the input type " << input;
+  if (!isPositiveFinite(getEpsilon().convertToDouble()))
+    return emitOpError("epsilon must be positive and finite");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+std::optional<int64_t> LinearOp::getLayerIndex() {
+  if (auto layer = (*this)->getParentOfType<LayerOp>())
+    return layer.getIndex();
+  return std::nullopt;
+}
+
+/// Checks that a `!quant.uniform` weight agrees with the linear's scheme.
+static LogicalResult verifyQuantizedWeight(LinearOp op,
+                                           quant::QuantizedType qtype,
+                                           QuantSchemeAttr scheme) {
+  if (!scheme)
+    return op.emitOpError("has a quantized weight (")
+           << qtype << ") but no 'quant' scheme";
+  if (!scheme.quantizesWeights())
+    return op.emitOpError("has a quantized weight but its scheme has "
+                          "w_bits = 16");
+  if (qtype.getStorageTypeIntegralWidth() != scheme.getWBits())
+    return op.emitOpError("weight storage is ")
+           << qtype.getStorageTypeIntegralWidth()
+           << " bits but the scheme has w_bits = " << scheme.getWBits();
+  int64_t n = op.getOutFeatures();
+  auto zeroPointsAllZero = [](auto zeroPoints) {
+    return llvm::all_of(zeroPoints, [](auto z) { return z == 0; });
+  };
+  Granularity g = scheme.getGranularity();
+  if (auto t = dyn_cast<quant::UniformQuantizedType>(qtype)) {
+    if (g != Granularity::PerTensor)
+      return op.emitOpError("weight is quantized per tensor but the scheme "
+                            "is ")
+             << stringifyGranularity(g);
+    if (scheme.getSymmetric() && t.getZeroPoint() != 0)
+      return op.emitOpError("symmetric scheme but the weight type has a "
+                            "non-zero zero point");
+    return success();
+  }
+  if (auto t = dyn_cast<quant::UniformQuantizedPerAxisType>(qtype)) {
+    if (g != Granularity::PerChannel)
+      return op.emitOpError("weight is quantized per axis but the scheme is ")
+             << stringifyGranularity(g);
+    if (t.getQuantizedDimension() != 0)
+      return op.emitOpError("per-channel weight must be quantized along axis "
+                            "0 (output channels), got axis ")
+             << t.getQuantizedDimension();
+    if (!ShapedType::isDynamic(n) && int64_t(t.getScales().size()) != n)
+      return op.emitOpError("weight type has ")
+             << t.getScales().size() << " scales for " << n
+             << " output channels";
+    if (scheme.getSymmetric() && !zeroPointsAllZero(t.getZeroPoints()))
+      return op.emitOpError("symmetric scheme but the weight type has "
+                            "non-zero zero points");
+    return success();
+  }
+  if (auto t = dyn_cast<quant::UniformQuantizedSubChannelType>(qtype)) {
+    if (g != Granularity::PerGroup)
+      return op.emitOpError("weight is quantized in sub-channel blocks but "
+                            "the scheme is ")
+             << stringifyGranularity(g);
+    int64_t block0 = 1, block1 = 0;
+    for (auto [dim, size] :
+         llvm::zip_equal(t.getQuantizedDimensions(), t.getBlockSizes())) {
+      if (dim == 0)
+        block0 = size;
+      else if (dim == 1)
+        block1 = size;
+    }
+    if (block0 != 1 || block1 != scheme.getGroupSize())
+      return op.emitOpError("weight blocks are {0:")
+             << block0 << ", 1:" << block1
+             << "} but the scheme needs {0:1, 1:" << scheme.getGroupSize()
+             << "}";
+    if (scheme.getSymmetric() &&
+        !llvm::all_of(t.getZeroPoints().getValues<APInt>(),
+                      [](const APInt &z) { return z.isZero(); }))
+      return op.emitOpError("symmetric scheme but the weight type has "
+                            "non-zero zero points");
+    return success();
+  }
+  return op.emitOpError("unsupported quantized weight type ") << qtype;
+}
+
+LogicalResult LinearOp::verify() {
+  if (getName().empty())
+    return emitOpError("name must not be empty");
+  RankedTensorType input = getInput().getType();
+  auto weight = cast<RankedTensorType>(getWeight().getType());
+  RankedTensorType result = getResult().getType();
+  if (weight.getRank() != 2)
+    return emitOpError("weight must be 2-D [out_features, in_features], got ")
+           << shapeStr(weight.getShape());
+  if (input.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  int64_t n = weight.getDimSize(0), k = weight.getDimSize(1);
+  if (!compatible(input.getShape().back(), k))
+    return emitOpError("input has ")
+           << input.getShape().back() << " features but the weight "
+           << shapeStr(weight.getShape()) << " expects " << k;
+  SmallVector<int64_t> expected(input.getShape().drop_back());
+  expected.push_back(n);
+  if (!compatibleShapes(result.getShape(), expected))
+    return emitOpError("result shape ")
+           << shapeStr(result.getShape()) << " does not match "
+           << shapeStr(expected) << " (input shape with the last dimension "
+           << "replaced by out_features)";
+  if (result.getElementType() != input.getElementType())
+    return emitOpError("result element type ")
+           << result.getElementType() << " must equal the input element type "
+           << input.getElementType();
+  if (Value bias = getBias()) {
+    RankedTensorType b = rankedType(bias);
+    if (b.getRank() != 1 || !compatible(b.getDimSize(0), n))
+      return emitOpError("bias must be 1-D with ")
+             << n << " elements, got " << shapeStr(b.getShape());
+  }
+
+  QuantSchemeAttr scheme = getQuantAttr();
+  Type welt = weight.getElementType();
+  if (auto qtype = dyn_cast<quant::QuantizedType>(welt)) {
+    if (failed(verifyQuantizedWeight(*this, qtype, scheme)))
+      return failure();
+  } else if (!isa<FloatType>(welt)) {
+    return emitOpError("weight element type must be a float or a "
+                       "!quant.uniform type, got ")
+           << welt;
+  }
+
+  if (scheme && scheme.getGranularity() == Granularity::PerGroup &&
+      !ShapedType::isDynamic(k) && k % scheme.getGroupSize() != 0)
+    return emitOpError("group_size ")
+           << scheme.getGroupSize() << " does not divide the " << k
+           << " input features";
+
+  if (QuantParamsAttr qparams = getQparamsAttr()) {
+    if (!scheme)
+      return emitOpError("has 'qparams' but no 'quant' scheme");
+    if (qparams.getWeightZeroPoint() && scheme.getSymmetric())
+      return emitOpError("symmetric scheme has no weight zero point, but "
+                         "'qparams' names one");
+    if ((qparams.getActScale() || qparams.getActZeroPoint()) &&
+        !(scheme.quantizesActivations() &&
+          scheme.getAct() == ActQuantMode::Static))
+      return emitOpError("'qparams' names static activation parameters but "
+                         "the scheme does not quantize activations "
+                         "statically");
+  }
+
+  // Fusion rule: linears that read the same value become one GEMM.
+  for (Operation *user : getInput().getUsers()) {
+    auto other = dyn_cast<LinearOp>(user);
+    if (!other || other == *this)
+      continue;
+    if (other.getQuantAttr() != scheme) {
+      InFlightDiagnostic diag = emitOpError("reads the same input as '")
+                                << other.getName()
+                                << "', so they are fused into one GEMM and "
+                                   "must have the same 'quant' scheme";
+      diag.attachNote(other.getLoc()) << "'" << other.getName() << "' is here";
+      return diag;
+    }
+  }
+  return success();
+}
+
+/// Checks that `ref` names a param with shape `shape` and a float (or, with
+/// `allowInt`, integer) element type.
+static LogicalResult checkParamRef(LinearOp op,
+                                   SymbolTableCollection &symbolTable,
+                                   FlatSymbolRefAttr ref, StringRef field,
+                                   ArrayRef<int64_t> shape, bool allowInt) {
+  if (!ref)
+    return success();
+  FailureOr<ParamOp> param =
+      lookupParam(op, symbolTable, ref, ("qparams " + field).str());
+  if (failed(param))
+    return failure();
+  RankedTensorType type = param->getTensorType();
+  Type elt = type.getElementType();
+  if (!isa<FloatType>(elt) && !(allowInt && elt.isSignlessInteger()))
+    return op.emitOpError("qparams ")
+           << field << " " << ref << " must have a float"
+           << (allowInt ? " or integer" : "") << " element type, got " << elt;
+  if (!compatibleShapes(type.getShape(), shape))
+    return op.emitOpError("qparams ")
+           << field << " " << ref << " has shape " << shapeStr(type.getShape())
+           << " but this linear needs " << shapeStr(shape);
+  return success();
+}
+
+LogicalResult LinearOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  QuantParamsAttr qparams = getQparamsAttr();
+  QuantSchemeAttr scheme = getQuantAttr();
+  if (!qparams || !scheme)
+    return success();
+  int64_t n = getOutFeatures(), k = getInFeatures();
+  SmallVector<int64_t> scaleShape;
+  switch (scheme.getGranularity()) {
+  case Granularity::PerTensor:
+    scaleShape = {1};
+    break;
+  case Granularity::PerChannel:
+    scaleShape = {n};
+    break;
+  case Granularity::PerGroup:
+    scaleShape = {n, ShapedType::isDynamic(k) ? ShapedType::kDynamic
+                                              : scheme.getNumGroups(k)};
+    break;
+  }
+  SmallVector<int64_t> one = {1}, perIn = {k};
+  return success(
+      succeeded(checkParamRef(*this, symbolTable, qparams.getWeightScale(),
+                              "weight_scale", scaleShape, false)) &&
+      succeeded(checkParamRef(*this, symbolTable, qparams.getWeightZeroPoint(),
+                              "weight_zero_point", scaleShape, true)) &&
+      succeeded(checkParamRef(*this, symbolTable, qparams.getClipMax(),
+                              "clip_max", scaleShape, false)) &&
+      succeeded(checkParamRef(*this, symbolTable, qparams.getClipMin(),
+                              "clip_min", scaleShape, false)) &&
+      succeeded(checkParamRef(*this, symbolTable, qparams.getSmooth(), "smooth",
+                              perIn, false)) &&
+      succeeded(checkParamRef(*this, symbolTable, qparams.getActScale(),
+                              "act_scale", one, false)) &&
+      succeeded(checkParamRef(*this, symbolTable, qparams.getActZeroPoint(),
+                              "act_zero_point", one, true)));
+}
+
+//===----------------------------------------------------------------------===//
+// RopeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType positions = getPositions().getType();
+  int64_t headDim = getHeadDim();
+  if (headDim <= 0 || headDim % 2 != 0)
+    return emitOpError("head_dim must be positive and even, got ") << headDim;
+  if (input.getRank() < 2)
+    return emitOpError("input must have rank >= 2 ([..., seq, heads * "
+                       "head_dim])");
+  int64_t width = input.getShape().back();
+  if (!ShapedType::isDynamic(width) && width % headDim != 0)
+    return emitOpError("input width ")
+           << width << " is not a multiple of head_dim " << headDim;
+  if (!compatibleShapes(positions.getShape(), input.getShape().drop_back()))
+    return emitOpError("positions shape ")
+           << shapeStr(positions.getShape())
+           << " must match the input shape without its last dimension "
+           << shapeStr(input.getShape().drop_back());
+  if (!isPositiveFinite(getTheta().convertToDouble()))
+    return emitOpError("theta must be positive and finite");
+  if (getResult().getType() != input)
+    return emitOpError("result type ")
+           << getResult().getType() << " must equal the input type " << input;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads(),
+          headDim = getHeadDim();
+  if (heads <= 0 || kvHeads <= 0 || headDim <= 0)
+    return emitOpError("num_heads, num_kv_heads and head_dim must be "
+                       "positive");
+  if (heads % kvHeads != 0)
+    return emitOpError("num_kv_heads (")
+           << kvHeads << ") must divide num_heads (" << heads << ")";
+  RankedTensorType q = getQuery().getType(), k = getKey().getType(),
+                   v = getValue().getType(), r = getResult().getType();
+  for (auto [t, what] : {std::pair{q, "query"}, std::pair{k, "key"},
+                         std::pair{v, "value"}, std::pair{r, "result"}})
+    if (t.getRank() != 3)
+      return emitOpError() << what << " must be 3-D [batch, seq, features], "
+                           << "got " << shapeStr(t.getShape());
+  if (!compatible(q.getDimSize(2), heads * headDim))
+    return emitOpError("query has ")
+           << q.getDimSize(2)
+           << " features but num_heads * head_dim = " << heads * headDim;
+  for (auto [t, what] : {std::pair{k, "key"}, std::pair{v, "value"}})
+    if (!compatible(t.getDimSize(2), kvHeads * headDim))
+      return emitOpError() << what << " has " << t.getDimSize(2)
+                           << " features but num_kv_heads * head_dim = "
+                           << kvHeads * headDim;
+  if (!compatible(q.getDimSize(0), k.getDimSize(0)) ||
+      !compatible(k.getDimSize(0), v.getDimSize(0)))
+    return emitOpError("query, key and value must have the same batch size");
+  if (!compatibleShapes(k.getShape().drop_back(), v.getShape().drop_back()))
+    return emitOpError("key and value must have the same batch and sequence "
+                       "sizes");
+  if (Value mask = getMask()) {
+    RankedTensorType m = rankedType(mask);
+    if (!compatibleShapes(m.getShape(), k.getShape().drop_back()))
+      return emitOpError("mask shape ")
+             << shapeStr(m.getShape()) << " must be [batch, key seq] "
+             << shapeStr(k.getShape().drop_back());
+  }
+  if (!isPositiveFinite(getScale().convertToDouble()))
+    return emitOpError("scale must be positive and finite");
+  if (k.getElementType() != q.getElementType() ||
+      v.getElementType() != q.getElementType() ||
+      r.getElementType() != q.getElementType())
+    return emitOpError("query, key, value and result must have the same "
+                       "element type");
+  SmallVector<int64_t> expected = {q.getDimSize(0), q.getDimSize(1),
+                                   heads * headDim};
+  if (!compatibleShapes(r.getShape(), expected))
+    return emitOpError("result shape ")
+           << shapeStr(r.getShape()) << " must be " << shapeStr(expected);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LayerOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerOp::verify() {
+  if (getIndex() < 0)
+    return emitOpError("index must be >= 0, got ") << getIndex();
+  if (getInputs().empty())
+    return emitOpError("needs at least one input (the residual stream)");
+  auto hidden = dyn_cast<RankedTensorType>(getHidden().getType());
+  if (!hidden || !isa<FloatType>(hidden.getElementType()) ||
+      hidden.getRank() != 3)
+    return emitOpError("first input must be the residual stream, a 3-D float "
+                       "tensor [batch, seq, hidden], got ")
+           << getHidden().getType();
+  if (getResult().getType() != hidden)
+    return emitOpError("result type ")
+           << getResult().getType() << " must equal the residual stream type "
+           << hidden;
+  if (SafetyBoundaryAttr boundary = getBoundaryAttr())
+    if (boundary.getLayer() != getIndex())
+      return emitOpError("safety boundary was fitted on layer ")
+             << boundary.getLayer() << " but is attached to layer "
+             << getIndex();
+  if (Block *block = (*this)->getBlock()) {
+    for (Operation &op : *block) {
+      if (&op == getOperation())
+        break;
+      auto other = dyn_cast<LayerOp>(op);
+      if (other && other.getIndex() == getIndex()) {
+        InFlightDiagnostic diag = emitOpError("index ")
+                                  << getIndex() << " is used twice";
+        diag.attachNote(other.getLoc()) << "first used here";
+        return diag;
+      }
+    }
+  }
+  return success();
+}
+
+LogicalResult LayerOp::verifyRegions() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError("region has ")
+           << body.getNumArguments() << " arguments but the layer has "
+           << getInputs().size() << " inputs";
+  for (auto [i, arg, input] : llvm::enumerate(body.getArguments(), getInputs()))
+    if (arg.getType() != input.getType())
+      return emitOpError("region argument #")
+             << i << " has type " << arg.getType() << " but input #" << i
+             << " has type " << input.getType();
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield)
+    return emitOpError("region must end with qrealign.yield");
+  if (yield.getValue().getType() != getResult().getType())
+    return yield.emitOpError("yields ")
+           << yield.getValue().getType() << " but the layer returns "
+           << getResult().getType();
+  return success();
+}
+
+LogicalResult LayerOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  SafetyBoundaryAttr boundary = getBoundaryAttr();
+  if (!boundary)
+    return success();
+  FailureOr<ParamOp> param = lookupParam(
+      *this, symbolTable, boundary.getWeight(), "safety boundary weight");
+  if (failed(param))
+    return failure();
+  RankedTensorType type = param->getTensorType();
+  int64_t hidden = getProbedHiddenSize();
+  if (type.getRank() != 1 || !isa<FloatType>(type.getElementType()) ||
+      !compatible(type.getDimSize(0), hidden))
+    return emitOpError("safety boundary weight ")
+           << boundary.getWeight() << " must be a 1-D float tensor of the "
+           << "hidden size " << hidden << ", got " << type;
+  return success();
+}
+
+SafetyBoundaryAttr LayerOp::getSafetyBoundary() { return getBoundaryAttr(); }
+
+void LayerOp::setSafetyBoundary(SafetyBoundaryAttr boundary) {
+  if (boundary)
+    setBoundaryAttr(boundary);
+  else
+    removeBoundaryAttr();
+}
+
+int64_t LayerOp::getBoundaryLayerIndex() { return getIndex(); }
+
+int64_t LayerOp::getProbedHiddenSize() {
+  return rankedType(getHidden()).getShape().back();
+}
+
+//===----------------------------------------------------------------------===//
+// TableGen'd op definitions
+//===----------------------------------------------------------------------===//
+
+#define GET_OP_CLASSES
+#include "qrealign/Dialect/QRealign/IR/QRealignOps.cpp.inc"
