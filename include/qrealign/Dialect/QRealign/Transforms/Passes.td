@@ -1,0 +1,98 @@
+//===- Passes.td - qrealign transformation passes ----------*- tablegen -*-===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_TRANSFORMS_PASSES_TD
+#define QREALIGN_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def QRealignAssignQuantPass : Pass<"qrealign-assign-quant", "::mlir::ModuleOp"> {
+  let summary = "Attach a quantization scheme to every linear";
+  let description = [{
+    Sets the `quant` attribute of every `qrealign.linear` in the module from
+    a default scheme, skip selectors and ordered overrides, then enforces the
+    fusion rule.
+
+    **Default scheme**: `w-bits`, `a-bits`, `granularity`, `group-size`,
+    `symmetric`, `act`. Giving `group-size` alone implies
+    `granularity=per-group`.
+
+    **Selectors** pick linears by layer and name:
+    - `NAME` (e.g. `down_proj`, `lm_head`): that linear in every layer, or
+      outside layers;
+    - `L<i>` or `L<i>-<j>`: every linear of layers i..j (inclusive);
+    - `L<i>.NAME`, `L<i>-<j>.NAME`: that linear in those layers;
+    - `*`: every linear.
+
+    **skip**: comma-separated selectors; matched linears get no scheme (they
+    stay in floating point, e.g. `skip=lm_head`).
+
+    **overrides**: comma-separated `SELECTOR:KEY=VALUE[:KEY=VALUE...]`, with
+    keys `w-bits`, `a-bits`, `granularity`, `group-size`, `symmetric`, `act`,
+    applied in order on top of the default (later entries win), e.g.
+    `overrides=L0-1:w-bits=8,down_proj:group-size=64:symmetric=true`.
+
+    **Fusion rule**: linears that read the same value (q/k/v of one layer,
+    gate/up of one layer) become one GEMM in vLLM-style runtimes and must
+    share a scheme. A skip or override that selects one member of such a
+    group applies to the whole group, in order, so the result always
+    satisfies the rule; `qrealign.linear`'s verifier checks it.
+
+    Malformed options, selectors that match no linear, and schemes a linear
+    cannot take (a group size that does not divide its input width) are
+    reported as errors; the pass then fails without changing the IR.
+
+    ```
+    qrealign-opt model.mlir \
+      --qrealign-assign-quant="w-bits=4 group-size=128 skip=lm_head overrides=L0:w-bits=8"
+    ```
+  }];
+  let options = [
+    Option<"wBits", "w-bits", "unsigned", /*default=*/"8",
+           "Weight bits: 2, 3, 4, 8 or 16 (16 = not quantized)">,
+    Option<"aBits", "a-bits", "unsigned", /*default=*/"16",
+           "Activation bits: 4, 8 or 16 (16 = not quantized)">,
+    Option<"granularity", "granularity", "std::string", /*default=*/"\"\"",
+           "per-tensor, per-channel or per-group (default: per-group if "
+           "group-size is set, else per-channel)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "Input channels per scale group (power of two >= 8); implies "
+           "per-group">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
+           "Symmetric weight quantization (no zero point)">,
+    Option<"act", "act", "std::string", /*default=*/"\"dynamic\"",
+           "Activation scales: dynamic (per token) or static">,
+    ListOption<"skip", "skip", "std::string",
+               "Selectors of linears to leave unquantized">,
+    ListOption<"overrides", "overrides", "std::string",
+               "SELECTOR:KEY=VALUE[:KEY=VALUE...] entries, applied in order">
+  ];
+  let statistics = [
+    Statistic<"numQuantized", "num-quantized", "Linears given a scheme">,
+    Statistic<"numSkipped", "num-skipped", "Linears left unquantized">
+  ];
+  let dependentDialects = ["::mlir::qrealign::QRealignDialect"];
+}
+
+def QRealignQuantReportPass
+    : Pass<"qrealign-quant-report", "::mlir::ModuleOp"> {
+  let summary = "Print a table of every linear's scheme and weight footprint";
+  let description = [{
+    Prints a Markdown table with one row per `qrealign.linear`: layer, name,
+    weight shape `N×K`, scheme, storage bits per weight (counting f16 scales
+    and zero points), and weight bytes in FP16 and as quantized; then the
+    totals and the compression ratio. The IR is not changed.
+
+    The table goes to stderr, or atomically to `file` if given (written to a
+    temporary file, then renamed).
+  }];
+  let options = [
+    Option<"file", "file", "std::string", /*default=*/"\"\"",
+           "Write the table to this file instead of stderr">
+  ];
+}
+
+#endif // QREALIGN_TRANSFORMS_PASSES_TD
