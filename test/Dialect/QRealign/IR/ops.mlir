@@ -1,0 +1,108 @@
+// RUN: qrealign-opt %s | qrealign-opt | FileCheck %s
+// RUN: qrealign-opt %s --verify-roundtrip > /dev/null
+// RUN: qrealign-opt %s --mlir-print-op-generic | qrealign-opt | FileCheck %s
+// RUN: qrealign-opt %s --emit-bytecode | qrealign-opt | FileCheck %s
+
+// Every qrealign op in its custom form, printed and re-parsed.
+
+// CHECK: module attributes {qrealign.checkpoint = "model.safetensors"}
+module attributes {qrealign.checkpoint = "model.safetensors"} {
+  // CHECK: qrealign.param @ext : tensor<4096x4096xbf16> = external "model.layers.0.self_attn.q_proj.weight"
+  qrealign.param @ext : tensor<4096x4096xbf16> = external "model.layers.0.self_attn.q_proj.weight"
+  // CHECK: qrealign.param @emb : tensor<8x4xf32> = dense<5.000000e-01>
+  qrealign.param @emb : tensor<8x4xf32> = dense<0.5>
+  // CHECK: qrealign.param @norm : tensor<4xf32> = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]>
+  qrealign.param @norm : tensor<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+  qrealign.param @wq : tensor<4x4xf32> = dense<0.25>
+  qrealign.param @wk : tensor<2x4xf32> = dense<0.25>
+  qrealign.param @bk : tensor<2xf32> = dense<0.0>
+  qrealign.param @wg : tensor<8x4xf32> = dense<0.125>
+  // CHECK: qrealign.param @blob : tensor<2xf32> = dense_resource<blob>
+  qrealign.param @blob : tensor<2xf32> = dense_resource<blob>
+
+  // CHECK-LABEL: func.func @embedding
+  func.func @embedding(%ids: tensor<?x?xi64>) -> tensor<?x?x4xf32> {
+    // CHECK: %[[T:.*]] = qrealign.get_param @emb : tensor<8x4xf32>
+    %t = qrealign.get_param @emb : tensor<8x4xf32>
+    // CHECK: qrealign.embedding %{{.*}}, %[[T]] : (tensor<?x?xi64>, tensor<8x4xf32>) -> tensor<?x?x4xf32>
+    %h = qrealign.embedding %ids, %t : (tensor<?x?xi64>, tensor<8x4xf32>) -> tensor<?x?x4xf32>
+    return %h : tensor<?x?x4xf32>
+  }
+
+  // CHECK-LABEL: func.func @norm_linear
+  func.func @norm_linear(%x: tensor<2x3x4xf32>) -> tensor<2x3x2xf32> {
+    %n = qrealign.get_param @norm : tensor<4xf32>
+    // Floats print exactly, as the shortest string that parses back to the same f64.
+    // CHECK: qrealign.rms_norm %{{.*}}, %{{.*}} eps = 9.9999999999999995E-7 : (tensor<2x3x4xf32>, tensor<4xf32>) -> tensor<2x3x4xf32>
+    %y = qrealign.rms_norm %x, %n eps = 1.0e-6 : (tensor<2x3x4xf32>, tensor<4xf32>) -> tensor<2x3x4xf32>
+    %w = qrealign.get_param @wk : tensor<2x4xf32>
+    %b = qrealign.get_param @bk : tensor<2xf32>
+    // CHECK: qrealign.linear "k_proj" %{{.*}}, %{{.*}} bias %{{.*}} {quant = #qrealign.quant<w_bits = 8, a_bits = 8>} : (tensor<2x3x4xf32>, tensor<2x4xf32>, tensor<2xf32>) -> tensor<2x3x2xf32>
+    %k = qrealign.linear "k_proj" %y, %w bias %b {quant = #qrealign.quant<w_bits = 8, a_bits = 8>} : (tensor<2x3x4xf32>, tensor<2x4xf32>, tensor<2xf32>) -> tensor<2x3x2xf32>
+    return %k : tensor<2x3x2xf32>
+  }
+
+  // CHECK-LABEL: func.func @linear_2d
+  func.func @linear_2d(%x: tensor<5x4xf32>) -> tensor<5x4xf32> {
+    %w = qrealign.get_param @wq : tensor<4x4xf32>
+    // A linear applies to the last axis of an input of any rank.
+    // CHECK: qrealign.linear "q_proj" %{{.*}}, %{{.*}} : (tensor<5x4xf32>, tensor<4x4xf32>) -> tensor<5x4xf32>
+    %y = qrealign.linear "q_proj" %x, %w : (tensor<5x4xf32>, tensor<4x4xf32>) -> tensor<5x4xf32>
+    return %y : tensor<5x4xf32>
+  }
+
+  // CHECK-LABEL: func.func @rope_attention
+  func.func @rope_attention(%q: tensor<?x?x8xf32>, %k: tensor<?x?x4xf32>, %v: tensor<?x?x4xf32>, %pos: tensor<?x?xi64>, %m: tensor<?x?xi1>) -> tensor<?x?x8xf32> {
+    // CHECK: qrealign.rope rotate_half %{{.*}}, %{{.*}} head_dim = 4 theta = 1.000000e+04 : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+    %qr = qrealign.rope rotate_half %q, %pos head_dim = 4 theta = 10000.0 : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+    // CHECK: qrealign.rope interleaved %{{.*}}, %{{.*}} head_dim = 4 theta = 5.000000e+05 : (tensor<?x?x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+    %kr = qrealign.rope interleaved %k, %pos head_dim = 4 theta = 500000.0 : (tensor<?x?x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+    // CHECK: qrealign.attention %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} heads = 2 kv_heads = 1 head_dim = 4 scale = 5.000000e-01 causal : (tensor<?x?x8xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?xi1>) -> tensor<?x?x8xf32>
+    %o = qrealign.attention %qr, %kr, %v mask %m heads = 2 kv_heads = 1 head_dim = 4 scale = 0.5 causal : (tensor<?x?x8xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?xi1>) -> tensor<?x?x8xf32>
+    // Without mask and not causal (an encoder-style attention).
+    // CHECK: qrealign.attention %{{.*}}, %{{.*}}, %{{.*}} heads = 2 kv_heads = 1 head_dim = 4 scale = 2.500000e-01 : (tensor<?x?x8xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>) -> tensor<?x?x8xf32>
+    %o2 = qrealign.attention %qr, %kr, %v heads = 2 kv_heads = 1 head_dim = 4 scale = 0.25 : (tensor<?x?x8xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>) -> tensor<?x?x8xf32>
+    // CHECK: qrealign.add %{{.*}}, %{{.*}} : tensor<?x?x8xf32>
+    %s = qrealign.add %o, %o2 : tensor<?x?x8xf32>
+    return %s : tensor<?x?x8xf32>
+  }
+
+  // CHECK-LABEL: func.func @mlp
+  func.func @mlp(%x: tensor<1x2x4xf32>) -> tensor<1x2x8xf32> {
+    %wg = qrealign.get_param @wg : tensor<8x4xf32>
+    %g = qrealign.linear "gate_proj" %x, %wg : (tensor<1x2x4xf32>, tensor<8x4xf32>) -> tensor<1x2x8xf32>
+    %u = qrealign.linear "up_proj" %x, %wg : (tensor<1x2x4xf32>, tensor<8x4xf32>) -> tensor<1x2x8xf32>
+    // CHECK: qrealign.swiglu %{{.*}}, %{{.*}} : tensor<1x2x8xf32>
+    %a = qrealign.swiglu %g, %u : tensor<1x2x8xf32>
+    return %a : tensor<1x2x8xf32>
+  }
+
+  // CHECK-LABEL: func.func @layers
+  func.func @layers(%h: tensor<?x?x4xf32>, %pos: tensor<?x?xi64>) -> tensor<?x?x4xf32> {
+    // CHECK: %[[L0:.*]] = qrealign.layer 0 (%{{.*}}, %{{.*}}) : (tensor<?x?x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32> {
+    // CHECK-NEXT: ^bb0(%[[X:.*]]: tensor<?x?x4xf32>, %{{.*}}: tensor<?x?xi64>):
+    // CHECK: qrealign.get_param @norm
+    // CHECK: qrealign.yield %{{.*}} : tensor<?x?x4xf32>
+    %0 = qrealign.layer 0 (%h, %pos) : (tensor<?x?x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32> {
+    ^bb0(%x: tensor<?x?x4xf32>, %p: tensor<?x?xi64>):
+      %n = qrealign.get_param @norm : tensor<4xf32>
+      %y = qrealign.rms_norm %x, %n eps = 1.0e-5 : (tensor<?x?x4xf32>, tensor<4xf32>) -> tensor<?x?x4xf32>
+      %r = qrealign.add %x, %y : tensor<?x?x4xf32>
+      qrealign.yield %r : tensor<?x?x4xf32>
+    }
+    // CHECK: qrealign.layer 1 boundary <weight = @norm, bias = -2.500000e-01, position = -1, layer = 1, accuracy = 7.500000e-01> (%[[L0]])
+    %1 = qrealign.layer 1 boundary #qrealign.boundary<weight = @norm, bias = -0.25, position = -1, layer = 1, accuracy = 0.75> (%0) : (tensor<?x?x4xf32>) -> tensor<?x?x4xf32> {
+    ^bb0(%x: tensor<?x?x4xf32>):
+      qrealign.yield %x : tensor<?x?x4xf32>
+    }
+    return %1 : tensor<?x?x4xf32>
+  }
+}
+
+{-#
+  dialect_resources: {
+    builtin: {
+      blob: "0x040000000000803F00000040"
+    }
+  }
+#-}

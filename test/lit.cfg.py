@@ -1,0 +1,45 @@
+# -*- Python -*-
+# lit configuration of the qrealign test suite.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "qrealign"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "Unit", "lit-utils"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qrealign_obj_root, "test")
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+src = config.qrealign_src_root
+config.substitutions.append(("%qrealign_src_root", src))
+config.substitutions.append(("%examples", os.path.join(src, "examples")))
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(
+    ("%exitcode", "%s %s" % (config.python_executable,
+                             os.path.join(src, "test", "lit-utils",
+                                          "exitcode.py"))))
+config.substitutions.append(
+    ("%irgen", "%s %s" % (config.python_executable,
+                          os.path.join(src, "python", "qrealign",
+                                       "irgen.py"))))
+
+tool_dirs = [config.qrealign_tools_dir, config.llvm_tools_dir]
+tools = ["qrealign-opt"]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+if config.with_nvvm_target:
+    config.available_features.add("nvvm-target")
+
+# The shared data and models sit beside the checkout when present.
+shared = os.path.normpath(os.path.join(src, "..", "shared"))
+if os.path.isdir(shared):
+    config.available_features.add("shared-data")
+    config.substitutions.append(("%shared", shared))
