@@ -44,17 +44,16 @@ while read -r spec; do
 done < "$ROOT/scripts/packages.txt"
 
 if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install: ${missing[*]}"
-    SUDO="sudo"
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -E "$@"; fi; }
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    die "need root (or sudo) to install: ${missing[*]}"
   fi
   say "installing ${#missing[@]} package(s): ${missing[*]}"
   mkdir -p "$BUILD_DIR"
   log=$BUILD_DIR/setup-apt.log
   export DEBIAN_FRONTEND=noninteractive
-  if ! { $SUDO apt-get update -qq && \
-         $SUDO -E apt-get install -y -qq --no-install-recommends \
+  if ! { as_root apt-get update -qq && \
+         as_root apt-get install -y -qq --no-install-recommends \
            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
            "${missing[@]}"; } > "$log" 2>&1; then
     tail -n 30 "$log" >&2

@@ -77,3 +77,27 @@ func.func @f(%x: tensor<?x16xf32>, %w: tensor<2x16x!quant.uniform<i8:f32, 0.5>>)
   %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 16, a_bits = 8>} : (tensor<?x16xf32>, tensor<2x16x!quant.uniform<i8:f32, 0.5>>) -> tensor<?x2xf32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<?x16xf32>, %w: tensor<2x16x!quant.uniform<i8:f32:0, {0.5:1, 0.5:0}>>) {
+  // expected-error @+1 {{'qrealign.linear' op symmetric scheme but the weight type has non-zero zero points}}
+  %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 8, symmetric = true>} : (tensor<?x16xf32>, tensor<2x16x!quant.uniform<i8:f32:0, {0.5:1, 0.5:0}>>) -> tensor<?x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x16xf32>, %w: tensor<2x16x!quant.uniform<i4:f16:{0:1, 1:8}, {{0.5:0, 0.5:2}, {0.25:0, 0.25:0}}>>) {
+  // expected-error @+1 {{'qrealign.linear' op symmetric scheme but the weight type has non-zero zero points}}
+  %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 8, symmetric = true>} : (tensor<?x16xf32>, tensor<2x16x!quant.uniform<i4:f16:{0:1, 1:8}, {{0.5:0, 0.5:2}, {0.25:0, 0.25:0}}>>) -> tensor<?x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x16xf32>, %w: tensor<2x16x!quant.any<i8:f32>>) {
+  // expected-error @+1 {{'qrealign.linear' op unsupported quantized weight type '!quant.any<i8:f32>'}}
+  %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 8>} : (tensor<?x16xf32>, tensor<2x16x!quant.any<i8:f32>>) -> tensor<?x2xf32>
+  return
+}

@@ -37,3 +37,11 @@ func.func @f(%x: tensor<?x?x8xf32>, %w: tensor<8xf32>) {
   %0 = qrealign.rms_norm %x, %w eps = 1.0e-5 : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf16>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<f32>, %w: tensor<1xf32>) {
+  // expected-error @+1 {{'qrealign.rms_norm' op input must have rank >= 1}}
+  %0 = qrealign.rms_norm %x, %w eps = 1.0e-5 : (tensor<f32>, tensor<1xf32>) -> tensor<f32>
+  return
+}
