@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Print `N passed, N failed` over every individual test of a ctest run.
+"""Print `N passed, N failed` over every individual test of one or more
+ctest runs.
 
-ctest runs the whole lit suite as one test; its per-test results come from
-lit's xunit XML. Each other ctest test (unit tests, repository checks)
-counts once. Skipped and unsupported tests are counted apart.
+    summarize-tests.py --run PREFIX CTEST_XML LIT_XML [--run ...]
+                       [--failed-step NAME ...]
+
+ctest runs the whole lit suite as one test named `lit`; its per-test results
+come from lit's xunit XML. Each other ctest test (unit tests, repository
+checks) counts once. A step that failed before any test ran (a build) counts
+as one failure. Skipped and unsupported tests are counted apart.
 """
-import argparse
 import os
 import sys
 import xml.etree.ElementTree as ET
@@ -23,42 +27,50 @@ def cases(path):
             yield case, "skipped" if status in ("notrun", "disabled") else "passed"
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ctest", required=True)
-    ap.add_argument("--lit", required=True)
-    args = ap.parse_args()
+def main(argv):
     counts = {"passed": 0, "failed": 0, "skipped": 0}
-    failed_names = []
-    if not os.path.exists(args.ctest):
-        print("no ctest results at %s" % args.ctest)
-        print("0 passed, 1 failed")
-        return 1
-    lit_ran = False
-    for case, status in cases(args.ctest):
-        if case.get("name") == "lit":
-            lit_ran = True
-            if status == "failed" and not os.path.exists(args.lit):
-                counts["failed"] += 1
-                failed_names.append("lit (no results)")
+    failed = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--failed-step":
+            counts["failed"] += 1
+            failed.append(argv[i + 1])
+            i += 2
             continue
-        counts[status] += 1
-        if status == "failed":
-            failed_names.append(case.get("name"))
-    if lit_ran and os.path.exists(args.lit):
-        for case, status in cases(args.lit):
+        if argv[i] != "--run" or i + 3 >= len(argv):
+            print("usage: %s --run PREFIX CTEST_XML LIT_XML ..." % sys.argv[0])
+            return 2
+        prefix, ctest_xml, lit_xml = argv[i + 1:i + 4]
+        i += 4
+        if not os.path.exists(ctest_xml):
+            counts["failed"] += 1
+            failed.append(prefix + "ctest (no results)")
+            continue
+        for case, status in cases(ctest_xml):
+            name = case.get("name")
+            if name == "lit":
+                if os.path.exists(lit_xml):
+                    for lcase, lstatus in cases(lit_xml):
+                        counts[lstatus] += 1
+                        if lstatus == "failed":
+                            failed.append("%slit: %s/%s" % (
+                                prefix, lcase.get("classname", ""),
+                                lcase.get("name", "")))
+                elif status == "failed":
+                    counts["failed"] += 1
+                    failed.append(prefix + "lit (no results)")
+                continue
             counts[status] += 1
             if status == "failed":
-                failed_names.append("lit: " + case.get("classname", "") +
-                                    "/" + case.get("name", ""))
-    for name in failed_names:
+                failed.append(prefix + name)
+    for name in failed:
         print("FAILED: %s" % name)
     if counts["skipped"]:
-        print("%d skipped (unsupported here, e.g. no ../shared data or GPU)"
+        print("%d skipped (unsupported here, e.g. no ../shared data or no GPU)"
               % counts["skipped"])
     print("%d passed, %d failed" % (counts["passed"], counts["failed"]))
     return 1 if counts["failed"] else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

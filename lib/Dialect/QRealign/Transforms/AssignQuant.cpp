@@ -78,14 +78,14 @@ FailureOr<SchemeFields> AssignQuantPass::defaultFields(ModuleOp module) {
     if (!settings.granularity) {
       module.emitError() << "qrealign-assign-quant: granularity must be "
                             "per-tensor, per-channel or per-group, got '"
-                         << granularity << "'";
+                         << StringRef(granularity) << "'";
       return failure();
     }
   }
   if (groupSize < 0) {
     module.emitError() << "qrealign-assign-quant: group-size must be >= 0, "
                           "got "
-                       << groupSize;
+                       << static_cast<int64_t>(groupSize);
     return failure();
   }
   if (groupSize > 0)
@@ -94,7 +94,7 @@ FailureOr<SchemeFields> AssignQuantPass::defaultFields(ModuleOp module) {
   if (!settings.act) {
     module.emitError() << "qrealign-assign-quant: act must be dynamic or "
                           "static, got '"
-                       << act << "'";
+                       << StringRef(act) << "'";
     return failure();
   }
   settings.applyTo(fields);

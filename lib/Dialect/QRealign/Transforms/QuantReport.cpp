@@ -105,7 +105,7 @@ void QuantReportPass::runOnOperation() {
         return llvm::Error::success();
       })) {
     getOperation().emitError()
-        << "qrealign-quant-report: cannot write '" << file
+        << "qrealign-quant-report: cannot write '" << StringRef(file)
         << "': " << llvm::toString(std::move(err));
     return signalPassFailure();
   }
