@@ -117,30 +117,25 @@ void AssignQuantPass::runOnOperation() {
   if (failed(defaults))
     return signalPassFailure();
 
-  // Parse selectors and overrides up front.
+  // Parse selectors and overrides up front, reporting every bad entry.
   bool ok = true;
+  auto parseAll = [&](const auto &texts, auto parse, StringRef option,
+                      auto &parsed) {
+    for (const std::string &text : texts) {
+      auto value = parse(text);
+      if (!value) {
+        module.emitError() << "qrealign-assign-quant: " << option << ": "
+                           << llvm::toString(value.takeError());
+        ok = false;
+        continue;
+      }
+      parsed.push_back(std::move(*value));
+    }
+  };
   SmallVector<LinearSelector> skips;
-  for (const std::string &text : skip) {
-    llvm::Expected<LinearSelector> sel = parseLinearSelector(text);
-    if (!sel) {
-      module.emitError() << "qrealign-assign-quant: skip: "
-                         << llvm::toString(sel.takeError());
-      ok = false;
-      continue;
-    }
-    skips.push_back(std::move(*sel));
-  }
+  parseAll(skip, parseLinearSelector, "skip", skips);
   SmallVector<QuantOverride> parsedOverrides;
-  for (const std::string &text : overrides) {
-    llvm::Expected<QuantOverride> ov = parseQuantOverride(text);
-    if (!ov) {
-      module.emitError() << "qrealign-assign-quant: overrides: "
-                         << llvm::toString(ov.takeError());
-      ok = false;
-      continue;
-    }
-    parsedOverrides.push_back(std::move(*ov));
-  }
+  parseAll(overrides, parseQuantOverride, "overrides", parsedOverrides);
   if (!ok)
     return signalPassFailure();
 
