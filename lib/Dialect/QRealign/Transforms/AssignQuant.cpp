@@ -73,15 +73,18 @@ FailureOr<SchemeFields> AssignQuantPass::defaultFields(ModuleOp module) {
   settings.wBits = wBits;
   settings.aBits = aBits;
   settings.symmetric = symmetric;
-  if (!granularity.empty()) {
-    settings.granularity = parseGranularityOption(granularity);
-    if (!settings.granularity) {
-      module.emitError() << "qrealign-assign-quant: granularity must be "
-                            "per-tensor, per-channel or per-group, got '"
-                         << StringRef(granularity) << "'";
+  // The string options share the override parser and its messages.
+  auto parseSetting = [&](StringRef key, StringRef value) -> LogicalResult {
+    if (llvm::Error err =
+            parseSchemeSetting((key + "=" + value).str(), settings)) {
+      module.emitError() << "qrealign-assign-quant: "
+                         << llvm::toString(std::move(err));
       return failure();
     }
-  }
+    return success();
+  };
+  if (!granularity.empty() && failed(parseSetting("granularity", granularity)))
+    return failure();
   if (groupSize < 0) {
     module.emitError() << "qrealign-assign-quant: group-size must be >= 0, "
                           "got "
@@ -90,13 +93,8 @@ FailureOr<SchemeFields> AssignQuantPass::defaultFields(ModuleOp module) {
   }
   if (groupSize > 0)
     settings.groupSize = groupSize;
-  settings.act = parseActOption(act);
-  if (!settings.act) {
-    module.emitError() << "qrealign-assign-quant: act must be dynamic or "
-                          "static, got '"
-                       << StringRef(act) << "'";
+  if (failed(parseSetting("act", act)))
     return failure();
-  }
   settings.applyTo(fields);
   // Check the default once here, so that a bad option is reported once at
   // the module rather than once per linear.
