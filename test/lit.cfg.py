@@ -32,7 +32,7 @@ config.substitutions.append(
                                        "irgen.py"))))
 
 tool_dirs = [config.qrealign_tools_dir, config.llvm_tools_dir]
-tools = ["qrealign-opt"]
+tools = ["qrealign-opt", "qrealign-import"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 if config.with_nvvm_target:

@@ -40,6 +40,19 @@ def QRealign_Dialect : Dialect {
     **Safety boundaries** (`#qrealign.boundary`) record the sparse logistic
     regression probe of one layer: `p(malicious | h) = σ(w·h + b)` evaluated on
     the layer's output residual stream at one token position.
+
+    **Module attributes** (written by `qrealign-import`, read by the engine
+    and `qrealign-run`; all optional):
+
+    | attribute | value |
+    |---|---|
+    | `qrealign.checkpoint` | checkpoint of the external parameters: a `.safetensors` file, a `.safetensors.index.json`, a Hugging Face directory or a llama2.c `.bin`; a relative path is relative to the IR file's directory |
+    | `qrealign.tokenizer` | tokenizer file (`tokenizer.model`, `tokenizer.json`, llama2.c `tok*.bin`), same path rule |
+    | `qrealign.model_type` | `llama`, `mistral`, `qwen2` or `llama2c` |
+    | `qrealign.chat_template` | built-in chat template: `llama-2`, `llama-3`, `chatml` or `none` |
+    | `qrealign.bos_token_id` | i64 ≥ 0 |
+    | `qrealign.eos_token_ids` | array of i64 ≥ 0 |
+    | `qrealign.max_positions`, `qrealign.sliding_window` | i64 > 0 |
   }];
   let useDefaultAttributePrinterParser = 1;
   let dependentDialects = ["::mlir::quant::QuantDialect"];
@@ -50,8 +63,7 @@ def QRealign_Dialect : Dialect {
     void registerAttributes();
 
     /// Name of the module attribute that names the checkpoint holding the
-    /// external parameters (a `.safetensors` file or a sharded
-    /// `.safetensors.index.json`), relative to the IR file's directory.
+    /// external parameters, relative to the IR file's directory.
     static constexpr ::llvm::StringLiteral getCheckpointAttrName() {
       return "qrealign.checkpoint";
     }

@@ -1,0 +1,307 @@
+//===- Import.cpp - Checkpoints to qrealign IR ----------------------------===//
+
+#include "qrealign/Import/Import.h"
+#include "qrealign/Dialect/QRealign/IR/QRealign.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+
+#include <cmath>
+
+using namespace llvm;
+using namespace mlir;
+using namespace mlir::qrealign;
+
+namespace qrealign {
+
+static Error fail(const Twine &msg) {
+  return createStringError(inconvertibleErrorCode(), msg);
+}
+
+void registerImportDialects(DialectRegistry &registry) {
+  registry.insert<QRealignDialect, func::FuncDialect, quant::QuantDialect>();
+}
+
+static std::string absolute(StringRef path) {
+  SmallString<256> p(path);
+  sys::fs::make_absolute(p);
+  sys::path::remove_dots(p, /*remove_dot_dot=*/true);
+  return std::string(p);
+}
+
+static std::string guessChatTemplate(const ModelConfig &c) {
+  if (c.modelType == "qwen2")
+    return "chatml";
+  if (c.modelType == "llama2c")
+    return "none";
+  // Llama-3's vocabulary (and its <|eot_id|> = 128009 end of turn).
+  if (c.vocabSize >= 128000 ||
+      llvm::is_contained(c.eosTokenIds, int64_t(128009)))
+    return "llama-3";
+  return "llama-2";
+}
+
+Expected<ImportedModel> openModel(StringRef path,
+                                  const ImportOptions &options) {
+  ImportedModel m;
+  if (sys::fs::is_directory(path)) {
+    SmallString<256> cfg(path);
+    sys::path::append(cfg, "config.json");
+    if (!sys::fs::exists(cfg))
+      return fail(path + ": not a Hugging Face model directory (no "
+                         "config.json)");
+    Expected<ModelConfig> config = parseHFConfig(cfg);
+    if (!config)
+      return config.takeError();
+    m.config = std::move(*config);
+    Expected<std::unique_ptr<Checkpoint>> ckpt = Checkpoint::open(path);
+    if (!ckpt)
+      return ckpt.takeError();
+    m.checkpoint = std::move(*ckpt);
+    m.checkpointPath = absolute(path);
+    for (StringRef name : {"tokenizer.model", "tokenizer.json"}) {
+      SmallString<256> tok(path);
+      sys::path::append(tok, name);
+      if (sys::fs::exists(tok)) {
+        m.tokenizerPath = absolute(tok);
+        break;
+      }
+    }
+  } else {
+    if (!sys::fs::exists(path))
+      return fail(path + ": no such file or directory");
+    if (!path.ends_with(".bin"))
+      return fail(path + ": expected a Hugging Face model directory or a "
+                         "llama2.c .bin checkpoint");
+    Expected<std::unique_ptr<Checkpoint>> ckpt = Checkpoint::openLlama2C(path);
+    if (!ckpt)
+      return ckpt.takeError();
+    m.checkpoint = std::move(*ckpt);
+    m.config = getLlama2CModelConfig(*m.checkpoint->getLlama2CConfig());
+    m.checkpointPath = absolute(path);
+    // llama2.c's convention: tokenizer.bin, or tok<vocab>.bin, beside it.
+    StringRef dir = sys::path::parent_path(path);
+    for (std::string name :
+         {std::string("tokenizer.bin"),
+          formatv("tok{0}.bin", m.config.vocabSize).str()}) {
+      SmallString<256> tok(dir);
+      sys::path::append(tok, name);
+      if (sys::fs::exists(tok)) {
+        m.tokenizerPath = absolute(tok);
+        break;
+      }
+    }
+  }
+  if (!options.tokenizerPath.empty()) {
+    if (!sys::fs::exists(options.tokenizerPath))
+      return fail(options.tokenizerPath + ": no such tokenizer file");
+    m.tokenizerPath = absolute(options.tokenizerPath);
+  }
+  m.chatTemplate = options.chatTemplate.empty() ? guessChatTemplate(m.config)
+                                                : options.chatTemplate;
+  return std::move(m);
+}
+
+std::vector<std::pair<std::string, SmallVector<int64_t, 4>>>
+getExpectedTensors(const ModelConfig &c) {
+  std::vector<std::pair<std::string, SmallVector<int64_t, 4>>> out;
+  int64_t D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize;
+  int64_t qd = c.numHeads * c.headDim, kvd = c.numKVHeads * c.headDim;
+  out.push_back({"model.embed_tokens.weight", {V, D}});
+  for (int64_t i = 0; i < c.numLayers; ++i) {
+    std::string p = formatv("model.layers.{0}.", i).str();
+    out.push_back({p + "input_layernorm.weight", {D}});
+    out.push_back({p + "self_attn.q_proj.weight", {qd, D}});
+    if (c.qkvBias)
+      out.push_back({p + "self_attn.q_proj.bias", {qd}});
+    out.push_back({p + "self_attn.k_proj.weight", {kvd, D}});
+    if (c.qkvBias)
+      out.push_back({p + "self_attn.k_proj.bias", {kvd}});
+    out.push_back({p + "self_attn.v_proj.weight", {kvd, D}});
+    if (c.qkvBias)
+      out.push_back({p + "self_attn.v_proj.bias", {kvd}});
+    out.push_back({p + "self_attn.o_proj.weight", {D, qd}});
+    if (c.oBias)
+      out.push_back({p + "self_attn.o_proj.bias", {D}});
+    out.push_back({p + "post_attention_layernorm.weight", {D}});
+    out.push_back({p + "mlp.gate_proj.weight", {F, D}});
+    if (c.mlpBias)
+      out.push_back({p + "mlp.gate_proj.bias", {F}});
+    out.push_back({p + "mlp.up_proj.weight", {F, D}});
+    if (c.mlpBias)
+      out.push_back({p + "mlp.up_proj.bias", {F}});
+    out.push_back({p + "mlp.down_proj.weight", {D, F}});
+    if (c.mlpBias)
+      out.push_back({p + "mlp.down_proj.bias", {D}});
+  }
+  out.push_back({"model.norm.weight", {D}});
+  if (!c.tieWordEmbeddings)
+    out.push_back({"lm_head.weight", {V, D}});
+  return out;
+}
+
+static Type getElementType(MLIRContext &ctx, DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+    return Float32Type::get(&ctx);
+  case DType::F16:
+    return Float16Type::get(&ctx);
+  case DType::BF16:
+    return BFloat16Type::get(&ctx);
+  default:
+    return {};
+  }
+}
+
+static std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (auto [i, d] : llvm::enumerate(shape))
+    s += (i ? ", " : "") + std::to_string(d);
+  return s + "]";
+}
+
+Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
+                                            const ImportedModel &model) {
+  const ModelConfig &c = model.config;
+  Checkpoint &ckpt = *model.checkpoint;
+  StringRef origin = ckpt.getPath();
+  ctx.loadDialect<QRealignDialect, func::FuncDialect>();
+
+  // Check every tensor before building anything.
+  StringMap<RankedTensorType> paramTypes;
+  for (const auto &[name, shape] : getExpectedTensors(c)) {
+    const TensorInfo *t = ckpt.lookup(name);
+    if (!t)
+      return fail(origin + ": missing tensor '" + name + "' (expected " +
+                  shapeString(shape) + " from the model config)");
+    if (ArrayRef<int64_t>(t->shape) != ArrayRef<int64_t>(shape))
+      return fail(origin + ": tensor '" + name + "' has shape " +
+                  t->getShapeString() + " but the model config implies " +
+                  shapeString(shape));
+    Type elt = getElementType(ctx, t->dtype);
+    if (!elt)
+      return fail(origin + ": tensor '" + name + "' has dtype " +
+                  getDTypeName(t->dtype) +
+                  "; weights must be F32, F16 or BF16");
+    paramTypes[name] = RankedTensorType::get(shape, elt);
+  }
+
+  Location loc = FileLineColLoc::get(&ctx, origin, 0, 0);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  Builder attrs(&ctx);
+  auto setAttr = [&](StringRef name, Attribute value) {
+    (*module)->setAttr(name, value);
+  };
+  setAttr("qrealign.checkpoint", attrs.getStringAttr(model.checkpointPath));
+  setAttr("qrealign.model_type", attrs.getStringAttr(c.modelType));
+  if (!model.tokenizerPath.empty())
+    setAttr("qrealign.tokenizer", attrs.getStringAttr(model.tokenizerPath));
+  setAttr("qrealign.chat_template", attrs.getStringAttr(model.chatTemplate));
+  if (c.bosTokenId >= 0)
+    setAttr("qrealign.bos_token_id", attrs.getI64IntegerAttr(c.bosTokenId));
+  if (!c.eosTokenIds.empty())
+    setAttr("qrealign.eos_token_ids", attrs.getI64ArrayAttr(c.eosTokenIds));
+  if (c.maxPositions > 0)
+    setAttr("qrealign.max_positions", attrs.getI64IntegerAttr(c.maxPositions));
+  if (c.slidingWindow > 0)
+    setAttr("qrealign.sliding_window",
+            attrs.getI64IntegerAttr(c.slidingWindow));
+
+  OpBuilder b = OpBuilder::atBlockEnd(module->getBody());
+  for (const auto &[name, shape] : getExpectedTensors(c))
+    ParamOp::create(b, loc, name, paramTypes[name],
+                    b.getStringAttr(name), ElementsAttr());
+
+  Type f32 = b.getF32Type();
+  int64_t D = c.hiddenSize, V = c.vocabSize;
+  auto act = [&](int64_t width) {
+    return RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic,
+                                  width},
+                                 f32);
+  };
+  auto i64x2 = RankedTensorType::get(
+      {ShapedType::kDynamic, ShapedType::kDynamic}, b.getI64Type());
+  auto i1x2 = RankedTensorType::get(
+      {ShapedType::kDynamic, ShapedType::kDynamic}, b.getI1Type());
+  auto fnType = b.getFunctionType({i64x2, i64x2, i1x2}, {act(V)});
+  auto func = func::FuncOp::create(b, loc, "forward", fnType);
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToEnd(entry);
+  Value ids = entry->getArgument(0), pos = entry->getArgument(1),
+        mask = entry->getArgument(2);
+
+  auto getParam = [&](StringRef name) -> Value {
+    return GetParamOp::create(b, loc, paramTypes[name], name);
+  };
+  Value embed = getParam("model.embed_tokens.weight");
+  Value h = EmbeddingOp::create(b, loc, act(D), ids, embed);
+  RopeStyle style =
+      c.ropeInterleaved ? RopeStyle::Interleaved : RopeStyle::RotateHalf;
+  APFloat eps(c.rmsNormEps), theta(c.ropeTheta),
+      scale(1.0 / std::sqrt(double(c.headDim)));
+  int64_t qd = c.numHeads * c.headDim, kvd = c.numKVHeads * c.headDim;
+
+  for (int64_t i = 0; i < c.numLayers; ++i) {
+    std::string p = formatv("model.layers.{0}.", i).str();
+    auto layer = LayerOp::create(b, loc, act(D), i, ValueRange{h, pos, mask},
+                                 SafetyBoundaryAttr());
+    Block *body = b.createBlock(&layer.getBody(), {},
+                                {act(D), i64x2, i1x2}, {loc, loc, loc});
+    Value x = body->getArgument(0), lpos = body->getArgument(1),
+          lmask = body->getArgument(2);
+    auto linear = [&](StringRef role, StringRef param, Value in, int64_t out,
+                      bool bias) -> Value {
+      Value w = getParam(p + param.str() + ".weight");
+      Value bv = bias ? getParam(p + param.str() + ".bias") : Value();
+      return LinearOp::create(b, loc, act(out), role, in, w, bv,
+                              QuantSchemeAttr(), QuantParamsAttr());
+    };
+    Value n1 = RMSNormOp::create(b, loc, act(D), x,
+                                 getParam(p + "input_layernorm.weight"), eps);
+    Value q = linear("q_proj", "self_attn.q_proj", n1, qd, c.qkvBias);
+    Value k = linear("k_proj", "self_attn.k_proj", n1, kvd, c.qkvBias);
+    Value v = linear("v_proj", "self_attn.v_proj", n1, kvd, c.qkvBias);
+    Value qr = RopeOp::create(b, loc, act(qd), style, q, lpos, c.headDim, theta);
+    Value kr =
+        RopeOp::create(b, loc, act(kvd), style, k, lpos, c.headDim, theta);
+    Value attn = AttentionOp::create(b, loc, act(qd), qr, kr, v, lmask,
+                                     c.numHeads, c.numKVHeads, c.headDim,
+                                     scale, /*causal=*/true);
+    Value o = linear("o_proj", "self_attn.o_proj", attn, D, c.oBias);
+    Value r1 = AddOp::create(b, loc, x, o);
+    Value n2 =
+        RMSNormOp::create(b, loc, act(D), r1,
+                          getParam(p + "post_attention_layernorm.weight"), eps);
+    Value gate = linear("gate_proj", "mlp.gate_proj", n2, c.intermediateSize,
+                        c.mlpBias);
+    Value up =
+        linear("up_proj", "mlp.up_proj", n2, c.intermediateSize, c.mlpBias);
+    Value swi = SwiGLUOp::create(b, loc, gate, up);
+    Value down = linear("down_proj", "mlp.down_proj", swi, D, c.mlpBias);
+    Value r2 = AddOp::create(b, loc, r1, down);
+    YieldOp::create(b, loc, r2);
+    b.setInsertionPointAfter(layer);
+    h = layer.getResult();
+  }
+  Value norm = RMSNormOp::create(b, loc, act(D), h,
+                                 getParam("model.norm.weight"), eps);
+  Value head = c.tieWordEmbeddings ? embed : getParam("lm_head.weight");
+  Value logits = LinearOp::create(b, loc, act(V), "lm_head", norm, head,
+                                  Value(), QuantSchemeAttr(),
+                                  QuantParamsAttr());
+  func::ReturnOp::create(b, loc, logits);
+
+  if (failed(verify(*module)))
+    return fail(origin + ": the imported module does not verify (importer "
+                         "bug)");
+  return std::move(module);
+}
+
+} // namespace qrealign
