@@ -1,0 +1,166 @@
+/*===- EngineAPI.h - The C boundary of the libtorch engine --------*- C -*-===*\
+|*                                                                            *|
+|* The execution engine lives in its own shared library (libQRealignEngine),  *|
+|* the only one that links libtorch. Tools load it with dlopen only when they *|
+|* run a model, through this plain C interface: no C++ types cross it, so a   *|
+|* statically linked tool can load an engine built elsewhere (for example     *|
+|* against the CUDA-enabled libtorch of the GPU machine).                     *|
+|*                                                                            *|
+|* A program is a flat list of instructions over numbered tensor values,      *|
+|* lowered from a qrealign module by qrealign::lowerToProgram (which owns the *|
+|* memory). Parameter data pointers must stay valid until                     *|
+|* qr_engine_create returns; the engine copies what it needs.                 *|
+|*                                                                            *|
+|* Every function that can fail returns 0 on success and 1 on failure, with   *|
+|* a message in `err` (at most `err_len` bytes, NUL-terminated).              *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef QREALIGN_ENGINE_ENGINEAPI_H
+#define QREALIGN_ENGINE_ENGINEAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QR_ENGINE_ABI_VERSION 1
+
+/* The engine library is built with hidden visibility; these are its only
+   exported symbols. */
+#define QR_ENGINE_API __attribute__((visibility("default")))
+
+enum qr_opcode {
+  QR_OP_EMBEDDING = 1, /* out = table[ids]; in0 = ids, param0 = table */
+  QR_OP_RMS_NORM = 2,  /* in0 = x, param0 = weight, f0 = eps */
+  QR_OP_LINEAR = 3,    /* in0 = x, param0 = weight, param1 = bias or -1 */
+  QR_OP_ROPE = 4,      /* in0 = x, in1 = positions, i0 = head_dim,
+                          i1 = style (0 rotate_half, 1 interleaved), f0 = theta */
+  QR_OP_ATTENTION = 5, /* in0..2 = q, k, v, in3 = mask or -1, i0 = heads,
+                          i1 = kv_heads, i2 = head_dim, f0 = scale,
+                          flags & 1 = causal */
+  QR_OP_SWIGLU = 6,    /* silu(in0) * in1 */
+  QR_OP_ADD = 7,       /* in0 + in1 */
+  QR_OP_LAYER_END = 8  /* out = in0; the output of layer i0 (hook point) */
+};
+
+enum qr_dtype {
+  QR_DTYPE_F32 = 0,
+  QR_DTYPE_F16 = 1,
+  QR_DTYPE_BF16 = 2,
+  QR_DTYPE_I8 = 3,
+  QR_DTYPE_U8 = 4,
+  QR_DTYPE_I32 = 5,
+  QR_DTYPE_I64 = 6
+};
+
+typedef struct qr_param {
+  const char *name;
+  int32_t dtype; /* enum qr_dtype */
+  int32_t rank;  /* <= 4 */
+  int64_t shape[4];
+  const void *data; /* little-endian, row-major */
+} qr_param;
+
+/* The quantization scheme of a linear (#qrealign.quant). */
+typedef struct qr_quant {
+  int32_t w_bits;      /* 16 = weights not quantized */
+  int32_t a_bits;      /* 16 = activations not quantized */
+  int32_t granularity; /* 0 per_tensor, 1 per_channel, 2 per_group */
+  int32_t group_size;
+  int32_t symmetric;
+  int32_t act_static;
+} qr_quant;
+
+typedef struct qr_instr {
+  int32_t opcode;
+  int32_t inputs[4]; /* value ids, -1 when absent */
+  int32_t params[2]; /* parameter indices, -1 when absent */
+  int32_t output;    /* value id */
+  int64_t i0, i1, i2;
+  double f0;
+  int32_t flags;
+  qr_quant quant;
+  const char *name; /* linear role ("q_proj", "lm_head", ...) or "" */
+  int32_t layer;    /* enclosing layer index, -1 outside layers */
+} qr_instr;
+
+typedef struct qr_program {
+  int32_t abi_version;
+  int32_t num_params;
+  const qr_param *params;
+  int32_t num_instrs;
+  const qr_instr *instrs;
+  int32_t num_values;
+  int32_t ids_value, positions_value, mask_value, logits_value;
+  int64_t hidden_size, vocab_size;
+  int32_t num_layers;
+} qr_program;
+
+typedef struct qr_engine qr_engine;
+
+typedef struct qr_engine_options {
+  const char *device; /* "cpu" or "cuda" (or "cuda:N") */
+  int32_t num_threads; /* intra-op threads on the CPU; <= 0 keeps libtorch's */
+} qr_engine_options;
+
+typedef struct qr_generate_options {
+  int32_t max_new_tokens;
+  int32_t num_eos;
+  const int64_t *eos_ids; /* a sequence stops after emitting one of these */
+} qr_generate_options;
+
+typedef struct qr_generate_stats {
+  double prefill_seconds;
+  double decode_seconds;
+  int64_t prompt_tokens;
+  int64_t generated_tokens;
+} qr_generate_stats;
+
+/* Batches: `batch` sequences given as `tokens` (all sequences concatenated)
+   and `lengths` (each >= 1). The engine pads on the left and masks padding. */
+
+QR_ENGINE_API int32_t qr_engine_abi_version(void);
+/* Human-readable: the libtorch version and whether it has CUDA. */
+QR_ENGINE_API const char *qr_engine_build_info(void);
+
+QR_ENGINE_API qr_engine *qr_engine_create(const qr_program *program,
+                            const qr_engine_options *options, char *err,
+                            size_t err_len);
+QR_ENGINE_API void qr_engine_destroy(qr_engine *engine);
+/* The device the engine runs on ("cpu", "cuda:0"). */
+QR_ENGINE_API const char *qr_engine_device(const qr_engine *engine);
+
+/* Logits of the last token of each sequence (`all_positions` = 0:
+   batch x vocab floats) or of every token (sum(lengths) x vocab). */
+QR_ENGINE_API int32_t qr_engine_forward(qr_engine *engine, int32_t batch,
+                          const int64_t *tokens, const int32_t *lengths,
+                          int32_t all_positions, float *logits, char *err,
+                          size_t err_len);
+
+/* The residual stream after each layer in `layers` (qrealign.layer indices)
+   at one position per sequence (`positions[b]` >= 0 counts from the start of
+   sequence b, < 0 from its end: -1 is the last token). Writes
+   batch x num_layers x hidden_size floats, layer-major within a sequence. */
+QR_ENGINE_API int32_t qr_engine_capture(qr_engine *engine, int32_t batch,
+                          const int64_t *tokens, const int32_t *lengths,
+                          int32_t num_layers, const int32_t *layers,
+                          const int32_t *positions, float *out, char *err,
+                          size_t err_len);
+
+/* Greedy decoding with a KV cache. Writes up to max_new_tokens ids per
+   sequence into out_tokens (batch x max_new_tokens) and the count into
+   out_lengths (the EOS token, when emitted, is included). */
+QR_ENGINE_API int32_t qr_engine_generate(qr_engine *engine, int32_t batch,
+                           const int64_t *tokens, const int32_t *lengths,
+                           const qr_generate_options *options,
+                           int64_t *out_tokens, int32_t *out_lengths,
+                           qr_generate_stats *stats, char *err,
+                           size_t err_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QREALIGN_ENGINE_ENGINEAPI_H */

@@ -1,0 +1,71 @@
+//===- Program.h - qrealign IR lowered for the execution engine -*- C++ -*-===//
+//
+// The engine does not parse IR: it runs a flat program (EngineAPI.h) that
+// this lowering builds from a module's `func.func @forward`. Lowering
+// resolves `qrealign.get_param` to parameters, inlines `qrealign.layer`
+// bodies (marking each layer's output as a hook point), and maps parameter
+// data from the checkpoint named by `qrealign.checkpoint` (memory-mapped,
+// zero copy) or from inline elements attributes.
+//
+// This is the MLIR side of the engine boundary; it never links libtorch.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_ENGINE_PROGRAM_H
+#define QREALIGN_ENGINE_PROGRAM_H
+
+#include "qrealign/Engine/EngineAPI.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qrealign {
+
+class Checkpoint;
+
+/// Model-level facts recorded by the importer, for tools.
+struct ModelInfo {
+  std::string modelType;
+  std::string tokenizerPath; // resolved, or empty
+  std::string chatTemplate;  // "none" when absent
+  int64_t bosTokenId = -1;
+  std::vector<int64_t> eosTokenIds;
+  int64_t maxPositions = 0;
+};
+
+class Program {
+public:
+  ~Program();
+  const qr_program &get() const { return program; }
+  const ModelInfo &getModelInfo() const { return info; }
+  /// Number of instructions of each kind, for reports.
+  size_t getNumLinears() const;
+
+private:
+  friend class ProgramLowering;
+  Program();
+  qr_program program{};
+  std::vector<qr_param> params;
+  std::vector<qr_instr> instrs;
+  std::deque<std::string> strings;            // stable c_str()s
+  std::vector<std::vector<uint8_t>> buffers;  // copies of splat/inline data
+  std::unique_ptr<Checkpoint> checkpoint;
+  ModelInfo info;
+};
+
+/// Lowers `module`. Relative `qrealign.checkpoint` and `qrealign.tokenizer`
+/// paths are resolved against `baseDir` (the IR file's directory); a
+/// non-empty `checkpointOverride` replaces the module's checkpoint.
+/// Problems are reported as diagnostics located on the offending op.
+mlir::FailureOr<std::unique_ptr<Program>>
+lowerToProgram(mlir::ModuleOp module, llvm::StringRef baseDir,
+               llvm::StringRef checkpointOverride = "");
+
+} // namespace qrealign
+
+#endif // QREALIGN_ENGINE_PROGRAM_H

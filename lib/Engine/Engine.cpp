@@ -1,0 +1,205 @@
+//===- Engine.cpp - Load and drive the libtorch execution engine ----------===//
+
+#include "qrealign/Engine/Engine.h"
+#include "qrealign/Engine/Program.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cstdlib>
+#include <dlfcn.h>
+
+using namespace llvm;
+
+namespace qrealign {
+
+struct Engine::Api {
+  void *lib = nullptr;
+  decltype(&qr_engine_abi_version) abiVersion;
+  decltype(&qr_engine_build_info) buildInfo;
+  decltype(&qr_engine_create) create;
+  decltype(&qr_engine_destroy) destroy;
+  decltype(&qr_engine_device) device;
+  decltype(&qr_engine_forward) forward;
+  decltype(&qr_engine_capture) capture;
+  decltype(&qr_engine_generate) generate;
+};
+
+static Error fail(const Twine &msg) {
+  return createStringError(inconvertibleErrorCode(), msg);
+}
+
+static constexpr const char *kLibName = "libQRealignEngine.so";
+
+/// Candidate locations of the engine library, in search order.
+static std::vector<std::string> candidates(const EngineOptions &options) {
+  std::vector<std::string> out;
+  if (const char *env = std::getenv("QREALIGN_ENGINE_LIBRARY"))
+    if (*env)
+      out.push_back(env);
+  std::string exe = options.executablePath;
+  if (!exe.empty()) {
+    std::string main = sys::fs::getMainExecutable(
+        exe.c_str(), reinterpret_cast<void *>(&candidates));
+    if (!main.empty())
+      exe = main;
+    SmallString<256> lib(sys::path::parent_path(sys::path::parent_path(exe)));
+    sys::path::append(lib, "lib", kLibName);
+    out.push_back(std::string(lib));
+  }
+  out.push_back(kLibName);
+  return out;
+}
+
+Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
+                                                 const EngineOptions &options) {
+  std::unique_ptr<Engine> engine(new Engine());
+  engine->api = std::make_unique<Api>();
+  Api &api = *engine->api;
+  std::string tried;
+  for (const std::string &path : candidates(options)) {
+    if (path.find('/') != std::string::npos && !sys::fs::exists(path)) {
+      tried += "\n  " + path + ": no such file";
+      continue;
+    }
+    // RTLD_DEEPBIND: libtorch's libprotobuf must bind to itself, not to the
+    // protobuf-lite copy that libsentencepiece (already loaded by the tool)
+    // exports; without it, libprotobuf's static initializers crash inside
+    // libsentencepiece. (Sanitizer runtimes refuse DEEPBIND; sanitizer
+    // builds do not build the engine.)
+    api.lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (api.lib)
+      break;
+    tried += "\n  " + path + ": " + dlerror();
+  }
+  if (!api.lib)
+    return fail("cannot load the execution engine (" + Twine(kLibName) +
+                "; build it with libtorch-dev installed, or set "
+                "QREALIGN_ENGINE_LIBRARY):" +
+                tried);
+  auto sym = [&](auto &fn, const char *name) -> bool {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+        dlsym(api.lib, name));
+    return fn != nullptr;
+  };
+  if (!sym(api.abiVersion, "qr_engine_abi_version") ||
+      !sym(api.buildInfo, "qr_engine_build_info") ||
+      !sym(api.create, "qr_engine_create") ||
+      !sym(api.destroy, "qr_engine_destroy") ||
+      !sym(api.device, "qr_engine_device") ||
+      !sym(api.forward, "qr_engine_forward") ||
+      !sym(api.capture, "qr_engine_capture") ||
+      !sym(api.generate, "qr_engine_generate"))
+    return fail(Twine(kLibName) + " lacks the qr_engine_* entry points");
+  if (api.abiVersion() != QR_ENGINE_ABI_VERSION)
+    return fail(Twine(kLibName) + " has engine ABI version " +
+                Twine(api.abiVersion()) + ", this tool needs " +
+                Twine(QR_ENGINE_ABI_VERSION));
+  qr_engine_options opts{options.device.c_str(), options.numThreads};
+  char err[1024] = "";
+  engine->handle = api.create(&program.get(), &opts, err, sizeof(err));
+  if (!engine->handle)
+    return fail(err);
+  engine->vocab = program.get().vocab_size;
+  engine->hidden = program.get().hidden_size;
+  return std::move(engine);
+}
+
+Engine::~Engine() {
+  if (handle)
+    api->destroy(handle);
+  // The library stays loaded: libtorch does not support being unloaded.
+}
+
+std::string Engine::getDevice() const { return api->device(handle); }
+std::string Engine::getBuildInfo() const { return api->buildInfo(); }
+
+namespace {
+struct Flat {
+  std::vector<int64_t> tokens;
+  std::vector<int32_t> lengths;
+};
+} // namespace
+
+static Expected<Flat> flatten(ArrayRef<std::vector<int64_t>> batch) {
+  Flat f;
+  if (batch.empty())
+    return fail("empty batch");
+  for (const std::vector<int64_t> &seq : batch) {
+    if (seq.empty())
+      return fail("empty sequence in batch");
+    f.tokens.insert(f.tokens.end(), seq.begin(), seq.end());
+    f.lengths.push_back(seq.size());
+  }
+  return f;
+}
+
+Expected<std::vector<std::vector<float>>>
+Engine::forward(ArrayRef<std::vector<int64_t>> batch, bool allPositions) {
+  Expected<Flat> f = flatten(batch);
+  if (!f)
+    return f.takeError();
+  size_t rows = allPositions ? f->tokens.size() : batch.size();
+  std::vector<float> out(rows * vocab);
+  char err[1024] = "";
+  if (api->forward(handle, batch.size(), f->tokens.data(), f->lengths.data(),
+                   allPositions, out.data(), err, sizeof(err)))
+    return fail(err);
+  std::vector<std::vector<float>> result(rows);
+  for (size_t r = 0; r < rows; ++r)
+    result[r].assign(out.begin() + r * vocab, out.begin() + (r + 1) * vocab);
+  return result;
+}
+
+Expected<std::vector<std::vector<std::vector<float>>>>
+Engine::capture(ArrayRef<std::vector<int64_t>> batch, ArrayRef<int32_t> layers,
+                ArrayRef<int32_t> positions) {
+  Expected<Flat> f = flatten(batch);
+  if (!f)
+    return f.takeError();
+  if (positions.size() != batch.size())
+    return fail("capture needs one position per sequence");
+  std::vector<float> out(batch.size() * layers.size() * hidden);
+  char err[1024] = "";
+  if (api->capture(handle, batch.size(), f->tokens.data(), f->lengths.data(),
+                   layers.size(), layers.data(), positions.data(), out.data(),
+                   err, sizeof(err)))
+    return fail(err);
+  std::vector<std::vector<std::vector<float>>> result(batch.size());
+  const float *p = out.data();
+  for (auto &seq : result) {
+    seq.resize(layers.size());
+    for (auto &h : seq) {
+      h.assign(p, p + hidden);
+      p += hidden;
+    }
+  }
+  return result;
+}
+
+Expected<GenerateResult> Engine::generate(ArrayRef<std::vector<int64_t>> batch,
+                                          int maxNewTokens,
+                                          ArrayRef<int64_t> eosIds) {
+  Expected<Flat> f = flatten(batch);
+  if (!f)
+    return f.takeError();
+  if (maxNewTokens < 0)
+    return fail("max new tokens must be >= 0");
+  qr_generate_options opts{maxNewTokens, int32_t(eosIds.size()),
+                           eosIds.data()};
+  std::vector<int64_t> out(batch.size() * std::max(maxNewTokens, 1));
+  std::vector<int32_t> lens(batch.size());
+  GenerateResult result;
+  char err[1024] = "";
+  if (api->generate(handle, batch.size(), f->tokens.data(), f->lengths.data(),
+                    &opts, out.data(), lens.data(), &result.stats, err,
+                    sizeof(err)))
+    return fail(err);
+  for (size_t b = 0; b < batch.size(); ++b)
+    result.tokens.emplace_back(out.begin() + b * maxNewTokens,
+                               out.begin() + b * maxNewTokens + lens[b]);
+  return result;
+}
+
+} // namespace qrealign

@@ -1,0 +1,440 @@
+//===- Program.cpp - Lower qrealign IR to an engine program ---------------===//
+
+#include "qrealign/Engine/Program.h"
+#include "qrealign/Checkpoint/Checkpoint.h"
+#include "qrealign/Dialect/QRealign/IR/QRealign.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+using namespace mlir::qrealign;
+
+namespace qrealign {
+
+Program::Program() = default;
+Program::~Program() = default;
+
+size_t Program::getNumLinears() const {
+  return llvm::count_if(instrs, [](const qr_instr &i) {
+    return i.opcode == QR_OP_LINEAR;
+  });
+}
+
+static std::optional<int32_t> getDType(Type elt) {
+  if (elt.isF32())
+    return QR_DTYPE_F32;
+  if (elt.isF16())
+    return QR_DTYPE_F16;
+  if (elt.isBF16())
+    return QR_DTYPE_BF16;
+  if (elt.isInteger(8))
+    return cast<IntegerType>(elt).isUnsigned() ? QR_DTYPE_U8 : QR_DTYPE_I8;
+  if (elt.isInteger(32))
+    return QR_DTYPE_I32;
+  if (elt.isInteger(64))
+    return QR_DTYPE_I64;
+  return std::nullopt;
+}
+
+static int32_t toQRDType(DType d) {
+  switch (d) {
+  case DType::F32:
+    return QR_DTYPE_F32;
+  case DType::F16:
+    return QR_DTYPE_F16;
+  case DType::BF16:
+    return QR_DTYPE_BF16;
+  case DType::I8:
+    return QR_DTYPE_I8;
+  case DType::U8:
+    return QR_DTYPE_U8;
+  case DType::I32:
+    return QR_DTYPE_I32;
+  case DType::I64:
+    return QR_DTYPE_I64;
+  }
+  return -1;
+}
+
+static std::string resolve(StringRef path, StringRef baseDir) {
+  if (path.empty() || llvm::sys::path::is_absolute(path) || baseDir.empty())
+    return path.str();
+  llvm::SmallString<256> p(baseDir);
+  llvm::sys::path::append(p, path);
+  return std::string(p);
+}
+
+class ProgramLowering {
+public:
+  ProgramLowering(ModuleOp module, StringRef baseDir, StringRef ckptOverride)
+      : module(module), baseDir(baseDir), ckptOverride(ckptOverride),
+        prog(new Program()) {}
+
+  FailureOr<std::unique_ptr<Program>> run();
+
+private:
+  const char *str(StringRef s) {
+    prog->strings.push_back(s.str());
+    return prog->strings.back().c_str();
+  }
+  LogicalResult lowerParams();
+  LogicalResult lowerBlock(Block &block);
+  FailureOr<int32_t> param(Operation *user, Value v);
+  FailureOr<int32_t> value(Operation *user, Value v);
+  int32_t define(Value v) {
+    int32_t id = numValues++;
+    values[v] = id;
+    return id;
+  }
+  qr_instr newInstr(int32_t opcode) {
+    qr_instr in{};
+    in.opcode = opcode;
+    for (int32_t &i : in.inputs)
+      i = -1;
+    for (int32_t &p : in.params)
+      p = -1;
+    in.output = -1;
+    in.name = "";
+    in.layer = currentLayer;
+    in.quant.w_bits = 16;
+    in.quant.a_bits = 16;
+    return in;
+  }
+
+  ModuleOp module;
+  StringRef baseDir, ckptOverride;
+  std::unique_ptr<Program> prog;
+  llvm::StringMap<int32_t> paramIndex;
+  llvm::DenseMap<Value, int32_t> values;
+  int32_t numValues = 0;
+  int32_t currentLayer = -1;
+  int32_t numLayers = 0;
+};
+
+LogicalResult ProgramLowering::lowerParams() {
+  auto params = llvm::to_vector(module.getOps<ParamOp>());
+  bool needsCheckpoint = llvm::any_of(
+      params, [](ParamOp p) { return p.getTensorName().has_value(); });
+  std::string ckptPath = ckptOverride.str();
+  if (ckptPath.empty())
+    if (auto attr = module->getAttrOfType<StringAttr>(
+            QRealignDialect::getCheckpointAttrName()))
+      ckptPath = resolve(attr.getValue(), baseDir);
+  if (needsCheckpoint) {
+    if (ckptPath.empty())
+      return module.emitError("external parameters need a checkpoint: set "
+                              "'qrealign.checkpoint' or pass one");
+    auto ckpt = Checkpoint::open(ckptPath);
+    if (!ckpt)
+      return module.emitError(llvm::toString(ckpt.takeError()));
+    prog->checkpoint = std::move(*ckpt);
+  }
+  for (ParamOp p : params) {
+    auto type = cast<RankedTensorType>(p.getType());
+    qr_param out{};
+    out.name = str(p.getSymName());
+    std::optional<int32_t> dtype = getDType(type.getElementType());
+    if (!dtype)
+      return p.emitError("the engine cannot load parameters of element type ")
+             << type.getElementType();
+    out.dtype = *dtype;
+    if (type.getRank() > 4)
+      return p.emitError("the engine supports parameters of rank <= 4");
+    out.rank = type.getRank();
+    for (auto [i, d] : llvm::enumerate(type.getShape()))
+      out.shape[i] = d;
+    size_t bytes = type.getNumElements() *
+                   (type.getElementType().getIntOrFloatBitWidth() / 8);
+    if (std::optional<StringRef> name = p.getTensorName()) {
+      Checkpoint &ckpt = *prog->checkpoint;
+      const TensorInfo *t = ckpt.lookup(*name);
+      if (!t)
+        return p.emitError("tensor '")
+               << *name << "' is not in checkpoint " << ckpt.getPath();
+      if (toQRDType(t->dtype) != out.dtype ||
+          ArrayRef<int64_t>(t->shape) != type.getShape())
+        return p.emitError("tensor '")
+               << *name << "' is " << getDTypeName(t->dtype) << " "
+               << t->getShapeString() << " in " << ckpt.getPath()
+               << " but the parameter is declared " << type;
+      auto data = ckpt.getData(*t);
+      if (!data)
+        return p.emitError(llvm::toString(data.takeError()));
+      out.data = data->data();
+    } else {
+      ElementsAttr value = *p.getValue();
+      ArrayRef<char> raw;
+      if (auto res = dyn_cast<DenseResourceElementsAttr>(value)) {
+        AsmResourceBlob *blob = res.getRawHandle().getBlob();
+        if (!blob)
+          return p.emitError("dense_resource blob '")
+                 << res.getRawHandle().getKey() << "' has no data";
+        raw = blob->getData();
+      } else if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+        if (dense.isSplat()) {
+          ArrayRef<char> one = dense.getRawData();
+          std::vector<uint8_t> buf(bytes);
+          for (size_t off = 0; off + one.size() <= bytes; off += one.size())
+            memcpy(buf.data() + off, one.data(), one.size());
+          prog->buffers.push_back(std::move(buf));
+          raw = ArrayRef<char>(
+              reinterpret_cast<const char *>(prog->buffers.back().data()),
+              bytes);
+        } else {
+          raw = dense.getRawData();
+        }
+      } else {
+        return p.emitError("the engine cannot read this kind of inline value");
+      }
+      if (raw.size() != bytes)
+        return p.emitError("inline data has ")
+               << raw.size() << " bytes, the type needs " << bytes;
+      out.data = raw.data();
+    }
+    paramIndex[p.getSymName()] = prog->params.size();
+    prog->params.push_back(out);
+  }
+  return success();
+}
+
+FailureOr<int32_t> ProgramLowering::param(Operation *user, Value v) {
+  auto get = v.getDefiningOp<GetParamOp>();
+  if (!get)
+    return user->emitError("the engine needs this operand to come from "
+                           "qrealign.get_param");
+  auto it = paramIndex.find(get.getName());
+  if (it == paramIndex.end())
+    return get.emitError("unknown parameter @") << get.getName();
+  return it->second;
+}
+
+FailureOr<int32_t> ProgramLowering::value(Operation *user, Value v) {
+  auto it = values.find(v);
+  if (it == values.end())
+    return user->emitError("the engine cannot compute this operand (produced "
+                           "by an op it does not run)");
+  return it->second;
+}
+
+static qr_quant toQuant(QuantSchemeAttr q) {
+  qr_quant out{};
+  out.w_bits = q.getWBits();
+  out.a_bits = q.getABits();
+  out.granularity = static_cast<int32_t>(q.getGranularity());
+  out.group_size = q.getGroupSize();
+  out.symmetric = q.getSymmetric();
+  out.act_static = q.getAct() == ActQuantMode::Static;
+  return out;
+}
+
+LogicalResult ProgramLowering::lowerBlock(Block &block) {
+  for (Operation &op : block) {
+    if (isa<GetParamOp, YieldOp, func::ReturnOp>(op))
+      continue;
+    FailureOr<int32_t> a, b, c, d;
+    qr_instr in{};
+    if (auto e = dyn_cast<EmbeddingOp>(op)) {
+      in = newInstr(QR_OP_EMBEDDING);
+      if (failed(a = value(&op, e.getIds())) ||
+          failed(b = param(&op, e.getTable())))
+        return failure();
+      in.inputs[0] = *a;
+      in.params[0] = *b;
+    } else if (auto n = dyn_cast<RMSNormOp>(op)) {
+      in = newInstr(QR_OP_RMS_NORM);
+      if (failed(a = value(&op, n.getInput())) ||
+          failed(b = param(&op, n.getWeight())))
+        return failure();
+      in.inputs[0] = *a;
+      in.params[0] = *b;
+      in.f0 = n.getEpsilon().convertToDouble();
+    } else if (auto l = dyn_cast<LinearOp>(op)) {
+      in = newInstr(QR_OP_LINEAR);
+      if (failed(a = value(&op, l.getInput())) ||
+          failed(b = param(&op, l.getWeight())))
+        return failure();
+      in.inputs[0] = *a;
+      in.params[0] = *b;
+      if (l.getBias()) {
+        if (failed(c = param(&op, l.getBias())))
+          return failure();
+        in.params[1] = *c;
+      }
+      in.name = str(l.getName());
+      if (l.getQparams())
+        return l.emitError("the engine does not apply learned qparams yet; "
+                           "remove 'qparams' to run with min-max "
+                           "quantization");
+      if (QuantSchemeAttr q = l.getQuantAttr()) {
+        if (q.quantizesActivations() && q.getAct() == ActQuantMode::Static)
+          return l.emitError("static activation quantization needs "
+                             "calibrated act_scale qparams; the engine "
+                             "supports act = dynamic");
+        in.quant = toQuant(q);
+      }
+      auto wt = cast<RankedTensorType>(l.getWeight().getType());
+      if (!wt.getElementType().isFloat())
+        return l.emitError("the engine runs float weights only (quantized "
+                           "storage types are for the lowering)");
+    } else if (auto r = dyn_cast<RopeOp>(op)) {
+      in = newInstr(QR_OP_ROPE);
+      if (failed(a = value(&op, r.getInput())) ||
+          failed(b = value(&op, r.getPositions())))
+        return failure();
+      in.inputs[0] = *a;
+      in.inputs[1] = *b;
+      in.i0 = r.getHeadDim();
+      in.i1 = r.getStyle() == RopeStyle::Interleaved ? 1 : 0;
+      in.f0 = r.getTheta().convertToDouble();
+    } else if (auto at = dyn_cast<AttentionOp>(op)) {
+      in = newInstr(QR_OP_ATTENTION);
+      if (failed(a = value(&op, at.getQuery())) ||
+          failed(b = value(&op, at.getKey())) ||
+          failed(c = value(&op, at.getValue())))
+        return failure();
+      in.inputs[0] = *a;
+      in.inputs[1] = *b;
+      in.inputs[2] = *c;
+      if (at.getMask()) {
+        if (failed(d = value(&op, at.getMask())))
+          return failure();
+        in.inputs[3] = *d;
+      }
+      in.i0 = at.getNumHeads();
+      in.i1 = at.getNumKvHeads();
+      in.i2 = at.getHeadDim();
+      in.f0 = at.getScale().convertToDouble();
+      in.flags = at.getCausal() ? 1 : 0;
+    } else if (auto s = dyn_cast<SwiGLUOp>(op)) {
+      in = newInstr(QR_OP_SWIGLU);
+      if (failed(a = value(&op, s.getGate())) ||
+          failed(b = value(&op, s.getUp())))
+        return failure();
+      in.inputs[0] = *a;
+      in.inputs[1] = *b;
+    } else if (auto add = dyn_cast<AddOp>(op)) {
+      in = newInstr(QR_OP_ADD);
+      if (failed(a = value(&op, add.getLhs())) ||
+          failed(b = value(&op, add.getRhs())))
+        return failure();
+      in.inputs[0] = *a;
+      in.inputs[1] = *b;
+    } else if (auto layer = dyn_cast<LayerOp>(op)) {
+      Block &body = layer.getBody().front();
+      for (auto [arg, operand] :
+           llvm::zip(body.getArguments(), layer.getInputs())) {
+        if (failed(a = value(&op, operand)))
+          return failure();
+        values[arg] = *a;
+      }
+      int32_t outer = currentLayer;
+      currentLayer = layer.getIndex();
+      if (failed(lowerBlock(body)))
+        return failure();
+      auto yield = cast<YieldOp>(body.getTerminator());
+      in = newInstr(QR_OP_LAYER_END);
+      if (failed(a = value(yield, yield.getValue())))
+        return failure();
+      in.inputs[0] = *a;
+      in.i0 = layer.getIndex();
+      currentLayer = outer;
+      ++numLayers;
+    } else {
+      return op.emitError("the engine cannot run '")
+             << op.getName() << "' operations";
+    }
+    in.output = define(op.getResult(0));
+    prog->instrs.push_back(in);
+  }
+  return success();
+}
+
+FailureOr<std::unique_ptr<Program>> ProgramLowering::run() {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward || forward.isExternal())
+    return module.emitError("the engine needs a func.func @forward(ids, "
+                            "positions, mask) -> logits");
+  FunctionType type = forward.getFunctionType();
+  auto is2D = [](Type t, auto pred) {
+    auto tt = dyn_cast<RankedTensorType>(t);
+    return tt && tt.getRank() == 2 && pred(tt.getElementType());
+  };
+  auto logits = type.getNumResults() == 1
+                    ? dyn_cast<RankedTensorType>(type.getResult(0))
+                    : RankedTensorType();
+  if (type.getNumInputs() != 3 ||
+      !is2D(type.getInput(0), [](Type e) { return e.isInteger(); }) ||
+      !is2D(type.getInput(1), [](Type e) { return e.isInteger(); }) ||
+      !is2D(type.getInput(2), [](Type e) { return e.isInteger(1); }) ||
+      !logits || logits.getRank() != 3 || logits.isDynamicDim(2))
+    return forward.emitError(
+        "@forward must have type (tensor<?x?xi64>, tensor<?x?xi64>, "
+        "tensor<?x?xi1>) -> tensor<?x?xVxf32>");
+  if (failed(lowerParams()))
+    return failure();
+  Block &entry = forward.getBody().front();
+  int32_t ids = define(entry.getArgument(0));
+  int32_t pos = define(entry.getArgument(1));
+  int32_t mask = define(entry.getArgument(2));
+  if (failed(lowerBlock(entry)))
+    return failure();
+  auto ret = cast<func::ReturnOp>(entry.getTerminator());
+  FailureOr<int32_t> out = value(ret, ret.getOperand(0));
+  if (failed(out))
+    return failure();
+
+  int64_t hidden = 0;
+  for (const qr_instr &in : prog->instrs)
+    if (in.opcode == QR_OP_EMBEDDING)
+      hidden = prog->params[in.params[0]].shape[1];
+
+  qr_program &p = prog->program;
+  p.abi_version = QR_ENGINE_ABI_VERSION;
+  p.num_params = prog->params.size();
+  p.params = prog->params.data();
+  p.num_instrs = prog->instrs.size();
+  p.instrs = prog->instrs.data();
+  p.num_values = numValues;
+  p.ids_value = ids;
+  p.positions_value = pos;
+  p.mask_value = mask;
+  p.logits_value = *out;
+  p.hidden_size = hidden;
+  p.vocab_size = logits.getDimSize(2);
+  p.num_layers = numLayers;
+
+  ModelInfo &info = prog->info;
+  auto getStr = [&](StringRef name) -> std::string {
+    if (auto a = module->getAttrOfType<StringAttr>(name))
+      return a.getValue().str();
+    return "";
+  };
+  info.modelType = getStr("qrealign.model_type");
+  info.tokenizerPath = resolve(getStr("qrealign.tokenizer"), baseDir);
+  info.chatTemplate = getStr("qrealign.chat_template");
+  if (info.chatTemplate.empty())
+    info.chatTemplate = "none";
+  if (auto a = module->getAttrOfType<IntegerAttr>("qrealign.bos_token_id"))
+    info.bosTokenId = a.getInt();
+  if (auto a = module->getAttrOfType<ArrayAttr>("qrealign.eos_token_ids"))
+    for (Attribute e : a)
+      info.eosTokenIds.push_back(cast<IntegerAttr>(e).getInt());
+  if (auto a = module->getAttrOfType<IntegerAttr>("qrealign.max_positions"))
+    info.maxPositions = a.getInt();
+  return std::move(prog);
+}
+
+FailureOr<std::unique_ptr<Program>> lowerToProgram(ModuleOp module,
+                                                   StringRef baseDir,
+                                                   StringRef ckptOverride) {
+  return ProgramLowering(module, baseDir, ckptOverride).run();
+}
+
+} // namespace qrealign

@@ -1,0 +1,580 @@
+//===- TorchEngine.cpp - The libtorch execution engine --------------------===//
+//
+// Implements EngineAPI.h on ATen tensors (CPU, or CUDA with a CUDA-enabled
+// libtorch). This is the only translation unit of the project that includes
+// libtorch headers; it uses only APIs that exist in libtorch 1.13 and 2.x.
+// Exceptions (c10::Error, std::bad_alloc) never cross the C boundary.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Engine/EngineAPI.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#ifndef QREALIGN_TORCH_VERSION
+#define QREALIGN_TORCH_VERSION "unknown"
+#endif
+
+namespace {
+
+using at::Tensor;
+
+struct EngineError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Per-attention key/value history for decoding.
+struct KVCache {
+  std::map<int, std::pair<Tensor, Tensor>> kv; // instr index -> (k, v)
+  Tensor mask;                                 // [B, past] bool
+};
+
+at::ScalarType toScalarType(int32_t dtype) {
+  switch (dtype) {
+  case QR_DTYPE_F32:
+    return at::kFloat;
+  case QR_DTYPE_F16:
+    return at::kHalf;
+  case QR_DTYPE_BF16:
+    return at::kBFloat16;
+  case QR_DTYPE_I8:
+    return at::kChar;
+  case QR_DTYPE_U8:
+    return at::kByte;
+  case QR_DTYPE_I32:
+    return at::kInt;
+  case QR_DTYPE_I64:
+    return at::kLong;
+  }
+  throw EngineError("unknown parameter dtype " + std::to_string(dtype));
+}
+
+/// Quantize-dequantize `w` [N, K] with min-max ranges (round to nearest).
+Tensor fakeQuantWeight(const Tensor &w, const qr_quant &q) {
+  if (q.w_bits >= 16)
+    return w;
+  int64_t N = w.size(0), K = w.size(1);
+  Tensor x;
+  switch (q.granularity) {
+  case 0:
+    x = w.reshape({1, N * K});
+    break;
+  case 1:
+    x = w;
+    break;
+  case 2:
+    if (q.group_size <= 0 || K % q.group_size)
+      throw EngineError("group size " + std::to_string(q.group_size) +
+                        " does not divide " + std::to_string(K));
+    x = w.reshape({N * (K / q.group_size), q.group_size});
+    break;
+  default:
+    throw EngineError("unknown granularity");
+  }
+  double levels = std::pow(2.0, q.w_bits);
+  Tensor out;
+  if (q.symmetric) {
+    double qmax = levels / 2 - 1, qmin = -levels / 2;
+    Tensor scale = x.abs().amax(-1, true).clamp_min(1e-8) / qmax;
+    out = (x / scale).round().clamp(qmin, qmax) * scale;
+  } else {
+    Tensor mx = x.amax(-1, true), mn = x.amin(-1, true);
+    Tensor scale = ((mx - mn) / (levels - 1)).clamp_min(1e-8);
+    Tensor zp = (-mn / scale).round();
+    out = ((x / scale).round() + zp).clamp(0, levels - 1).sub(zp) * scale;
+  }
+  return out.reshape({N, K});
+}
+
+/// Dynamic per-token quantize-dequantize of activations [..., K].
+Tensor fakeQuantActivation(const Tensor &x, const qr_quant &q) {
+  if (q.a_bits >= 16)
+    return x;
+  double levels = std::pow(2.0, q.a_bits);
+  if (q.symmetric) {
+    double qmax = levels / 2 - 1;
+    Tensor scale = x.abs().amax(-1, true).clamp_min(1e-8) / qmax;
+    return (x / scale).round().clamp(-qmax - 1, qmax) * scale;
+  }
+  Tensor mx = x.amax(-1, true), mn = x.amin(-1, true);
+  Tensor scale = ((mx - mn) / (levels - 1)).clamp_min(1e-8);
+  Tensor zp = (-mn / scale).round();
+  return ((x / scale).round() + zp).clamp(0, levels - 1).sub(zp) * scale;
+}
+
+class Engine {
+public:
+  Engine(const qr_program &p, const qr_engine_options &o) : prog(p) {
+    std::string dev = o.device && *o.device ? o.device : "cpu";
+    if (dev.rfind("cuda", 0) == 0) {
+      if (!at::hasCUDA())
+        throw EngineError("device '" + dev +
+                          "' requested but this engine's libtorch (" +
+                          std::string(QREALIGN_TORCH_VERSION) +
+                          ") has no CUDA support or no GPU is visible");
+    } else if (dev != "cpu") {
+      throw EngineError("unknown device '" + dev + "' (use cpu or cuda)");
+    }
+    device = at::Device(dev);
+    deviceName = device.str();
+    if (device.is_cuda() && !device.has_index())
+      deviceName = "cuda:0";
+    if (o.num_threads > 0)
+      at::set_num_threads(o.num_threads);
+    if (p.abi_version != QR_ENGINE_ABI_VERSION)
+      throw EngineError("program ABI mismatch");
+    instrs.assign(p.instrs, p.instrs + p.num_instrs);
+    c10::InferenceMode guard;
+    // Parameters: copied to the device in f32 (the engine computes in f32).
+    for (int32_t i = 0; i < p.num_params; ++i) {
+      const qr_param &pp = p.params[i];
+      std::vector<int64_t> shape(pp.shape, pp.shape + pp.rank);
+      Tensor t = at::from_blob(const_cast<void *>(pp.data), shape,
+                               at::TensorOptions().dtype(
+                                   toScalarType(pp.dtype)));
+      params.push_back(t.to(device, at::kFloat, /*non_blocking=*/false,
+                            /*copy=*/true));
+    }
+    // Linear weights with a scheme are fake-quantized once.
+    for (size_t i = 0; i < instrs.size(); ++i) {
+      const qr_instr &in = instrs[i];
+      if (in.opcode != QR_OP_LINEAR)
+        continue;
+      Tensor w = params.at(in.params[0]);
+      if (w.dim() != 2)
+        throw EngineError("linear weight must be 2-D");
+      linearWeights[i] = fakeQuantWeight(w, in.quant);
+    }
+    // Last use of each value, to free activations early.
+    lastUse.assign(p.num_values, -1);
+    for (size_t i = 0; i < instrs.size(); ++i)
+      for (int32_t v : instrs[i].inputs)
+        if (v >= 0)
+          lastUse.at(v) = i;
+  }
+
+  /// Runs the program. `captureAt` (layer -> slot) receives layer outputs.
+  Tensor run(const Tensor &ids, const Tensor &pos, const Tensor &mask,
+             KVCache *cache, const std::map<int, int> *captureLayers,
+             std::vector<Tensor> *captured) {
+    std::vector<Tensor> vals(prog.num_values);
+    vals[prog.ids_value] = ids;
+    vals[prog.positions_value] = pos;
+    vals[prog.mask_value] = mask;
+    Tensor fullMask = mask;
+    if (cache && cache->mask.defined())
+      fullMask = at::cat({cache->mask, mask}, 1);
+    for (size_t i = 0; i < instrs.size(); ++i) {
+      const qr_instr &in = instrs[i];
+      auto arg = [&](int k) -> Tensor & {
+        Tensor &t = vals.at(in.inputs[k]);
+        if (!t.defined())
+          throw EngineError("value used after it was freed (engine bug)");
+        return t;
+      };
+      Tensor out;
+      switch (in.opcode) {
+      case QR_OP_EMBEDDING:
+        out = at::embedding(params.at(in.params[0]), arg(0));
+        break;
+      case QR_OP_RMS_NORM: {
+        Tensor x = arg(0);
+        Tensor var = x.pow(2).mean(-1, true);
+        out = x * at::rsqrt(var + in.f0) * params.at(in.params[0]);
+        break;
+      }
+      case QR_OP_LINEAR: {
+        Tensor x = fakeQuantActivation(arg(0), in.quant);
+        Tensor bias =
+            in.params[1] >= 0 ? params.at(in.params[1]) : Tensor();
+        out = at::linear(x, linearWeights.at(i), bias);
+        break;
+      }
+      case QR_OP_ROPE:
+        out = rope(arg(0), arg(1), in);
+        break;
+      case QR_OP_ATTENTION:
+        out = attention(i, in, arg(0), arg(1), arg(2),
+                        in.inputs[3] >= 0 ? fullMask : Tensor(), cache);
+        break;
+      case QR_OP_SWIGLU:
+        out = at::silu(arg(0)) * arg(1);
+        break;
+      case QR_OP_ADD:
+        out = arg(0) + arg(1);
+        break;
+      case QR_OP_LAYER_END:
+        out = arg(0);
+        if (captureLayers) {
+          auto it = captureLayers->find(int(in.i0));
+          if (it != captureLayers->end())
+            (*captured)[it->second] = out;
+        }
+        break;
+      default:
+        throw EngineError("unknown opcode " + std::to_string(in.opcode));
+      }
+      vals.at(in.output) = out;
+      for (int32_t v : in.inputs)
+        if (v >= 0 && lastUse[v] == int(i) && v != prog.logits_value)
+          vals[v] = Tensor();
+    }
+    if (cache)
+      cache->mask = fullMask;
+    return vals.at(prog.logits_value);
+  }
+
+  Tensor rope(const Tensor &x, const Tensor &pos, const qr_instr &in) {
+    int64_t hd = in.i0, half = hd / 2;
+    int64_t B = x.size(0), S = x.size(1), H = x.size(2) / hd;
+    // Frequencies in f32, as llama2.c and Hugging Face compute them.
+    std::vector<float> inv(half);
+    for (int64_t i = 0; i < half; ++i)
+      inv[i] = 1.0f / std::pow(float(in.f0), float(2 * i) / float(hd));
+    Tensor invT = at::from_blob(inv.data(), {half}, at::kFloat).to(device);
+    Tensor ang = pos.to(at::kFloat).unsqueeze(-1) * invT; // [B, S, half]
+    Tensor cos = ang.cos().unsqueeze(2), sin = ang.sin().unsqueeze(2);
+    Tensor h = x.reshape({B, S, H, hd});
+    Tensor out;
+    if (in.i1 == 0) {
+      Tensor a = h.narrow(-1, 0, half), b = h.narrow(-1, half, half);
+      out = at::cat({a * cos - b * sin, b * cos + a * sin}, -1);
+    } else {
+      Tensor p = h.reshape({B, S, H, half, 2});
+      Tensor a = p.select(-1, 0), b = p.select(-1, 1);
+      out = at::stack({a * cos - b * sin, a * sin + b * cos}, -1);
+    }
+    return out.reshape({B, S, H * hd});
+  }
+
+  Tensor attention(size_t index, const qr_instr &in, const Tensor &q,
+                   Tensor k, Tensor v, const Tensor &mask, KVCache *cache) {
+    int64_t H = in.i0, KV = in.i1, hd = in.i2;
+    if (cache) {
+      auto it = cache->kv.find(int(index));
+      if (it != cache->kv.end()) {
+        k = at::cat({it->second.first, k}, 1);
+        v = at::cat({it->second.second, v}, 1);
+      }
+      cache->kv[int(index)] = {k, v};
+    }
+    int64_t B = q.size(0), Sq = q.size(1), Sk = k.size(1);
+    Tensor qh = q.reshape({B, Sq, H, hd}).transpose(1, 2);
+    Tensor kh = k.reshape({B, Sk, KV, hd}).transpose(1, 2);
+    Tensor vh = v.reshape({B, Sk, KV, hd}).transpose(1, 2);
+    if (H != KV) {
+      kh = kh.repeat_interleave(H / KV, 1);
+      vh = vh.repeat_interleave(H / KV, 1);
+    }
+    Tensor scores = at::matmul(qh, kh.transpose(-1, -2)) * in.f0;
+    // Disallowed entries get the lowest float: a row that allows nothing
+    // (a padding query) becomes uniform instead of NaN.
+    Tensor allowed;
+    if (in.flags & 1) {
+      Tensor qi = at::arange(Sq, at::TensorOptions().device(device)
+                                     .dtype(at::kLong))
+                      .unsqueeze(1);
+      Tensor kj = at::arange(Sk, at::TensorOptions().device(device)
+                                     .dtype(at::kLong))
+                      .unsqueeze(0);
+      allowed = (kj <= qi + (Sk - Sq)).view({1, 1, Sq, Sk});
+    }
+    if (mask.defined()) {
+      if (mask.size(1) != Sk)
+        throw EngineError("attention mask length does not match the keys");
+      Tensor m = mask.view({B, 1, 1, Sk});
+      allowed = allowed.defined() ? allowed.logical_and(m) : m;
+    }
+    if (allowed.defined())
+      scores = scores.masked_fill(allowed.logical_not(),
+                                  std::numeric_limits<float>::lowest());
+    Tensor out = at::matmul(at::softmax(scores, -1), vh);
+    return out.transpose(1, 2).reshape({B, Sq, H * hd});
+  }
+
+  /// Left-padded batch tensors from flattened sequences.
+  struct Batch {
+    Tensor ids, pos, mask; // [B, S]
+    std::vector<int32_t> lengths;
+    int64_t S = 0;
+  };
+  Batch makeBatch(int32_t batch, const int64_t *tokens,
+                  const int32_t *lengths) {
+    if (batch <= 0)
+      throw EngineError("batch must be >= 1");
+    Batch b;
+    b.lengths.assign(lengths, lengths + batch);
+    for (int32_t l : b.lengths) {
+      if (l <= 0)
+        throw EngineError("every sequence needs at least one token");
+      b.S = std::max<int64_t>(b.S, l);
+    }
+    std::vector<int64_t> ids(batch * b.S, 0), pos(batch * b.S, 0);
+    std::vector<uint8_t> mask(batch * b.S, 0);
+    const int64_t *t = tokens;
+    int64_t V = prog.vocab_size;
+    for (int32_t r = 0; r < batch; ++r) {
+      int64_t pad = b.S - b.lengths[r];
+      for (int32_t j = 0; j < b.lengths[r]; ++j) {
+        if (t[j] < 0 || t[j] >= V)
+          throw EngineError("token id " + std::to_string(t[j]) +
+                            " is outside the vocabulary [0, " +
+                            std::to_string(V) + ")");
+        ids[r * b.S + pad + j] = t[j];
+        pos[r * b.S + pad + j] = j;
+        mask[r * b.S + pad + j] = 1;
+      }
+      t += b.lengths[r];
+    }
+    auto opts = at::TensorOptions().dtype(at::kLong);
+    b.ids = at::from_blob(ids.data(), {batch, b.S}, opts).to(device, false, true);
+    b.pos = at::from_blob(pos.data(), {batch, b.S}, opts).to(device, false, true);
+    b.mask = at::from_blob(mask.data(), {batch, b.S},
+                           at::TensorOptions().dtype(at::kBool))
+                 .to(device, false, true);
+    return b;
+  }
+
+  void forward(int32_t batch, const int64_t *tokens, const int32_t *lengths,
+               bool all, float *outLogits) {
+    c10::InferenceMode guard;
+    Batch b = makeBatch(batch, tokens, lengths);
+    Tensor logits = run(b.ids, b.pos, b.mask, nullptr, nullptr, nullptr)
+                        .to(at::kCPU, at::kFloat)
+                        .contiguous();
+    int64_t V = prog.vocab_size;
+    const float *src = logits.data_ptr<float>();
+    float *dst = outLogits;
+    for (int32_t r = 0; r < batch; ++r) {
+      int64_t pad = b.S - b.lengths[r];
+      int64_t from = all ? pad : b.S - 1;
+      for (int64_t s = from; s < b.S; ++s) {
+        std::memcpy(dst, src + (r * b.S + s) * V, V * sizeof(float));
+        dst += V;
+      }
+    }
+  }
+
+  void capture(int32_t batch, const int64_t *tokens, const int32_t *lengths,
+               int32_t numLayers, const int32_t *layers,
+               const int32_t *positions, float *out) {
+    c10::InferenceMode guard;
+    std::map<int, int> slots;
+    for (int32_t i = 0; i < numLayers; ++i) {
+      if (layers[i] < 0 || layers[i] >= prog.num_layers)
+        throw EngineError("layer " + std::to_string(layers[i]) +
+                          " does not exist (the model has " +
+                          std::to_string(prog.num_layers) + ")");
+      slots.emplace(layers[i], int(slots.size()));
+    }
+    Batch b = makeBatch(batch, tokens, lengths);
+    std::vector<Tensor> captured(slots.size());
+    run(b.ids, b.pos, b.mask, nullptr, &slots, &captured);
+    int64_t D = prog.hidden_size;
+    float *dst = out;
+    for (int32_t r = 0; r < batch; ++r) {
+      int64_t len = b.lengths[r], p = positions[r];
+      if (p < 0)
+        p += len;
+      if (p < 0 || p >= len)
+        throw EngineError("capture position " + std::to_string(positions[r]) +
+                          " is outside sequence " + std::to_string(r) +
+                          " of length " + std::to_string(len));
+      int64_t s = b.S - len + p;
+      for (int32_t i = 0; i < numLayers; ++i) {
+        Tensor h = captured[slots.at(layers[i])]
+                       .select(0, r)
+                       .select(0, s)
+                       .to(at::kCPU, at::kFloat)
+                       .contiguous();
+        std::memcpy(dst, h.data_ptr<float>(), D * sizeof(float));
+        dst += D;
+      }
+    }
+  }
+
+  void generate(int32_t batch, const int64_t *tokens, const int32_t *lengths,
+                const qr_generate_options &o, int64_t *outTokens,
+                int32_t *outLengths, qr_generate_stats *stats) {
+    c10::InferenceMode guard;
+    using clock = std::chrono::steady_clock;
+    Batch b = makeBatch(batch, tokens, lengths);
+    int32_t maxNew = o.max_new_tokens;
+    std::vector<bool> done(batch, false);
+    std::vector<int64_t> nextPos(b.lengths.begin(), b.lengths.end());
+    std::fill(outLengths, outLengths + batch, 0);
+    qr_generate_stats st{};
+    st.prompt_tokens = 0;
+    for (int32_t l : b.lengths)
+      st.prompt_tokens += l;
+    if (maxNew == 0) {
+      if (stats)
+        *stats = st;
+      return;
+    }
+    KVCache cache;
+    auto t0 = clock::now();
+    Tensor logits = run(b.ids, b.pos, b.mask, &cache, nullptr, nullptr);
+    Tensor next = logits.select(1, logits.size(1) - 1).argmax(-1).to(at::kCPU);
+    auto t1 = clock::now();
+    st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
+    for (int32_t step = 0; step < maxNew; ++step) {
+      const int64_t *nx = next.data_ptr<int64_t>();
+      std::vector<int64_t> feed(batch);
+      bool all = true;
+      for (int32_t r = 0; r < batch; ++r) {
+        feed[r] = nx[r];
+        if (done[r])
+          continue;
+        outTokens[r * maxNew + outLengths[r]++] = nx[r];
+        ++st.generated_tokens;
+        if (std::find(o.eos_ids, o.eos_ids + o.num_eos, nx[r]) !=
+            o.eos_ids + o.num_eos)
+          done[r] = true;
+        all = all && done[r];
+      }
+      for (int32_t r = 0; r < batch; ++r)
+        all = all && done[r];
+      if (all || step + 1 == maxNew)
+        break;
+      std::vector<uint8_t> m(batch);
+      for (int32_t r = 0; r < batch; ++r)
+        m[r] = done[r] ? 0 : 1;
+      Tensor ids = at::from_blob(feed.data(), {batch, 1}, at::kLong)
+                       .to(device, false, true);
+      Tensor pos = at::from_blob(nextPos.data(), {batch, 1}, at::kLong)
+                       .to(device, false, true);
+      Tensor mask = at::from_blob(m.data(), {batch, 1}, at::kBool)
+                        .to(device, false, true);
+      for (int32_t r = 0; r < batch; ++r)
+        ++nextPos[r];
+      logits = run(ids, pos, mask, &cache, nullptr, nullptr);
+      next = logits.select(1, 0).argmax(-1).to(at::kCPU);
+    }
+    st.decode_seconds =
+        std::chrono::duration<double>(clock::now() - t1).count();
+    if (stats)
+      *stats = st;
+  }
+
+  const qr_program &prog;
+  at::Device device = at::kCPU;
+  std::string deviceName;
+  std::vector<qr_instr> instrs;
+  std::vector<Tensor> params;
+  std::map<size_t, Tensor> linearWeights;
+  std::vector<int> lastUse;
+};
+
+void setError(char *err, size_t len, const std::string &msg) {
+  if (!err || !len)
+    return;
+  size_t n = std::min(len - 1, msg.size());
+  std::memcpy(err, msg.data(), n);
+  err[n] = 0;
+}
+
+/// Runs `fn`, turning any exception into an error message. c10::Error
+/// messages carry a C++ backtrace after the first line; keep the first.
+template <typename Fn>
+int32_t guarded(char *err, size_t len, Fn &&fn) {
+  try {
+    fn();
+    return 0;
+  } catch (const c10::Error &e) {
+    std::string msg = e.what_without_backtrace();
+    setError(err, len, "libtorch: " + msg.substr(0, msg.find('\n')));
+  } catch (const std::exception &e) {
+    setError(err, len, e.what());
+  } catch (...) {
+    setError(err, len, "unknown error in the engine");
+  }
+  return 1;
+}
+
+} // namespace
+
+struct qr_engine {
+  std::unique_ptr<Engine> impl;
+};
+
+extern "C" {
+
+int32_t qr_engine_abi_version(void) { return QR_ENGINE_ABI_VERSION; }
+
+const char *qr_engine_build_info(void) {
+  static const std::string info =
+      std::string("libtorch ") + QREALIGN_TORCH_VERSION +
+      (at::hasCUDA() ? " with CUDA" : " (CPU only)");
+  return info.c_str();
+}
+
+qr_engine *qr_engine_create(const qr_program *program,
+                            const qr_engine_options *options, char *err,
+                            size_t errLen) {
+  qr_engine *e = nullptr;
+  qr_engine_options defaults{"cpu", 1};
+  if (guarded(err, errLen, [&] {
+        if (!program)
+          throw EngineError("no program");
+        auto impl = std::make_unique<Engine>(*program,
+                                             options ? *options : defaults);
+        e = new qr_engine{std::move(impl)};
+      }))
+    return nullptr;
+  return e;
+}
+
+void qr_engine_destroy(qr_engine *engine) { delete engine; }
+
+const char *qr_engine_device(const qr_engine *engine) {
+  return engine->impl->deviceName.c_str();
+}
+
+int32_t qr_engine_forward(qr_engine *engine, int32_t batch,
+                          const int64_t *tokens, const int32_t *lengths,
+                          int32_t allPositions, float *logits, char *err,
+                          size_t errLen) {
+  return guarded(err, errLen, [&] {
+    engine->impl->forward(batch, tokens, lengths, allPositions, logits);
+  });
+}
+
+int32_t qr_engine_capture(qr_engine *engine, int32_t batch,
+                          const int64_t *tokens, const int32_t *lengths,
+                          int32_t numLayers, const int32_t *layers,
+                          const int32_t *positions, float *out, char *err,
+                          size_t errLen) {
+  return guarded(err, errLen, [&] {
+    engine->impl->capture(batch, tokens, lengths, numLayers, layers,
+                          positions, out);
+  });
+}
+
+int32_t qr_engine_generate(qr_engine *engine, int32_t batch,
+                           const int64_t *tokens, const int32_t *lengths,
+                           const qr_generate_options *options,
+                           int64_t *outTokens, int32_t *outLengths,
+                           qr_generate_stats *stats, char *err,
+                           size_t errLen) {
+  return guarded(err, errLen, [&] {
+    if (!options)
+      throw EngineError("no generation options");
+    engine->impl->generate(batch, tokens, lengths, *options, outTokens,
+                           outLengths, stats);
+  });
+}
+
+} // extern "C"

@@ -1,0 +1,280 @@
+//===- qrealign-run.cpp - Generate text with a qrealign model -------------===//
+//
+// qrealign-run MODEL [--prompt TEXT | --prompts-file FILE] [options]
+//
+// MODEL is qrealign IR (from qrealign-import, possibly transformed by
+// qrealign-opt, e.g. with quantization schemes that the engine fake-quantizes)
+// or a checkpoint that is imported on the fly (a Hugging Face directory or a
+// llama2.c .bin). Prompts are rendered with a built-in chat template,
+// tokenized, and decoded greedily in batches on the libtorch engine (loaded
+// with dlopen). Throughput goes to stderr, completions to stdout.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Dialect/QRealign/IR/QRealign.h"
+#include "qrealign/Engine/Engine.h"
+#include "qrealign/Engine/Program.h"
+#include "qrealign/Import/Import.h"
+#include "qrealign/Support/AtomicOutput.h"
+#include "qrealign/Tokenizer/Tokenizer.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/WithColor.h"
+
+#include <chrono>
+
+using namespace llvm;
+
+static cl::OptionCategory cat("qrealign-run options");
+static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                                      cl::desc("<model.mlir | model dir | "
+                                               "model.bin>"),
+                                      cl::cat(cat));
+static cl::list<std::string> prompts("prompt",
+                                     cl::desc("A prompt (repeatable; '' "
+                                              "generates from BOS alone)"),
+                                     cl::cat(cat));
+static cl::opt<std::string>
+    promptsFile("prompts-file",
+                cl::desc("File with one prompt per line (blank lines are "
+                         "skipped)"),
+                cl::value_desc("file"), cl::cat(cat));
+static cl::opt<std::string> systemPrompt("system",
+                                         cl::desc("System prompt for chat "
+                                                  "templates"),
+                                         cl::cat(cat));
+static cl::opt<std::string>
+    chatTemplate("chat-template",
+                 cl::desc("llama-2, llama-3, chatml or none (default: the "
+                          "module's qrealign.chat_template)"),
+                 cl::cat(cat));
+static cl::opt<int> maxNewTokens("max-new-tokens",
+                                 cl::desc("Tokens to generate per prompt"),
+                                 cl::init(128), cl::cat(cat));
+static cl::opt<int> batchSize("batch-size",
+                              cl::desc("Prompts decoded together"),
+                              cl::init(8), cl::cat(cat));
+static cl::opt<std::string> device("device", cl::desc("cpu or cuda"),
+                                   cl::init("cpu"), cl::cat(cat));
+static cl::opt<int> threads("num-threads",
+                            cl::desc("CPU intra-op threads (default 1)"),
+                            cl::init(1), cl::cat(cat));
+static cl::opt<std::string> tokenizerPath("tokenizer",
+                                          cl::desc("Tokenizer file (default: "
+                                                   "qrealign.tokenizer)"),
+                                          cl::value_desc("file"),
+                                          cl::cat(cat));
+static cl::opt<std::string>
+    checkpointPath("checkpoint",
+                   cl::desc("Checkpoint to read external parameters from "
+                            "(default: qrealign.checkpoint)"),
+                   cl::value_desc("path"), cl::cat(cat));
+static cl::opt<std::string> outputFormat("format",
+                                   cl::desc("Output: text (completions) or "
+                                            "jsonl (prompt, ids, completion)"),
+                                   cl::init("text"), cl::cat(cat));
+static cl::opt<bool> printIds("print-ids",
+                              cl::desc("Print generated token ids after each "
+                                       "completion (text format)"),
+                              cl::cat(cat));
+static cl::opt<bool> noEos("ignore-eos",
+                           cl::desc("Do not stop at end-of-sequence tokens"),
+                           cl::cat(cat));
+static cl::opt<std::string> output("o", cl::desc("Output file (default: -)"),
+                                   cl::init("-"), cl::value_desc("file"),
+                                   cl::cat(cat));
+
+static int error(const Twine &msg) {
+  WithColor::error(errs(), "qrealign-run") << msg << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(cat);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "qrealign-run: generate text with a qrealign "
+                              "model on the libtorch engine\n");
+  if (maxNewTokens < 0)
+    return error("--max-new-tokens must be >= 0");
+  if (batchSize < 1)
+    return error("--batch-size must be >= 1");
+  if (outputFormat != "text" && outputFormat != "jsonl")
+    return error("--format must be text or jsonl");
+
+  // Prompts.
+  std::vector<std::string> texts(prompts.begin(), prompts.end());
+  if (!promptsFile.empty()) {
+    ErrorOr<std::unique_ptr<MemoryBuffer>> buf =
+        MemoryBuffer::getFileOrSTDIN(promptsFile, /*IsText=*/true);
+    if (!buf)
+      return error(promptsFile + ": " + buf.getError().message());
+    SmallVector<StringRef> lines;
+    (*buf)->getBuffer().split(lines, '\n');
+    for (StringRef l : lines)
+      if (!l.trim().empty())
+        texts.push_back(l.rtrim("\r").str());
+  }
+  if (texts.empty())
+    return error("no prompt: pass --prompt TEXT or --prompts-file FILE");
+
+  // The model: IR, or a checkpoint imported on the fly.
+  mlir::DialectRegistry registry;
+  qrealign::registerImportDialects(registry);
+  mlir::MLIRContext context(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::string baseDir;
+  SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  if (StringRef(modelPath).ends_with(".mlir") ||
+      StringRef(modelPath).ends_with(".mlirbc") || modelPath == "-") {
+    std::string err;
+    std::unique_ptr<MemoryBuffer> file = mlir::openInputFile(modelPath, &err);
+    if (!file)
+      return error(err);
+    sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
+    module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+    if (!module)
+      return 1;
+    baseDir = sys::path::parent_path(modelPath).str();
+  } else {
+    Expected<qrealign::ImportedModel> m =
+        qrealign::openModel(modelPath, qrealign::ImportOptions());
+    if (!m)
+      return error(toString(m.takeError()));
+    auto imported = qrealign::importModel(context, *m);
+    if (!imported)
+      return error(toString(imported.takeError()));
+    module = std::move(*imported);
+  }
+  mlir::FailureOr<std::unique_ptr<qrealign::Program>> program =
+      qrealign::lowerToProgram(*module, baseDir, checkpointPath);
+  if (failed(program))
+    return 1;
+  const qrealign::ModelInfo &info = (*program)->getModelInfo();
+
+  // Tokenizer and template.
+  std::string tokPath =
+      tokenizerPath.empty() ? info.tokenizerPath : tokenizerPath.getValue();
+  if (tokPath.empty())
+    return error("the model names no tokenizer: pass --tokenizer FILE");
+  auto tokenizer = qrealign::Tokenizer::load(tokPath);
+  if (!tokenizer)
+    return error(toString(tokenizer.takeError()));
+  std::string tmpl = chatTemplate.empty() ? info.chatTemplate : chatTemplate;
+  int64_t bos = info.bosTokenId >= 0 ? info.bosTokenId
+                                     : (*tokenizer)->getBosId();
+  std::vector<int64_t> eos = info.eosTokenIds;
+  if (eos.empty() && (*tokenizer)->getEosId() >= 0)
+    eos.push_back((*tokenizer)->getEosId());
+
+  std::vector<std::vector<int64_t>> inputs;
+  for (const std::string &text : texts) {
+    auto chat = qrealign::applyChatTemplate(tmpl, systemPrompt, text);
+    if (!chat)
+      return error(toString(chat.takeError()));
+    std::vector<int64_t> ids;
+    if (chat->addBos && bos >= 0)
+      ids.push_back(bos);
+    std::vector<int64_t> body = (*tokenizer)->encode(chat->text);
+    ids.insert(ids.end(), body.begin(), body.end());
+    for (const std::string &stop : chat->stopTokens)
+      if (std::optional<int64_t> id = (*tokenizer)->lookup(stop))
+        eos.push_back(*id);
+    if (ids.empty())
+      return error("prompt '" + text + "' encodes to no tokens and the "
+                   "model has no BOS token");
+    inputs.push_back(std::move(ids));
+  }
+  if (noEos)
+    eos.clear();
+
+  qrealign::EngineOptions options;
+  options.device = device;
+  options.numThreads = threads;
+  options.executablePath = argv[0];
+  auto t0 = std::chrono::steady_clock::now();
+  auto engine = qrealign::Engine::create(**program, options);
+  if (!engine)
+    return error(toString(engine.takeError()));
+  double loadSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+
+  std::vector<std::vector<int64_t>> outputs;
+  qr_generate_stats total{};
+  size_t numBatches = (inputs.size() + batchSize - 1) / batchSize;
+  auto start = std::chrono::steady_clock::now();
+  for (size_t b = 0; b < numBatches; ++b) {
+    size_t from = b * batchSize,
+           to = std::min(inputs.size(), from + size_t(batchSize));
+    auto result = (*engine)->generate(
+        ArrayRef(inputs).slice(from, to - from), maxNewTokens, eos);
+    if (!result)
+      return error(toString(result.takeError()));
+    for (auto &t : result->tokens)
+      outputs.push_back(std::move(t));
+    total.prefill_seconds += result->stats.prefill_seconds;
+    total.decode_seconds += result->stats.decode_seconds;
+    total.prompt_tokens += result->stats.prompt_tokens;
+    total.generated_tokens += result->stats.generated_tokens;
+    if (numBatches > 1) {
+      double elapsed = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+      double eta = elapsed / (b + 1) * (numBatches - b - 1);
+      errs() << formatv("[batch {0}/{1}] {2} prompts, {3:f1} s elapsed, ETA "
+                        "{4:f1} s\n",
+                        b + 1, numBatches, to, elapsed, eta);
+    }
+  }
+
+  Error err = qrealign::writeFileAtomically(output, [&](raw_ostream &os) {
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      std::string completion = (*tokenizer)->decode(outputs[i]);
+      if (outputFormat == "jsonl") {
+        json::Array ids;
+        for (int64_t t : outputs[i])
+          ids.push_back(t);
+        os << json::Value(json::Object{{"prompt", texts[i]},
+                                       {"ids", std::move(ids)},
+                                       {"completion", completion}})
+           << "\n";
+        continue;
+      }
+      if (outputs.size() > 1)
+        os << "--- [" << i << "] " << texts[i] << "\n";
+      os << completion << "\n";
+      if (printIds) {
+        os << "ids:";
+        for (int64_t t : outputs[i])
+          os << " " << t;
+        os << "\n";
+      }
+    }
+    return Error::success();
+  });
+  if (err)
+    return error(toString(std::move(err)));
+  double seconds = total.prefill_seconds + total.decode_seconds;
+  errs() << formatv("qrealign-run: {0} on {1}; {2} prompt(s), {3} prompt "
+                    "tokens, {4} generated in {5:f3} s: {6:f1} tokens/s "
+                    "(prefill {7:f3} s, engine load {8:f2} s)\n",
+                    (*engine)->getBuildInfo(), (*engine)->getDevice(),
+                    inputs.size(), total.prompt_tokens,
+                    total.generated_tokens, seconds,
+                    seconds > 0 ? total.generated_tokens / seconds : 0.0,
+                    total.prefill_seconds, loadSeconds);
+  return 0;
+}
