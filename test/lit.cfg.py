@@ -27,12 +27,19 @@ config.substitutions.append(
                              os.path.join(src, "test", "lit-utils",
                                           "exitcode.py"))))
 config.substitutions.append(
+    ("%mkckpt", "%s %s" % (config.python_executable,
+                           os.path.join(src, "test", "lit-utils",
+                                        "make-checkpoint.py"))))
+# The libtorch engine (libQRealignEngine.so) is built.
+if config.with_engine:
+    config.available_features.add("engine")
+config.substitutions.append(
     ("%irgen", "%s %s" % (config.python_executable,
                           os.path.join(src, "python", "qrealign",
                                        "irgen.py"))))
 
 tool_dirs = [config.qrealign_tools_dir, config.llvm_tools_dir]
-tools = ["qrealign-opt", "qrealign-import"]
+tools = ["qrealign-opt", "qrealign-import", "qrealign-run"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 if config.with_nvvm_target:

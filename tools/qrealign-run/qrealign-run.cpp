@@ -88,6 +88,16 @@ static cl::opt<bool> printIds("print-ids",
                               cl::desc("Print generated token ids after each "
                                        "completion (text format)"),
                               cl::cat(cat));
+static cl::opt<bool> promptIds(
+    "prompt-ids",
+    cl::desc("Prompts are whitespace-separated token ids (no tokenizer, no "
+             "template, no BOS added); completions are printed as ids"),
+    cl::cat(cat));
+static cl::opt<bool> tokenizeOnly(
+    "tokenize-only",
+    cl::desc("Print the token ids of each rendered prompt and exit (no "
+             "engine)"),
+    cl::cat(cat));
 static cl::opt<bool> noEos("ignore-eos",
                            cl::desc("Do not stop at end-of-sequence tokens"),
                            cl::cat(cat));
@@ -165,32 +175,56 @@ int main(int argc, char **argv) {
   const qrealign::ModelInfo &info = (*program)->getModelInfo();
 
   // Tokenizer and template.
+  std::unique_ptr<qrealign::Tokenizer> tokenizer;
+  std::vector<int64_t> eos = info.eosTokenIds;
+  std::vector<std::vector<int64_t>> inputs;
+  if (promptIds) {
+    for (const std::string &text : texts) {
+      SmallVector<StringRef> words;
+      StringRef(text).split(words, ' ', -1, /*KeepEmpty=*/false);
+      std::vector<int64_t> ids;
+      for (StringRef w : words) {
+        int64_t id;
+        if (w.trim().getAsInteger(10, id))
+          return error("--prompt-ids: '" + w + "' is not a token id");
+        ids.push_back(id);
+      }
+      if (ids.empty())
+        return error("--prompt-ids: empty prompt");
+      inputs.push_back(std::move(ids));
+    }
+  }
+  std::string tmpl = chatTemplate.empty() ? info.chatTemplate : chatTemplate;
+  if (auto check = qrealign::applyChatTemplate(tmpl, "", ""); !check)
+    return error(toString(check.takeError()));
   std::string tokPath =
       tokenizerPath.empty() ? info.tokenizerPath : tokenizerPath.getValue();
-  if (tokPath.empty())
-    return error("the model names no tokenizer: pass --tokenizer FILE");
-  auto tokenizer = qrealign::Tokenizer::load(tokPath);
-  if (!tokenizer)
-    return error(toString(tokenizer.takeError()));
-  std::string tmpl = chatTemplate.empty() ? info.chatTemplate : chatTemplate;
+  if (!promptIds) {
+    if (tokPath.empty())
+      return error("the model names no tokenizer: pass --tokenizer FILE");
+    auto loaded = qrealign::Tokenizer::load(tokPath);
+    if (!loaded)
+      return error(toString(loaded.takeError()));
+    tokenizer = std::move(*loaded);
+    if (eos.empty() && tokenizer->getEosId() >= 0)
+      eos.push_back(tokenizer->getEosId());
+  }
   int64_t bos = info.bosTokenId >= 0 ? info.bosTokenId
-                                     : (*tokenizer)->getBosId();
-  std::vector<int64_t> eos = info.eosTokenIds;
-  if (eos.empty() && (*tokenizer)->getEosId() >= 0)
-    eos.push_back((*tokenizer)->getEosId());
+                : tokenizer         ? tokenizer->getBosId()
+                                    : -1;
 
-  std::vector<std::vector<int64_t>> inputs;
-  for (const std::string &text : texts) {
+  for (const std::string &text : promptIds ? std::vector<std::string>()
+                                           : texts) {
     auto chat = qrealign::applyChatTemplate(tmpl, systemPrompt, text);
     if (!chat)
       return error(toString(chat.takeError()));
     std::vector<int64_t> ids;
     if (chat->addBos && bos >= 0)
       ids.push_back(bos);
-    std::vector<int64_t> body = (*tokenizer)->encode(chat->text);
+    std::vector<int64_t> body = tokenizer->encode(chat->text);
     ids.insert(ids.end(), body.begin(), body.end());
     for (const std::string &stop : chat->stopTokens)
-      if (std::optional<int64_t> id = (*tokenizer)->lookup(stop))
+      if (std::optional<int64_t> id = tokenizer->lookup(stop))
         eos.push_back(*id);
     if (ids.empty())
       return error("prompt '" + text + "' encodes to no tokens and the "
@@ -199,6 +233,19 @@ int main(int argc, char **argv) {
   }
   if (noEos)
     eos.clear();
+  if (tokenizeOnly) {
+    Error err = qrealign::writeFileAtomically(output, [&](raw_ostream &os) {
+      for (const std::vector<int64_t> &ids : inputs) {
+        for (auto [j, t] : llvm::enumerate(ids))
+          os << (j ? " " : "") << t;
+        os << "\n";
+      }
+      return Error::success();
+    });
+    if (err)
+      return error(toString(std::move(err)));
+    return 0;
+  }
 
   qrealign::EngineOptions options;
   options.device = device;
@@ -242,7 +289,13 @@ int main(int argc, char **argv) {
 
   Error err = qrealign::writeFileAtomically(output, [&](raw_ostream &os) {
     for (size_t i = 0; i < outputs.size(); ++i) {
-      std::string completion = (*tokenizer)->decode(outputs[i]);
+      std::string completion;
+      if (tokenizer) {
+        completion = tokenizer->decode(outputs[i]);
+      } else {
+        for (auto [j, t] : llvm::enumerate(outputs[i]))
+          completion += (j ? " " : "") + std::to_string(t);
+      }
       if (outputFormat == "jsonl") {
         json::Array ids;
         for (int64_t t : outputs[i])
