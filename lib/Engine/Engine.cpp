@@ -68,7 +68,11 @@ Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
     // exports; without it, libprotobuf's static initializers crash inside
     // libsentencepiece. (Sanitizer runtimes refuse DEEPBIND; sanitizer
     // builds do not build the engine.)
-    api.lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    int flags = RTLD_NOW | RTLD_LOCAL;
+#if !defined(__SANITIZE_ADDRESS__)
+    flags |= RTLD_DEEPBIND;
+#endif
+    api.lib = dlopen(path.c_str(), flags);
     if (api.lib)
       break;
     tried += "\n  " + path + ": " + dlerror();

@@ -1,0 +1,224 @@
+//===- EngineTest.cpp - The libtorch engine through its C++ handle --------===//
+//
+// Properties that must hold whatever the weights: the KV cache changes
+// nothing (cached greedy decoding == argmax of full recomputation), padding
+// changes nothing (a sequence alone == the same sequence in a padded batch),
+// 16-bit "quantization" is the identity while 4-bit changes the logits, and
+// bad input is an error, not a crash. Skipped when the engine is not built.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Dialect/QRealign/IR/QRealign.h"
+#include "qrealign/Engine/Engine.h"
+#include "qrealign/Engine/Program.h"
+#include "qrealign/Import/Import.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+#include "gtest/gtest.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+
+using namespace qrealign;
+
+namespace {
+
+/// Writes a tiny qwen2-shaped model (GQA, q/k/v bias, tied embeddings).
+std::string writeModel() {
+  llvm::SmallString<128> dir;
+  EXPECT_FALSE(llvm::sys::fs::createUniqueDirectory("qr-engine", dir));
+  const int64_t D = 16, L = 2, H = 4, KV = 2, HD = 4, F = 32, V = 48;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.f, 0.3f);
+  std::vector<std::vector<float>> store;
+  std::vector<TensorToWrite> tensors;
+  auto add = [&](std::string name, llvm::SmallVector<int64_t, 4> shape,
+                 bool norm = false) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    std::vector<float> v(n);
+    for (float &x : v)
+      x = norm ? 1.f + 0.1f * normal(rng) : normal(rng);
+    store.push_back(std::move(v));
+    const auto &s = store.back();
+    tensors.push_back({name, DType::F32, shape,
+                       llvm::ArrayRef<uint8_t>(
+                           reinterpret_cast<const uint8_t *>(s.data()),
+                           s.size() * 4)});
+  };
+  store.reserve(64);
+  add("model.embed_tokens.weight", {V, D});
+  for (int i = 0; i < L; ++i) {
+    std::string p = "model.layers." + std::to_string(i) + ".";
+    add(p + "input_layernorm.weight", {D}, true);
+    add(p + "self_attn.q_proj.weight", {H * HD, D});
+    add(p + "self_attn.q_proj.bias", {H * HD});
+    add(p + "self_attn.k_proj.weight", {KV * HD, D});
+    add(p + "self_attn.k_proj.bias", {KV * HD});
+    add(p + "self_attn.v_proj.weight", {KV * HD, D});
+    add(p + "self_attn.v_proj.bias", {KV * HD});
+    add(p + "self_attn.o_proj.weight", {D, H * HD});
+    add(p + "post_attention_layernorm.weight", {D}, true);
+    add(p + "mlp.gate_proj.weight", {F, D});
+    add(p + "mlp.up_proj.weight", {F, D});
+    add(p + "mlp.down_proj.weight", {D, F});
+  }
+  add("model.norm.weight", {D}, true);
+  EXPECT_FALSE(bool(writeSafeTensors(std::string(dir) + "/model.safetensors",
+                                     tensors)));
+  std::error_code ec;
+  llvm::raw_fd_ostream cfg(std::string(dir) + "/config.json", ec);
+  cfg << R"({"model_type": "qwen2", "hidden_size": 16, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 2,
+    "intermediate_size": 32, "vocab_size": 48, "rms_norm_eps": 1e-6,
+    "rope_theta": 10000.0, "tie_word_embeddings": true})";
+  return std::string(dir);
+}
+
+class EngineTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() { dir = new std::string(writeModel()); }
+  static void TearDownTestSuite() {
+    llvm::sys::fs::remove_directories(*dir);
+    delete dir;
+  }
+
+  /// Imports the model, applies `quant` to every linear (if given) and
+  /// creates an engine; skips the test when the library is absent.
+  std::unique_ptr<Engine> load(mlir::qrealign::QuantSchemeAttr (*quant)(
+                                   mlir::MLIRContext &) = nullptr) {
+    auto model = openModel(*dir);
+    EXPECT_TRUE(bool(model));
+    auto module = importModel(context, *model);
+    EXPECT_TRUE(bool(module));
+    if (quant)
+      (**module)->walk([&](mlir::qrealign::LinearOp op) {
+        op.setQuantAttr(quant(context));
+      });
+    auto program = lowerToProgram(**module, "");
+    EXPECT_TRUE(mlir::succeeded(program));
+    programs.push_back(std::move(*program));
+    auto engine = Engine::create(*programs.back(), EngineOptions());
+    if (!engine) {
+      std::string msg = llvm::toString(engine.takeError());
+      if (msg.find("cannot load the execution engine") != std::string::npos)
+        return nullptr;
+      ADD_FAILURE() << msg;
+      return nullptr;
+    }
+    return std::move(*engine);
+  }
+
+  static std::string *dir;
+  mlir::MLIRContext context{[] {
+    mlir::DialectRegistry r;
+    registerImportDialects(r);
+    return r;
+  }()};
+  std::vector<std::unique_ptr<Program>> programs;
+};
+std::string *EngineTest::dir = nullptr;
+
+#define LOAD_OR_SKIP(var, ...)                                                 \
+  auto var = load(__VA_ARGS__);                                                \
+  if (!var)                                                                    \
+    GTEST_SKIP() << "libQRealignEngine.so not built";
+
+int64_t argmax(const std::vector<float> &v) {
+  return std::max_element(v.begin(), v.end()) - v.begin();
+}
+
+TEST_F(EngineTest, KVCacheMatchesFullRecomputation) {
+  LOAD_OR_SKIP(engine);
+  std::vector<int64_t> seq = {1, 17, 5, 30};
+  auto gen = engine->generate({seq}, 10, {});
+  ASSERT_TRUE(bool(gen)) << llvm::toString(gen.takeError());
+  ASSERT_EQ(gen->tokens[0].size(), 10u);
+  for (int64_t expected : gen->tokens[0]) {
+    auto logits = engine->forward({seq});
+    ASSERT_TRUE(bool(logits));
+    EXPECT_EQ(argmax((*logits)[0]), expected);
+    seq.push_back(expected);
+  }
+}
+
+TEST_F(EngineTest, PaddingIsInvisible) {
+  LOAD_OR_SKIP(engine);
+  std::vector<int64_t> shortSeq = {3, 9}, longSeq = {1, 2, 3, 4, 5, 6, 7};
+  auto alone = engine->forward({shortSeq}, /*allPositions=*/true);
+  auto batched = engine->forward({longSeq, shortSeq}, /*allPositions=*/true);
+  ASSERT_TRUE(bool(alone) && bool(batched));
+  // Rows: 7 of the long sequence, then the 2 of the short one.
+  ASSERT_EQ(batched->size(), 9u);
+  for (int r = 0; r < 2; ++r)
+    for (size_t v = 0; v < (*alone)[r].size(); ++v)
+      EXPECT_NEAR((*alone)[r][v], (*batched)[7 + r][v], 1e-5);
+  auto capA = engine->capture({shortSeq}, {0, 1}, {-1});
+  auto capB = engine->capture({longSeq, shortSeq}, {1, 0}, {0, -1});
+  ASSERT_TRUE(bool(capA) && bool(capB));
+  for (int64_t d = 0; d < engine->getHiddenSize(); ++d) {
+    EXPECT_NEAR((*capA)[0][0][d], (*capB)[1][1][d], 1e-5); // layer 0
+    EXPECT_NEAR((*capA)[0][1][d], (*capB)[1][0][d], 1e-5); // layer 1
+  }
+  // Layers differ from each other (the hook is not a copy of one value).
+  EXPECT_NE((*capA)[0][0], (*capA)[0][1]);
+}
+
+TEST_F(EngineTest, FakeQuantization) {
+  LOAD_OR_SKIP(fp);
+  LOAD_OR_SKIP(w16, [](mlir::MLIRContext &c) {
+    return mlir::qrealign::QuantSchemeAttr::get(
+        &c, 16, 16, mlir::qrealign::Granularity::PerChannel, 0, false,
+        mlir::qrealign::ActQuantMode::Dynamic);
+  });
+  LOAD_OR_SKIP(w8, [](mlir::MLIRContext &c) {
+    return mlir::qrealign::QuantSchemeAttr::get(
+        &c, 8, 16, mlir::qrealign::Granularity::PerChannel, 0, false,
+        mlir::qrealign::ActQuantMode::Dynamic);
+  });
+  LOAD_OR_SKIP(w2, [](mlir::MLIRContext &c) {
+    return mlir::qrealign::QuantSchemeAttr::get(
+        &c, 2, 16, mlir::qrealign::Granularity::PerGroup, 8, true,
+        mlir::qrealign::ActQuantMode::Dynamic);
+  });
+  std::vector<int64_t> seq = {1, 4, 9, 16, 25};
+  auto maxDiff = [&](Engine &e) {
+    auto a = fp->forward({seq}), b = e.forward({seq});
+    EXPECT_TRUE(bool(a) && bool(b));
+    float m = 0;
+    for (size_t v = 0; v < (*a)[0].size(); ++v)
+      m = std::max(m, std::abs((*a)[0][v] - (*b)[0][v]));
+    return m;
+  };
+  float d16 = maxDiff(*w16), d8 = maxDiff(*w8), d2 = maxDiff(*w2);
+  EXPECT_EQ(d16, 0.f);
+  EXPECT_GT(d8, 0.f);
+  EXPECT_LT(d8, 0.1f);
+  EXPECT_GT(d2, 10 * d8);
+}
+
+TEST_F(EngineTest, BadInputIsAnError) {
+  LOAD_OR_SKIP(engine);
+  auto oov = engine->forward({{1, 48}});
+  ASSERT_FALSE(bool(oov));
+  EXPECT_EQ(llvm::toString(oov.takeError()),
+            "token id 48 is outside the vocabulary [0, 48)");
+  auto layer = engine->capture({{1, 2}}, {2}, {-1});
+  ASSERT_FALSE(bool(layer));
+  EXPECT_EQ(llvm::toString(layer.takeError()),
+            "layer 2 does not exist (the model has 2)");
+  auto pos = engine->capture({{1, 2}}, {0}, {5});
+  ASSERT_FALSE(bool(pos));
+  EXPECT_EQ(llvm::toString(pos.takeError()),
+            "capture position 5 is outside sequence 0 of length 2");
+  auto empty = engine->generate({{}}, 3, {});
+  ASSERT_FALSE(bool(empty));
+  llvm::consumeError(empty.takeError());
+}
+
+} // namespace
