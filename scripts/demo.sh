@@ -63,8 +63,30 @@ grep -E '^\| (- \| lm_head|total) ' "$OUT/llama-2-7b.report.md"
 echo
 tail -n 1 "$OUT/llama-2-7b.report.md"
 echo "(225 linears assigned and verified in $ms ms; full table: ${OUT#$ROOT/}/llama-2-7b.report.md)"
+# A real checkpoint through import and the libtorch engine, when present.
+RUN="$ROOT/build/bin/qrealign-run"
+IMPORT="$ROOT/build/bin/qrealign-import"
+STORIES="$ROOT/../shared/models/stories260K"
+if [ -x "$RUN" ] && [ -f "$ROOT/build/lib/libQRealignEngine.so" ] && [ -d "$STORIES" ]; then
+  echo
+  echo "A real checkpoint: llama2.c's stories260K, imported (headers only) and run"
+  echo "on the libtorch engine, greedy from BOS (llama2.c's reference output):"
+  echo
+  "$IMPORT" "$STORIES/stories260K.bin" -o "$OUT/stories260K.mlir"
+  "$RUN" "$OUT/stories260K.mlir" --prompt '' --max-new-tokens 60
+  echo
+  echo "The same model with W4 g16 weights (fake-quantized by the engine):"
+  echo
+  "$OPT" "$OUT/stories260K.mlir" --qrealign-assign-quant="w-bits=4 group-size=16" \
+    -o "$OUT/stories260K.w4.mlir"
+  "$RUN" "$OUT/stories260K.w4.mlir" --prompt '' --max-new-tokens 60
+else
+  echo
+  echo "(Skipping the stories260K run: it needs ../shared/models/stories260K and"
+  echo " the libtorch engine, build/lib/libQRealignEngine.so.)"
+fi
 cat <<TXT
 
-Next: docs/architecture.md (the plan: import, engine, probes, calibration,
-lowering) and docs/generated/ (the dialect and its passes).
+Next: docs/architecture.md (the plan: probes, calibration, lowering) and
+docs/generated/ (the dialect and its passes).
 TXT
