@@ -13,7 +13,6 @@
 using namespace llvm;
 
 namespace qrealign {
-
 static Error fail(StringRef file, const Twine &msg) {
   return createStringError(inconvertibleErrorCode(), file + ": " + msg);
 }
@@ -47,8 +46,7 @@ Checkpoint::openShardIndex(StringRef indexPath) {
     return fail(indexPath, "cannot open: " + buf.getError().message());
   Expected<json::Value> parsed = json::parse((*buf)->getBuffer());
   if (!parsed)
-    return fail(indexPath,
-                "not valid JSON: " + toString(parsed.takeError()));
+    return fail(indexPath, "not valid JSON: " + toString(parsed.takeError()));
   const json::Object *root = parsed->getAsObject();
   const json::Object *map = root ? root->getObject("weight_map") : nullptr;
   if (!map)
@@ -65,13 +63,12 @@ Checkpoint::openShardIndex(StringRef indexPath) {
   for (const auto &kv : *map) {
     std::optional<StringRef> shard = kv.second.getAsString();
     if (!shard)
-      return fail(indexPath, "weight_map['" + kv.first.str() +
-                                 "'] is not a string");
+      return fail(indexPath,
+                  "weight_map['" + kv.first.str() + "'] is not a string");
     if (shard->empty() || shard->contains('/') || shard->contains('\\') ||
         *shard == "." || *shard == "..")
-      return fail(indexPath, "weight_map['" + kv.first.str() +
-                                 "'] names '" + *shard +
-                                 "', not a file beside the index");
+      return fail(indexPath, "weight_map['" + kv.first.str() + "'] names '" +
+                                 *shard + "', not a file beside the index");
     expectedShard[kv.first] = shard->str();
     shards.push_back(shard->str());
   }
@@ -100,8 +97,8 @@ Checkpoint::openShardIndex(StringRef indexPath) {
   }
   for (const auto &kv : expectedShard)
     if (!ckpt->lookup(kv.first()))
-      return fail(indexPath, "weight_map lists '" + kv.first() +
-                                 "' but " + kv.second + " does not hold it");
+      return fail(indexPath, "weight_map lists '" + kv.first() + "' but " +
+                                 kv.second + " does not hold it");
   if (const json::Object *meta = root->getObject("metadata"))
     for (const auto &kv : *meta) {
       std::string value;
@@ -202,5 +199,4 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::openLlama2C(StringRef file) {
     return std::move(err);
   return std::move(ckpt);
 }
-
 } // namespace qrealign

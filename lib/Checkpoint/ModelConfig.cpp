@@ -11,7 +11,6 @@
 using namespace llvm;
 
 namespace qrealign {
-
 static Error fail(StringRef file, const Twine &msg) {
   return createStringError(inconvertibleErrorCode(), file + ": " + msg);
 }
@@ -39,8 +38,8 @@ Error ModelConfig::validate(StringRef origin) const {
                                 "of num_key_value_heads ({1})",
                                 numHeads, numKVHeads));
   if (headDim % 2)
-    return fail(origin, formatv("head_dim ({0}) must be even for RoPE",
-                                headDim));
+    return fail(origin,
+                formatv("head_dim ({0}) must be even for RoPE", headDim));
   if (!(rmsNormEps > 0) || !(ropeTheta > 0))
     return fail(origin, "rms_norm_eps and rope_theta must be positive");
   return Error::success();
@@ -56,8 +55,8 @@ Expected<ModelConfig> parseHFConfigText(StringRef text, StringRef origin) {
   ModelConfig c;
   std::optional<StringRef> type = o->getString("model_type");
   if (!type)
-    return fail(origin, "missing 'model_type' (supported: " + kSupportedTypes +
-                            ")");
+    return fail(origin,
+                "missing 'model_type' (supported: " + kSupportedTypes + ")");
   if (*type != "llama" && *type != "mistral" && *type != "qwen2")
     return fail(origin, "unsupported model_type '" + *type +
                             "' (supported: " + kSupportedTypes + ")");
@@ -136,8 +135,8 @@ Expected<ModelConfig> parseHFConfigText(StringRef text, StringRef origin) {
 
   if (std::optional<StringRef> act = o->getString("hidden_act"))
     if (*act != "silu")
-      return fail(origin, "unsupported hidden_act '" + *act +
-                              "' (supported: silu)");
+      return fail(origin,
+                  "unsupported hidden_act '" + *act + "' (supported: silu)");
   if (const json::Value *rs = o->get("rope_scaling");
       rs && rs->kind() != json::Value::Null) {
     const json::Object *r = rs->getAsObject();
@@ -217,5 +216,4 @@ ModelConfig getLlama2CModelConfig(const Llama2CConfig &h) {
   c.eosTokenIds = {2};
   return c;
 }
-
 } // namespace qrealign

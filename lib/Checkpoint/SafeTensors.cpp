@@ -26,7 +26,6 @@
 using namespace llvm;
 
 namespace qrealign {
-
 size_t getDTypeSize(DType dtype) {
   switch (dtype) {
   case DType::F32:
@@ -76,7 +75,9 @@ std::optional<DType> parseDType(StringRef name) {
       .Default(std::nullopt);
 }
 
-StringRef getSupportedDTypeNames() { return "F32, F16, BF16, I8, U8, I32, I64"; }
+StringRef getSupportedDTypeNames() {
+  return "F32, F16, BF16, I8, U8, I32, I64";
+}
 
 int64_t TensorInfo::getNumElements() const {
   int64_t n = 1;
@@ -105,8 +106,8 @@ Error parseSafeTensorsHeader(
     std::vector<std::pair<std::string, std::string>> &meta) {
   Expected<json::Value> parsed = json::parse(text);
   if (!parsed)
-    return fail(file, "header is not valid JSON: " +
-                          toString(parsed.takeError()));
+    return fail(file,
+                "header is not valid JSON: " + toString(parsed.takeError()));
   const json::Object *root = parsed->getAsObject();
   if (!root)
     return fail(file, "header is not a JSON object");
@@ -181,8 +182,8 @@ Error parseSafeTensorsHeader(
     if (!begin || !end || *begin < 0 || *end < 0)
       return where("'data_offsets' must be non-negative integers");
     if (*begin > *end)
-      return where(formatv("data_offsets [{0}, {1}] are reversed", *begin,
-                           *end));
+      return where(
+          formatv("data_offsets [{0}, {1}] are reversed", *begin, *end));
     if (uint64_t(*end) > dataSize)
       return where(formatv("data_offsets [{0}, {1}] exceed the data section "
                            "({2} bytes)",
@@ -210,8 +211,8 @@ Error parseSafeTensorsHeader(
   const TensorInfo *prev = nullptr;
   for (const TensorInfo *t : order) {
     if (t->offset < cursor)
-      return fail(file, "tensors '" + prev->name + "' and '" + t->name +
-                            "' overlap");
+      return fail(file,
+                  "tensors '" + prev->name + "' and '" + t->name + "' overlap");
     if (t->offset > cursor)
       return fail(file, formatv("bytes [{0}, {1}) of the data section belong "
                                 "to no tensor",
@@ -345,9 +346,8 @@ Checkpoint::openSafeTensors(StringRef file) {
   return std::move(ckpt);
 }
 
-Error writeSafeTensors(
-    StringRef path, ArrayRef<TensorToWrite> tensors,
-    ArrayRef<std::pair<std::string, std::string>> metadata) {
+Error writeSafeTensors(StringRef path, ArrayRef<TensorToWrite> tensors,
+                       ArrayRef<std::pair<std::string, std::string>> metadata) {
   json::Object root;
   uint64_t offset = 0;
   StringSet<> seen;
@@ -367,10 +367,11 @@ Error writeSafeTensors(
       return fail(path, formatv("tensor '{0}': shape needs {1} bytes, {2} "
                                 "given",
                                 t.name, bytes, t.data.size()));
-    root[t.name] = json::Object{
-        {"dtype", getDTypeName(t.dtype)},
-        {"shape", std::move(shape)},
-        {"data_offsets", json::Array{int64_t(offset), int64_t(offset + bytes)}}};
+    root[t.name] =
+        json::Object{{"dtype", getDTypeName(t.dtype)},
+                     {"shape", std::move(shape)},
+                     {"data_offsets",
+                      json::Array{int64_t(offset), int64_t(offset + bytes)}}};
     offset += bytes;
   }
   if (!metadata.empty()) {
@@ -393,5 +394,4 @@ Error writeSafeTensors(
     return Error::success();
   });
 }
-
 } // namespace qrealign

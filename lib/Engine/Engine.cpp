@@ -13,7 +13,6 @@
 using namespace llvm;
 
 namespace qrealign {
-
 struct Engine::Api {
   void *lib = nullptr;
   decltype(&qr_engine_abi_version) abiVersion;
@@ -190,8 +189,7 @@ Expected<GenerateResult> Engine::generate(ArrayRef<std::vector<int64_t>> batch,
     return f.takeError();
   if (maxNewTokens < 0)
     return fail("max new tokens must be >= 0");
-  qr_generate_options opts{maxNewTokens, int32_t(eosIds.size()),
-                           eosIds.data()};
+  qr_generate_options opts{maxNewTokens, int32_t(eosIds.size()), eosIds.data()};
   std::vector<int64_t> out(batch.size() * std::max(maxNewTokens, 1));
   std::vector<int32_t> lens(batch.size());
   GenerateResult result;
@@ -205,5 +203,4 @@ Expected<GenerateResult> Engine::generate(ArrayRef<std::vector<int64_t>> batch,
                                out.begin() + b * maxNewTokens + lens[b]);
   return result;
 }
-
 } // namespace qrealign

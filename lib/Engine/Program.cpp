@@ -6,8 +6,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
@@ -17,14 +17,12 @@ using namespace mlir;
 using namespace mlir::qrealign;
 
 namespace qrealign {
-
 Program::Program() = default;
 Program::~Program() = default;
 
 size_t Program::getNumLinears() const {
-  return llvm::count_if(instrs, [](const qr_instr &i) {
-    return i.opcode == QR_OP_LINEAR;
-  });
+  return llvm::count_if(
+      instrs, [](const qr_instr &i) { return i.opcode == QR_OP_LINEAR; });
 }
 
 static std::optional<int32_t> getDType(Type elt) {
@@ -431,10 +429,8 @@ FailureOr<std::unique_ptr<Program>> ProgramLowering::run() {
   return std::move(prog);
 }
 
-FailureOr<std::unique_ptr<Program>> lowerToProgram(ModuleOp module,
-                                                   StringRef baseDir,
-                                                   StringRef ckptOverride) {
+FailureOr<std::unique_ptr<Program>>
+lowerToProgram(ModuleOp module, StringRef baseDir, StringRef ckptOverride) {
   return ProgramLowering(module, baseDir, ckptOverride).run();
 }
-
 } // namespace qrealign

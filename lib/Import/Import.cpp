@@ -20,7 +20,6 @@ using namespace mlir;
 using namespace mlir::qrealign;
 
 namespace qrealign {
-
 static Error fail(const Twine &msg) {
   return createStringError(inconvertibleErrorCode(), msg);
 }
@@ -88,9 +87,8 @@ Expected<ImportedModel> openModel(StringRef path,
     m.checkpointPath = absolute(path);
     // llama2.c's convention: tokenizer.bin, or tok<vocab>.bin, beside it.
     StringRef dir = sys::path::parent_path(path);
-    for (std::string name :
-         {std::string("tokenizer.bin"),
-          formatv("tok{0}.bin", m.config.vocabSize).str()}) {
+    for (std::string name : {std::string("tokenizer.bin"),
+                             formatv("tok{0}.bin", m.config.vocabSize).str()}) {
       SmallString<256> tok(dir);
       sys::path::append(tok, name);
       if (sys::fs::exists(tok)) {
@@ -216,15 +214,14 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
 
   OpBuilder b = OpBuilder::atBlockEnd(module->getBody());
   for (const auto &[name, shape] : getExpectedTensors(c))
-    ParamOp::create(b, loc, name, paramTypes[name],
-                    b.getStringAttr(name), ElementsAttr());
+    ParamOp::create(b, loc, name, paramTypes[name], b.getStringAttr(name),
+                    ElementsAttr());
 
   Type f32 = b.getF32Type();
   int64_t D = c.hiddenSize, V = c.vocabSize;
   auto act = [&](int64_t width) {
-    return RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic,
-                                  width},
-                                 f32);
+    return RankedTensorType::get(
+        {ShapedType::kDynamic, ShapedType::kDynamic, width}, f32);
   };
   auto i64x2 = RankedTensorType::get(
       {ShapedType::kDynamic, ShapedType::kDynamic}, b.getI64Type());
@@ -252,8 +249,8 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
     std::string p = formatv("model.layers.{0}.", i).str();
     auto layer = LayerOp::create(b, loc, act(D), i, ValueRange{h, pos, mask},
                                  SafetyBoundaryAttr());
-    Block *body = b.createBlock(&layer.getBody(), {},
-                                {act(D), i64x2, i1x2}, {loc, loc, loc});
+    Block *body = b.createBlock(&layer.getBody(), {}, {act(D), i64x2, i1x2},
+                                {loc, loc, loc});
     Value x = body->getArgument(0), lpos = body->getArgument(1),
           lmask = body->getArgument(2);
     auto linear = [&](StringRef role, StringRef param, Value in, int64_t out,
@@ -268,19 +265,20 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
     Value q = linear("q_proj", "self_attn.q_proj", n1, qd, c.qkvBias);
     Value k = linear("k_proj", "self_attn.k_proj", n1, kvd, c.qkvBias);
     Value v = linear("v_proj", "self_attn.v_proj", n1, kvd, c.qkvBias);
-    Value qr = RopeOp::create(b, loc, act(qd), style, q, lpos, c.headDim, theta);
+    Value qr =
+        RopeOp::create(b, loc, act(qd), style, q, lpos, c.headDim, theta);
     Value kr =
         RopeOp::create(b, loc, act(kvd), style, k, lpos, c.headDim, theta);
-    Value attn = AttentionOp::create(b, loc, act(qd), qr, kr, v, lmask,
-                                     c.numHeads, c.numKVHeads, c.headDim,
-                                     scale, /*causal=*/true);
+    Value attn =
+        AttentionOp::create(b, loc, act(qd), qr, kr, v, lmask, c.numHeads,
+                            c.numKVHeads, c.headDim, scale, /*causal=*/true);
     Value o = linear("o_proj", "self_attn.o_proj", attn, D, c.oBias);
     Value r1 = AddOp::create(b, loc, x, o);
     Value n2 =
         RMSNormOp::create(b, loc, act(D), r1,
                           getParam(p + "post_attention_layernorm.weight"), eps);
-    Value gate = linear("gate_proj", "mlp.gate_proj", n2, c.intermediateSize,
-                        c.mlpBias);
+    Value gate =
+        linear("gate_proj", "mlp.gate_proj", n2, c.intermediateSize, c.mlpBias);
     Value up =
         linear("up_proj", "mlp.up_proj", n2, c.intermediateSize, c.mlpBias);
     Value swi = SwiGLUOp::create(b, loc, gate, up);
@@ -290,12 +288,12 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
     b.setInsertionPointAfter(layer);
     h = layer.getResult();
   }
-  Value norm = RMSNormOp::create(b, loc, act(D), h,
-                                 getParam("model.norm.weight"), eps);
+  Value norm =
+      RMSNormOp::create(b, loc, act(D), h, getParam("model.norm.weight"), eps);
   Value head = c.tieWordEmbeddings ? embed : getParam("lm_head.weight");
-  Value logits = LinearOp::create(b, loc, act(V), "lm_head", norm, head,
-                                  Value(), QuantSchemeAttr(),
-                                  QuantParamsAttr());
+  Value logits =
+      LinearOp::create(b, loc, act(V), "lm_head", norm, head, Value(),
+                       QuantSchemeAttr(), QuantParamsAttr());
   func::ReturnOp::create(b, loc, logits);
 
   if (failed(verify(*module)))
@@ -303,5 +301,4 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
                          "bug)");
   return std::move(module);
 }
-
 } // namespace qrealign

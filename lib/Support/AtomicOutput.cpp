@@ -9,7 +9,6 @@ using namespace llvm;
 namespace fs = llvm::sys::fs;
 
 namespace qrealign {
-
 static Error fail(StringRef path, const Twine &msg) {
   return createStringError(inconvertibleErrorCode(),
                            "cannot write '" + path + "': " + msg);
@@ -75,5 +74,4 @@ Error writeFileAtomically(StringRef path,
   }
   return Error::success();
 }
-
 } // namespace qrealign

@@ -5,10 +5,8 @@
 using namespace llvm;
 
 namespace qrealign::detail {
-
 Expected<std::unique_ptr<Tokenizer>> loadHFTokenizer(StringRef path) {
   return createStringError(inconvertibleErrorCode(),
                            path + ": tokenizer.json is not supported yet");
 }
-
 } // namespace qrealign::detail

@@ -21,7 +21,6 @@ using namespace llvm;
 
 namespace qrealign::detail {
 namespace {
-
 class Llama2CTokenizer : public Tokenizer {
 public:
   std::vector<std::string> pieces;
@@ -37,8 +36,7 @@ public:
     for (size_t i = 0; i < text.size();) {
       // One UTF-8 code point (continuation bytes are 10xxxxxx, at most 3).
       size_t j = i + 1;
-      while (j < text.size() && j - i < 4 &&
-             (uint8_t(text[j]) & 0xC0) == 0x80)
+      while (j < text.size() && j - i < 4 && (uint8_t(text[j]) & 0xC0) == 0x80)
         ++j;
       StringRef cp = text.slice(i, j);
       if (std::optional<int64_t> id = lookup(cp))
@@ -82,8 +80,7 @@ public:
         piece = piece.drop_front();
       unsigned byte;
       if (piece.size() == 6 && piece.starts_with("<0x") &&
-          piece.ends_with(">") &&
-          !piece.substr(3, 2).getAsInteger(16, byte))
+          piece.ends_with(">") && !piece.substr(3, 2).getAsInteger(16, byte))
         out.push_back(char(byte));
       else
         out += piece;
@@ -101,7 +98,6 @@ public:
   }
   StringRef getKind() const override { return "llama2c"; }
 };
-
 } // namespace
 
 Expected<std::unique_ptr<Tokenizer>> loadLlama2CTokenizer(StringRef path) {
@@ -124,16 +120,16 @@ Expected<std::unique_ptr<Tokenizer>> loadLlama2CTokenizer(StringRef path) {
   while (off < data.size()) {
     size_t id = tok->pieces.size();
     if (data.size() - off < 8)
-      return fail(formatv("truncated in the entry of id {0} at byte {1}", id,
-                          off));
+      return fail(
+          formatv("truncated in the entry of id {0} at byte {1}", id, off));
     float score;
     uint32_t bits = support::endian::read32le(data.data() + off);
     std::memcpy(&score, &bits, 4);
     int32_t len = int32_t(support::endian::read32le(data.data() + off + 4));
     off += 8;
     if (len < 0 || len > maxLen)
-      return fail(formatv("piece {0} has length {1} (max_token_length {2})",
-                          id, len, maxLen));
+      return fail(formatv("piece {0} has length {1} (max_token_length {2})", id,
+                          len, maxLen));
     if (data.size() - off < size_t(len))
       return fail(formatv("truncated in the piece of id {0}", id));
     std::string piece = data.substr(off, len).str();
@@ -149,5 +145,4 @@ Expected<std::unique_ptr<Tokenizer>> loadLlama2CTokenizer(StringRef path) {
   tok->setSpecialIds(1, 2);
   return std::unique_ptr<Tokenizer>(std::move(tok));
 }
-
 } // namespace qrealign::detail

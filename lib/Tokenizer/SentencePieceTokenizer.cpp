@@ -9,7 +9,6 @@
 using namespace llvm;
 
 namespace qrealign::detail {
-
 #ifdef QREALIGN_HAVE_SENTENCEPIECE
 namespace {
 class SentencePieceTokenizer : public Tokenizer {
@@ -47,9 +46,9 @@ Expected<std::unique_ptr<Tokenizer>> loadSentencePiece(StringRef path) {
   auto tok = std::make_unique<SentencePieceTokenizer>();
   auto status = tok->sp.Load(std::string_view(path.data(), path.size()));
   if (!status.ok())
-    return createStringError(inconvertibleErrorCode(),
-                             path + ": not a SentencePiece model: " +
-                                 status.ToString());
+    return createStringError(
+        inconvertibleErrorCode(),
+        path + ": not a SentencePiece model: " + status.ToString());
   tok->setSpecialIds(tok->sp.bos_id(), tok->sp.eos_id());
   return std::unique_ptr<Tokenizer>(std::move(tok));
 }
@@ -60,5 +59,4 @@ Expected<std::unique_ptr<Tokenizer>> loadSentencePiece(StringRef path) {
                                   "(install libsentencepiece-dev and rebuild)");
 }
 #endif
-
 } // namespace qrealign::detail

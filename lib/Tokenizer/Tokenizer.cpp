@@ -9,7 +9,6 @@
 using namespace llvm;
 
 namespace qrealign {
-
 Tokenizer::~Tokenizer() = default;
 
 Expected<std::unique_ptr<Tokenizer>> Tokenizer::load(StringRef path) {
@@ -40,9 +39,9 @@ Expected<ChatPrompt> applyChatTemplate(StringRef name, StringRef system,
     if (system.empty())
       p.text = formatv("[INST] {0} [/INST]", user).str();
     else
-      p.text = formatv("[INST] <<SYS>>\n{0}\n<</SYS>>\n\n{1} [/INST]", system,
-                       user)
-                   .str();
+      p.text =
+          formatv("[INST] <<SYS>>\n{0}\n<</SYS>>\n\n{1} [/INST]", system, user)
+              .str();
   } else if (name == "llama-3") {
     p.addBos = false;
     p.text = "<|begin_of_text|>";
@@ -74,5 +73,4 @@ Expected<ChatPrompt> applyChatTemplate(StringRef name, StringRef system,
   }
   return p;
 }
-
 } // namespace qrealign

@@ -91,8 +91,7 @@ int main(int argc, char **argv) {
   options.tokenizerPath = tokenizer;
   options.chatTemplate = chatTemplate;
   if (!options.chatTemplate.empty() &&
-      !StringRef(options.chatTemplate)
-           .equals_insensitive("llama-2") &&
+      !StringRef(options.chatTemplate).equals_insensitive("llama-2") &&
       options.chatTemplate != "llama-3" && options.chatTemplate != "chatml" &&
       options.chatTemplate != "none")
     return error("unknown chat template '" + options.chatTemplate +

@@ -63,8 +63,8 @@ static cl::opt<int> maxNewTokens("max-new-tokens",
                                  cl::desc("Tokens to generate per prompt"),
                                  cl::init(128), cl::cat(cat));
 static cl::opt<int> batchSize("batch-size",
-                              cl::desc("Prompts decoded together"),
-                              cl::init(8), cl::cat(cat));
+                              cl::desc("Prompts decoded together"), cl::init(8),
+                              cl::cat(cat));
 static cl::opt<std::string> device("device", cl::desc("cpu or cuda"),
                                    cl::init("cpu"), cl::cat(cat));
 static cl::opt<int> threads("num-threads",
@@ -73,17 +73,17 @@ static cl::opt<int> threads("num-threads",
 static cl::opt<std::string> tokenizerPath("tokenizer",
                                           cl::desc("Tokenizer file (default: "
                                                    "qrealign.tokenizer)"),
-                                          cl::value_desc("file"),
-                                          cl::cat(cat));
+                                          cl::value_desc("file"), cl::cat(cat));
 static cl::opt<std::string>
     checkpointPath("checkpoint",
                    cl::desc("Checkpoint to read external parameters from "
                             "(default: qrealign.checkpoint)"),
                    cl::value_desc("path"), cl::cat(cat));
-static cl::opt<std::string> outputFormat("format",
-                                   cl::desc("Output: text (completions) or "
-                                            "jsonl (prompt, ids, completion)"),
-                                   cl::init("text"), cl::cat(cat));
+static cl::opt<std::string>
+    outputFormat("format",
+                 cl::desc("Output: text (completions) or "
+                          "jsonl (prompt, ids, completion)"),
+                 cl::init("text"), cl::cat(cat));
 static cl::opt<bool> printIds("print-ids",
                               cl::desc("Print generated token ids after each "
                                        "completion (text format)"),
@@ -210,11 +210,11 @@ int main(int argc, char **argv) {
       eos.push_back(tokenizer->getEosId());
   }
   int64_t bos = info.bosTokenId >= 0 ? info.bosTokenId
-                : tokenizer         ? tokenizer->getBosId()
-                                    : -1;
+                : tokenizer          ? tokenizer->getBosId()
+                                     : -1;
 
-  for (const std::string &text : promptIds ? std::vector<std::string>()
-                                           : texts) {
+  for (const std::string &text :
+       promptIds ? std::vector<std::string>() : texts) {
     auto chat = qrealign::applyChatTemplate(tmpl, systemPrompt, text);
     if (!chat)
       return error(toString(chat.takeError()));
@@ -227,7 +227,8 @@ int main(int argc, char **argv) {
       if (std::optional<int64_t> id = tokenizer->lookup(stop))
         eos.push_back(*id);
     if (ids.empty())
-      return error("prompt '" + text + "' encodes to no tokens and the "
+      return error("prompt '" + text +
+                   "' encodes to no tokens and the "
                    "model has no BOS token");
     inputs.push_back(std::move(ids));
   }
@@ -266,8 +267,8 @@ int main(int argc, char **argv) {
   for (size_t b = 0; b < numBatches; ++b) {
     size_t from = b * batchSize,
            to = std::min(inputs.size(), from + size_t(batchSize));
-    auto result = (*engine)->generate(
-        ArrayRef(inputs).slice(from, to - from), maxNewTokens, eos);
+    auto result = (*engine)->generate(ArrayRef(inputs).slice(from, to - from),
+                                      maxNewTokens, eos);
     if (!result)
       return error(toString(result.takeError()));
     for (auto &t : result->tokens)
@@ -325,8 +326,8 @@ int main(int argc, char **argv) {
                     "tokens, {4} generated in {5:f3} s: {6:f1} tokens/s "
                     "(prefill {7:f3} s, engine load {8:f2} s)\n",
                     (*engine)->getBuildInfo(), (*engine)->getDevice(),
-                    inputs.size(), total.prompt_tokens,
-                    total.generated_tokens, seconds,
+                    inputs.size(), total.prompt_tokens, total.generated_tokens,
+                    seconds,
                     seconds > 0 ? total.generated_tokens / seconds : 0.0,
                     total.prefill_seconds, loadSeconds);
   return 0;

@@ -34,7 +34,6 @@
 #include <vector>
 
 namespace qrealign {
-
 /// Element types of stored tensors.
 enum class DType { F32, F16, BF16, I8, U8, I32, I64 };
 
@@ -155,7 +154,6 @@ struct TensorToWrite {
 llvm::Error writeSafeTensors(
     llvm::StringRef path, llvm::ArrayRef<TensorToWrite> tensors,
     llvm::ArrayRef<std::pair<std::string, std::string>> metadata = {});
-
 } // namespace qrealign
 
 #endif // QREALIGN_CHECKPOINT_CHECKPOINT_H

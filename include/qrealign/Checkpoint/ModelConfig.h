@@ -17,7 +17,6 @@
 #include <vector>
 
 namespace qrealign {
-
 struct Llama2CConfig;
 
 struct ModelConfig {
@@ -57,7 +56,6 @@ llvm::Expected<ModelConfig> parseHFConfigText(llvm::StringRef text,
 
 /// The config of a llama2.c checkpoint.
 ModelConfig getLlama2CModelConfig(const Llama2CConfig &header);
-
 } // namespace qrealign
 
 #endif // QREALIGN_CHECKPOINT_MODELCONFIG_H

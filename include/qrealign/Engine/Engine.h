@@ -21,7 +21,6 @@
 #include <vector>
 
 namespace qrealign {
-
 class Program;
 
 struct EngineOptions {
@@ -73,7 +72,6 @@ private:
   qr_engine *handle = nullptr;
   int64_t vocab = 0, hidden = 0;
 };
-
 } // namespace qrealign
 
 #endif // QREALIGN_ENGINE_ENGINE_H

@@ -101,7 +101,7 @@ typedef struct qr_program {
 typedef struct qr_engine qr_engine;
 
 typedef struct qr_engine_options {
-  const char *device; /* "cpu" or "cuda" (or "cuda:N") */
+  const char *device;  /* "cpu" or "cuda" (or "cuda:N") */
   int32_t num_threads; /* intra-op threads on the CPU; <= 0 keeps libtorch's */
 } qr_engine_options;
 
@@ -126,8 +126,8 @@ QR_ENGINE_API int32_t qr_engine_abi_version(void);
 QR_ENGINE_API const char *qr_engine_build_info(void);
 
 QR_ENGINE_API qr_engine *qr_engine_create(const qr_program *program,
-                            const qr_engine_options *options, char *err,
-                            size_t err_len);
+                                          const qr_engine_options *options,
+                                          char *err, size_t err_len);
 QR_ENGINE_API void qr_engine_destroy(qr_engine *engine);
 /* The device the engine runs on ("cpu", "cuda:0"). */
 QR_ENGINE_API const char *qr_engine_device(const qr_engine *engine);
@@ -135,29 +135,28 @@ QR_ENGINE_API const char *qr_engine_device(const qr_engine *engine);
 /* Logits of the last token of each sequence (`all_positions` = 0:
    batch x vocab floats) or of every token (sum(lengths) x vocab). */
 QR_ENGINE_API int32_t qr_engine_forward(qr_engine *engine, int32_t batch,
-                          const int64_t *tokens, const int32_t *lengths,
-                          int32_t all_positions, float *logits, char *err,
-                          size_t err_len);
+                                        const int64_t *tokens,
+                                        const int32_t *lengths,
+                                        int32_t all_positions, float *logits,
+                                        char *err, size_t err_len);
 
 /* The residual stream after each layer in `layers` (qrealign.layer indices)
    at one position per sequence (`positions[b]` >= 0 counts from the start of
    sequence b, < 0 from its end: -1 is the last token). Writes
    batch x num_layers x hidden_size floats, layer-major within a sequence. */
-QR_ENGINE_API int32_t qr_engine_capture(qr_engine *engine, int32_t batch,
-                          const int64_t *tokens, const int32_t *lengths,
-                          int32_t num_layers, const int32_t *layers,
-                          const int32_t *positions, float *out, char *err,
-                          size_t err_len);
+QR_ENGINE_API int32_t qr_engine_capture(
+    qr_engine *engine, int32_t batch, const int64_t *tokens,
+    const int32_t *lengths, int32_t num_layers, const int32_t *layers,
+    const int32_t *positions, float *out, char *err, size_t err_len);
 
 /* Greedy decoding with a KV cache. Writes up to max_new_tokens ids per
    sequence into out_tokens (batch x max_new_tokens) and the count into
    out_lengths (the EOS token, when emitted, is included). */
-QR_ENGINE_API int32_t qr_engine_generate(qr_engine *engine, int32_t batch,
-                           const int64_t *tokens, const int32_t *lengths,
-                           const qr_generate_options *options,
-                           int64_t *out_tokens, int32_t *out_lengths,
-                           qr_generate_stats *stats, char *err,
-                           size_t err_len);
+QR_ENGINE_API int32_t
+qr_engine_generate(qr_engine *engine, int32_t batch, const int64_t *tokens,
+                   const int32_t *lengths, const qr_generate_options *options,
+                   int64_t *out_tokens, int32_t *out_lengths,
+                   qr_generate_stats *stats, char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

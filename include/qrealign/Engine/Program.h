@@ -25,7 +25,6 @@
 #include <vector>
 
 namespace qrealign {
-
 class Checkpoint;
 
 /// Model-level facts recorded by the importer, for tools.
@@ -52,8 +51,8 @@ private:
   qr_program program{};
   std::vector<qr_param> params;
   std::vector<qr_instr> instrs;
-  std::deque<std::string> strings;            // stable c_str()s
-  std::vector<std::vector<uint8_t>> buffers;  // copies of splat/inline data
+  std::deque<std::string> strings;           // stable c_str()s
+  std::vector<std::vector<uint8_t>> buffers; // copies of splat/inline data
   std::unique_ptr<Checkpoint> checkpoint;
   ModelInfo info;
 };
@@ -65,7 +64,6 @@ private:
 mlir::FailureOr<std::unique_ptr<Program>>
 lowerToProgram(mlir::ModuleOp module, llvm::StringRef baseDir,
                llvm::StringRef checkpointOverride = "");
-
 } // namespace qrealign
 
 #endif // QREALIGN_ENGINE_PROGRAM_H

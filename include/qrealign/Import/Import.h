@@ -18,7 +18,6 @@
 #include "mlir/IR/OwningOpRef.h"
 
 namespace qrealign {
-
 struct ImportOptions {
   /// Tokenizer file to record in the module (`qrealign.tokenizer`); found
   /// next to the checkpoint when empty.
@@ -56,7 +55,6 @@ getExpectedTensors(const ModelConfig &config);
 
 /// The dialects an imported module uses.
 void registerImportDialects(mlir::DialectRegistry &registry);
-
 } // namespace qrealign
 
 #endif // QREALIGN_IMPORT_IMPORT_H

@@ -18,11 +18,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 namespace qrealign {
-
 llvm::Error
 writeFileAtomically(llvm::StringRef path,
                     llvm::function_ref<llvm::Error(llvm::raw_ostream &)> write);
-
 } // namespace qrealign
 
 #endif // QREALIGN_SUPPORT_ATOMICOUTPUT_H

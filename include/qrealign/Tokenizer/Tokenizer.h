@@ -25,7 +25,6 @@
 #include <vector>
 
 namespace qrealign {
-
 class Tokenizer {
 public:
   virtual ~Tokenizer();
@@ -75,7 +74,6 @@ llvm::Expected<ChatPrompt> applyChatTemplate(llvm::StringRef name,
                                              llvm::StringRef user);
 /// The names above, for help texts and diagnostics.
 llvm::StringRef getChatTemplateNames();
-
 } // namespace qrealign
 
 #endif // QREALIGN_TOKENIZER_TOKENIZER_H

@@ -28,7 +28,6 @@
 #endif
 
 namespace {
-
 using at::Tensor;
 
 struct EngineError : std::runtime_error {
@@ -141,9 +140,9 @@ public:
     for (int32_t i = 0; i < p.num_params; ++i) {
       const qr_param &pp = p.params[i];
       std::vector<int64_t> shape(pp.shape, pp.shape + pp.rank);
-      Tensor t = at::from_blob(const_cast<void *>(pp.data), shape,
-                               at::TensorOptions().dtype(
-                                   toScalarType(pp.dtype)));
+      Tensor t =
+          at::from_blob(const_cast<void *>(pp.data), shape,
+                        at::TensorOptions().dtype(toScalarType(pp.dtype)));
       params.push_back(t.to(device, at::kFloat, /*non_blocking=*/false,
                             /*copy=*/true));
     }
@@ -197,8 +196,7 @@ public:
       }
       case QR_OP_LINEAR: {
         Tensor x = fakeQuantActivation(arg(0), in.quant);
-        Tensor bias =
-            in.params[1] >= 0 ? params.at(in.params[1]) : Tensor();
+        Tensor bias = in.params[1] >= 0 ? params.at(in.params[1]) : Tensor();
         out = at::linear(x, linearWeights.at(i), bias);
         break;
       }
@@ -259,8 +257,8 @@ public:
     return out.reshape({B, S, H * hd});
   }
 
-  Tensor attention(size_t index, const qr_instr &in, const Tensor &q,
-                   Tensor k, Tensor v, const Tensor &mask, KVCache *cache) {
+  Tensor attention(size_t index, const qr_instr &in, const Tensor &q, Tensor k,
+                   Tensor v, const Tensor &mask, KVCache *cache) {
     int64_t H = in.i0, KV = in.i1, hd = in.i2;
     if (cache) {
       auto it = cache->kv.find(int(index));
@@ -283,12 +281,12 @@ public:
     // (a padding query) becomes uniform instead of NaN.
     Tensor allowed;
     if (in.flags & 1) {
-      Tensor qi = at::arange(Sq, at::TensorOptions().device(device)
-                                     .dtype(at::kLong))
-                      .unsqueeze(1);
-      Tensor kj = at::arange(Sk, at::TensorOptions().device(device)
-                                     .dtype(at::kLong))
-                      .unsqueeze(0);
+      Tensor qi =
+          at::arange(Sq, at::TensorOptions().device(device).dtype(at::kLong))
+              .unsqueeze(1);
+      Tensor kj =
+          at::arange(Sk, at::TensorOptions().device(device).dtype(at::kLong))
+              .unsqueeze(0);
       allowed = (kj <= qi + (Sk - Sq)).view({1, 1, Sq, Sk});
     }
     if (mask.defined()) {
@@ -339,8 +337,10 @@ public:
       t += b.lengths[r];
     }
     auto opts = at::TensorOptions().dtype(at::kLong);
-    b.ids = at::from_blob(ids.data(), {batch, b.S}, opts).to(device, false, true);
-    b.pos = at::from_blob(pos.data(), {batch, b.S}, opts).to(device, false, true);
+    b.ids =
+        at::from_blob(ids.data(), {batch, b.S}, opts).to(device, false, true);
+    b.pos =
+        at::from_blob(pos.data(), {batch, b.S}, opts).to(device, false, true);
     b.mask = at::from_blob(mask.data(), {batch, b.S},
                            at::TensorOptions().dtype(at::kBool))
                  .to(device, false, true);
@@ -503,7 +503,6 @@ int32_t guarded(char *err, size_t len, Fn &&fn) {
   }
   return 1;
 }
-
 } // namespace
 
 struct qr_engine {
@@ -529,8 +528,8 @@ qr_engine *qr_engine_create(const qr_program *program,
   if (guarded(err, errLen, [&] {
         if (!program)
           throw EngineError("no program");
-        auto impl = std::make_unique<Engine>(*program,
-                                             options ? *options : defaults);
+        auto impl =
+            std::make_unique<Engine>(*program, options ? *options : defaults);
         e = new qr_engine{std::move(impl)};
       }))
     return nullptr;
@@ -558,8 +557,8 @@ int32_t qr_engine_capture(qr_engine *engine, int32_t batch,
                           const int32_t *positions, float *out, char *err,
                           size_t errLen) {
   return guarded(err, errLen, [&] {
-    engine->impl->capture(batch, tokens, lengths, numLayers, layers,
-                          positions, out);
+    engine->impl->capture(batch, tokens, lengths, numLayers, layers, positions,
+                          out);
   });
 }
 
@@ -567,8 +566,7 @@ int32_t qr_engine_generate(qr_engine *engine, int32_t batch,
                            const int64_t *tokens, const int32_t *lengths,
                            const qr_generate_options *options,
                            int64_t *outTokens, int32_t *outLengths,
-                           qr_generate_stats *stats, char *err,
-                           size_t errLen) {
+                           qr_generate_stats *stats, char *err, size_t errLen) {
   return guarded(err, errLen, [&] {
     if (!options)
       throw EngineError("no generation options");

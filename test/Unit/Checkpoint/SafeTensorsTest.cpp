@@ -11,7 +11,6 @@
 using namespace qrealign;
 
 namespace {
-
 std::string tempDir() {
   llvm::SmallString<128> dir;
   EXPECT_FALSE(llvm::sys::fs::createUniqueDirectory("qr-st", dir));
@@ -28,10 +27,9 @@ TEST(SafeTensors, WriteThenReadRoundTrips) {
     return llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(v.data()),
                                    v.size() * sizeof(v[0]));
   };
-  std::vector<TensorToWrite> tensors = {
-      {"w.a", DType::F32, {2, 3}, bytes(a)},
-      {"w.b", DType::BF16, {3}, bytes(b)},
-      {"w.c", DType::U8, {5}, bytes(c)}};
+  std::vector<TensorToWrite> tensors = {{"w.a", DType::F32, {2, 3}, bytes(a)},
+                                        {"w.b", DType::BF16, {3}, bytes(b)},
+                                        {"w.c", DType::U8, {5}, bytes(c)}};
   ASSERT_FALSE(bool(writeSafeTensors(path, tensors, {{"format", "pt"}})));
 
   auto ckpt = Checkpoint::open(path);
@@ -81,13 +79,14 @@ TEST(SafeTensors, WriterRejectsBadInputAndLeavesNoFile) {
 TEST(SafeTensors, HeaderParserRejectsEveryTruncation) {
   // Every prefix of a valid header is rejected with a message, never a crash
   // (the JSON parser and the validator see partial input).
-  std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                       R"("__metadata__":{"k":"v"}})";
+  std::string header =
+      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+      R"("__metadata__":{"k":"v"}})";
   for (size_t n = 0; n < header.size(); ++n) {
     std::vector<TensorInfo> tensors;
     std::vector<std::pair<std::string, std::string>> meta;
-    llvm::Error err = parseSafeTensorsHeader(llvm::StringRef(header).take_front(n),
-                                             8, "f", tensors, meta);
+    llvm::Error err = parseSafeTensorsHeader(
+        llvm::StringRef(header).take_front(n), 8, "f", tensors, meta);
     EXPECT_TRUE(bool(err)) << "prefix of length " << n << " accepted";
     llvm::consumeError(std::move(err));
   }
@@ -96,5 +95,4 @@ TEST(SafeTensors, HeaderParserRejectsEveryTruncation) {
   EXPECT_FALSE(bool(parseSafeTensorsHeader(header, 8, "f", tensors, meta)));
   EXPECT_EQ(tensors.size(), 1u);
 }
-
 } // namespace

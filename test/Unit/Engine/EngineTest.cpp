@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Engine/Engine.h"
+#include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Engine/Program.h"
 #include "qrealign/Import/Import.h"
 
@@ -26,7 +26,6 @@
 using namespace qrealign;
 
 namespace {
-
 /// Writes a tiny qwen2-shaped model (GQA, q/k/v bias, tied embeddings).
 std::string writeModel() {
   llvm::SmallString<128> dir;
@@ -46,10 +45,10 @@ std::string writeModel() {
       x = norm ? 1.f + 0.1f * normal(rng) : normal(rng);
     store.push_back(std::move(v));
     const auto &s = store.back();
-    tensors.push_back({name, DType::F32, shape,
-                       llvm::ArrayRef<uint8_t>(
-                           reinterpret_cast<const uint8_t *>(s.data()),
-                           s.size() * 4)});
+    tensors.push_back(
+        {name, DType::F32, shape,
+         llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(s.data()),
+                                 s.size() * 4)});
   };
   store.reserve(64);
   add("model.embed_tokens.weight", {V, D});
@@ -69,8 +68,8 @@ std::string writeModel() {
     add(p + "mlp.down_proj.weight", {D, F});
   }
   add("model.norm.weight", {D}, true);
-  EXPECT_FALSE(bool(writeSafeTensors(std::string(dir) + "/model.safetensors",
-                                     tensors)));
+  EXPECT_FALSE(
+      bool(writeSafeTensors(std::string(dir) + "/model.safetensors", tensors)));
   std::error_code ec;
   llvm::raw_fd_ostream cfg(std::string(dir) + "/config.json", ec);
   cfg << R"({"model_type": "qwen2", "hidden_size": 16, "num_hidden_layers": 2,
@@ -90,8 +89,8 @@ protected:
 
   /// Imports the model, applies `quant` to every linear (if given) and
   /// creates an engine; skips the test when the library is absent.
-  std::unique_ptr<Engine> load(mlir::qrealign::QuantSchemeAttr (*quant)(
-                                   mlir::MLIRContext &) = nullptr) {
+  std::unique_ptr<Engine> load(
+      mlir::qrealign::QuantSchemeAttr (*quant)(mlir::MLIRContext &) = nullptr) {
     auto model = openModel(*dir);
     EXPECT_TRUE(bool(model));
     auto module = importModel(context, *model);
@@ -220,5 +219,4 @@ TEST_F(EngineTest, BadInputIsAnError) {
   ASSERT_FALSE(bool(empty));
   llvm::consumeError(empty.takeError());
 }
-
 } // namespace

@@ -42,9 +42,8 @@ QRealignDialect::verifyOperationAttribute(Operation *op,
   const auto *known = llvm::find_if(
       kKnown, [&](const auto &entry) { return entry.first == name; });
   if (known == std::end(kKnown)) {
-    InFlightDiagnostic diag = op->emitError()
-                              << "unknown qrealign attribute '" << name
-                              << "' (known: ";
+    InFlightDiagnostic diag = op->emitError() << "unknown qrealign attribute '"
+                                              << name << "' (known: ";
     llvm::interleaveComma(kKnown, diag, [&](const auto &entry) {
       diag << "'" << entry.first << "'";
     });
@@ -62,10 +61,9 @@ QRealignDialect::verifyOperationAttribute(Operation *op,
       return op->emitError() << "'" << name << "' must be a non-empty string";
     return success();
   case Kind::Template:
-    if (!str || !llvm::is_contained(
-                    {StringRef("llama-2"), StringRef("llama-3"),
-                     StringRef("chatml"), StringRef("none")},
-                    str.getValue()))
+    if (!str || !llvm::is_contained({StringRef("llama-2"), StringRef("llama-3"),
+                                     StringRef("chatml"), StringRef("none")},
+                                    str.getValue()))
       return op->emitError() << "'" << name
                              << "' must be one of \"llama-2\", \"llama-3\", "
                                 "\"chatml\", \"none\"";
@@ -74,14 +72,13 @@ QRealignDialect::verifyOperationAttribute(Operation *op,
   case Kind::PositiveInt: {
     int64_t min = known->second == Kind::PositiveInt ? 1 : 0;
     if (!integer || integer.getValue().getSExtValue() < min)
-      return op->emitError() << "'" << name << "' must be an integer >= "
-                             << min;
+      return op->emitError()
+             << "'" << name << "' must be an integer >= " << min;
     return success();
   }
   case Kind::IdList: {
     auto list = dyn_cast<ArrayAttr>(value);
-    if (!list || list.empty() ||
-        !llvm::all_of(list, [](Attribute a) {
+    if (!list || list.empty() || !llvm::all_of(list, [](Attribute a) {
           auto i = dyn_cast<IntegerAttr>(a);
           return i && i.getValue().getSExtValue() >= 0;
         }))
