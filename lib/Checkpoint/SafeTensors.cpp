@@ -86,12 +86,14 @@ int64_t TensorInfo::getNumElements() const {
   return n;
 }
 
-std::string TensorInfo::getShapeString() const {
+std::string formatShape(ArrayRef<int64_t> shape) {
   std::string s = "[";
   for (auto [i, d] : llvm::enumerate(shape))
     s += (i ? ", " : "") + std::to_string(d);
   return s + "]";
 }
+
+std::string TensorInfo::getShapeString() const { return formatShape(shape); }
 
 static Error fail(StringRef file, const Twine &msg) {
   return createStringError(inconvertibleErrorCode(), file + ": " + msg);

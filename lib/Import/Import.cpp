@@ -158,13 +158,6 @@ static Type getElementType(MLIRContext &ctx, DType dtype) {
   }
 }
 
-static std::string shapeString(ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i ? ", " : "") + std::to_string(d);
-  return s + "]";
-}
-
 Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
                                             const ImportedModel &model) {
   const ModelConfig &c = model.config;
@@ -178,11 +171,11 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
     const TensorInfo *t = ckpt.lookup(name);
     if (!t)
       return fail(origin + ": missing tensor '" + name + "' (expected " +
-                  shapeString(shape) + " from the model config)");
+                  formatShape(shape) + " from the model config)");
     if (ArrayRef<int64_t>(t->shape) != ArrayRef<int64_t>(shape))
       return fail(origin + ": tensor '" + name + "' has shape " +
                   t->getShapeString() + " but the model config implies " +
-                  shapeString(shape));
+                  formatShape(shape));
     Type elt = getElementType(ctx, t->dtype);
     if (!elt)
       return fail(origin + ": tensor '" + name + "' has dtype " +

@@ -46,6 +46,9 @@ std::optional<DType> parseDType(llvm::StringRef name);
 /// The list of supported dtype names, for diagnostics.
 llvm::StringRef getSupportedDTypeNames();
 
+/// "[4096, 4096]".
+std::string formatShape(llvm::ArrayRef<int64_t> shape);
+
 /// One tensor of a checkpoint.
 struct TensorInfo {
   std::string name;

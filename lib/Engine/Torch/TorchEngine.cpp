@@ -60,6 +60,22 @@ at::ScalarType toScalarType(int32_t dtype) {
   throw EngineError("unknown parameter dtype " + std::to_string(dtype));
 }
 
+/// Round-to-nearest quantize-dequantize of each row (last axis) of `x` with
+/// its own min-max range: signed levels without zero point when `symmetric`,
+/// unsigned levels with a zero point otherwise.
+Tensor quantDequantRows(const Tensor &x, int bits, bool symmetric) {
+  double levels = std::pow(2.0, bits);
+  if (symmetric) {
+    double qmax = levels / 2 - 1, qmin = -levels / 2;
+    Tensor scale = x.abs().amax(-1, true).clamp_min(1e-8) / qmax;
+    return (x / scale).round().clamp(qmin, qmax) * scale;
+  }
+  Tensor mx = x.amax(-1, true), mn = x.amin(-1, true);
+  Tensor scale = ((mx - mn) / (levels - 1)).clamp_min(1e-8);
+  Tensor zp = (-mn / scale).round();
+  return ((x / scale).round() + zp).clamp(0, levels - 1).sub(zp) * scale;
+}
+
 /// Quantize-dequantize `w` [N, K] with min-max ranges (round to nearest).
 Tensor fakeQuantWeight(const Tensor &w, const qr_quant &q) {
   if (q.w_bits >= 16)
@@ -82,18 +98,7 @@ Tensor fakeQuantWeight(const Tensor &w, const qr_quant &q) {
   default:
     throw EngineError("unknown granularity");
   }
-  double levels = std::pow(2.0, q.w_bits);
-  Tensor out;
-  if (q.symmetric) {
-    double qmax = levels / 2 - 1, qmin = -levels / 2;
-    Tensor scale = x.abs().amax(-1, true).clamp_min(1e-8) / qmax;
-    out = (x / scale).round().clamp(qmin, qmax) * scale;
-  } else {
-    Tensor mx = x.amax(-1, true), mn = x.amin(-1, true);
-    Tensor scale = ((mx - mn) / (levels - 1)).clamp_min(1e-8);
-    Tensor zp = (-mn / scale).round();
-    out = ((x / scale).round() + zp).clamp(0, levels - 1).sub(zp) * scale;
-  }
+  Tensor out = quantDequantRows(x, q.w_bits, q.symmetric);
   return out.reshape({N, K});
 }
 
@@ -101,16 +106,7 @@ Tensor fakeQuantWeight(const Tensor &w, const qr_quant &q) {
 Tensor fakeQuantActivation(const Tensor &x, const qr_quant &q) {
   if (q.a_bits >= 16)
     return x;
-  double levels = std::pow(2.0, q.a_bits);
-  if (q.symmetric) {
-    double qmax = levels / 2 - 1;
-    Tensor scale = x.abs().amax(-1, true).clamp_min(1e-8) / qmax;
-    return (x / scale).round().clamp(-qmax - 1, qmax) * scale;
-  }
-  Tensor mx = x.amax(-1, true), mn = x.amin(-1, true);
-  Tensor scale = ((mx - mn) / (levels - 1)).clamp_min(1e-8);
-  Tensor zp = (-mn / scale).round();
-  return ((x / scale).round() + zp).clamp(0, levels - 1).sub(zp) * scale;
+  return quantDequantRows(x, q.a_bits, q.symmetric);
 }
 
 class Engine {
@@ -445,8 +441,6 @@ public:
           done[r] = true;
         all = all && done[r];
       }
-      for (int32_t r = 0; r < batch; ++r)
-        all = all && done[r];
       if (all || step + 1 == maxNew)
         break;
       std::vector<uint8_t> m(batch);
