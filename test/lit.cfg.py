@@ -2,6 +2,7 @@
 # lit configuration of the qrealign test suite.
 
 import os
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -30,6 +31,10 @@ config.substitutions.append(
     ("%mkckpt", "%s %s" % (config.python_executable,
                            os.path.join(src, "test", "lit-utils",
                                         "make-checkpoint.py"))))
+config.substitutions.append(
+    ("%mkbpe", "%s %s" % (config.python_executable,
+                          os.path.join(src, "test", "lit-utils",
+                                       "make-bpe-tokenizer.py"))))
 # The libtorch engine (libQRealignEngine.so) is built.
 if config.with_engine:
     config.available_features.add("engine")
@@ -39,8 +44,15 @@ config.substitutions.append(
                                        "irgen.py"))))
 
 tool_dirs = [config.qrealign_tools_dir, config.llvm_tools_dir]
-tools = ["qrealign-opt", "qrealign-import", "qrealign-run"]
+tools = ["qrealign-opt", "qrealign-import", "qrealign-run", "qrealign-tokenize"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# Python's third-party `regex` module (Debian's python3-regex) understands
+# \p{L}, the oracle of the byte-level BPE pre-tokenizer patterns.
+if subprocess.call([config.python_executable, "-c", "import regex"],
+                   stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("python-regex")
 
 if config.with_nvvm_target:
     config.available_features.add("nvvm-target")

@@ -96,6 +96,11 @@ public:
       return std::nullopt;
     return it->second;
   }
+  std::optional<std::string> getPiece(int64_t id) const override {
+    if (id < 0 || id >= int64_t(pieces.size()))
+      return std::nullopt;
+    return pieces[id];
+  }
   StringRef getKind() const override { return "llama2c"; }
 };
 } // namespace

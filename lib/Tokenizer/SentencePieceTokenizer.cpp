@@ -38,6 +38,11 @@ public:
       return std::nullopt;
     return id;
   }
+  std::optional<std::string> getPiece(int64_t id) const override {
+    if (id < 0 || id >= sp.GetPieceSize())
+      return std::nullopt;
+    return sp.IdToPiece(int(id));
+  }
   StringRef getKind() const override { return "sentencepiece"; }
 };
 } // namespace

@@ -2,13 +2,15 @@
 """Mutation fuzzer for the checkpoint readers.
 
 Mutates valid seed files (safetensors headers and data, sharded indexes'
-shards, llama2.c headers) and runs `qrealign-import --list-tensors` (and a
-full import for llama2.c files) on each. Acceptable: exit 0, or exit 1 with
+shards, llama2.c headers, tokenizer.json files) and runs `qrealign-import
+--list-tensors` (and a full import for llama2.c files) on each, or for
+`.json` seeds `qrealign-tokenize` (--tokenize-tool) encoding a mixed prompt. Acceptable: exit 0, or exit 1 with
 exactly one line on stderr containing "error:". Anything else (a signal,
 another exit code, a multi-line or unlabelled error, a timeout) is a crash:
 the input is kept in --work-dir and the script exits 1.
 
     fuzz-checkpoint.py --tool qrealign-import --iterations N --seed S
+                       [--tokenize-tool qrealign-tokenize]
                        --work-dir DIR SEED_FILE...
 """
 import argparse
@@ -26,14 +28,14 @@ TOKENS = [b'"F32"', b'"BF16"', b'"F64"', b'"I4"', b"[]", b"{}", b"null",
           b'"__metadata__"', b'"data_offsets"', b'"shape"', b"[0, 0]", b","]
 
 
-def mutate(data, rng):
+def mutate(data, rng, whole=False):
     data = bytearray(data)
     kind = rng.randrange(6)
     if kind == 0 and len(data) > 1:  # truncate
         return bytes(data[:rng.randrange(len(data))])
     hdr_end = 8 + struct.unpack("<Q", bytes(data[:8]))[0] \
         if len(data) >= 8 and data[8:9] == b"{" else min(len(data), 64)
-    hdr_end = min(hdr_end, len(data))
+    hdr_end = len(data) if whole else min(hdr_end, len(data))
     if kind == 1:  # replace a number in the header
         text = bytes(data[:hdr_end])
         nums = list(re.finditer(rb"-?\d+", text))
@@ -63,6 +65,7 @@ def mutate(data, rng):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool", required=True)
+    ap.add_argument("--tokenize-tool")
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work-dir", required=True)
@@ -78,9 +81,13 @@ def main():
         ext = os.path.splitext(path)[1]
         case = os.path.join(args.work_dir, "case-%d%s" % (i, ext))
         with open(case, "wb") as f:
-            f.write(mutate(data, rng))
+            f.write(mutate(data, rng, whole=ext == ".json"))
         cmds = [[tool, "--list-tensors", case, "-o", os.devnull]]
-        if ext == ".bin":
+        if ext == ".json":
+            tok = shutil.which(args.tokenize_tool) or args.tokenize_tool
+            cmds = [[tok, case, "--prompt", "Héllo <|eot_id|> 123 \u4e2d's",
+                     "--chat-template", "llama-3", "-o", os.devnull]]
+        elif ext == ".bin":
             cmds.append([tool, case, "-o", os.devnull])
         for cmd in cmds:
             try:

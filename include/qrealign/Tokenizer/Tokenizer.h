@@ -45,6 +45,15 @@ public:
   virtual std::optional<int64_t> lookup(llvm::StringRef piece) const = 0;
   virtual int64_t getBosId() const { return bos; }
   virtual int64_t getEosId() const { return eos; }
+  /// The vocabulary entry of `id` as the format spells it (SentencePiece's
+  /// `▁the`, byte-level BPE's `Ġthe`), or none for an unused id.
+  virtual std::optional<std::string> getPiece(int64_t id) const = 0;
+  /// The pieces the text is cut into before subword merging (byte-level
+  /// BPE's pre-tokenizer pattern); the whole text where the format has no
+  /// such step.
+  virtual std::vector<std::string> preTokenize(llvm::StringRef text) const {
+    return {text.str()};
+  }
   /// "sentencepiece", "llama2c" or "bpe".
   virtual llvm::StringRef getKind() const = 0;
 
@@ -56,6 +65,23 @@ public:
 protected:
   int64_t bos = -1, eos = -1;
 };
+
+/// The pre-tokenizer split patterns of byte-level BPE tokenizers.
+enum class PreTokenizerPattern {
+  /// GPT-2's ByteLevel(use_regex) pattern.
+  GPT2,
+  /// Llama-3's (case-insensitive contractions, numbers in groups of 3).
+  Llama3,
+  /// Qwen2's (as Llama-3's, with single digits).
+  Qwen2,
+};
+/// The regex of `pattern`, exactly as tokenizer.json spells it.
+llvm::StringRef getPreTokenizerPatternRegex(PreTokenizerPattern pattern);
+/// Splits `text` as `tokenizers` does with `pattern` (Split, behavior
+/// Isolated): the matches in order, with any unmatched stretch as a piece of
+/// its own. Invalid UTF-8 bytes count as punctuation.
+std::vector<llvm::StringRef> splitPreTokens(PreTokenizerPattern pattern,
+                                            llvm::StringRef text);
 
 /// A prompt rendered with a chat template.
 struct ChatPrompt {
