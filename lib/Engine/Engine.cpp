@@ -1,6 +1,7 @@
 //===- Engine.cpp - Load and drive the libtorch execution engine ----------===//
 
 #include "qrealign/Engine/Engine.h"
+#include "qrealign/Checkpoint/Checkpoint.h"
 #include "qrealign/Engine/Program.h"
 
 #include "llvm/ADT/SmallString.h"
@@ -23,6 +24,11 @@ struct Engine::Api {
   decltype(&qr_engine_forward) forward;
   decltype(&qr_engine_capture) capture;
   decltype(&qr_engine_generate) generate;
+  decltype(&qr_engine_train_begin) trainBegin;
+  decltype(&qr_engine_train_step) trainStep;
+  decltype(&qr_engine_eval_loss) evalLoss;
+  decltype(&qr_engine_train_end) trainEnd;
+  decltype(&qr_engine_read_param) readParam;
 };
 
 static Error fail(const Twine &msg) {
@@ -93,7 +99,12 @@ Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
       !sym(api.device, "qr_engine_device") ||
       !sym(api.forward, "qr_engine_forward") ||
       !sym(api.capture, "qr_engine_capture") ||
-      !sym(api.generate, "qr_engine_generate"))
+      !sym(api.generate, "qr_engine_generate") ||
+      !sym(api.trainBegin, "qr_engine_train_begin") ||
+      !sym(api.trainStep, "qr_engine_train_step") ||
+      !sym(api.evalLoss, "qr_engine_eval_loss") ||
+      !sym(api.trainEnd, "qr_engine_train_end") ||
+      !sym(api.readParam, "qr_engine_read_param"))
     return fail(Twine(kLibName) + " lacks the qr_engine_* entry points");
   if (api.abiVersion() != QR_ENGINE_ABI_VERSION)
     return fail(Twine(kLibName) + " has engine ABI version " +
@@ -104,6 +115,7 @@ Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
   engine->handle = api.create(&program.get(), &opts, err, sizeof(err));
   if (!engine->handle)
     return fail(err);
+  engine->program = &program;
   engine->vocab = program.get().vocab_size;
   engine->hidden = program.get().hidden_size;
   return std::move(engine);
@@ -202,5 +214,105 @@ Expected<GenerateResult> Engine::generate(ArrayRef<std::vector<int64_t>> batch,
     result.tokens.emplace_back(out.begin() + b * maxNewTokens,
                                out.begin() + b * maxNewTokens + lens[b]);
   return result;
+}
+
+Error Engine::trainBegin(const TrainOptions &o) {
+  qr_train_options opts{
+      o.weightDecay, o.beta1,    o.beta2,     o.eps,
+      o.gradClip,    o.loraRank, o.loraAlpha, o.loraTargets.c_str(),
+      o.seed};
+  char err[1024] = "";
+  if (api->trainBegin(handle, &opts, err, sizeof(err)))
+    return fail(err);
+  return Error::success();
+}
+
+/// Flattens a batch and its target masks.
+static Expected<std::pair<Flat, std::vector<uint8_t>>>
+flattenTargets(ArrayRef<std::vector<int64_t>> batch,
+               ArrayRef<std::vector<uint8_t>> targets) {
+  Expected<Flat> f = flatten(batch);
+  if (!f)
+    return f.takeError();
+  if (targets.size() != batch.size())
+    return fail("one target mask per sequence is needed");
+  std::vector<uint8_t> mask;
+  for (auto [seq, m] : llvm::zip(batch, targets)) {
+    if (m.size() != seq.size())
+      return fail("a target mask must have one entry per token");
+    mask.insert(mask.end(), m.begin(), m.end());
+  }
+  return std::make_pair(std::move(*f), std::move(mask));
+}
+
+Expected<float> Engine::trainStep(ArrayRef<std::vector<int64_t>> batch,
+                                  ArrayRef<std::vector<uint8_t>> targets,
+                                  double lr) {
+  auto ft = flattenTargets(batch, targets);
+  if (!ft)
+    return ft.takeError();
+  float loss = 0;
+  char err[1024] = "";
+  if (api->trainStep(handle, batch.size(), ft->first.tokens.data(),
+                     ft->first.lengths.data(), ft->second.data(), lr, &loss,
+                     err, sizeof(err)))
+    return fail(err);
+  return loss;
+}
+
+Expected<float> Engine::evalLoss(ArrayRef<std::vector<int64_t>> batch,
+                                 ArrayRef<std::vector<uint8_t>> targets) {
+  auto ft = flattenTargets(batch, targets);
+  if (!ft)
+    return ft.takeError();
+  float loss = 0;
+  char err[1024] = "";
+  if (api->evalLoss(handle, batch.size(), ft->first.tokens.data(),
+                    ft->first.lengths.data(), ft->second.data(), &loss, err,
+                    sizeof(err)))
+    return fail(err);
+  return loss;
+}
+
+Error Engine::trainEnd() {
+  char err[1024] = "";
+  if (api->trainEnd(handle, err, sizeof(err)))
+    return fail(err);
+  return Error::success();
+}
+
+Expected<std::vector<float>> Engine::readParam(int index) {
+  const qr_program &p = program->get();
+  if (index < 0 || index >= p.num_params)
+    return fail("parameter index " + Twine(index) + " is out of range");
+  int64_t n = 1;
+  for (int32_t d = 0; d < p.params[index].rank; ++d)
+    n *= p.params[index].shape[d];
+  std::vector<float> out(n);
+  char err[1024] = "";
+  if (api->readParam(handle, index, out.data(), err, sizeof(err)))
+    return fail(err);
+  return out;
+}
+
+Error Engine::saveSafeTensors(StringRef path) {
+  const qr_program &p = program->get();
+  std::vector<std::vector<float>> data;
+  std::vector<TensorToWrite> tensors;
+  data.reserve(p.num_params);
+  for (int i = 0; i < p.num_params; ++i) {
+    Expected<std::vector<float>> values = readParam(i);
+    if (!values)
+      return values.takeError();
+    data.push_back(std::move(*values));
+    TensorToWrite t;
+    t.name = program->getTensorName(i).str();
+    t.shape.assign(p.params[i].shape, p.params[i].shape + p.params[i].rank);
+    t.data =
+        ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data.back().data()),
+                          data.back().size() * sizeof(float));
+    tensors.push_back(std::move(t));
+  }
+  return writeSafeTensors(path, tensors, {{"format", "pt"}});
 }
 } // namespace qrealign

@@ -150,6 +150,8 @@ LogicalResult ProgramLowering::lowerParams() {
       out.shape[i] = d;
     size_t bytes = type.getNumElements() *
                    (type.getElementType().getIntOrFloatBitWidth() / 8);
+    prog->tensorNames.push_back(
+        p.getTensorName().value_or(p.getSymName()).str());
     if (std::optional<StringRef> name = p.getTensorName()) {
       Checkpoint &ckpt = *prog->checkpoint;
       const TensorInfo *t = ckpt.lookup(*name);

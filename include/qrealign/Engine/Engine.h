@@ -31,6 +31,20 @@ struct EngineOptions {
   std::string executablePath;
 };
 
+/// Optimizer and adapter settings of Engine::trainBegin (AdamW).
+struct TrainOptions {
+  double weightDecay = 0.0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  /// Maximum global gradient norm; <= 0 disables clipping.
+  double gradClip = 1.0;
+  /// 0: full fine-tuning. Otherwise LoRA adapters of this rank on
+  /// `loraTargets`, merged into the weights by trainEnd.
+  int loraRank = 0;
+  double loraAlpha = 32.0;
+  std::string loraTargets = "q_proj,v_proj";
+  uint64_t seed = 0;
+};
+
 struct GenerateResult {
   std::vector<std::vector<int64_t>> tokens;
   qr_generate_stats stats{};
@@ -65,8 +79,28 @@ public:
   generate(llvm::ArrayRef<std::vector<int64_t>> batch, int maxNewTokens,
            llvm::ArrayRef<int64_t> eosIds);
 
+  /// Starts training (see EngineAPI.h): every parameter, or LoRA adapters.
+  llvm::Error trainBegin(const TrainOptions &options);
+  /// One AdamW step on next-token cross-entropy; `targets[b][t]` marks the
+  /// tokens of sequence b that are predicted (never the first). Returns the
+  /// mean loss over targets before the step.
+  llvm::Expected<float> trainStep(llvm::ArrayRef<std::vector<int64_t>> batch,
+                                  llvm::ArrayRef<std::vector<uint8_t>> targets,
+                                  double lr);
+  /// The same loss without a step.
+  llvm::Expected<float> evalLoss(llvm::ArrayRef<std::vector<int64_t>> batch,
+                                 llvm::ArrayRef<std::vector<uint8_t>> targets);
+  /// Ends training, merging LoRA adapters into the weights.
+  llvm::Error trainEnd();
+  /// Parameter `index` of the program, as float32.
+  llvm::Expected<std::vector<float>> readParam(int index);
+  /// Writes every parameter, under its checkpoint tensor name, as float32
+  /// safetensors at `path` (atomically).
+  llvm::Error saveSafeTensors(llvm::StringRef path);
+
 private:
   Engine() = default;
+  const Program *program = nullptr;
   struct Api;
   std::unique_ptr<Api> api;
   qr_engine *handle = nullptr;

@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define QR_ENGINE_ABI_VERSION 1
+#define QR_ENGINE_ABI_VERSION 2
 
 /* The engine library is built with hidden visibility; these are its only
    exported symbols. */
@@ -157,6 +157,52 @@ qr_engine_generate(qr_engine *engine, int32_t batch, const int64_t *tokens,
                    const int32_t *lengths, const qr_generate_options *options,
                    int64_t *out_tokens, int32_t *out_lengths,
                    qr_generate_stats *stats, char *err, size_t err_len);
+
+/* Training (libtorch autograd, AdamW with decoupled weight decay on matrices
+   only). Between train_begin and train_end, forward/capture/generate run the
+   model being trained. Training needs a full-precision program: linears with
+   a quantization scheme are rejected. */
+typedef struct qr_train_options {
+  double weight_decay;
+  double beta1, beta2, eps;
+  double grad_clip;  /* max global gradient norm; <= 0: none */
+  int32_t lora_rank; /* 0: full fine-tuning of every parameter */
+  double lora_alpha; /* adapter scale = lora_alpha / lora_rank */
+  const char
+      *lora_targets; /* linear roles, comma-separated ("q_proj,v_proj") */
+  uint64_t seed;     /* LoRA A initialisation */
+} qr_train_options;
+
+QR_ENGINE_API int32_t qr_engine_train_begin(qr_engine *engine,
+                                            const qr_train_options *options,
+                                            char *err, size_t err_len);
+/* One optimizer step with learning rate `lr` on next-token cross-entropy.
+   `target_mask` has one byte per token (concatenated like `tokens`): 1 where
+   the token is a training target, predicted from the tokens before it (the
+   first token of a sequence cannot be one). Writes the mean loss over
+   targets. */
+QR_ENGINE_API int32_t qr_engine_train_step(qr_engine *engine, int32_t batch,
+                                           const int64_t *tokens,
+                                           const int32_t *lengths,
+                                           const uint8_t *target_mask,
+                                           double lr, float *loss, char *err,
+                                           size_t err_len);
+/* Mean next-token loss over targets, without updating anything. */
+QR_ENGINE_API int32_t qr_engine_eval_loss(qr_engine *engine, int32_t batch,
+                                          const int64_t *tokens,
+                                          const int32_t *lengths,
+                                          const uint8_t *target_mask,
+                                          float *loss, char *err,
+                                          size_t err_len);
+/* Ends training: LoRA adapters are merged into their weights
+   (W += lora_alpha / lora_rank * B A) and the engine runs inference again. */
+QR_ENGINE_API int32_t qr_engine_train_end(qr_engine *engine, char *err,
+                                          size_t err_len);
+/* Copies parameter `index` (in program order) as float32 into `out`
+   (as many floats as it has elements). */
+QR_ENGINE_API int32_t qr_engine_read_param(qr_engine *engine, int32_t index,
+                                           float *out, char *err,
+                                           size_t err_len);
 
 #ifdef __cplusplus
 }

@@ -44,6 +44,9 @@ public:
   const ModelInfo &getModelInfo() const { return info; }
   /// Number of instructions of each kind, for reports.
   size_t getNumLinears() const;
+  /// The checkpoint tensor name of parameter `index` (its symbol name when
+  /// the parameter is inline).
+  llvm::StringRef getTensorName(int index) const { return tensorNames[index]; }
 
 private:
   friend class ProgramLowering;
@@ -51,6 +54,7 @@ private:
   qr_program program{};
   std::vector<qr_param> params;
   std::vector<qr_instr> instrs;
+  std::vector<std::string> tensorNames;
   std::deque<std::string> strings;           // stable c_str()s
   std::vector<std::vector<uint8_t>> buffers; // copies of splat/inline data
   std::unique_ptr<Checkpoint> checkpoint;

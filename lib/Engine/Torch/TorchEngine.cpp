@@ -11,6 +11,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
@@ -19,6 +20,8 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -191,8 +194,18 @@ public:
         break;
       }
       case QR_OP_LINEAR: {
-        Tensor x = fakeQuantActivation(arg(0), in.quant);
         Tensor bias = in.params[1] >= 0 ? params.at(in.params[1]) : Tensor();
+        if (train.active) {
+          // Full precision (checked by trainBegin), plus the LoRA adapter.
+          Tensor x = arg(0);
+          out = at::linear(x, params.at(in.params[0]), bias);
+          auto it = train.lora.find(i);
+          if (it != train.lora.end())
+            out = out + at::linear(at::linear(x, it->second.a), it->second.b) *
+                            it->second.scale;
+          break;
+        }
+        Tensor x = fakeQuantActivation(arg(0), in.quant);
         out = at::linear(x, linearWeights.at(i), bias);
         break;
       }
@@ -463,6 +476,216 @@ public:
       *stats = st;
   }
 
+  //===--------------------------------------------------------------------===//
+  // Training
+  //===--------------------------------------------------------------------===//
+
+  struct LoraAdapter {
+    Tensor a, b; // [r, in], [out, r]
+    double scale;
+  };
+  struct TrainState {
+    bool active = false;
+    qr_train_options options{};
+    std::vector<Tensor> trainable, m, v;
+    std::vector<bool> decay; // weight decay applies (matrices only)
+    int64_t step = 0;
+    std::map<size_t, LoraAdapter> lora; // linear instruction -> adapter
+  } train;
+
+  void trainBegin(const qr_train_options &o) {
+    if (train.active)
+      throw EngineError("training has already begun");
+    for (const qr_instr &in : instrs)
+      if (in.opcode == QR_OP_LINEAR &&
+          (in.quant.w_bits < 16 || in.quant.a_bits < 16))
+        throw EngineError("cannot train a program with quantized linears "
+                          "(linear '" +
+                          std::string(in.name) + "' of layer " +
+                          std::to_string(in.layer) +
+                          " has a scheme): train the full-precision model");
+    if (o.lora_rank < 0)
+      throw EngineError("lora_rank must be >= 0");
+    if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 &&
+          o.eps > 0 && o.weight_decay >= 0))
+      throw EngineError("AdamW needs 0 <= beta1, beta2 < 1, eps > 0 and "
+                        "weight_decay >= 0");
+    TrainState st;
+    st.options = o;
+    // Parameters were made under InferenceMode; autograd needs normal
+    // tensors.
+    for (Tensor &p : params)
+      p = p.detach().clone();
+    if (o.lora_rank == 0) {
+      for (Tensor &p : params) {
+        p.requires_grad_(true);
+        st.trainable.push_back(p);
+        st.decay.push_back(p.dim() >= 2);
+      }
+    } else {
+      std::set<std::string> targets;
+      std::string list = o.lora_targets ? o.lora_targets : "";
+      for (size_t pos = 0; pos <= list.size();) {
+        size_t comma = std::min(list.find(',', pos), list.size());
+        if (comma > pos)
+          targets.insert(list.substr(pos, comma - pos));
+        pos = comma + 1;
+      }
+      if (targets.empty())
+        throw EngineError("LoRA needs target linears (lora_targets)");
+      std::mt19937_64 rng(o.seed);
+      std::set<std::string> found;
+      for (size_t i = 0; i < instrs.size(); ++i) {
+        const qr_instr &in = instrs[i];
+        if (in.opcode != QR_OP_LINEAR || !targets.count(in.name))
+          continue;
+        found.insert(in.name);
+        const Tensor &w = params.at(in.params[0]);
+        int64_t outF = w.size(0), inF = w.size(1), r = o.lora_rank;
+        // A ~ U(-1/sqrt(in), 1/sqrt(in)) as PEFT's kaiming_uniform(a=sqrt(5));
+        // B = 0, so training starts from the unchanged model.
+        std::vector<float> a(r * inF);
+        std::uniform_real_distribution<float> u(-1.f / std::sqrt(float(inF)),
+                                                1.f / std::sqrt(float(inF)));
+        for (float &x : a)
+          x = u(rng);
+        LoraAdapter ad;
+        ad.a = at::from_blob(a.data(), {r, inF}, at::kFloat)
+                   .to(device, false, true)
+                   .requires_grad_(true);
+        ad.b = at::zeros({outF, r}, at::TensorOptions().device(device))
+                   .requires_grad_(true);
+        ad.scale = o.lora_alpha / double(r);
+        st.trainable.push_back(ad.a);
+        st.trainable.push_back(ad.b);
+        st.decay.push_back(true);
+        st.decay.push_back(true);
+        st.lora.emplace(i, std::move(ad));
+      }
+      for (const std::string &t : targets)
+        if (!found.count(t))
+          throw EngineError("no linear named '" + t +
+                            "' to put a LoRA adapter on");
+    }
+    for (const Tensor &p : st.trainable) {
+      st.m.push_back(at::zeros_like(p).detach());
+      st.v.push_back(at::zeros_like(p).detach());
+    }
+    st.active = true;
+    train = std::move(st);
+  }
+
+  /// Mean next-token loss over the targets of a batch (with autograd).
+  Tensor batchLoss(int32_t batch, const int64_t *tokens, const int32_t *lengths,
+                   const uint8_t *targetMask) {
+    Batch b = makeBatch(batch, tokens, lengths);
+    std::vector<float> tm(batch * b.S, 0.f);
+    const uint8_t *m = targetMask;
+    int64_t targets = 0;
+    for (int32_t r = 0; r < batch; ++r) {
+      int64_t pad = b.S - b.lengths[r];
+      if (m[0])
+        throw EngineError("sequence " + std::to_string(r) +
+                          ": its first token cannot be a training target");
+      for (int32_t j = 0; j < b.lengths[r]; ++j)
+        if (m[j]) {
+          tm[r * b.S + pad + j] = 1.f;
+          ++targets;
+        }
+      m += b.lengths[r];
+    }
+    if (targets == 0)
+      throw EngineError("the batch has no training targets");
+    Tensor mask = at::from_blob(tm.data(), {batch, b.S}, at::kFloat)
+                      .to(device, false, true)
+                      .narrow(1, 1, b.S - 1);
+    Tensor logits = run(b.ids, b.pos, b.mask, nullptr, nullptr, nullptr);
+    Tensor logp = at::log_softmax(logits.narrow(1, 0, b.S - 1), -1);
+    Tensor tgt = b.ids.narrow(1, 1, b.S - 1).unsqueeze(-1);
+    Tensor nll = logp.gather(-1, tgt).squeeze(-1).neg();
+    return (nll * mask).sum() / double(targets);
+  }
+
+  float trainStep(int32_t batch, const int64_t *tokens, const int32_t *lengths,
+                  const uint8_t *targetMask, double lr) {
+    if (!train.active)
+      throw EngineError("train_step before train_begin");
+    if (!(lr >= 0))
+      throw EngineError("the learning rate must be >= 0");
+    Tensor loss = batchLoss(batch, tokens, lengths, targetMask);
+    float value = loss.item<float>();
+    if (!std::isfinite(value))
+      throw EngineError("the loss is not finite (" + std::to_string(value) +
+                        "): lower the learning rate");
+    for (Tensor &p : train.trainable)
+      p.mutable_grad() = Tensor();
+    loss.backward();
+    c10::NoGradGuard noGrad;
+    const qr_train_options &o = train.options;
+    if (o.grad_clip > 0) {
+      double sq = 0;
+      for (Tensor &p : train.trainable)
+        if (p.grad().defined())
+          sq += p.grad().pow(2).sum().item<double>();
+      double norm = std::sqrt(sq);
+      if (norm > o.grad_clip)
+        for (Tensor &p : train.trainable)
+          if (p.grad().defined())
+            p.mutable_grad().mul_(o.grad_clip / norm);
+    }
+    ++train.step;
+    double c1 = 1 - std::pow(o.beta1, double(train.step));
+    double c2 = 1 - std::pow(o.beta2, double(train.step));
+    for (size_t k = 0; k < train.trainable.size(); ++k) {
+      Tensor &p = train.trainable[k];
+      Tensor g = p.grad();
+      if (!g.defined())
+        continue;
+      if (train.decay[k] && o.weight_decay > 0)
+        p.mul_(1 - lr * o.weight_decay);
+      train.m[k].mul_(o.beta1).add_(g, 1 - o.beta1);
+      train.v[k].mul_(o.beta2).addcmul_(g, g, 1 - o.beta2);
+      Tensor denom = (train.v[k] / c2).sqrt_().add_(o.eps);
+      p.addcdiv_(train.m[k], denom, -lr / c1);
+      p.mutable_grad() = Tensor();
+    }
+    return value;
+  }
+
+  float evalLoss(int32_t batch, const int64_t *tokens, const int32_t *lengths,
+                 const uint8_t *targetMask) {
+    c10::InferenceMode guard;
+    return batchLoss(batch, tokens, lengths, targetMask).item<float>();
+  }
+
+  void trainEnd() {
+    if (!train.active)
+      throw EngineError("train_end before train_begin");
+    {
+      c10::NoGradGuard noGrad;
+      for (auto &[i, ad] : train.lora) {
+        Tensor &w = params.at(instrs[i].params[0]);
+        w.add_(at::matmul(ad.b, ad.a), ad.scale);
+      }
+      for (Tensor &p : params)
+        p = p.detach();
+    }
+    train = TrainState();
+    c10::InferenceMode guard;
+    for (auto &[i, w] : linearWeights)
+      w = fakeQuantWeight(params.at(instrs[i].params[0]), instrs[i].quant);
+  }
+
+  void readParam(int32_t index, float *out) {
+    if (index < 0 || index >= int32_t(params.size()))
+      throw EngineError("parameter index " + std::to_string(index) +
+                        " is out of range (the program has " +
+                        std::to_string(params.size()) + ")");
+    c10::NoGradGuard noGrad;
+    Tensor t = params[index].detach().to(at::kCPU, at::kFloat).contiguous();
+    std::memcpy(out, t.data_ptr<float>(), t.numel() * sizeof(float));
+  }
+
   const qr_program &prog;
   at::Device device = at::kCPU;
   std::string deviceName;
@@ -567,6 +790,47 @@ int32_t qr_engine_generate(qr_engine *engine, int32_t batch,
     engine->impl->generate(batch, tokens, lengths, *options, outTokens,
                            outLengths, stats);
   });
+}
+
+int32_t qr_engine_train_begin(qr_engine *engine,
+                              const qr_train_options *options, char *err,
+                              size_t errLen) {
+  return guarded(err, errLen, [&] {
+    if (!options)
+      throw EngineError("no training options");
+    engine->impl->trainBegin(*options);
+  });
+}
+
+int32_t qr_engine_train_step(qr_engine *engine, int32_t batch,
+                             const int64_t *tokens, const int32_t *lengths,
+                             const uint8_t *targetMask, double lr, float *loss,
+                             char *err, size_t errLen) {
+  return guarded(err, errLen, [&] {
+    float l = engine->impl->trainStep(batch, tokens, lengths, targetMask, lr);
+    if (loss)
+      *loss = l;
+  });
+}
+
+int32_t qr_engine_eval_loss(qr_engine *engine, int32_t batch,
+                            const int64_t *tokens, const int32_t *lengths,
+                            const uint8_t *targetMask, float *loss, char *err,
+                            size_t errLen) {
+  return guarded(err, errLen, [&] {
+    float l = engine->impl->evalLoss(batch, tokens, lengths, targetMask);
+    if (loss)
+      *loss = l;
+  });
+}
+
+int32_t qr_engine_train_end(qr_engine *engine, char *err, size_t errLen) {
+  return guarded(err, errLen, [&] { engine->impl->trainEnd(); });
+}
+
+int32_t qr_engine_read_param(qr_engine *engine, int32_t index, float *out,
+                             char *err, size_t errLen) {
+  return guarded(err, errLen, [&] { engine->impl->readParam(index, out); });
 }
 
 } // extern "C"

@@ -219,4 +219,169 @@ TEST_F(EngineTest, BadInputIsAnError) {
   ASSERT_FALSE(bool(empty));
   llvm::consumeError(empty.takeError());
 }
+
+//===----------------------------------------------------------------------===//
+// Training
+//===----------------------------------------------------------------------===//
+
+std::vector<uint8_t> targetsFrom(size_t n, size_t first) {
+  std::vector<uint8_t> m(n, 0);
+  for (size_t i = first; i < n; ++i)
+    m[i] = 1;
+  return m;
+}
+
+// The loss is the mean next-token negative log-likelihood over the marked
+// targets, computed here from the engine's own logits.
+TEST_F(EngineTest, LossIsMeanNLLOfTargets) {
+  LOAD_OR_SKIP(engine);
+  std::vector<int64_t> a = {1, 7, 9, 11, 3}, b = {2, 5, 6};
+  std::vector<uint8_t> ma = {0, 0, 1, 1, 0}, mb = {0, 1, 1};
+  auto loss = engine->evalLoss({a, b}, {ma, mb});
+  ASSERT_TRUE(bool(loss)) << llvm::toString(loss.takeError());
+  auto logits = engine->forward({a, b}, /*allPositions=*/true);
+  ASSERT_TRUE(bool(logits));
+  double sum = 0;
+  int count = 0;
+  auto nll = [](const std::vector<float> &row, int64_t t) {
+    double mx = *std::max_element(row.begin(), row.end()), z = 0;
+    for (float x : row)
+      z += std::exp(x - mx);
+    return -(row[t] - mx - std::log(z));
+  };
+  for (size_t i = 1; i < a.size(); ++i)
+    if (ma[i]) {
+      sum += nll((*logits)[i - 1], a[i]);
+      ++count;
+    }
+  for (size_t i = 1; i < b.size(); ++i)
+    if (mb[i]) {
+      sum += nll((*logits)[a.size() + i - 1], b[i]);
+      ++count;
+    }
+  EXPECT_NEAR(*loss, sum / count, 1e-4);
+}
+
+// Full fine-tuning memorizes a sequence: greedy decoding from its first two
+// tokens then reproduces the rest, and the saved checkpoint reloads to the
+// same logits.
+TEST_F(EngineTest, FullTrainingMemorizesAndSaves) {
+  LOAD_OR_SKIP(engine);
+  std::vector<int64_t> seq = {1, 20, 33, 7, 41, 12, 5, 29, 44, 2};
+  auto before = engine->forward({seq}, true);
+  ASSERT_TRUE(bool(before));
+  TrainOptions o;
+  ASSERT_FALSE(bool(engine->trainBegin(o)));
+  float first = 0, last = 0;
+  for (int step = 0; step < 150; ++step) {
+    auto loss = engine->trainStep({seq}, {targetsFrom(seq.size(), 2)}, 1e-2);
+    ASSERT_TRUE(bool(loss)) << llvm::toString(loss.takeError());
+    (step == 0 ? first : last) = *loss;
+  }
+  EXPECT_GT(first, 2.0f);
+  EXPECT_LT(last, 0.05f);
+  ASSERT_FALSE(bool(engine->trainEnd()));
+  auto gen = engine->generate({{seq[0], seq[1]}}, seq.size() - 2, {});
+  ASSERT_TRUE(bool(gen));
+  EXPECT_EQ(gen->tokens[0], std::vector<int64_t>(seq.begin() + 2, seq.end()));
+
+  // Save, then load the saved weights through the importer again.
+  llvm::SmallString<128> copy;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("qr-trained", copy));
+  ASSERT_FALSE(bool(
+      llvm::sys::fs::copy_file(*dir + "/config.json", copy + "/config.json")));
+  ASSERT_FALSE(
+      bool(engine->saveSafeTensors((copy + "/model.safetensors").str())));
+  std::string saved = *dir;
+  *dir = std::string(copy);
+  auto reloaded = load();
+  *dir = saved;
+  ASSERT_TRUE(reloaded);
+  auto a = engine->forward({seq}, true), b = reloaded->forward({seq}, true);
+  ASSERT_TRUE(bool(a) && bool(b));
+  float maxDiff = 0, maxChange = 0;
+  for (size_t r = 0; r < a->size(); ++r)
+    for (size_t v = 0; v < (*a)[r].size(); ++v) {
+      maxDiff = std::max(maxDiff, std::abs((*a)[r][v] - (*b)[r][v]));
+      maxChange = std::max(maxChange, std::abs((*a)[r][v] - (*before)[r][v]));
+    }
+  EXPECT_LT(maxDiff, 1e-5f);
+  EXPECT_GT(maxChange, 1.0f);
+  llvm::sys::fs::remove_directories(copy);
+}
+
+// LoRA trains only the adapters of the targeted linears; merging them into
+// the weights gives the logits the adapters gave.
+TEST_F(EngineTest, LoraMergesExactlyAndTouchesOnlyTargets) {
+  LOAD_OR_SKIP(engine);
+  const qr_program &p = programs.back()->get();
+  std::vector<std::vector<float>> before;
+  for (int i = 0; i < p.num_params; ++i)
+    before.push_back(*engine->readParam(i));
+  TrainOptions o;
+  o.loraRank = 4;
+  o.loraAlpha = 8;
+  o.seed = 3;
+  ASSERT_FALSE(bool(engine->trainBegin(o)));
+  std::vector<int64_t> seq = {1, 20, 33, 7, 41, 12};
+  for (int step = 0; step < 20; ++step)
+    ASSERT_TRUE(
+        bool(engine->trainStep({seq}, {targetsFrom(seq.size(), 1)}, 1e-2)));
+  auto adapted = engine->forward({seq}, true);
+  ASSERT_TRUE(bool(adapted));
+  ASSERT_FALSE(bool(engine->trainEnd()));
+  auto merged = engine->forward({seq}, true);
+  ASSERT_TRUE(bool(merged));
+  for (size_t r = 0; r < adapted->size(); ++r)
+    for (size_t v = 0; v < (*adapted)[r].size(); ++v)
+      EXPECT_NEAR((*adapted)[r][v], (*merged)[r][v], 1e-4);
+  int changed = 0;
+  for (int i = 0; i < p.num_params; ++i) {
+    llvm::StringRef name = programs.back()->getTensorName(i);
+    bool target =
+        name.ends_with("q_proj.weight") || name.ends_with("v_proj.weight");
+    bool same = *engine->readParam(i) == before[i];
+    EXPECT_EQ(same, !target) << name.str();
+    changed += !same;
+  }
+  EXPECT_EQ(changed, 4); // q and v of 2 layers
+}
+
+TEST_F(EngineTest, BadTrainingIsAnError) {
+  LOAD_OR_SKIP(engine);
+  std::vector<int64_t> seq = {1, 2, 3};
+  auto early = engine->trainStep({seq}, {targetsFrom(3, 1)}, 1e-3);
+  ASSERT_FALSE(bool(early));
+  EXPECT_EQ(llvm::toString(early.takeError()), "train_step before train_begin");
+  TrainOptions lora;
+  lora.loraRank = 2;
+  lora.loraTargets = "q_proj,wq";
+  llvm::Error err = engine->trainBegin(lora);
+  EXPECT_EQ(llvm::toString(std::move(err)),
+            "no linear named 'wq' to put a LoRA adapter on");
+  ASSERT_FALSE(bool(engine->trainBegin(TrainOptions())));
+  auto firstTok = engine->trainStep({seq}, {targetsFrom(3, 0)}, 1e-3);
+  ASSERT_FALSE(bool(firstTok));
+  EXPECT_EQ(llvm::toString(firstTok.takeError()),
+            "sequence 0: its first token cannot be a training target");
+  auto none = engine->trainStep({seq}, {targetsFrom(3, 3)}, 1e-3);
+  ASSERT_FALSE(bool(none));
+  EXPECT_EQ(llvm::toString(none.takeError()),
+            "the batch has no training targets");
+  auto shape = engine->trainStep({seq}, {targetsFrom(2, 1)}, 1e-3);
+  ASSERT_FALSE(bool(shape));
+  EXPECT_EQ(llvm::toString(shape.takeError()),
+            "a target mask must have one entry per token");
+
+  LOAD_OR_SKIP(w8, [](mlir::MLIRContext &c) {
+    return mlir::qrealign::QuantSchemeAttr::get(
+        &c, 8, 16, mlir::qrealign::Granularity::PerChannel, 0, false,
+        mlir::qrealign::ActQuantMode::Dynamic);
+  });
+  llvm::Error q = w8->trainBegin(TrainOptions());
+  EXPECT_NE(llvm::toString(std::move(q))
+                .find("cannot train a program with "
+                      "quantized linears"),
+            std::string::npos);
+}
 } // namespace
