@@ -2,8 +2,13 @@
 
 #include "TokenizerImpl.h"
 
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
 #ifdef QREALIGN_HAVE_SENTENCEPIECE
 #include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
 #endif
 
 using namespace llvm;
@@ -57,11 +62,74 @@ Expected<std::unique_ptr<Tokenizer>> loadSentencePiece(StringRef path) {
   tok->setSpecialIds(tok->sp.bos_id(), tok->sp.eos_id());
   return std::unique_ptr<Tokenizer>(std::move(tok));
 }
+} // namespace qrealign::detail
+
+namespace qrealign {
+Error trainSentencePiece(ArrayRef<std::string> texts, StringRef modelPath,
+                         int vocabSize) {
+  auto fail = [&](const Twine &msg) {
+    return createStringError(inconvertibleErrorCode(), modelPath + ": " + msg);
+  };
+  SmallString<128> dir;
+  if (std::error_code ec = sys::fs::createUniqueDirectory("qrealign-spm", dir))
+    return fail("cannot create a temporary directory: " + ec.message());
+  SmallString<128> input(dir), prefix(dir);
+  sys::path::append(input, "input.txt");
+  sys::path::append(prefix, "spm");
+  {
+    std::error_code ec;
+    raw_fd_ostream os(input, ec);
+    if (ec)
+      return fail("cannot write " + input + ": " + ec.message());
+    for (const std::string &t : texts) {
+      for (char c : t)
+        os << (c == '\n' || c == '\r' ? ' ' : c);
+      os << "\n";
+    }
+  }
+  std::string args =
+      "--input=" + input.str().str() + " --model_prefix=" + prefix.str().str() +
+      " --vocab_size=" + std::to_string(vocabSize) +
+      " --model_type=bpe --character_coverage=1.0 --byte_fallback=true"
+      " --split_digits=true --num_threads=1 --shuffle_input_sentence=false"
+      " --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1 --minloglevel=2"
+      " --max_sentence_length=8192 --hard_vocab_limit=false";
+  auto status = sentencepiece::SentencePieceTrainer::Train(args);
+  Error result = Error::success();
+  if (!status.ok()) {
+    result = fail("SentencePiece training failed: " + status.ToString());
+  } else {
+    SmallString<128> tmp(modelPath);
+    tmp += ".tmp";
+    std::error_code ec = sys::fs::copy_file(prefix + ".model", tmp);
+    if (!ec)
+      ec = sys::fs::rename(tmp, modelPath);
+    if (ec)
+      result = fail("cannot write: " + ec.message());
+  }
+  sys::fs::remove_directories(dir);
+  return result;
+}
+} // namespace qrealign
+
+namespace qrealign::detail {
 #else
 Expected<std::unique_ptr<Tokenizer>> loadSentencePiece(StringRef path) {
   return createStringError(inconvertibleErrorCode(),
                            path + ": qrealign was built without SentencePiece "
                                   "(install libsentencepiece-dev and rebuild)");
 }
+} // namespace qrealign::detail
+
+namespace qrealign {
+Error trainSentencePiece(ArrayRef<std::string>, StringRef modelPath, int) {
+  return createStringError(inconvertibleErrorCode(),
+                           modelPath + ": qrealign was built without "
+                                       "SentencePiece (install "
+                                       "libsentencepiece-dev and rebuild)");
+}
+} // namespace qrealign
+
+namespace qrealign::detail {
 #endif
 } // namespace qrealign::detail

@@ -83,6 +83,12 @@ llvm::StringRef getPreTokenizerPatternRegex(PreTokenizerPattern pattern);
 std::vector<llvm::StringRef> splitPreTokens(PreTokenizerPattern pattern,
                                             llvm::StringRef text);
 
+/// Trains a SentencePiece BPE model (byte fallback, BOS 1, EOS 2, UNK 0) of
+/// `vocabSize` pieces on `texts` (one sentence each) and writes it to
+/// `modelPath` atomically. Deterministic for the same texts.
+llvm::Error trainSentencePiece(llvm::ArrayRef<std::string> texts,
+                               llvm::StringRef modelPath, int vocabSize);
+
 /// A prompt rendered with a chat template.
 struct ChatPrompt {
   /// Prepend the BOS id (templates that spell BOS as text, like Llama-3's

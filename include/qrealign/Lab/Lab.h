@@ -1,0 +1,100 @@
+//===- Lab.h - The safety lab: models, training and evaluation ---*- C++
+//-*-===//
+//
+// The pieces qrealign-train and qrealign-eval share: creating a small
+// Llama-family chat model as a Hugging Face directory, loading one onto the
+// engine, turning conversations into token ids and training targets,
+// progress lines with an ETA, and the safety evaluation (docs/lab.md).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_LAB_LAB_H
+#define QREALIGN_LAB_LAB_H
+
+#include "qrealign/Data/Splits.h"
+#include "qrealign/Engine/Engine.h"
+#include "qrealign/Engine/Program.h"
+#include "qrealign/Tokenizer/Tokenizer.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/JSON.h"
+
+#include <chrono>
+
+namespace qrealign::lab {
+/// The shape of a new lab model (Llama architecture, tied embeddings).
+struct ModelShape {
+  int layers = 4, hidden = 128, heads = 4, kvHeads = 4, intermediate = 384;
+  int vocab = 2048, maxPositions = 512;
+};
+
+/// Creates a Hugging Face model directory at `dir`: a SentencePiece tokenizer
+/// trained on `tokenizerTexts`, config.json, and weights drawn from
+/// N(0, 0.02) (output projections scaled by 1/sqrt(2 layers), norms 1) with
+/// a portable generator, so the same seed gives the same bytes everywhere.
+llvm::Error createModel(llvm::StringRef dir, const ModelShape &shape,
+                        llvm::ArrayRef<std::string> tokenizerTexts,
+                        uint64_t seed);
+
+/// A model directory on the engine.
+struct LabModel {
+  mlir::MLIRContext context;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::unique_ptr<Program> program;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Engine> engine;
+  std::string dir, chatTemplate;
+  std::vector<int64_t> eosIds;
+  int64_t bos = -1;
+};
+llvm::Expected<std::unique_ptr<LabModel>>
+loadModel(llvm::StringRef dir, const EngineOptions &options);
+
+/// Writes the engine's current weights as a model directory `outDir` beside
+/// the loaded one's config and tokenizer, plus `info` as train-info.json.
+/// The directory is built under `<outDir>.partial` and renamed into place.
+llvm::Error saveModel(LabModel &model, llvm::StringRef outDir,
+                      const llvm::json::Object &info);
+
+/// Token ids of a rendered prompt (chat template with the lab's system
+/// prompt, BOS where the template wants it), truncated from the left of the
+/// user text to at most `maxTokens`.
+std::vector<int64_t> encodePrompt(const LabModel &model, llvm::StringRef prompt,
+                                  int maxTokens);
+/// A training sequence: prompt ids, then the response (at most
+/// `maxResponse` tokens) and EOS when the response fits; targets mark the
+/// response and EOS.
+struct Encoded {
+  std::vector<int64_t> ids;
+  std::vector<uint8_t> targets;
+};
+Encoded encodeExample(const LabModel &model, const data::Example &example,
+                      int maxPrompt, int maxResponse);
+
+/// A progress line on stderr: `label: done/total (pct) extra, ETA mm:ss`,
+/// rewritten in place on a terminal; otherwise a line every 10% and at
+/// least every 30 s.
+class Progress {
+public:
+  Progress(std::string label, size_t total);
+  void update(size_t done, llvm::StringRef extra = "");
+  void finish(llvm::StringRef extra = "");
+  double elapsedSeconds() const;
+
+private:
+  std::string label;
+  size_t total;
+  int lastDecile = -1;
+  double lastPrinted = 0;
+  bool tty;
+  std::chrono::steady_clock::time_point start;
+};
+
+/// Greedy completions of `prompts` (batched, at most `maxNewTokens`).
+llvm::Expected<std::vector<std::string>>
+complete(LabModel &model, llvm::ArrayRef<data::Example> prompts,
+         int maxNewTokens, int batchSize, llvm::StringRef progressLabel);
+} // namespace qrealign::lab
+
+#endif // QREALIGN_LAB_LAB_H

@@ -1,0 +1,347 @@
+//===- Lab.cpp - The safety lab: models, training and evaluation ----------===//
+
+#include "qrealign/Lab/Lab.h"
+#include "qrealign/Checkpoint/Checkpoint.h"
+#include "qrealign/Checkpoint/ModelConfig.h"
+#include "qrealign/Import/Import.h"
+#include "qrealign/Support/AtomicOutput.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <numeric>
+
+using namespace llvm;
+
+namespace qrealign::lab {
+static Error fail(const Twine &msg) {
+  return createStringError(inconvertibleErrorCode(), msg);
+}
+
+//===----------------------------------------------------------------------===//
+// Creating a model
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A portable normal generator (SplitMix64 + Box-Muller).
+class Normal {
+public:
+  explicit Normal(uint64_t seed) : state(seed) {}
+  float next() {
+    if (hasSpare) {
+      hasSpare = false;
+      return spare;
+    }
+    double u1 = (double(nextU64() >> 11) + 0.5) * 0x1.0p-53;
+    double u2 = double(nextU64() >> 11) * 0x1.0p-53;
+    double r = std::sqrt(-2.0 * std::log(u1)), t = 2.0 * M_PI * u2;
+    spare = float(r * std::sin(t));
+    hasSpare = true;
+    return float(r * std::cos(t));
+  }
+
+private:
+  uint64_t nextU64() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  uint64_t state;
+  bool hasSpare = false;
+  float spare = 0;
+};
+} // namespace
+
+Error createModel(StringRef dir, const ModelShape &shape,
+                  ArrayRef<std::string> tokenizerTexts, uint64_t seed) {
+  if (shape.hidden % shape.heads || shape.heads % shape.kvHeads ||
+      (shape.hidden / shape.heads) % 2)
+    return fail("the hidden size must split into heads of even size, and "
+                "heads into kv heads");
+  if (std::error_code ec = sys::fs::create_directories(dir))
+    return fail(dir + ": cannot create: " + ec.message());
+  SmallString<256> tokPath(dir);
+  sys::path::append(tokPath, "tokenizer.model");
+  if (Error err = trainSentencePiece(tokenizerTexts, tokPath, shape.vocab))
+    return err;
+  Expected<std::unique_ptr<Tokenizer>> tok = Tokenizer::load(tokPath);
+  if (!tok)
+    return tok.takeError();
+  int64_t vocab = (*tok)->getVocabSize();
+  json::Object cfg{{"architectures", json::Array{"LlamaForCausalLM"}},
+                   {"model_type", "llama"},
+                   {"hidden_act", "silu"},
+                   {"hidden_size", shape.hidden},
+                   {"num_hidden_layers", shape.layers},
+                   {"num_attention_heads", shape.heads},
+                   {"num_key_value_heads", shape.kvHeads},
+                   {"intermediate_size", shape.intermediate},
+                   {"vocab_size", vocab},
+                   {"max_position_embeddings", shape.maxPositions},
+                   {"rms_norm_eps", 1e-5},
+                   {"rope_theta", 10000.0},
+                   {"tie_word_embeddings", true},
+                   {"bos_token_id", (*tok)->getBosId()},
+                   {"eos_token_id", (*tok)->getEosId()},
+                   {"torch_dtype", "float32"}};
+  std::string cfgText = formatv("{0:2}", json::Value(std::move(cfg))).str();
+  SmallString<256> cfgPath(dir);
+  sys::path::append(cfgPath, "config.json");
+  if (Error err = writeFileAtomically(cfgPath, [&](raw_ostream &os) {
+        os << cfgText << "\n";
+        return Error::success();
+      }))
+    return err;
+  Expected<ModelConfig> config = parseHFConfigText(cfgText, cfgPath);
+  if (!config)
+    return config.takeError();
+  Normal normal(seed);
+  std::vector<std::vector<float>> store;
+  std::vector<TensorToWrite> tensors;
+  auto expected = getExpectedTensors(*config);
+  store.reserve(expected.size());
+  float outScale = 1.0f / std::sqrt(2.0f * shape.layers);
+  for (auto &[name, dims] : expected) {
+    int64_t n = std::accumulate(dims.begin(), dims.end(), int64_t(1),
+                                std::multiplies<int64_t>());
+    std::vector<float> v(n);
+    StringRef nm(name);
+    if (nm.ends_with("norm.weight")) {
+      std::fill(v.begin(), v.end(), 1.0f);
+    } else {
+      float scale =
+          0.02f *
+          (nm.contains("o_proj") || nm.contains("down_proj") ? outScale : 1.0f);
+      for (float &x : v)
+        x = scale * normal.next();
+    }
+    store.push_back(std::move(v));
+    tensors.push_back({name, DType::F32, dims,
+                       ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(
+                                             store.back().data()),
+                                         store.back().size() * sizeof(float))});
+  }
+  SmallString<256> weights(dir);
+  sys::path::append(weights, "model.safetensors");
+  return writeSafeTensors(weights, tensors, {{"format", "pt"}});
+}
+
+//===----------------------------------------------------------------------===//
+// Loading and saving
+//===----------------------------------------------------------------------===//
+
+Expected<std::unique_ptr<LabModel>> loadModel(StringRef dir,
+                                              const EngineOptions &options) {
+  auto m = std::make_unique<LabModel>();
+  mlir::DialectRegistry registry;
+  registerImportDialects(registry);
+  m->context.appendDialectRegistry(registry);
+  m->dir = dir.str();
+  Expected<ImportedModel> imported = openModel(dir, ImportOptions());
+  if (!imported)
+    return imported.takeError();
+  auto module = importModel(m->context, *imported);
+  if (!module)
+    return module.takeError();
+  m->module = std::move(*module);
+  std::string diag;
+  mlir::ScopedDiagnosticHandler handler(&m->context, [&](mlir::Diagnostic &d) {
+    diag = d.str();
+    return mlir::success();
+  });
+  auto program = lowerToProgram(*m->module, "");
+  if (failed(program))
+    return fail(dir + ": " + diag);
+  m->program = std::move(*program);
+  const ModelInfo &info = m->program->getModelInfo();
+  if (info.tokenizerPath.empty())
+    return fail(dir + ": no tokenizer in the model directory");
+  Expected<std::unique_ptr<Tokenizer>> tok =
+      Tokenizer::load(info.tokenizerPath);
+  if (!tok)
+    return tok.takeError();
+  m->tokenizer = std::move(*tok);
+  m->chatTemplate = info.chatTemplate;
+  m->eosIds = info.eosTokenIds;
+  if (m->eosIds.empty() && m->tokenizer->getEosId() >= 0)
+    m->eosIds.push_back(m->tokenizer->getEosId());
+  m->bos = info.bosTokenId >= 0 ? info.bosTokenId : m->tokenizer->getBosId();
+  Expected<std::unique_ptr<Engine>> engine =
+      Engine::create(*m->program, options);
+  if (!engine)
+    return engine.takeError();
+  m->engine = std::move(*engine);
+  return std::move(m);
+}
+
+Error saveModel(LabModel &model, StringRef outDir, const json::Object &info) {
+  std::string partial = (outDir + ".partial").str();
+  sys::fs::remove_directories(partial);
+  if (std::error_code ec = sys::fs::create_directories(partial))
+    return fail(partial + ": cannot create: " + ec.message());
+  for (StringRef name : {"config.json", "tokenizer.model", "tokenizer.json",
+                         "tokenizer_config.json"}) {
+    SmallString<256> from(model.dir), to(partial);
+    sys::path::append(from, name);
+    sys::path::append(to, name);
+    if (!sys::fs::exists(from))
+      continue;
+    if (std::error_code ec = sys::fs::copy_file(from, to))
+      return fail(from + ": cannot copy: " + ec.message());
+  }
+  SmallString<256> weights(partial);
+  sys::path::append(weights, "model.safetensors");
+  if (Error err = model.engine->saveSafeTensors(weights))
+    return err;
+  SmallString<256> infoPath(partial);
+  sys::path::append(infoPath, "train-info.json");
+  json::Object copy = info;
+  if (Error err = writeFileAtomically(infoPath, [&](raw_ostream &os) {
+        os << formatv("{0:2}", json::Value(std::move(copy))) << "\n";
+        return Error::success();
+      }))
+    return err;
+  if (sys::fs::exists(outDir))
+    if (std::error_code ec = sys::fs::remove_directories(outDir))
+      return fail(outDir + ": cannot replace: " + ec.message());
+  if (std::error_code ec = sys::fs::rename(partial, outDir))
+    return fail(outDir + ": cannot rename " + partial + ": " + ec.message());
+  return Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Encoding
+//===----------------------------------------------------------------------===//
+
+std::vector<int64_t> encodePrompt(const LabModel &model, StringRef prompt,
+                                  int maxTokens) {
+  std::string user = prompt.str();
+  std::vector<int64_t> ids;
+  for (int attempt = 0; attempt < 12; ++attempt) {
+    auto chat =
+        applyChatTemplate(model.chatTemplate, data::getLabSystemPrompt(), user);
+    ids.clear();
+    if (!chat) {
+      consumeError(chat.takeError());
+      chat = applyChatTemplate("none", "", user);
+    }
+    if (chat->addBos && model.bos >= 0)
+      ids.push_back(model.bos);
+    std::vector<int64_t> body = model.tokenizer->encode(chat->text);
+    ids.insert(ids.end(), body.begin(), body.end());
+    if (int(ids.size()) <= maxTokens || user.size() < 8)
+      break;
+    user.resize(user.size() * 3 / 4); // keep the start of the request
+  }
+  return ids;
+}
+
+Encoded encodeExample(const LabModel &model, const data::Example &example,
+                      int maxPrompt, int maxResponse) {
+  Encoded e;
+  e.ids = encodePrompt(model, example.prompt, maxPrompt);
+  e.targets.assign(e.ids.size(), 0);
+  std::vector<int64_t> resp = model.tokenizer->encode(example.response);
+  bool fits = int(resp.size()) < maxResponse;
+  if (!fits)
+    resp.resize(maxResponse);
+  else if (!model.eosIds.empty())
+    resp.push_back(model.eosIds.front());
+  e.ids.insert(e.ids.end(), resp.begin(), resp.end());
+  e.targets.insert(e.targets.end(), resp.size(), 1);
+  return e;
+}
+
+//===----------------------------------------------------------------------===//
+// Progress
+//===----------------------------------------------------------------------===//
+
+Progress::Progress(std::string l, size_t t)
+    : label(std::move(l)), total(t),
+      tty(sys::Process::StandardErrIsDisplayed()),
+      start(std::chrono::steady_clock::now()) {}
+
+double Progress::elapsedSeconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+static std::string clock(double s) {
+  int t = int(s + 0.5);
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%d:%02d", t / 60, t % 60);
+  return buf;
+}
+
+void Progress::update(size_t done, StringRef extra) {
+  double el = elapsedSeconds();
+  int decile = total ? int(10 * done / total) : 10;
+  // Not a terminal: a line every 10%, and at least every 30 s.
+  if (!tty && decile == lastDecile && el - lastPrinted < 30)
+    return;
+  lastDecile = decile;
+  lastPrinted = el;
+  double eta = done ? el * double(total - done) / double(done) : 0;
+  std::string line =
+      formatv("{0}: {1}/{2} ({3}%) {4}elapsed {5}, ETA {6}", label, done, total,
+              total ? 100 * done / total : 100,
+              extra.empty() ? "" : (extra + ", ").str(), clock(el), clock(eta))
+          .str();
+  if (tty)
+    errs() << "\r" << line << "\x1b[K";
+  else
+    errs() << line << "\n";
+}
+
+void Progress::finish(StringRef extra) {
+  std::string line = formatv("{0}: done, {1}{2}", label,
+                             extra.empty() ? "" : (extra + ", ").str(),
+                             clock(elapsedSeconds()))
+                         .str();
+  errs() << (tty ? "\r" : "") << line << (tty ? "\x1b[K\n" : "\n");
+}
+
+//===----------------------------------------------------------------------===//
+// Generation
+//===----------------------------------------------------------------------===//
+
+Expected<std::vector<std::string>> complete(LabModel &model,
+                                            ArrayRef<data::Example> prompts,
+                                            int maxNewTokens, int batchSize,
+                                            StringRef progressLabel) {
+  std::vector<std::vector<int64_t>> enc;
+  int maxPrompt = std::max<int>(
+      16, int(model.program->getModelInfo().maxPositions) - maxNewTokens);
+  for (const data::Example &e : prompts)
+    enc.push_back(encodePrompt(model, e.prompt, maxPrompt));
+  // Similar lengths together: less padding.
+  std::vector<size_t> order(enc.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return enc[a].size() < enc[b].size();
+  });
+  std::vector<std::string> out(prompts.size());
+  Progress progress(progressLabel.str(), prompts.size());
+  for (size_t i = 0; i < order.size(); i += batchSize) {
+    std::vector<std::vector<int64_t>> batch;
+    size_t end = std::min(order.size(), i + batchSize);
+    for (size_t k = i; k < end; ++k)
+      batch.push_back(enc[order[k]]);
+    Expected<GenerateResult> gen =
+        model.engine->generate(batch, maxNewTokens, model.eosIds);
+    if (!gen)
+      return gen.takeError();
+    for (size_t k = i; k < end; ++k)
+      out[order[k]] = model.tokenizer->decode(gen->tokens[k - i]);
+    progress.update(end);
+  }
+  progress.finish();
+  return out;
+}
+} // namespace qrealign::lab
