@@ -2,8 +2,8 @@
 
 #include "TokenizerImpl.h"
 
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
+#include "qrealign/Support/AtomicOutput.h"
+
 #include "llvm/Support/raw_ostream.h"
 
 #ifdef QREALIGN_HAVE_SENTENCEPIECE
@@ -65,50 +65,56 @@ Expected<std::unique_ptr<Tokenizer>> loadSentencePiece(StringRef path) {
 } // namespace qrealign::detail
 
 namespace qrealign {
+namespace {
+/// Feeds the texts to the trainer, newlines flattened (so the trained model
+/// records no input file names: same texts, same bytes).
+class TextIterator : public sentencepiece::SentenceIterator {
+public:
+  explicit TextIterator(ArrayRef<std::string> t) : texts(t) { load(); }
+  bool done() const override { return index >= texts.size(); }
+  void Next() override {
+    ++index;
+    load();
+  }
+  const std::string &value() const override { return current; }
+  sentencepiece::util::Status status() const override {
+    return sentencepiece::util::Status();
+  }
+
+private:
+  void load() {
+    if (done())
+      return;
+    current = texts[index];
+    for (char &c : current)
+      if (c == '\n' || c == '\r')
+        c = ' ';
+  }
+  ArrayRef<std::string> texts;
+  size_t index = 0;
+  std::string current;
+};
+} // namespace
+
 Error trainSentencePiece(ArrayRef<std::string> texts, StringRef modelPath,
                          int vocabSize) {
-  auto fail = [&](const Twine &msg) {
-    return createStringError(inconvertibleErrorCode(), modelPath + ": " + msg);
-  };
-  SmallString<128> dir;
-  if (std::error_code ec = sys::fs::createUniqueDirectory("qrealign-spm", dir))
-    return fail("cannot create a temporary directory: " + ec.message());
-  SmallString<128> input(dir), prefix(dir);
-  sys::path::append(input, "input.txt");
-  sys::path::append(prefix, "spm");
-  {
-    std::error_code ec;
-    raw_fd_ostream os(input, ec);
-    if (ec)
-      return fail("cannot write " + input + ": " + ec.message());
-    for (const std::string &t : texts) {
-      for (char c : t)
-        os << (c == '\n' || c == '\r' ? ' ' : c);
-      os << "\n";
-    }
-  }
   std::string args =
-      "--input=" + input.str().str() + " --model_prefix=" + prefix.str().str() +
-      " --vocab_size=" + std::to_string(vocabSize) +
+      "--vocab_size=" + std::to_string(vocabSize) +
       " --model_type=bpe --character_coverage=1.0 --byte_fallback=true"
       " --split_digits=true --num_threads=1 --shuffle_input_sentence=false"
       " --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1 --minloglevel=2"
       " --max_sentence_length=8192 --hard_vocab_limit=false";
-  auto status = sentencepiece::SentencePieceTrainer::Train(args);
-  Error result = Error::success();
-  if (!status.ok()) {
-    result = fail("SentencePiece training failed: " + status.ToString());
-  } else {
-    SmallString<128> tmp(modelPath);
-    tmp += ".tmp";
-    std::error_code ec = sys::fs::copy_file(prefix + ".model", tmp);
-    if (!ec)
-      ec = sys::fs::rename(tmp, modelPath);
-    if (ec)
-      result = fail("cannot write: " + ec.message());
-  }
-  sys::fs::remove_directories(dir);
-  return result;
+  TextIterator it(texts);
+  std::string proto;
+  auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &proto);
+  if (!status.ok())
+    return createStringError(
+        inconvertibleErrorCode(),
+        modelPath + ": SentencePiece training failed: " + status.ToString());
+  return writeFileAtomically(modelPath, [&](raw_ostream &os) {
+    os << proto;
+    return Error::success();
+  });
 }
 } // namespace qrealign
 

@@ -250,7 +250,7 @@ int main(int argc, char **argv) {
                     lr.getValue(), m.engine->getDevice());
   lab::Progress progress("train", total);
   std::vector<size_t> order(enc.size());
-  double ema = 0, first = 0;
+  double ema = 0, first = 0, last = 0;
   for (size_t step = 0; step < total; ++step) {
     size_t epoch = step / perEpoch, b = step % perEpoch;
     if (b == 0) {
@@ -278,6 +278,7 @@ int main(int argc, char **argv) {
     ema = step == 0 ? *loss : 0.95 * ema + 0.05 * *loss;
     if (step == 0)
       first = *loss;
+    last = *loss;
     progress.update(step + 1, formatv("loss {0:f3}", ema).str());
   }
   progress.finish(formatv("loss {0:f3} -> {1:f3}", first, ema).str());
@@ -294,6 +295,7 @@ int main(int argc, char **argv) {
                     {"steps", int64_t(total)},
                     {"first_loss", first},
                     {"final_loss_ema", ema},
+                    {"last_loss", last},
                     {"seconds", progress.elapsedSeconds()},
                     {"device", m.engine->getDevice()}};
   if (Error err = lab::saveModel(m, outDir, info))
