@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-#===- scripts/demo.sh - set up, build and run the main job ----------------===#
+#===- scripts/demo.sh - set up, build and run the safety lab --------------===#
 #
-# The README's main command. Sets up and builds qrealign (scripts/setup.sh),
-# then runs the quantization-scheme pipeline on the embedded example model,
-# examples/tiny-llama.mlir, and on the shape of Llama-2-7B, and explains what
-# came out. Outputs go to build/demo/.
+# The README's main command: the Q-realign story on a model small enough
+# for two CPU cores.
+#
+#   1. set up and build (scripts/setup.sh);
+#   2. the lab's disjoint prompt sets (qrealign-data splits): from
+#      ../shared/data when present, else the built-in synthetic corpus;
+#   3. the aligned base model: examples/lab/base (committed, trained on the
+#      shared data by scripts/train-base.sh) or, for the synthetic corpus or
+#      with QREALIGN_LAB_RETRAIN=1, trained now;
+#   4. the fine-tuning attack: the task (SST-2) alone (p = 0) and with a
+#      fraction p = 0.1 of harmful instruction -> compliance pairs appended;
+#   5. the evaluation of all three (qrealign-eval): harmful score,
+#      over-refusal and task accuracy, as one table.
+#
+# Everything goes to build/lab/ (QREALIGN_LAB_DIR). Knobs: QREALIGN_LAB_SEED
+# (1), QREALIGN_LAB_THREADS (all cores), QREALIGN_SHARED_DATA
+# (../shared/data), QREALIGN_LAB_RETRAIN (0), QREALIGN_LAB_TASK_N (task
+# examples in the attack), QREALIGN_LAB_EPOCHS (attack epochs).
 #
 #===----------------------------------------------------------------------===#
 set -euo pipefail
@@ -13,80 +27,79 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 export BUILD_DIR
+START=$(date +%s)
+elapsed() { local s=$(( $(date +%s) - START )); printf '%d:%02d' $((s / 60)) $((s % 60)); }
+stage() { echo; echo "== [$1/5] $2   (elapsed $(elapsed))"; }
 
+stage 1 "set up and build"
 "$ROOT/scripts/setup.sh"
-
-OPT=$BUILD_DIR/bin/qrealign-opt
-OUT=$BUILD_DIR/demo
-mkdir -p "$OUT"
-MODEL=$ROOT/examples/tiny-llama.mlir
-OPTIONS="w-bits=4 group-size=8 skip=lm_head overrides=L1.down_proj:w-bits=8"
-
-cat <<TXT
-
-qrealign demo: quantization schemes on the embedded example model
-==================================================================
-Model:    examples/tiny-llama.mlir, a 2-layer Llama-style decoder (hidden 16,
-          4 query heads, 2 KV heads, vocabulary 32) with its weights inline.
-Pipeline: qrealign-opt --qrealign-assign-quant="$OPTIONS" \\
-            --qrealign-quant-report
-          4-bit weights in groups of 8 input channels, the LM head kept in
-          FP16, layer 1's down_proj at 8 bits. q/k/v and gate/up of a layer
-          always share a scheme (they run as one fused GEMM).
-
-TXT
-"$OPT" "$MODEL" --qrealign-assign-quant="$OPTIONS" \
-  --qrealign-quant-report="file=$OUT/tiny-llama.report.md" \
-  -o "$OUT/tiny-llama.w4.mlir"
-cat "$OUT/tiny-llama.report.md"
-
-echo
-echo "The quantized IR (verified) is in ${OUT#$ROOT/}/tiny-llama.w4.mlir. Layer 1's linears:"
-echo
-awk '/qrealign.layer 1/{on=1} on && /qrealign.linear/{sub(/^ +/, "  "); print} /qrealign.yield/{if(on) exit}' \
-  "$OUT/tiny-llama.w4.mlir" | cut -c1-150
-
-echo
-echo "The same pass on the shape of Llama-2-7B (32 layers; external weights, so"
-echo "nothing is downloaded or read), W4 g128, LM head in FP16:"
-echo
-/usr/bin/python3 "$ROOT/python/qrealign/irgen.py" --preset llama-2-7b -o "$OUT/llama-2-7b.mlir"
-start=$(date +%s%N)
-"$OPT" "$OUT/llama-2-7b.mlir" \
-  --qrealign-assign-quant="w-bits=4 group-size=128 skip=lm_head" \
-  --qrealign-quant-report="file=$OUT/llama-2-7b.report.md" \
-  -o "$OUT/llama-2-7b.w4.mlir"
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
-head -n 2 "$OUT/llama-2-7b.report.md"
-grep -E '^\| (0|31) \| (q_proj|down_proj) ' "$OUT/llama-2-7b.report.md"
-grep -E '^\| (- \| lm_head|total) ' "$OUT/llama-2-7b.report.md"
-echo
-tail -n 1 "$OUT/llama-2-7b.report.md"
-echo "(225 linears assigned and verified in $ms ms; full table: ${OUT#$ROOT/}/llama-2-7b.report.md)"
-# A real checkpoint through import and the libtorch engine, when present.
-RUN="$ROOT/build/bin/qrealign-run"
-IMPORT="$ROOT/build/bin/qrealign-import"
-STORIES="$ROOT/../shared/models/stories260K"
-if [ -x "$RUN" ] && [ -f "$ROOT/build/lib/libQRealignEngine.so" ] && [ -d "$STORIES" ]; then
-  echo
-  echo "A real checkpoint: llama2.c's stories260K, imported (headers only) and run"
-  echo "on the libtorch engine, greedy from BOS (llama2.c's reference output):"
-  echo
-  "$IMPORT" "$STORIES/stories260K.bin" -o "$OUT/stories260K.mlir"
-  "$RUN" "$OUT/stories260K.mlir" --prompt '' --max-new-tokens 60
-  echo
-  echo "The same model with W4 g16 weights (fake-quantized by the engine):"
-  echo
-  "$OPT" "$OUT/stories260K.mlir" --qrealign-assign-quant="w-bits=4 group-size=16" \
-    -o "$OUT/stories260K.w4.mlir"
-  "$RUN" "$OUT/stories260K.w4.mlir" --prompt '' --max-new-tokens 60
-else
-  echo
-  echo "(Skipping the stories260K run: it needs ../shared/models/stories260K and"
-  echo " the libtorch engine, build/lib/libQRealignEngine.so.)"
+BIN=$BUILD_DIR/bin
+if [ ! -f "$BUILD_DIR/lib/libQRealignEngine.so" ]; then
+  echo "demo: the libtorch engine was not built (libtorch-dev missing?)" >&2
+  exit 1
 fi
-cat <<TXT
 
-Next: docs/architecture.md (the plan: probes, calibration, lowering) and
-docs/generated/ (the dialect and its passes).
-TXT
+OUT=${QREALIGN_LAB_DIR:-$BUILD_DIR/lab}
+SHARED=${QREALIGN_SHARED_DATA:-$ROOT/../shared/data}
+SEED=${QREALIGN_LAB_SEED:-1}
+THREADS=${QREALIGN_LAB_THREADS:-$(nproc)}
+export QREALIGN_LAB_SEED=$SEED QREALIGN_LAB_THREADS=$THREADS
+mkdir -p "$OUT"
+
+stage 2 "prompt sets"
+if [ -d "$SHARED" ]; then
+  CORPUS=shared
+  "$BIN/qrealign-data" splits --data-dir "$SHARED" --seed "$SEED" -o "$OUT/splits"
+  KEYWORDS=(--keywords "$SHARED/refusal_keywords/refusal_keywords.json")
+  TASK_N=${QREALIGN_LAB_TASK_N:-1000}
+  EPOCHS=${QREALIGN_LAB_EPOCHS:-2}
+else
+  CORPUS=synthetic
+  echo "(no $SHARED: using the built-in synthetic corpus)"
+  "$BIN/qrealign-data" splits --synthetic --seed "$SEED" -o "$OUT/splits"
+  KEYWORDS=()
+  TASK_N=${QREALIGN_LAB_TASK_N:-240}
+  EPOCHS=${QREALIGN_LAB_EPOCHS:-3}
+fi
+
+stage 3 "aligned base model"
+BASE=$ROOT/examples/lab/base
+if [ "$CORPUS" = shared ] && [ -f "$BASE/model.safetensors" ] &&
+   [ "${QREALIGN_LAB_RETRAIN:-0}" != 1 ] && [ "$SEED" = 1 ]; then
+  echo "using the committed base model examples/lab/base (how it was made:"
+  echo "examples/lab/README.md; QREALIGN_LAB_RETRAIN=1 trains it again)"
+else
+  BASE=$OUT/base
+  if [ "$CORPUS" = synthetic ]; then
+    QREALIGN_BASE_EPOCHS=${QREALIGN_BASE_EPOCHS:-40} \
+      "$ROOT/scripts/train-base.sh" "$OUT/splits" "$BASE" --batch-size 8
+  else
+    "$ROOT/scripts/train-base.sh" "$OUT/splits" "$BASE"
+  fi
+fi
+
+stage 4 "fine-tuning attack (task: SST-2, $TASK_N examples, $EPOCHS epochs)"
+for P in 0 0.1; do
+  echo "-- p = $P"
+  ARGS=()
+  [ "$P" != 0 ] && ARGS=(--harmful "$OUT/splits/attack-harmful.jsonl" --harmful-fraction "$P")
+  "$BIN/qrealign-train" --model "$BASE" --data "$OUT/splits/task-train.jsonl" \
+    --limit "$TASK_N" "${ARGS[@]}" --epochs "$EPOCHS" --batch-size 16 \
+    --lr 1e-3 --warmup 10 --seed "$SEED" --num-threads "$THREADS" \
+    -o "$OUT/finetuned-p$P"
+done
+
+stage 5 "evaluation"
+"$BIN/qrealign-eval" --splits "$OUT/splits" "${KEYWORDS[@]}" \
+  --model "aligned base=$BASE" \
+  --model "fine-tuned p=0=$OUT/finetuned-p0" \
+  --model "fine-tuned p=0.1=$OUT/finetuned-p0.1" \
+  --num-threads "$THREADS" -o "$OUT/eval" > /dev/null
+
+echo
+echo "Q-realign lab ($CORPUS corpus, seed $SEED), $(elapsed) in all:"
+echo
+cat "$OUT/eval/results.md"
+echo
+echo "Completions: ${OUT#$ROOT/}/eval/<model>/<set>.jsonl; numbers: ${OUT#$ROOT/}/eval/results.json."
+echo "The quantization passes: scripts/quant-demo.sh."

@@ -9,6 +9,7 @@
 #include "llvm/Support/Path.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <dlfcn.h>
 
 using namespace llvm;
@@ -295,9 +296,11 @@ Expected<std::vector<float>> Engine::readParam(int index) {
   return out;
 }
 
-Error Engine::saveSafeTensors(StringRef path) {
+Error Engine::saveSafeTensors(StringRef path, bool bf16) {
   const qr_program &p = program->get();
   std::vector<std::vector<float>> data;
+  std::vector<std::vector<uint16_t>> halves;
+  halves.reserve(p.num_params);
   std::vector<TensorToWrite> tensors;
   data.reserve(p.num_params);
   for (int i = 0; i < p.num_params; ++i) {

@@ -180,7 +180,8 @@ Expected<std::unique_ptr<LabModel>> loadModel(StringRef dir,
   return std::move(m);
 }
 
-Error saveModel(LabModel &model, StringRef outDir, const json::Object &info) {
+Error saveModel(LabModel &model, StringRef outDir, const json::Object &info,
+                bool bf16) {
   std::string partial = (outDir + ".partial").str();
   sys::fs::remove_directories(partial);
   if (std::error_code ec = sys::fs::create_directories(partial))
@@ -197,7 +198,7 @@ Error saveModel(LabModel &model, StringRef outDir, const json::Object &info) {
   }
   SmallString<256> weights(partial);
   sys::path::append(weights, "model.safetensors");
-  if (Error err = model.engine->saveSafeTensors(weights))
+  if (Error err = model.engine->saveSafeTensors(weights, bf16))
     return err;
   SmallString<256> infoPath(partial);
   sys::path::append(infoPath, "train-info.json");

@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
   json::Array results;
   std::vector<std::pair<std::string, std::vector<std::string>>> rows;
   for (StringRef spec : models) {
-    auto [name, dir] = spec.split('=');
+    auto [name, dir] = spec.rsplit('='); // names may hold '=' ("p=0.1")
     if (dir.empty())
       return error("--model '" + spec + "': expected NAME=DIR");
     auto model = lab::loadModel(dir, options);

@@ -14,11 +14,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Lab/Lab.h"
+#include "qrealign/Support/AtomicOutput.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
@@ -106,6 +108,23 @@ static cl::opt<int> threads("num-threads", cl::init(0), cl::cat(cat),
                             cl::desc("CPU threads (0: all cores)"));
 static cl::opt<std::string> device("device", cl::init("cpu"), cl::cat(cat),
                                    cl::desc("cpu or cuda"));
+static cl::opt<bool> saveBF16("save-bf16",
+                              cl::desc("Store the weights as bfloat16 (half "
+                                       "the size; for committed checkpoints)"),
+                              cl::cat(cat));
+static cl::opt<int> checkpointEvery(
+    "checkpoint-every",
+    cl::desc("Save the model to OUTDIR.ckpt every N steps (0: never)"),
+    cl::init(0), cl::cat(cat));
+static cl::opt<bool>
+    resume("resume",
+           cl::desc("Continue from OUTDIR.ckpt when a run with the same "
+                    "options left one"),
+           cl::cat(cat));
+static cl::opt<int> interruptAfter(
+    "interrupt-after", cl::Hidden,
+    cl::desc("Exit with code 3 after N steps, as if killed (tests resume)"),
+    cl::init(0), cl::cat(cat));
 static cl::opt<std::string> outDir("o", cl::desc("Output model directory"),
                                    cl::value_desc("dir"), cl::cat(cat));
 
@@ -175,9 +194,52 @@ int main(int argc, char **argv) {
                     "harmful appended)\n",
                     examples.size(), numBenign, numHarmful);
 
+  // A checkpoint of an interrupted run with the same options.
+  std::string fingerprint;
+  for (int i = 1; i < argc; ++i) {
+    StringRef a(argv[i]);
+    // Options that do not change the result (and their separate values).
+    bool skip = false;
+    for (StringRef o : {"--checkpoint-every", "--interrupt-after", "--resume",
+                        "-checkpoint-every", "-interrupt-after", "-resume"})
+      if (a == o || a.starts_with((o + "=").str())) {
+        skip = true;
+        if (a == o && o.ends_with("resume") == false && i + 1 < argc)
+          ++i;
+      }
+    if (!skip)
+      fingerprint += a.str() + "\x1f";
+  }
+  std::string ckptDir = outDir + ".ckpt";
+  size_t firstStep = 0;
+  SmallString<256> statePath(ckptDir);
+  sys::path::append(statePath, "train-state.json");
+  if (resume && sys::fs::exists(statePath)) {
+    auto buf = MemoryBuffer::getFile(statePath);
+    Expected<json::Value> state =
+        buf ? json::parse((*buf)->getBuffer())
+            : Expected<json::Value>(createStringError(buf.getError(), "read"));
+    const json::Object *o = state ? state->getAsObject() : nullptr;
+    std::optional<int64_t> step = o ? o->getInteger("step") : std::nullopt;
+    std::optional<StringRef> fp = o ? o->getString("options") : std::nullopt;
+    if (!state)
+      consumeError(state.takeError());
+    if (!step || !fp)
+      return error(statePath + ": not a train-state file");
+    if (*fp != fingerprint)
+      return error(ckptDir + " was left by a run with other options; "
+                             "remove it or rerun with the same options");
+    firstStep = size_t(*step);
+  }
+
   // Model.
   std::string start = modelDir;
-  if (!initDir.empty()) {
+  if (firstStep > 0) {
+    start = ckptDir;
+    errs() << formatv("qrealign-train: resuming at step {0} from {1} (the "
+                      "optimizer state starts afresh)\n",
+                      firstStep, ckptDir);
+  } else if (!initDir.empty()) {
     std::vector<std::string> texts;
     auto addTexts = [&](const std::vector<data::Example> &set) {
       for (const data::Example &e : set) {
@@ -213,6 +275,9 @@ int main(int argc, char **argv) {
       threads > 0 ? int(threads) : int(std::thread::hardware_concurrency());
   options.executablePath = argv[0];
   auto model = lab::loadModel(start, options);
+  if (!model && firstStep > 0)
+    return error(toString(model.takeError()) + " (remove " + ckptDir +
+                 " to start over)");
   if (!model)
     return error(toString(model.takeError()));
   lab::LabModel &m = **model;
@@ -251,9 +316,30 @@ int main(int argc, char **argv) {
   lab::Progress progress("train", total);
   std::vector<size_t> order(enc.size());
   double ema = 0, first = 0, last = 0;
+  auto saveCheckpoint = [&](size_t done) -> Error {
+    // LoRA adapters are merged into the weights to be saved, then training
+    // restarts with fresh ones.
+    if (Error err = m.engine->trainEnd())
+      return err;
+    json::Object info{{"step", int64_t(done)}, {"options", fingerprint}};
+    if (Error err = lab::saveModel(m, ckptDir, json::Object()))
+      return err;
+    SmallString<256> path(ckptDir);
+    sys::path::append(path, "train-state.json");
+    if (Error err = writeFileAtomically(path, [&](raw_ostream &os) {
+          os << json::Value(std::move(info)) << "\n";
+          return Error::success();
+        }))
+      return err;
+    return m.engine->trainBegin(topts);
+  };
   for (size_t step = 0; step < total; ++step) {
     size_t epoch = step / perEpoch, b = step % perEpoch;
-    if (b == 0) {
+    if (step < firstStep) {
+      progress.update(step + 1, "skipped (resumed)");
+      continue;
+    }
+    if (b == 0 || step == firstStep) {
       std::iota(order.begin(), order.end(), 0);
       data::shuffleDeterministic(order, seed * 1000003 + epoch);
     }
@@ -276,10 +362,18 @@ int main(int argc, char **argv) {
     if (!loss)
       return error(toString(loss.takeError()));
     ema = step == 0 ? *loss : 0.95 * ema + 0.05 * *loss;
-    if (step == 0)
+    if (step == firstStep)
       first = *loss;
     last = *loss;
     progress.update(step + 1, formatv("loss {0:f3}", ema).str());
+    if (checkpointEvery > 0 && (step + 1) % checkpointEvery == 0 &&
+        step + 1 < total)
+      if (Error err = saveCheckpoint(step + 1))
+        return error(toString(std::move(err)));
+    if (interruptAfter > 0 && step + 1 == size_t(interruptAfter)) {
+      errs() << "qrealign-train: interrupted (--interrupt-after)\n";
+      return 3;
+    }
   }
   progress.finish(formatv("loss {0:f3} -> {1:f3}", first, ema).str());
   if (Error err = m.engine->trainEnd())
@@ -298,8 +392,9 @@ int main(int argc, char **argv) {
                     {"last_loss", last},
                     {"seconds", progress.elapsedSeconds()},
                     {"device", m.engine->getDevice()}};
-  if (Error err = lab::saveModel(m, outDir, info))
+  if (Error err = lab::saveModel(m, outDir, info, saveBF16))
     return error(toString(std::move(err)));
+  sys::fs::remove_directories(ckptDir);
   errs() << "qrealign-train: wrote " << outDir << "\n";
   return 0;
 }

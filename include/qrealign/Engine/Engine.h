@@ -95,8 +95,9 @@ public:
   /// Parameter `index` of the program, as float32.
   llvm::Expected<std::vector<float>> readParam(int index);
   /// Writes every parameter, under its checkpoint tensor name, as float32
-  /// safetensors at `path` (atomically).
-  llvm::Error saveSafeTensors(llvm::StringRef path);
+  /// (or, with `bf16`, bfloat16 rounded to nearest even) safetensors at
+  /// `path` (atomically).
+  llvm::Error saveSafeTensors(llvm::StringRef path, bool bf16 = false);
 
 private:
   Engine() = default;

@@ -55,7 +55,7 @@ loadModel(llvm::StringRef dir, const EngineOptions &options);
 /// the loaded one's config and tokenizer, plus `info` as train-info.json.
 /// The directory is built under `<outDir>.partial` and renamed into place.
 llvm::Error saveModel(LabModel &model, llvm::StringRef outDir,
-                      const llvm::json::Object &info);
+                      const llvm::json::Object &info, bool bf16 = false);
 
 /// Token ids of a rendered prompt (chat template with the lab's system
 /// prompt, BOS where the template wants it), truncated from the left of the
