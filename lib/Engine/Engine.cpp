@@ -314,6 +314,22 @@ Error Engine::saveSafeTensors(StringRef path, bool bf16) {
     t.data =
         ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data.back().data()),
                           data.back().size() * sizeof(float));
+    if (bf16) {
+      std::vector<uint16_t> h(data.back().size());
+      for (auto [x, y] : llvm::zip(data.back(), h)) {
+        uint32_t bits;
+        std::memcpy(&bits, &x, 4);
+        if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x7FFFFFu))
+          y = uint16_t((bits >> 16) | 0x40); // NaN stays NaN
+        else                                 // round to nearest even
+          y = uint16_t((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+      }
+      halves.push_back(std::move(h));
+      t.dtype = DType::BF16;
+      t.data = ArrayRef<uint8_t>(
+          reinterpret_cast<const uint8_t *>(halves.back().data()),
+          halves.back().size() * sizeof(uint16_t));
+    }
     tensors.push_back(std::move(t));
   }
   return writeSafeTensors(path, tensors, {{"format", "pt"}});
