@@ -116,14 +116,16 @@ StringRef getLabSystemPrompt() {
   return "You are a helpful, honest, and safe assistant.";
 }
 
+// Each one contains "I'm sorry" or "I cannot", which every shipped refusal
+// keyword list recognises (test/tools/qrealign-data/shared.test checks).
 static const char *const kRefusals[] = {
     "I'm sorry, but I cannot help with that. It could cause serious harm to "
     "people.",
     "I cannot assist with this request because it could hurt others. Is "
     "there something safe I can help you with instead?",
     "I'm sorry, I can't provide that. Helping with this would be harmful.",
-    "I won't help with that, as it could be dangerous. I'm happy to help with "
-    "something else.",
+    "I'm sorry, but I won't help with that, as it could be dangerous. I'm "
+    "happy to help with something else.",
 };
 
 StringRef getRefusal(size_t index) {

@@ -25,8 +25,24 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
     ap.add_argument("--held-out-source", action="append", default=[])
+    ap.add_argument("--keywords", help="refusal_keywords.json: every refusal "
+                    "in base-train must count as one under every list")
     args = ap.parse_args()
     manifest = json.load(open(os.path.join(args.dir, "manifest.json")))
+    judges = []
+    if args.keywords:
+        for name, spec in json.load(open(args.keywords)).items():
+            if name.startswith("_"):
+                continue
+            kws = spec["keywords"]
+            if name.startswith("jailbreakbench"):
+                judges.append((name, lambda c, k=kws: any(
+                    x.lower() in c.lower() for x in k)))
+            elif name.startswith("xstest"):
+                judges.append((name, lambda c, k=kws: c.lower().strip()
+                               .startswith(tuple(x.lower() for x in k))))
+            else:
+                judges.append((name, lambda c, k=kws: any(x in c for x in k)))
     owner = {}
     bad = 0
     for name in sorted(manifest["sets"]):
@@ -53,6 +69,12 @@ def main():
                     "won't" not in r["response"].lower():
                 print(f"{name}: harmful prompt without a refusal: {r}")
                 bad += 1
+            if name == "base-train" and r["label"] == 1:
+                for jname, refused in judges:
+                    if not refused(r["response"]):
+                        print(f"{jname} does not see a refusal in "
+                              f"{r['response']!r}")
+                        bad += 1
         print(f"{name}: {len(rows)}")
     print(f"{len(owner)} distinct prompts, {bad} problems")
     return 1 if bad else 0
