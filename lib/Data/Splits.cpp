@@ -268,20 +268,41 @@ Expected<LabSplits> makeSharedSplits(StringRef dataDir, Task task,
                           : task == Task::GSM8K ? "gsm8k-train"
                                                 : "agnews-test";
   std::vector<Example> taskPool = raw[trainKind];
+  shuffleDeterministic(taskPool, seed + 2);
+  if (task != Task::AGNews)
+    a.reserve(raw[task == Task::SST2 ? "sst2-validation" : "gsm8k-test"]);
+  else // the first 1,000 are the held-out ones; duplicates of them go too
+    a.reserve(ArrayRef<Example>(taskPool).take_front(1000));
+  {
+    // Repeated sentences (SST-2 has some) stay in one set.
+    std::vector<Example> head(taskPool.begin(),
+                              taskPool.begin() +
+                                  (task == Task::AGNews
+                                       ? std::min<size_t>(1000, taskPool.size())
+                                       : 0));
+    std::vector<Example> rest = a.unique(
+        std::vector<Example>(taskPool.begin() + head.size(), taskPool.end()));
+    taskPool = std::move(head);
+    taskPool.insert(taskPool.end(), rest.begin(), rest.end());
+  }
+  size_t next = 0;
+  auto move = [&](StringRef set, size_t n) {
+    for (size_t end = std::min(taskPool.size(), next + n); next < end; ++next)
+      s.sets[set.str()].push_back(formatTaskExample(task, taskPool[next]));
+  };
   if (task == Task::AGNews) {
-    // AG News ships only its test split here: 1,000 held out, rest to train.
-    shuffleDeterministic(taskPool, seed + 2);
-    std::vector<Example> &ev = s.sets["task-eval"];
-    for (size_t i = 0; i < taskPool.size(); ++i)
-      (i < 1000 ? ev : s.sets["task-train"])
-          .push_back(formatTaskExample(task, taskPool[i]));
+    // AG News ships only its test split here: 1,000 of it are held out.
+    move("task-eval", 1000);
   } else {
-    for (const Example &e : taskPool)
-      s.sets["task-train"].push_back(formatTaskExample(task, e));
     for (const Example &e :
          raw[task == Task::SST2 ? "sst2-validation" : "gsm8k-test"])
       s.sets["task-eval"].push_back(formatTaskExample(task, e));
   }
+  // The attack's task data, and a disjoint part that the aligned base learns
+  // as one of its skills (a chat model can already do the task before the
+  // attack; a model trained from scratch here otherwise could not).
+  move("task-train", 1000);
+  move("task-base", 4000);
   return s;
 }
 
@@ -473,8 +494,10 @@ LabSplits makeSyntheticSplits(uint64_t seed) {
     }
   shuffleDeterministic(task, seed + 2);
   for (auto [i, e] : llvm::enumerate(task))
-    s.sets[i < 100 ? "task-eval" : "task-train"].push_back(
-        formatTaskExample(Task::SST2, e));
+    s.sets[i < 100   ? "task-eval"
+           : i < 250 ? "task-train"
+                     : "task-base"]
+        .push_back(formatTaskExample(Task::SST2, e));
   return s;
 }
 

@@ -54,7 +54,9 @@ public:
 
 Expected<std::unique_ptr<Tokenizer>> loadSentencePiece(StringRef path) {
   auto tok = std::make_unique<SentencePieceTokenizer>();
-  auto status = tok->sp.Load(std::string_view(path.data(), path.size()));
+  // SentencePiece opens path.data() as a C string: pass a terminated copy.
+  std::string file = path.str();
+  auto status = tok->sp.Load(file);
   if (!status.ok())
     return createStringError(
         inconvertibleErrorCode(),

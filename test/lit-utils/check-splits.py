@@ -13,7 +13,8 @@ import os
 import re
 import sys
 
-TRAIN = {"base-train", "attack-harmful", "task-train", "probe", "calibration"}
+TRAIN = {"base-train", "attack-harmful", "task-train", "task-base", "probe",
+         "calibration"}
 
 
 def norm(text):
