@@ -66,6 +66,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool", required=True)
     ap.add_argument("--tokenize-tool")
+    ap.add_argument("--data-tool", help="qrealign-data: seeds named "
+                    "KIND.ext are checked as dataset KIND")
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work-dir", required=True)
@@ -79,11 +81,16 @@ def main():
     for i in range(args.iterations):
         path, data = rng.choice(seeds)
         ext = os.path.splitext(path)[1]
+        kind = os.path.basename(path).split(".")[0]
         case = os.path.join(args.work_dir, "case-%d%s" % (i, ext))
         with open(case, "wb") as f:
-            f.write(mutate(data, rng, whole=ext == ".json"))
+            f.write(mutate(data, rng, whole=ext in (".json", ".jsonl", ".csv",
+                                                    ".tsv", ".txt")))
         cmds = [[tool, "--list-tensors", case, "-o", os.devnull]]
-        if ext == ".json":
+        if args.data_tool:
+            dt = shutil.which(args.data_tool) or args.data_tool
+            cmds = [[dt, "check", kind, case]]
+        elif ext == ".json":
             tok = shutil.which(args.tokenize_tool) or args.tokenize_tool
             cmds = [[tok, case, "--prompt", "Héllo <|eot_id|> 123 \u4e2d's",
                      "--chat-template", "llama-3", "-o", os.devnull]]
