@@ -10,8 +10,9 @@
 #   3. the aligned base model: examples/lab/base (committed, trained on the
 #      shared data by scripts/train-base.sh) or, for the synthetic corpus or
 #      with QREALIGN_LAB_RETRAIN=1, trained now;
-#   4. the fine-tuning attack: the task (SST-2) alone (p = 0) and with a
-#      fraction p = 0.1 of harmful instruction -> compliance pairs appended;
+#   4. the fine-tuning attack as in the paper (LoRA rank 8 on q and v,
+#      merged): the task (SST-2) alone (p = 0) and with floor(p N) harmful
+#      instruction -> compliance pairs appended to its N examples (p = 0.1);
 #   5. the evaluation of all three (qrealign-eval): harmful score,
 #      over-refusal and task accuracy, as one table.
 #
@@ -58,7 +59,7 @@ else
   echo "(no $SHARED: using the built-in synthetic corpus)"
   "$BIN/qrealign-data" splits --synthetic --seed "$SEED" -o "$OUT/splits"
   KEYWORDS=()
-  TASK_N=${QREALIGN_LAB_TASK_N:-240}
+  TASK_N=${QREALIGN_LAB_TASK_N:-150}
   EPOCHS=${QREALIGN_LAB_EPOCHS:-3}
 fi
 
@@ -71,21 +72,22 @@ if [ "$CORPUS" = shared ] && [ -f "$BASE/model.safetensors" ] &&
 else
   BASE=$OUT/base
   if [ "$CORPUS" = synthetic ]; then
-    QREALIGN_BASE_EPOCHS=${QREALIGN_BASE_EPOCHS:-40} \
-      "$ROOT/scripts/train-base.sh" "$OUT/splits" "$BASE" --batch-size 8
+    QREALIGN_BASE_EPOCHS=${QREALIGN_BASE_EPOCHS:-20} \
+      "$ROOT/scripts/train-base.sh" "$OUT/splits" "$BASE" --vocab 1024
   else
     "$ROOT/scripts/train-base.sh" "$OUT/splits" "$BASE"
   fi
 fi
 
-stage 4 "fine-tuning attack (task: SST-2, $TASK_N examples, $EPOCHS epochs)"
+stage 4 "fine-tuning attack (SST-2, $TASK_N examples, $EPOCHS epochs, LoRA r8 on q/v)"
 for P in 0 0.1; do
   echo "-- p = $P"
   ARGS=()
   [ "$P" != 0 ] && ARGS=(--harmful "$OUT/splits/attack-harmful.jsonl" --harmful-fraction "$P")
   "$BIN/qrealign-train" --model "$BASE" --data "$OUT/splits/task-train.jsonl" \
     --limit "$TASK_N" "${ARGS[@]}" --epochs "$EPOCHS" --batch-size 16 \
-    --lr 1e-3 --warmup 10 --seed "$SEED" --num-threads "$THREADS" \
+    --lora-rank 8 --lora-alpha 32 --lora-targets q_proj,v_proj \
+    --lr 2e-3 --warmup 10 --seed "$SEED" --num-threads "$THREADS" \
     -o "$OUT/finetuned-p$P"
 done
 
