@@ -179,9 +179,12 @@ Expected<std::vector<Example>> loadLines(StringRef path, StringRef source) {
   return out;
 }
 
+/// JSON Lines: one object per non-blank line. A non-empty `source` is set
+/// on every example; `allowEmpty` accepts a file without records.
 Expected<std::vector<Example>>
 loadJSONL(StringRef path, StringRef source,
-          function_ref<Expected<Example>(const json::Object &, unsigned)> fn) {
+          function_ref<Expected<Example>(const json::Object &, unsigned)> fn,
+          bool allowEmpty = false) {
   Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
   if (!buf)
     return buf.takeError();
@@ -201,10 +204,11 @@ loadJSONL(StringRef path, StringRef source,
     Expected<Example> e = fn(*o, line);
     if (!e)
       return e.takeError();
-    e->source = source.str();
+    if (!source.empty())
+      e->source = source.str();
     out.push_back(std::move(*e));
   }
-  if (out.empty())
+  if (out.empty() && !allowEmpty)
     return fail(path, "no records");
   return out;
 }
@@ -243,6 +247,25 @@ const DatasetKind kKinds[] = {
 } // namespace
 
 ArrayRef<DatasetKind> getDatasetKinds() { return kKinds; }
+
+Expected<std::vector<Example>> readExamples(StringRef path) {
+  return loadJSONL(
+      path, "",
+      [&](const json::Object &o, unsigned line) -> Expected<Example> {
+        std::optional<StringRef> prompt = o.getString("prompt");
+        if (!prompt || prompt->empty())
+          return failAt(path, line,
+                        "expected an object with a non-empty \"prompt\"");
+        Example e;
+        e.prompt = prompt->str();
+        e.response = o.getString("response").value_or("").str();
+        e.source = o.getString("source").value_or("").str();
+        e.category = o.getString("category").value_or("").str();
+        e.label = int(o.getInteger("label").value_or(-1));
+        return e;
+      },
+      /*allowEmpty=*/true);
+}
 
 Expected<std::vector<Row>> readDelimited(StringRef path, char sep) {
   Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);

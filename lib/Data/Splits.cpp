@@ -545,38 +545,4 @@ Error writeSplits(const LabSplits &splits, StringRef dir, uint64_t seed) {
     return Error::success();
   });
 }
-
-Expected<std::vector<Example>> readExamples(StringRef path) {
-  ErrorOr<std::unique_ptr<MemoryBuffer>> buf =
-      MemoryBuffer::getFile(path, /*IsText=*/true);
-  if (!buf)
-    return createStringError(
-        buf.getError(), path + ": cannot read: " + buf.getError().message());
-  std::vector<Example> out;
-  SmallVector<StringRef> lines;
-  (*buf)->getBuffer().split(lines, '\n');
-  for (auto [i, l] : llvm::enumerate(lines)) {
-    if (l.trim().empty())
-      continue;
-    auto bad = [&](const Twine &msg) {
-      return createStringError(inconvertibleErrorCode(),
-                               path + ":" + Twine(i + 1) + ": " + msg);
-    };
-    Expected<json::Value> v = json::parse(l);
-    if (!v)
-      return bad("invalid JSON: " + toString(v.takeError()));
-    const json::Object *o = v->getAsObject();
-    std::optional<StringRef> prompt = o ? o->getString("prompt") : std::nullopt;
-    if (!prompt || prompt->empty())
-      return bad("expected an object with a non-empty \"prompt\"");
-    Example e;
-    e.prompt = prompt->str();
-    e.response = o->getString("response").value_or("").str();
-    e.source = o->getString("source").value_or("").str();
-    e.category = o->getString("category").value_or("").str();
-    e.label = int(o->getInteger("label").value_or(-1));
-    out.push_back(std::move(e));
-  }
-  return out;
-}
 } // namespace qrealign::data

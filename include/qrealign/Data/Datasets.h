@@ -43,6 +43,10 @@ llvm::ArrayRef<DatasetKind> getDatasetKinds();
 llvm::Expected<std::vector<Example>> loadDataset(llvm::StringRef kind,
                                                  llvm::StringRef path);
 
+/// Reads a JSONL file of examples as writeSplits writes them (prompt,
+/// response, source, category, label); errors name the file and line.
+llvm::Expected<std::vector<Example>> readExamples(llvm::StringRef path);
+
 /// Rows of a CSV (RFC 4180: quotes, doubled quotes, newlines in quoted
 /// fields) or TSV (no quoting) file, header first. Each row carries the line
 /// it starts on. Every row must have as many fields as the header.

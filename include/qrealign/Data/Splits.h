@@ -48,8 +48,6 @@ LabSplits makeSyntheticSplits(uint64_t seed);
 /// and manifest.json (origin, seed, counts), each atomically.
 llvm::Error writeSplits(const LabSplits &splits, llvm::StringRef dir,
                         uint64_t seed);
-/// Reads one JSONL set written by writeSplits.
-llvm::Expected<std::vector<Example>> readExamples(llvm::StringRef path);
 
 /// A deterministic shuffle (Fisher-Yates over a 64-bit LCG, identical on
 /// every platform, unlike std::shuffle).
