@@ -28,6 +28,17 @@ Expected<std::unique_ptr<MemoryBuffer>> readFile(StringRef path) {
   return std::move(*buf);
 }
 
+/// The whole file as one JSON value.
+Expected<json::Value> parseJSONFile(StringRef path) {
+  Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
+  if (!buf)
+    return buf.takeError();
+  Expected<json::Value> root = json::parse((*buf)->getBuffer());
+  if (!root)
+    return fail(path, "invalid JSON: " + toString(root.takeError()));
+  return root;
+}
+
 /// The column indices of `names` in a header row, or an error naming the
 /// missing ones.
 Expected<std::vector<size_t>> findColumns(StringRef path, const Row &header,
@@ -106,12 +117,9 @@ loadTable(StringRef path, char sep, StringRef source, StringRef promptCol,
 Expected<std::vector<Example>> loadJSONArray(
     StringRef path, StringRef source,
     function_ref<Expected<Example>(const json::Object &, size_t)> fn) {
-  Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
-  if (!buf)
-    return buf.takeError();
-  Expected<json::Value> root = json::parse((*buf)->getBuffer());
+  Expected<json::Value> root = parseJSONFile(path);
   if (!root)
-    return fail(path, "invalid JSON: " + toString(root.takeError()));
+    return root.takeError();
   const json::Array *arr = root->getAsArray();
   if (!arr)
     return fail(path, "expected a JSON array of objects");
@@ -450,12 +458,9 @@ bool RefusalJudge::isRefusal(StringRef completion) const {
 }
 
 Expected<std::vector<RefusalJudge>> loadRefusalJudges(StringRef path) {
-  Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
-  if (!buf)
-    return buf.takeError();
-  Expected<json::Value> root = json::parse((*buf)->getBuffer());
+  Expected<json::Value> root = parseJSONFile(path);
   if (!root)
-    return fail(path, "invalid JSON: " + toString(root.takeError()));
+    return root.takeError();
   const json::Object *top = root->getAsObject();
   if (!top)
     return fail(path, "expected a JSON object of keyword lists");
