@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <numeric>
+#include <thread>
 
 using namespace llvm;
 
@@ -136,6 +137,16 @@ Error createModel(StringRef dir, const ModelShape &shape,
 // Loading and saving
 //===----------------------------------------------------------------------===//
 
+EngineOptions makeEngineOptions(StringRef device, int threads,
+                                const char *argv0) {
+  EngineOptions options;
+  options.device = device.str();
+  options.numThreads =
+      threads > 0 ? threads : int(std::thread::hardware_concurrency());
+  options.executablePath = argv0;
+  return options;
+}
+
 Expected<std::unique_ptr<LabModel>> loadModel(StringRef dir,
                                               const EngineOptions &options) {
   auto m = std::make_unique<LabModel>();
@@ -168,6 +179,8 @@ Expected<std::unique_ptr<LabModel>> loadModel(StringRef dir,
     return tok.takeError();
   m->tokenizer = std::move(*tok);
   m->chatTemplate = info.chatTemplate;
+  if (auto check = applyChatTemplate(m->chatTemplate, "", ""); !check)
+    return fail(dir + ": " + toString(check.takeError()));
   m->eosIds = info.eosTokenIds;
   if (m->eosIds.empty() && m->tokenizer->getEosId() >= 0)
     m->eosIds.push_back(m->tokenizer->getEosId());
@@ -225,16 +238,13 @@ std::vector<int64_t> encodePrompt(const LabModel &model, StringRef prompt,
   std::string user = prompt.str();
   std::vector<int64_t> ids;
   for (int attempt = 0; attempt < 12; ++attempt) {
-    auto chat =
-        applyChatTemplate(model.chatTemplate, data::getLabSystemPrompt(), user);
+    // loadModel checked the template name.
+    ChatPrompt chat = cantFail(applyChatTemplate(
+        model.chatTemplate, data::getLabSystemPrompt(), user));
     ids.clear();
-    if (!chat) {
-      consumeError(chat.takeError());
-      chat = applyChatTemplate("none", "", user);
-    }
-    if (chat->addBos && model.bos >= 0)
+    if (chat.addBos && model.bos >= 0)
       ids.push_back(model.bos);
-    std::vector<int64_t> body = model.tokenizer->encode(chat->text);
+    std::vector<int64_t> body = model.tokenizer->encode(chat.text);
     ids.insert(ids.end(), body.begin(), body.end());
     if (int(ids.size()) <= maxTokens || user.size() < 8)
       break;

@@ -27,8 +27,6 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
-#include <thread>
-
 using namespace llvm;
 using namespace qrealign;
 
@@ -146,11 +144,7 @@ int main(int argc, char **argv) {
   if (sets.empty())
     return error(splitsDir + ": no eval-*.jsonl or task-eval.jsonl sets");
 
-  EngineOptions options;
-  options.device = device;
-  options.numThreads =
-      threads > 0 ? int(threads) : int(std::thread::hardware_concurrency());
-  options.executablePath = argv[0];
+  EngineOptions options = lab::makeEngineOptions(device, threads, argv[0]);
   json::Array results;
   std::vector<std::pair<std::string, std::vector<std::string>>> rows;
   for (StringRef spec : models) {

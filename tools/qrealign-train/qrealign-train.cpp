@@ -26,7 +26,6 @@
 
 #include <cmath>
 #include <numeric>
-#include <thread>
 
 using namespace llvm;
 using namespace qrealign;
@@ -269,11 +268,7 @@ int main(int argc, char **argv) {
       return error(toString(std::move(err)));
     start = initDir;
   }
-  EngineOptions options;
-  options.device = device;
-  options.numThreads =
-      threads > 0 ? int(threads) : int(std::thread::hardware_concurrency());
-  options.executablePath = argv[0];
+  EngineOptions options = lab::makeEngineOptions(device, threads, argv[0]);
   auto model = lab::loadModel(start, options);
   if (!model && firstStep > 0)
     return error(toString(model.takeError()) + " (remove " + ckptDir +

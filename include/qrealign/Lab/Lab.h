@@ -37,6 +37,10 @@ llvm::Error createModel(llvm::StringRef dir, const ModelShape &shape,
                         llvm::ArrayRef<std::string> tokenizerTexts,
                         uint64_t seed);
 
+/// Engine options of the lab tools: `threads` <= 0 means every core.
+EngineOptions makeEngineOptions(llvm::StringRef device, int threads,
+                                const char *argv0);
+
 /// A model directory on the engine.
 struct LabModel {
   mlir::MLIRContext context;
