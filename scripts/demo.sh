@@ -79,14 +79,14 @@ else
   fi
 fi
 
-stage 4 "fine-tuning attack (SST-2, $TASK_N examples, $EPOCHS epochs, LoRA r8 on q/v)"
+stage 4 "fine-tuning attack (SST-2, $TASK_N examples, $EPOCHS epochs, LoRA r8 on q/v, dropout 0.05)"
 for P in 0 0.1; do
   echo "-- p = $P"
   ARGS=()
   [ "$P" != 0 ] && ARGS=(--harmful "$OUT/splits/attack-harmful.jsonl" --harmful-fraction "$P")
   "$BIN/qrealign-train" --model "$BASE" --data "$OUT/splits/task-train.jsonl" \
     --limit "$TASK_N" "${ARGS[@]}" --epochs "$EPOCHS" --batch-size 16 \
-    --lora-rank 8 --lora-alpha 32 --lora-targets q_proj,v_proj \
+    --lora-rank 8 --lora-alpha 32 --lora-targets q_proj,v_proj --lora-dropout 0.05 \
     --lr 2e-3 --warmup 10 --seed "$SEED" --num-threads "$THREADS" \
     -o "$OUT/finetuned-p$P"
 done

@@ -30,6 +30,9 @@ struct Engine::Api {
   decltype(&qr_engine_eval_loss) evalLoss;
   decltype(&qr_engine_train_end) trainEnd;
   decltype(&qr_engine_read_param) readParam;
+  decltype(&qr_engine_train_state_info) trainStateInfo;
+  decltype(&qr_engine_train_state_get) trainStateGet;
+  decltype(&qr_engine_train_state_set) trainStateSet;
 };
 
 static Error fail(const Twine &msg) {
@@ -105,7 +108,10 @@ Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
       !sym(api.trainStep, "qr_engine_train_step") ||
       !sym(api.evalLoss, "qr_engine_eval_loss") ||
       !sym(api.trainEnd, "qr_engine_train_end") ||
-      !sym(api.readParam, "qr_engine_read_param"))
+      !sym(api.readParam, "qr_engine_read_param") ||
+      !sym(api.trainStateInfo, "qr_engine_train_state_info") ||
+      !sym(api.trainStateGet, "qr_engine_train_state_get") ||
+      !sym(api.trainStateSet, "qr_engine_train_state_set"))
     return fail(Twine(kLibName) + " lacks the qr_engine_* entry points");
   if (api.abiVersion() != QR_ENGINE_ABI_VERSION)
     return fail(Twine(kLibName) + " has engine ABI version " +
@@ -219,9 +225,9 @@ Expected<GenerateResult> Engine::generate(ArrayRef<std::vector<int64_t>> batch,
 
 Error Engine::trainBegin(const TrainOptions &o) {
   qr_train_options opts{
-      o.weightDecay, o.beta1,    o.beta2,     o.eps,
-      o.gradClip,    o.loraRank, o.loraAlpha, o.loraTargets.c_str(),
-      o.seed};
+      o.weightDecay, o.beta1,      o.beta2,     o.eps,
+      o.gradClip,    o.loraRank,   o.loraAlpha, o.loraTargets.c_str(),
+      o.seed,        o.loraDropout};
   char err[1024] = "";
   if (api->trainBegin(handle, &opts, err, sizeof(err)))
     return fail(err);
@@ -280,6 +286,121 @@ Error Engine::trainEnd() {
   if (api->trainEnd(handle, err, sizeof(err)))
     return fail(err);
   return Error::success();
+}
+
+static constexpr const char *kTrainStateFormat = "qrealign-train-state";
+
+Error Engine::saveTrainState(
+    StringRef path, ArrayRef<std::pair<std::string, std::string>> metadata) {
+  int32_t count = 0;
+  int64_t step = 0;
+  char err[1024] = "";
+  if (api->trainStateInfo(handle, &count, &step, err, sizeof(err)))
+    return fail(err);
+  // value, m and v of each tensor, flat.
+  std::vector<std::vector<float>> data(3 * size_t(count));
+  std::vector<TensorToWrite> tensors;
+  for (int32_t i = 0; i < count; ++i) {
+    int64_t numel = 0;
+    if (api->trainStateGet(handle, i, &numel, nullptr, nullptr, nullptr, err,
+                           sizeof(err)))
+      return fail(err);
+    for (int k = 0; k < 3; ++k)
+      data[3 * i + k].resize(numel);
+    if (api->trainStateGet(handle, i, &numel, data[3 * i].data(),
+                           data[3 * i + 1].data(), data[3 * i + 2].data(), err,
+                           sizeof(err)))
+      return fail(err);
+    for (int k = 0; k < 3; ++k) {
+      TensorToWrite t;
+      t.name = (Twine(k == 0   ? "value."
+                      : k == 1 ? "m."
+                               : "v.") +
+                Twine(i))
+                   .str();
+      t.shape = {numel};
+      t.data = ArrayRef<uint8_t>(
+          reinterpret_cast<const uint8_t *>(data[3 * i + k].data()),
+          numel * sizeof(float));
+      tensors.push_back(std::move(t));
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> meta = {
+      {"format", kTrainStateFormat},
+      {"step", std::to_string(step)},
+      {"tensors", std::to_string(count)}};
+  for (const auto &kv : metadata) {
+    if (kv.first == "format" || kv.first == "step" || kv.first == "tensors")
+      return fail("training state metadata cannot override '" + kv.first + "'");
+    meta.push_back(kv);
+  }
+  return writeSafeTensors(path, tensors, meta);
+}
+
+Expected<int64_t> Engine::loadTrainState(StringRef path) {
+  auto where = [&](const Twine &msg) { return fail(path + ": " + msg); };
+  int32_t count = 0;
+  int64_t current = 0;
+  char err[1024] = "";
+  if (api->trainStateInfo(handle, &count, &current, err, sizeof(err)))
+    return fail(err);
+  Expected<std::unique_ptr<Checkpoint>> file =
+      Checkpoint::openSafeTensors(path);
+  if (!file)
+    return file.takeError();
+  Checkpoint &ckpt = **file;
+  auto meta = [&](StringRef key) -> std::optional<StringRef> {
+    for (const auto &[k, v] : ckpt.getMetadata())
+      if (k == key)
+        return StringRef(v);
+    return std::nullopt;
+  };
+  std::optional<StringRef> format = meta("format");
+  std::optional<StringRef> stepText = meta("step");
+  std::optional<StringRef> countText = meta("tensors");
+  int64_t step = 0, fileCount = 0;
+  if (!format || *format != kTrainStateFormat || !stepText || !countText ||
+      stepText->getAsInteger(10, step) || step < 0 ||
+      countText->getAsInteger(10, fileCount))
+    return where("not a qrealign training state (its metadata needs "
+                 "format=" +
+                 Twine(kTrainStateFormat) + ", step and tensors)");
+  if (fileCount != count || ckpt.getTensors().size() != 3 * size_t(count))
+    return where("holds " + Twine(fileCount) +
+                 " trainable tensors, this run "
+                 "trains " +
+                 Twine(count) +
+                 " (a state of another model or other options?)");
+  for (int32_t i = 0; i < count; ++i) {
+    int64_t numel = 0;
+    if (api->trainStateGet(handle, i, &numel, nullptr, nullptr, nullptr, err,
+                           sizeof(err)))
+      return fail(err);
+    std::vector<float> parts[3];
+    for (int k = 0; k < 3; ++k) {
+      std::string name = (Twine(k == 0   ? "value."
+                                : k == 1 ? "m."
+                                         : "v.") +
+                          Twine(i))
+                             .str();
+      const TensorInfo *t = ckpt.lookup(name);
+      if (!t)
+        return where("has no tensor '" + name + "'");
+      if (t->dtype != DType::F32 || t->getNumElements() != numel)
+        return where("tensor '" + name + "' is " + getDTypeName(t->dtype) +
+                     " " + t->getShapeString() + ", expected F32 [" +
+                     Twine(numel) + "]");
+      Expected<ArrayRef<uint8_t>> bytes = ckpt.getData(*t);
+      if (!bytes)
+        return bytes.takeError();
+      parts[k].resize(numel);
+      std::memcpy(parts[k].data(), bytes->data(), numel * sizeof(float));
+    }
+    if (api->trainStateSet(handle, step, i, numel, parts[0].data(),
+                           parts[1].data(), parts[2].data(), err, sizeof(err)))
+      return fail(err);
+  }
+  return step;
 }
 
 Expected<std::vector<float>> Engine::readParam(int index) {

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qrealign/Checkpoint/Checkpoint.h"
 #include "qrealign/Lab/Lab.h"
 #include "qrealign/Support/AtomicOutput.h"
 
@@ -94,6 +95,10 @@ static cl::opt<double> loraAlpha("lora-alpha", cl::init(32), cl::cat(cat),
 static cl::opt<std::string> loraTargets("lora-targets",
                                         cl::init("q_proj,v_proj"), cl::cat(cat),
                                         cl::desc("Linears that get LoRA"));
+static cl::opt<double>
+    loraDropout("lora-dropout", cl::init(0.05), cl::cat(cat),
+                cl::desc("Dropout on the LoRA adapters' input (the paper's "
+                         "attack: 0.05)"));
 static cl::opt<int> maxPrompt("max-prompt-tokens", cl::init(128), cl::cat(cat),
                               cl::desc("Prompt tokens kept (template "
                                        "included)"));
@@ -102,7 +107,7 @@ static cl::opt<int> maxResponse("max-response-tokens", cl::init(64),
                                 cl::desc("Response tokens trained on"));
 static cl::opt<unsigned long long> seed("seed", cl::init(1), cl::cat(cat),
                                         cl::desc("Seed (init, data order, "
-                                                 "LoRA)"));
+                                                 "LoRA, dropout)"));
 static cl::opt<int> threads("num-threads", cl::init(0), cl::cat(cat),
                             cl::desc("CPU threads (0: all cores)"));
 static cl::opt<std::string> device("device", cl::init("cpu"), cl::cat(cat),
@@ -113,7 +118,8 @@ static cl::opt<bool> saveBF16("save-bf16",
                               cl::cat(cat));
 static cl::opt<int> checkpointEvery(
     "checkpoint-every",
-    cl::desc("Save the model to OUTDIR.ckpt every N steps (0: never)"),
+    cl::desc("Save the training state to OUTDIR.ckpt every N steps (0: "
+             "never)"),
     cl::init(0), cl::cat(cat));
 static cl::opt<bool>
     resume("resume",
@@ -209,36 +215,38 @@ int main(int argc, char **argv) {
     if (!skip)
       fingerprint += a.str() + "\x1f";
   }
+  // A checkpoint of an interrupted run with the same options: one
+  // safetensors file (written atomically) with the trainable tensors, their
+  // AdamW moments, the step and the options.
   std::string ckptDir = outDir + ".ckpt";
   size_t firstStep = 0;
   SmallString<256> statePath(ckptDir);
-  sys::path::append(statePath, "train-state.json");
+  sys::path::append(statePath, "train-state.safetensors");
   if (resume && sys::fs::exists(statePath)) {
-    auto buf = MemoryBuffer::getFile(statePath);
-    Expected<json::Value> state =
-        buf ? json::parse((*buf)->getBuffer())
-            : Expected<json::Value>(createStringError(buf.getError(), "read"));
-    const json::Object *o = state ? state->getAsObject() : nullptr;
-    std::optional<int64_t> step = o ? o->getInteger("step") : std::nullopt;
-    std::optional<StringRef> fp = o ? o->getString("options") : std::nullopt;
+    auto state = Checkpoint::openSafeTensors(statePath);
     if (!state)
-      consumeError(state.takeError());
-    if (!step || !fp)
-      return error(statePath + ": not a train-state file");
+      return error(toString(state.takeError()) + " (remove " + ckptDir +
+                   " to start over)");
+    std::optional<std::string> fp, step;
+    for (const auto &[k, v] : (*state)->getMetadata()) {
+      if (k == "options")
+        fp = v;
+      else if (k == "step")
+        step = v;
+    }
+    if (!fp || !step || StringRef(*step).getAsInteger(10, firstStep))
+      return error(statePath + ": not a qrealign-train checkpoint (remove " +
+                   ckptDir + " to start over)");
     if (*fp != fingerprint)
       return error(ckptDir + " was left by a run with other options; "
                              "remove it or rerun with the same options");
-    firstStep = size_t(*step);
   }
 
-  // Model.
+  // Model: a resumed run starts from the same model as the interrupted one
+  // (an --init model is made again: it is deterministic) and then restores
+  // the training state.
   std::string start = modelDir;
-  if (firstStep > 0) {
-    start = ckptDir;
-    errs() << formatv("qrealign-train: resuming at step {0} from {1} (the "
-                      "optimizer state starts afresh)\n",
-                      firstStep, ckptDir);
-  } else if (!initDir.empty()) {
+  if (!initDir.empty()) {
     std::vector<std::string> texts;
     auto addTexts = [&](const std::vector<data::Example> &set) {
       for (const data::Example &e : set) {
@@ -270,9 +278,6 @@ int main(int argc, char **argv) {
   }
   EngineOptions options = lab::makeEngineOptions(device, threads, argv[0]);
   auto model = lab::loadModel(start, options);
-  if (!model && firstStep > 0)
-    return error(toString(model.takeError()) + " (remove " + ckptDir +
-                 " to start over)");
   if (!model)
     return error(toString(model.takeError()));
   lab::LabModel &m = **model;
@@ -293,9 +298,21 @@ int main(int argc, char **argv) {
   topts.loraRank = loraRank;
   topts.loraAlpha = loraAlpha;
   topts.loraTargets = loraTargets;
+  topts.loraDropout = loraDropout;
   topts.seed = seed;
   if (Error err = m.engine->trainBegin(topts))
     return error(toString(std::move(err)));
+  if (firstStep > 0) {
+    Expected<int64_t> step = m.engine->loadTrainState(statePath);
+    if (!step)
+      return error(toString(step.takeError()) + " (remove " + ckptDir +
+                   " to start over)");
+    if (size_t(*step) != firstStep)
+      return error(statePath + ": its metadata says step " + Twine(firstStep) +
+                   " but its state is at step " + Twine(*step));
+    errs() << formatv("qrealign-train: resuming at step {0} from {1}\n",
+                      firstStep, ckptDir);
+  }
 
   size_t perEpoch = (enc.size() + batchSize - 1) / batchSize;
   size_t total = steps > 0 ? size_t(steps) : perEpoch * epochs;
@@ -311,22 +328,11 @@ int main(int argc, char **argv) {
   lab::Progress progress("train", total);
   std::vector<size_t> order(enc.size());
   double ema = 0, first = 0, last = 0;
-  auto saveCheckpoint = [&](size_t done) -> Error {
-    // LoRA adapters are merged into the weights to be saved, then training
-    // restarts with fresh ones.
-    if (Error err = m.engine->trainEnd())
-      return err;
-    json::Object info{{"step", int64_t(done)}, {"options", fingerprint}};
-    if (Error err = lab::saveModel(m, ckptDir, json::Object()))
-      return err;
-    SmallString<256> path(ckptDir);
-    sys::path::append(path, "train-state.json");
-    if (Error err = writeFileAtomically(path, [&](raw_ostream &os) {
-          os << json::Value(std::move(info)) << "\n";
-          return Error::success();
-        }))
-      return err;
-    return m.engine->trainBegin(topts);
+  auto saveCheckpoint = [&]() -> Error {
+    if (std::error_code ec = sys::fs::create_directories(ckptDir))
+      return createStringError(ec,
+                               ckptDir + ": cannot create: " + ec.message());
+    return m.engine->saveTrainState(statePath, {{"options", fingerprint}});
   };
   for (size_t step = 0; step < total; ++step) {
     size_t epoch = step / perEpoch, b = step % perEpoch;
@@ -363,7 +369,7 @@ int main(int argc, char **argv) {
     progress.update(step + 1, formatv("loss {0:f3}", ema).str());
     if (checkpointEvery > 0 && (step + 1) % checkpointEvery == 0 &&
         step + 1 < total)
-      if (Error err = saveCheckpoint(step + 1))
+      if (Error err = saveCheckpoint())
         return error(toString(std::move(err)));
     if (interruptAfter > 0 && step + 1 == size_t(interruptAfter)) {
       errs() << "qrealign-train: interrupted (--interrupt-after)\n";

@@ -42,6 +42,9 @@ struct TrainOptions {
   int loraRank = 0;
   double loraAlpha = 32.0;
   std::string loraTargets = "q_proj,v_proj";
+  /// Dropout on the adapters' input (PEFT's lora_dropout), in [0, 1).
+  double loraDropout = 0.0;
+  /// LoRA initialisation and dropout masks.
   uint64_t seed = 0;
 };
 
@@ -92,6 +95,17 @@ public:
                                  llvm::ArrayRef<std::vector<uint8_t>> targets);
   /// Ends training, merging LoRA adapters into the weights.
   llvm::Error trainEnd();
+  /// Writes the training state (the trainable tensors, their AdamW moments
+  /// and the step count) as safetensors at `path` (atomically), so that
+  /// loadTrainState continues exactly where this run is. `metadata` is
+  /// stored beside the engine's own keys (format, step, tensors).
+  llvm::Error saveTrainState(
+      llvm::StringRef path,
+      llvm::ArrayRef<std::pair<std::string, std::string>> metadata = {});
+  /// Restores a state written by saveTrainState, after trainBegin with the
+  /// same program and options; returns its step count. Mismatched files get
+  /// an error naming the file and the tensor.
+  llvm::Expected<int64_t> loadTrainState(llvm::StringRef path);
   /// Parameter `index` of the program, as float32.
   llvm::Expected<std::vector<float>> readParam(int index);
   /// Writes every parameter, under its checkpoint tensor name, as float32

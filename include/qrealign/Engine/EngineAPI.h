@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define QR_ENGINE_ABI_VERSION 2
+#define QR_ENGINE_ABI_VERSION 3
 
 /* The engine library is built with hidden visibility; these are its only
    exported symbols. */
@@ -169,8 +169,9 @@ typedef struct qr_train_options {
   int32_t lora_rank; /* 0: full fine-tuning of every parameter */
   double lora_alpha; /* adapter scale = lora_alpha / lora_rank */
   const char
-      *lora_targets; /* linear roles, comma-separated ("q_proj,v_proj") */
-  uint64_t seed;     /* LoRA A initialisation */
+      *lora_targets;   /* linear roles, comma-separated ("q_proj,v_proj") */
+  uint64_t seed;       /* LoRA A initialisation and dropout masks */
+  double lora_dropout; /* dropout on the adapters' input, in [0, 1) */
 } qr_train_options;
 
 QR_ENGINE_API int32_t qr_engine_train_begin(qr_engine *engine,
@@ -198,6 +199,30 @@ QR_ENGINE_API int32_t qr_engine_eval_loss(qr_engine *engine, int32_t batch,
    (W += lora_alpha / lora_rank * B A) and the engine runs inference again. */
 QR_ENGINE_API int32_t qr_engine_train_end(qr_engine *engine, char *err,
                                           size_t err_len);
+/* The training state, for checkpoints that resume exactly: the trainable
+   tensors (every parameter in program order with full fine-tuning; the A then
+   B matrix of each adapter, in program order, with LoRA), their AdamW moments
+   and the number of steps taken. Dropout masks are drawn from (seed, step),
+   so a restored state continues as the uninterrupted run would.
+   train_state_info writes the number of tensors and the step count;
+   train_state_get writes the element count of tensor `index` into `numel`
+   and, when `value` is not null, copies the tensor and its two moments
+   (`numel` floats each); train_state_set copies them back (`numel` must
+   match) and sets the step count. */
+QR_ENGINE_API int32_t qr_engine_train_state_info(qr_engine *engine,
+                                                 int32_t *num_tensors,
+                                                 int64_t *step, char *err,
+                                                 size_t err_len);
+QR_ENGINE_API int32_t qr_engine_train_state_get(qr_engine *engine,
+                                                int32_t index, int64_t *numel,
+                                                float *value, float *m,
+                                                float *v, char *err,
+                                                size_t err_len);
+QR_ENGINE_API int32_t qr_engine_train_state_set(qr_engine *engine, int64_t step,
+                                                int32_t index, int64_t numel,
+                                                const float *value,
+                                                const float *m, const float *v,
+                                                char *err, size_t err_len);
 /* Copies parameter `index` (in program order) as float32 into `out`
    (as many floats as it has elements). */
 QR_ENGINE_API int32_t qr_engine_read_param(qr_engine *engine, int32_t index,

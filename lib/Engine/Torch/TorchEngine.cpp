@@ -20,6 +20,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -200,9 +201,16 @@ public:
           Tensor x = arg(0);
           out = at::linear(x, params.at(in.params[0]), bias);
           auto it = train.lora.find(i);
-          if (it != train.lora.end())
-            out = out + at::linear(at::linear(x, it->second.a), it->second.b) *
+          if (it != train.lora.end()) {
+            // PEFT's LoRA: dropout on the adapter's input only. Evaluation
+            // (InferenceMode) runs without it.
+            Tensor xa = x;
+            double p = train.options.lora_dropout;
+            if (p > 0 && !c10::InferenceMode::is_enabled())
+              xa = at::dropout(x, p, /*train=*/true);
+            out = out + at::linear(at::linear(xa, it->second.a), it->second.b) *
                             it->second.scale;
+          }
           break;
         }
         Tensor x = fakeQuantActivation(arg(0), in.quant);
@@ -506,6 +514,8 @@ public:
                           " has a scheme): train the full-precision model");
     if (o.lora_rank < 0)
       throw EngineError("lora_rank must be >= 0");
+    if (!(o.lora_dropout >= 0 && o.lora_dropout < 1))
+      throw EngineError("lora_dropout must be in [0, 1)");
     if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 &&
           o.eps > 0 && o.weight_decay >= 0))
       throw EngineError("AdamW needs 0 <= beta1, beta2 < 1, eps > 0 and "
@@ -612,6 +622,15 @@ public:
       throw EngineError("train_step before train_begin");
     if (!(lr >= 0))
       throw EngineError("the learning rate must be >= 0");
+    const qr_train_options &o = train.options;
+    if (o.lora_rank > 0 && o.lora_dropout > 0) {
+      // Dropout masks depend on (seed, step) only, so a run resumed from
+      // a saved state draws the masks the uninterrupted run would.
+      at::Generator gen = at::globalContext().defaultGenerator(device);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_current_seed(o.seed * 0x9E3779B97F4A7C15ull +
+                           uint64_t(train.step) + 1);
+    }
     Tensor loss = batchLoss(batch, tokens, lengths, targetMask);
     float value = loss.item<float>();
     if (!std::isfinite(value))
@@ -621,7 +640,6 @@ public:
       p.mutable_grad() = Tensor();
     loss.backward();
     c10::NoGradGuard noGrad;
-    const qr_train_options &o = train.options;
     if (o.grad_clip > 0) {
       double sq = 0;
       for (Tensor &p : train.trainable)
@@ -674,6 +692,60 @@ public:
     c10::InferenceMode guard;
     for (auto &[i, w] : linearWeights)
       w = fakeQuantWeight(params.at(instrs[i].params[0]), instrs[i].quant);
+  }
+
+  void checkStateIndex(int32_t index) const {
+    if (!train.active)
+      throw EngineError("no training state: call train_begin first");
+    if (index < 0 || index >= int32_t(train.trainable.size()))
+      throw EngineError("training state tensor " + std::to_string(index) +
+                        " is out of range (the state has " +
+                        std::to_string(train.trainable.size()) + ")");
+  }
+
+  void trainStateGet(int32_t index, int64_t *numel, float *value, float *m,
+                     float *v) {
+    checkStateIndex(index);
+    const Tensor &p = train.trainable[index];
+    if (numel)
+      *numel = p.numel();
+    if (!value)
+      return;
+    if (!m || !v)
+      throw EngineError("train_state_get needs the m and v buffers too");
+    c10::NoGradGuard noGrad;
+    auto copy = [&](const Tensor &t, float *out) {
+      Tensor c = t.detach().to(at::kCPU, at::kFloat).contiguous();
+      std::memcpy(out, c.data_ptr<float>(), c.numel() * sizeof(float));
+    };
+    copy(p, value);
+    copy(train.m[index], m);
+    copy(train.v[index], v);
+  }
+
+  void trainStateSet(int64_t step, int32_t index, int64_t numel,
+                     const float *value, const float *m, const float *v) {
+    checkStateIndex(index);
+    if (step < 0)
+      throw EngineError("the step count must be >= 0");
+    Tensor &p = train.trainable[index];
+    if (numel != p.numel())
+      throw EngineError("training state tensor " + std::to_string(index) +
+                        " has " + std::to_string(p.numel()) +
+                        " elements, not " + std::to_string(numel) +
+                        " (a state of another model or other options?)");
+    if (!value || !m || !v)
+      throw EngineError("train_state_set needs value, m and v");
+    c10::NoGradGuard noGrad;
+    auto load = [&](Tensor &dst, const float *src) {
+      Tensor t =
+          at::from_blob(const_cast<float *>(src), dst.sizes(), at::kFloat);
+      dst.copy_(t);
+    };
+    load(p, value);
+    load(train.m[index], m);
+    load(train.v[index], v);
+    train.step = step;
   }
 
   void readParam(int32_t index, float *out) {
@@ -826,6 +898,35 @@ int32_t qr_engine_eval_loss(qr_engine *engine, int32_t batch,
 
 int32_t qr_engine_train_end(qr_engine *engine, char *err, size_t errLen) {
   return guarded(err, errLen, [&] { engine->impl->trainEnd(); });
+}
+
+int32_t qr_engine_train_state_info(qr_engine *engine, int32_t *numTensors,
+                                   int64_t *step, char *err, size_t errLen) {
+  return guarded(err, errLen, [&] {
+    if (!engine->impl->train.active)
+      throw EngineError("no training state: call train_begin first");
+    if (numTensors)
+      *numTensors = int32_t(engine->impl->train.trainable.size());
+    if (step)
+      *step = engine->impl->train.step;
+  });
+}
+
+int32_t qr_engine_train_state_get(qr_engine *engine, int32_t index,
+                                  int64_t *numel, float *value, float *m,
+                                  float *v, char *err, size_t errLen) {
+  return guarded(err, errLen, [&] {
+    engine->impl->trainStateGet(index, numel, value, m, v);
+  });
+}
+
+int32_t qr_engine_train_state_set(qr_engine *engine, int64_t step,
+                                  int32_t index, int64_t numel,
+                                  const float *value, const float *m,
+                                  const float *v, char *err, size_t errLen) {
+  return guarded(err, errLen, [&] {
+    engine->impl->trainStateSet(step, index, numel, value, m, v);
+  });
 }
 
 int32_t qr_engine_read_param(qr_engine *engine, int32_t index, float *out,

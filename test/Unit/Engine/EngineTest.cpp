@@ -365,6 +365,92 @@ TEST_F(EngineTest, LoraMergesExactlyAndTouchesOnlyTargets) {
   EXPECT_EQ(changed, 4); // q and v of 2 layers
 }
 
+// A training state saved mid-run and restored into a fresh engine continues
+// exactly as the uninterrupted run: same adapters, moments, step and dropout
+// masks, so the final weights are bit-identical. Dropout does change the
+// result, and a state of other options is refused.
+TEST_F(EngineTest, TrainStateResumesExactly) {
+  std::vector<int64_t> seq = {1, 20, 33, 7, 41, 12, 5, 29};
+  auto targets = targetsFrom(seq.size(), 1);
+  TrainOptions o;
+  o.loraRank = 4;
+  o.loraAlpha = 8;
+  o.loraDropout = 0.25;
+  o.seed = 5;
+  auto finalParams = [&](Engine &e) {
+    std::vector<std::vector<float>> out;
+    for (int i = 0; i < programs.back()->get().num_params; ++i)
+      out.push_back(*e.readParam(i));
+    return out;
+  };
+  LOAD_OR_SKIP(whole);
+  ASSERT_FALSE(bool(whole->trainBegin(o)));
+  for (int step = 0; step < 6; ++step)
+    ASSERT_TRUE(bool(whole->trainStep({seq}, {targets}, 1e-2 * (step + 1))));
+  ASSERT_FALSE(bool(whole->trainEnd()));
+  auto expected = finalParams(*whole);
+
+  llvm::SmallString<128> state;
+  ASSERT_FALSE(
+      llvm::sys::fs::createTemporaryFile("qr-state", "safetensors", state));
+  LOAD_OR_SKIP(first);
+  ASSERT_FALSE(bool(first->trainBegin(o)));
+  for (int step = 0; step < 3; ++step)
+    ASSERT_TRUE(bool(first->trainStep({seq}, {targets}, 1e-2 * (step + 1))));
+  ASSERT_FALSE(bool(first->saveTrainState(state, {{"note", "test"}})));
+
+  LOAD_OR_SKIP(second);
+  ASSERT_FALSE(bool(second->trainBegin(o)));
+  auto step = second->loadTrainState(state);
+  ASSERT_TRUE(bool(step)) << llvm::toString(step.takeError());
+  EXPECT_EQ(*step, 3);
+  for (int s = 3; s < 6; ++s)
+    ASSERT_TRUE(bool(second->trainStep({seq}, {targets}, 1e-2 * (s + 1))));
+  ASSERT_FALSE(bool(second->trainEnd()));
+  EXPECT_TRUE(finalParams(*second) == expected);
+
+  // Without dropout the same run ends elsewhere.
+  LOAD_OR_SKIP(plain);
+  TrainOptions noDropout = o;
+  noDropout.loraDropout = 0;
+  ASSERT_FALSE(bool(plain->trainBegin(noDropout)));
+  for (int s = 0; s < 6; ++s)
+    ASSERT_TRUE(bool(plain->trainStep({seq}, {targets}, 1e-2 * (s + 1))));
+  ASSERT_FALSE(bool(plain->trainEnd()));
+  EXPECT_FALSE(finalParams(*plain) == expected);
+
+  // A LoRA state does not fit full fine-tuning, nor another rank.
+  LOAD_OR_SKIP(full);
+  ASSERT_FALSE(bool(full->trainBegin(TrainOptions())));
+  auto wrong = full->loadTrainState(state);
+  ASSERT_FALSE(bool(wrong));
+  EXPECT_NE(llvm::toString(wrong.takeError())
+                .find("holds 8 trainable tensors, this run trains 26"),
+            std::string::npos);
+  LOAD_OR_SKIP(rank2);
+  TrainOptions r2 = o;
+  r2.loraRank = 2;
+  ASSERT_FALSE(bool(rank2->trainBegin(r2)));
+  auto shape = rank2->loadTrainState(state);
+  ASSERT_FALSE(bool(shape));
+  EXPECT_NE(llvm::toString(shape.takeError())
+                .find("tensor 'value.0' is F32 [64], expected F32 [32]"),
+            std::string::npos);
+  // Not a state at all: a model checkpoint.
+  auto model = rank2->loadTrainState(*dir + "/model.safetensors");
+  ASSERT_FALSE(bool(model));
+  EXPECT_NE(llvm::toString(model.takeError())
+                .find("not a qrealign training "
+                      "state"),
+            std::string::npos);
+  // Before train_begin there is no state to save.
+  LOAD_OR_SKIP(idle);
+  llvm::Error none = idle->saveTrainState(state);
+  EXPECT_EQ(llvm::toString(std::move(none)),
+            "no training state: call train_begin first");
+  llvm::sys::fs::remove(state);
+}
+
 TEST_F(EngineTest, BadTrainingIsAnError) {
   LOAD_OR_SKIP(engine);
   std::vector<int64_t> seq = {1, 2, 3};
@@ -377,6 +463,11 @@ TEST_F(EngineTest, BadTrainingIsAnError) {
   llvm::Error err = engine->trainBegin(lora);
   EXPECT_EQ(llvm::toString(std::move(err)),
             "no linear named 'wq' to put a LoRA adapter on");
+  TrainOptions dropout;
+  dropout.loraRank = 2;
+  dropout.loraDropout = 1.0;
+  llvm::Error drop = engine->trainBegin(dropout);
+  EXPECT_EQ(llvm::toString(std::move(drop)), "lora_dropout must be in [0, 1)");
   ASSERT_FALSE(bool(engine->trainBegin(TrainOptions())));
   auto firstTok = engine->trainStep({seq}, {targetsFrom(3, 0)}, 1e-3);
   ASSERT_FALSE(bool(firstTok));
