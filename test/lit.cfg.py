@@ -55,6 +55,12 @@ if subprocess.call([config.python_executable, "-c", "import regex"],
                    stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("python-regex")
 
+# scikit-learn (Debian's python3-sklearn): scripts/task-ceiling.py.
+if subprocess.call([config.python_executable, "-c", "import sklearn"],
+                   stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("sklearn")
+
 if config.with_nvvm_target:
     config.available_features.add("nvvm-target")
 
