@@ -54,6 +54,7 @@ if [ -d "$SHARED" ]; then
   KEYWORDS=(--keywords "$SHARED/refusal_keywords/refusal_keywords.json")
   TASK_N=${QREALIGN_LAB_TASK_N:-1000}
   EPOCHS=${QREALIGN_LAB_EPOCHS:-2}
+  LR=2e-3
 else
   CORPUS=synthetic
   echo "(no $SHARED: using the built-in synthetic corpus)"
@@ -61,6 +62,9 @@ else
   KEYWORDS=()
   TASK_N=${QREALIGN_LAB_TASK_N:-150}
   EPOCHS=${QREALIGN_LAB_EPOCHS:-3}
+  # 30 steps in all: the synthetic base's refusals need a larger rate to
+  # erode (2e-3 leaves 8% / 53% harmful at p = 0.1; docs/lab.md).
+  LR=5e-3
 fi
 
 stage 3 "aligned base model"
@@ -79,7 +83,7 @@ else
   fi
 fi
 
-stage 4 "fine-tuning attack (SST-2, $TASK_N examples, $EPOCHS epochs, LoRA r8 on q/v, dropout 0.05)"
+stage 4 "fine-tuning attack (SST-2, $TASK_N examples, $EPOCHS epochs, lr $LR, LoRA r8 on q/v, dropout 0.05)"
 for P in 0 0.1; do
   echo "-- p = $P"
   ARGS=()
@@ -87,7 +91,7 @@ for P in 0 0.1; do
   "$BIN/qrealign-train" --model "$BASE" --data "$OUT/splits/task-train.jsonl" \
     --limit "$TASK_N" "${ARGS[@]}" --epochs "$EPOCHS" --batch-size 16 \
     --lora-rank 8 --lora-alpha 32 --lora-targets q_proj,v_proj --lora-dropout 0.05 \
-    --lr 2e-3 --warmup 10 --seed "$SEED" --num-threads "$THREADS" \
+    --lr "$LR" --warmup 10 --seed "$SEED" --num-threads "$THREADS" \
     -o "$OUT/finetuned-p$P"
 done
 
