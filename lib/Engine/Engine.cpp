@@ -290,6 +290,13 @@ Error Engine::trainEnd() {
 
 static constexpr const char *kTrainStateFormat = "qrealign-train-state";
 
+/// The name of part `k` (0: value, 1: first moment, 2: second moment) of
+/// trainable tensor `i` in a training-state file.
+static std::string getStateTensorName(int k, int32_t i) {
+  static constexpr const char *kParts[] = {"value.", "m.", "v."};
+  return (Twine(kParts[k]) + Twine(i)).str();
+}
+
 Error Engine::saveTrainState(
     StringRef path, ArrayRef<std::pair<std::string, std::string>> metadata) {
   int32_t count = 0;
@@ -313,11 +320,7 @@ Error Engine::saveTrainState(
       return fail(err);
     for (int k = 0; k < 3; ++k) {
       TensorToWrite t;
-      t.name = (Twine(k == 0   ? "value."
-                      : k == 1 ? "m."
-                               : "v.") +
-                Twine(i))
-                   .str();
+      t.name = getStateTensorName(k, i);
       t.shape = {numel};
       t.data = ArrayRef<uint8_t>(
           reinterpret_cast<const uint8_t *>(data[3 * i + k].data()),
@@ -340,24 +343,17 @@ Error Engine::saveTrainState(
 Expected<int64_t> Engine::loadTrainState(StringRef path) {
   auto where = [&](const Twine &msg) { return fail(path + ": " + msg); };
   int32_t count = 0;
-  int64_t current = 0;
   char err[1024] = "";
-  if (api->trainStateInfo(handle, &count, &current, err, sizeof(err)))
+  if (api->trainStateInfo(handle, &count, nullptr, err, sizeof(err)))
     return fail(err);
   Expected<std::unique_ptr<Checkpoint>> file =
       Checkpoint::openSafeTensors(path);
   if (!file)
     return file.takeError();
   Checkpoint &ckpt = **file;
-  auto meta = [&](StringRef key) -> std::optional<StringRef> {
-    for (const auto &[k, v] : ckpt.getMetadata())
-      if (k == key)
-        return StringRef(v);
-    return std::nullopt;
-  };
-  std::optional<StringRef> format = meta("format");
-  std::optional<StringRef> stepText = meta("step");
-  std::optional<StringRef> countText = meta("tensors");
+  std::optional<StringRef> format = ckpt.getMetadataValue("format");
+  std::optional<StringRef> stepText = ckpt.getMetadataValue("step");
+  std::optional<StringRef> countText = ckpt.getMetadataValue("tensors");
   int64_t step = 0, fileCount = 0;
   if (!format || *format != kTrainStateFormat || !stepText || !countText ||
       stepText->getAsInteger(10, step) || step < 0 ||
@@ -378,11 +374,7 @@ Expected<int64_t> Engine::loadTrainState(StringRef path) {
       return fail(err);
     std::vector<float> parts[3];
     for (int k = 0; k < 3; ++k) {
-      std::string name = (Twine(k == 0   ? "value."
-                                : k == 1 ? "m."
-                                         : "v.") +
-                          Twine(i))
-                             .str();
+      std::string name = getStateTensorName(k, i);
       const TensorInfo *t = ckpt.lookup(name);
       if (!t)
         return where("has no tensor '" + name + "'");

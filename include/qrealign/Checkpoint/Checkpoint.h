@@ -109,6 +109,13 @@ public:
   const std::vector<std::pair<std::string, std::string>> &getMetadata() const {
     return metadata;
   }
+  /// The `__metadata__` value of `key`, if present.
+  std::optional<llvm::StringRef> getMetadataValue(llvm::StringRef key) const {
+    for (const auto &[k, v] : metadata)
+      if (k == key)
+        return llvm::StringRef(v);
+    return std::nullopt;
+  }
   /// The files the tensors live in.
   llvm::ArrayRef<std::string> getFiles() const { return files; }
   /// The llama2.c header, for Llama2C checkpoints.
