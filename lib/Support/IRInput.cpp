@@ -1,0 +1,23 @@
+//===- IRInput.cpp - IR text handed to the MLIR parser --------------------===//
+
+#include "qrealign/Support/IRInput.h"
+
+#include <cstring>
+
+using namespace llvm;
+
+namespace qrealign {
+std::unique_ptr<MemoryBuffer>
+withTrailingNewline(std::unique_ptr<MemoryBuffer> buffer) {
+  StringRef text = buffer->getBuffer();
+  // MLIR bytecode starts with the magic "ML\xEFR".
+  if (text.empty() || text.ends_with("\n") || text.starts_with("ML\xEFR"))
+    return buffer;
+  std::unique_ptr<WritableMemoryBuffer> copy =
+      WritableMemoryBuffer::getNewUninitMemBuffer(
+          text.size() + 1, buffer->getBufferIdentifier());
+  std::memcpy(copy->getBufferStart(), text.data(), text.size());
+  copy->getBufferStart()[text.size()] = '\n';
+  return copy;
+}
+} // namespace qrealign
