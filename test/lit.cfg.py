@@ -2,6 +2,7 @@
 # lit configuration of the qrealign test suite.
 
 import os
+import shutil
 import subprocess
 
 import lit.formats
@@ -12,11 +13,19 @@ config.name = "qrealign"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
-                   "Unit", "lit-utils"]
+                   "Unit", "lit-utils", "fuzz"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.qrealign_obj_root, "test")
 
 llvm_config.use_default_substitutions()
+
+# A sanitizer report must fail the test whatever the RUN line expects: ASan,
+# LeakSanitizer and UBSan exit with code 1 by default, which `not` and
+# `%exitcode 1` accept. Abort instead (SIGABRT fails both).
+config.environment["ASAN_OPTIONS"] = (
+    "abort_on_error=1:detect_leaks=1:allocator_may_return_null=0")
+config.environment["UBSAN_OPTIONS"] = (
+    "halt_on_error=1:abort_on_error=1:print_stacktrace=1")
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 src = config.qrealign_src_root
@@ -31,6 +40,18 @@ config.substitutions.append(
     ("%mkckpt", "%s %s" % (config.python_executable,
                            os.path.join(src, "test", "lit-utils",
                                         "make-checkpoint.py"))))
+config.substitutions.append(
+    ("%mkhostile", "%s %s" % (config.python_executable,
+                              os.path.join(src, "test", "lit-utils",
+                                           "make-hostile.py"))))
+config.substitutions.append(
+    ("%truncations", "%s %s" % (config.python_executable,
+                                os.path.join(src, "test", "lit-utils",
+                                             "check-truncations.py"))))
+config.substitutions.append(
+    ("%maxrss", "%s %s" % (config.python_executable,
+                           os.path.join(src, "test", "lit-utils",
+                                        "maxrss.py"))))
 config.substitutions.append(
     ("%mkbpe", "%s %s" % (config.python_executable,
                           os.path.join(src, "test", "lit-utils",
@@ -60,6 +81,13 @@ if subprocess.call([config.python_executable, "-c", "import sklearn"],
                    stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("sklearn")
+
+# valgrind's memcheck sees reads past the end of buffers inside the
+# uninstrumented LLVM/MLIR shared libraries; it cannot run ASan binaries.
+if config.with_sanitizers:
+    config.available_features.add("sanitizers")
+elif shutil.which("valgrind"):
+    config.available_features.add("valgrind")
 
 if config.with_nvvm_target:
     config.available_features.add("nvvm-target")

@@ -1,6 +1,11 @@
 //===- Checkpoint.cpp - Checkpoint dispatch, shards and llama2.c ----------===//
 
 #include "qrealign/Checkpoint/Checkpoint.h"
+#include "qrealign/Checkpoint/ModelConfig.h"
+#include "qrealign/Support/InputFile.h"
+#include "qrealign/Support/JSON.h"
+#include "qrealign/Support/Limits.h"
+#include "qrealign/Support/Message.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -38,44 +43,67 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(StringRef path) {
   return openSafeTensors(path);
 }
 
-Expected<std::unique_ptr<Checkpoint>>
-Checkpoint::openShardIndex(StringRef indexPath) {
-  ErrorOr<std::unique_ptr<MemoryBuffer>> buf =
-      MemoryBuffer::getFile(indexPath, /*IsText=*/true);
-  if (!buf)
-    return fail(indexPath, "cannot open: " + buf.getError().message());
-  Expected<json::Value> parsed = json::parse((*buf)->getBuffer());
+Expected<ShardIndex> parseShardIndex(StringRef text, StringRef indexPath) {
+  JSONLimits limits;
+  limits.maxDepth = 16;
+  Expected<json::Value> parsed = parseJSON(text, indexPath, limits);
   if (!parsed)
-    return fail(indexPath, "not valid JSON: " + toString(parsed.takeError()));
+    return parsed.takeError();
   const json::Object *root = parsed->getAsObject();
   const json::Object *map = root ? root->getObject("weight_map") : nullptr;
   if (!map)
     return fail(indexPath, "missing object 'weight_map'");
+  ShardIndex index;
+  for (const auto &kv : *map) {
+    std::optional<StringRef> shard = kv.second.getAsString();
+    if (!shard)
+      return fail(indexPath, "weight_map['" + quoteForMessage(kv.first) +
+                                 "'] is not a string");
+    if (shard->empty() || shard->contains('/') || shard->contains('\\') ||
+        *shard == "." || *shard == ".." || shard->contains('\0'))
+      return fail(indexPath, "weight_map['" + quoteForMessage(kv.first) +
+                                 "'] names '" + quoteForMessage(*shard) +
+                                 "', not a file beside the index");
+    index.tensorToShard.emplace_back(kv.first.str(), shard->str());
+    index.shards.push_back(shard->str());
+  }
+  // Shards in sorted order, so that the tensor order is deterministic.
+  llvm::sort(index.shards);
+  index.shards.erase(std::unique(index.shards.begin(), index.shards.end()),
+                     index.shards.end());
+  if (index.shards.empty())
+    return fail(indexPath, "weight_map is empty");
+  llvm::sort(index.tensorToShard);
+  if (const json::Object *meta = root->getObject("metadata"))
+    for (const auto &kv : *meta) {
+      std::string value;
+      if (std::optional<StringRef> s = kv.second.getAsString())
+        value = s->str();
+      else
+        raw_string_ostream(value) << kv.second;
+      index.metadata.emplace_back("index." + kv.first.str(), value);
+    }
+  return index;
+}
+
+Expected<std::unique_ptr<Checkpoint>>
+Checkpoint::openShardIndex(StringRef indexPath) {
+  Expected<std::unique_ptr<MemoryBuffer>> buf =
+      readRegularFile(indexPath, kMaxShardIndexSize, "a shard index");
+  if (!buf)
+    return buf.takeError();
+  Expected<ShardIndex> index = parseShardIndex((*buf)->getBuffer(), indexPath);
+  if (!index)
+    return index.takeError();
 
   std::unique_ptr<Checkpoint> ckpt(new Checkpoint());
   ckpt->format = CheckpointFormat::ShardedSafeTensors;
   ckpt->path = indexPath.str();
   StringRef dir = sys::path::parent_path(indexPath);
-
-  // Shards in sorted order, so that the tensor order is deterministic.
-  std::vector<std::string> shards;
   StringMap<std::string> expectedShard;
-  for (const auto &kv : *map) {
-    std::optional<StringRef> shard = kv.second.getAsString();
-    if (!shard)
-      return fail(indexPath,
-                  "weight_map['" + kv.first.str() + "'] is not a string");
-    if (shard->empty() || shard->contains('/') || shard->contains('\\') ||
-        *shard == "." || *shard == "..")
-      return fail(indexPath, "weight_map['" + kv.first.str() + "'] names '" +
-                                 *shard + "', not a file beside the index");
-    expectedShard[kv.first] = shard->str();
-    shards.push_back(shard->str());
-  }
-  llvm::sort(shards);
-  shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
-  if (shards.empty())
-    return fail(indexPath, "weight_map is empty");
+  for (const auto &[tensor, shard] : index->tensorToShard)
+    expectedShard[tensor] = shard;
+  const std::vector<std::string> &shards = index->shards;
   for (const std::string &shard : shards) {
     SmallString<256> file(dir);
     sys::path::append(file, shard);
@@ -99,34 +127,54 @@ Checkpoint::openShardIndex(StringRef indexPath) {
     if (!ckpt->lookup(kv.first()))
       return fail(indexPath, "weight_map lists '" + kv.first() + "' but " +
                                  kv.second + " does not hold it");
-  if (const json::Object *meta = root->getObject("metadata"))
-    for (const auto &kv : *meta) {
-      std::string value;
-      if (std::optional<StringRef> s = kv.second.getAsString())
-        value = s->str();
-      else
-        raw_string_ostream(value) << kv.second;
-      ckpt->metadata.emplace_back("index." + kv.first.str(), value);
-    }
+  for (auto &kv : index->metadata)
+    ckpt->metadata.push_back(std::move(kv));
   return std::move(ckpt);
 }
 
 Expected<std::unique_ptr<Checkpoint>> Checkpoint::openLlama2C(StringRef file) {
-  uint64_t fileSize = 0;
-  if (std::error_code ec = sys::fs::file_size(file, fileSize))
-    return fail(file, "cannot open: " + ec.message());
+  Expected<uint64_t> size = getRegularFileSize(file);
+  if (!size)
+    return size.takeError();
+  uint64_t fileSize = *size;
   if (fileSize < 28)
     return fail(file, formatv("truncated: {0} bytes, too short for the "
                               "28-byte llama2.c header",
                               fileSize));
-  ErrorOr<std::unique_ptr<MemoryBuffer>> hdr =
-      MemoryBuffer::getFileSlice(file, 28, 0, /*IsVolatile=*/false);
+  Expected<std::unique_ptr<MemoryBuffer>> hdr =
+      readRegularFileSlice(file, 28, 0);
   if (!hdr)
-    return fail(file, "cannot read: " + hdr.getError().message());
+    return hdr.takeError();
+  Llama2CConfig config;
+  Expected<std::vector<TensorInfo>> tensors = parseLlama2CHeader(
+      ArrayRef<uint8_t>(
+          reinterpret_cast<const uint8_t *>((*hdr)->getBufferStart()), 28),
+      fileSize, file, config);
+  if (!tensors)
+    return tensors.takeError();
+  std::unique_ptr<Checkpoint> ckpt(new Checkpoint());
+  ckpt->format = CheckpointFormat::Llama2C;
+  ckpt->path = file.str();
+  ckpt->llama2c = config;
+  ckpt->tensors = std::move(*tensors);
+  ckpt->files.push_back(file.str());
+  ckpt->fileSizes.push_back(fileSize);
+  ckpt->mapped.emplace_back();
+  if (Error err = ckpt->buildIndex())
+    return std::move(err);
+  return std::move(ckpt);
+}
+
+Expected<std::vector<TensorInfo>> parseLlama2CHeader(ArrayRef<uint8_t> header,
+                                                     uint64_t fileSize,
+                                                     StringRef file,
+                                                     Llama2CConfig &config) {
+  if (header.size() != 28)
+    return fail(file, "a llama2.c header has 28 bytes");
   int32_t h[7];
   for (int i = 0; i < 7; ++i)
-    h[i] = static_cast<int32_t>(
-        support::endian::read32le((*hdr)->getBufferStart() + 4 * i));
+    h[i] =
+        static_cast<int32_t>(support::endian::read32le(header.data() + 4 * i));
   Llama2CConfig c;
   c.dim = h[0];
   c.hiddenDim = h[1];
@@ -151,13 +199,49 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::openLlama2C(StringRef file) {
     return fail(file, "inconsistent llama2.c header (" + hdrText +
                           "): dim must divide into n_heads heads of even "
                           "size and n_heads into n_kv_heads groups");
+  // The bounds every importer applies (ModelLimits).
+  if (Error err = getLlama2CModelConfig(c).validate(file))
+    return std::move(err);
   int64_t headSize = c.dim / c.numHeads, kvDim = headSize * c.numKVHeads;
   int64_t L = c.numLayers, D = c.dim, F = c.hiddenDim, V = c.vocabSize;
 
-  std::unique_ptr<Checkpoint> ckpt(new Checkpoint());
-  ckpt->format = CheckpointFormat::Llama2C;
-  ckpt->path = file.str();
-  ckpt->llama2c = c;
+  // The size the header implies, with checked arithmetic, before anything
+  // is allocated from it: a 36-byte file must not become 9.4 M tensors.
+  std::optional<uint64_t> floats = uint64_t(0);
+  auto addFloats = [&](std::initializer_list<int64_t> factors) {
+    std::optional<uint64_t> n = uint64_t(1);
+    for (int64_t f : factors)
+      n = n ? checkedMul(*n, uint64_t(f)) : std::nullopt;
+    floats = n && floats ? checkedAdd(*floats, *n) : std::nullopt;
+  };
+  addFloats({V, D});                      // embedding
+  addFloats({L, D});                      // input norms
+  addFloats({L, D, D});                   // q
+  addFloats({L, kvDim, D});               // k
+  addFloats({L, kvDim, D});               // v
+  addFloats({L, D, D});                   // o
+  addFloats({L, D});                      // post-attention norms
+  addFloats({L, F, D});                   // gate
+  addFloats({L, D, F});                   // down
+  addFloats({L, F, D});                   // up
+  addFloats({D});                         // final norm
+  addFloats({c.seqLen, headSize / 2, 2}); // legacy RoPE tables
+  if (!c.sharedClassifier)
+    addFloats({V, D}); // classifier
+  std::optional<uint64_t> expectedSize =
+      floats ? checkedMul(*floats, 4) : std::nullopt;
+  if (expectedSize)
+    expectedSize = checkedAdd(*expectedSize, 28);
+  if (!expectedSize)
+    return fail(file,
+                "the header (" + hdrText + ") implies a size beyond 64 bits");
+  if (*expectedSize != fileSize)
+    return fail(file, formatv("size is {0} bytes but the header ({1}) implies "
+                              "{2}",
+                              fileSize, hdrText, *expectedSize));
+
+  config = c;
+  std::vector<TensorInfo> tensors;
   uint64_t offset = 28;
   auto add = [&](std::string name, SmallVector<int64_t, 4> shape) {
     TensorInfo t;
@@ -166,7 +250,7 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::openLlama2C(StringRef file) {
     t.offset = offset;
     t.size = uint64_t(t.getNumElements()) * 4;
     offset += t.size;
-    ckpt->tensors.push_back(std::move(t));
+    tensors.push_back(std::move(t));
   };
   // llama2.c stores each kind of weight for all layers contiguously.
   auto perLayer = [&](StringRef suffix, SmallVector<int64_t, 4> shape) {
@@ -188,15 +272,8 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::openLlama2C(StringRef file) {
   offset += uint64_t(c.seqLen) * uint64_t(headSize / 2) * 4 * 2;
   if (!c.sharedClassifier)
     add("lm_head.weight", {V, D});
-  if (offset != fileSize)
-    return fail(file, formatv("size is {0} bytes but the header ({1}) implies "
-                              "{2}",
-                              fileSize, hdrText, offset));
-  ckpt->files.push_back(file.str());
-  ckpt->fileSizes.push_back(fileSize);
-  ckpt->mapped.emplace_back();
-  if (Error err = ckpt->buildIndex())
-    return std::move(err);
-  return std::move(ckpt);
+  assert(offset == fileSize && "layout disagrees with the size check");
+  (void)offset;
+  return tensors;
 }
 } // namespace qrealign

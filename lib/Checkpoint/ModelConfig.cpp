@@ -2,11 +2,16 @@
 
 #include "qrealign/Checkpoint/ModelConfig.h"
 #include "qrealign/Checkpoint/Checkpoint.h"
+#include "qrealign/Support/InputFile.h"
+#include "qrealign/Support/JSON.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+
+#include <cmath>
+#include <tuple>
 
 using namespace llvm;
 
@@ -18,21 +23,29 @@ static Error fail(StringRef file, const Twine &msg) {
 static constexpr StringLiteral kSupportedTypes = "llama, mistral, qwen2";
 
 Error ModelConfig::validate(StringRef origin) const {
-  auto positive = [&](StringRef key, int64_t v) -> Error {
+  using L = ModelLimits;
+  for (auto [key, v, max] :
+       {std::tuple<StringRef, int64_t, int64_t>{"hidden_size", hiddenSize,
+                                                L::kMaxHiddenSize},
+        {"num_hidden_layers", numLayers, L::kMaxLayers},
+        {"num_attention_heads", numHeads, L::kMaxHeads},
+        {"num_key_value_heads", numKVHeads, L::kMaxHeads},
+        {"head_dim", headDim, L::kMaxHeadDim},
+        {"intermediate_size", intermediateSize, L::kMaxIntermediateSize},
+        {"vocab_size", vocabSize, L::kMaxVocabSize}}) {
     if (v <= 0)
       return fail(origin, key + " must be positive, got " + Twine(v));
-    return Error::success();
-  };
-  for (auto [key, v] :
-       {std::pair<StringRef, int64_t>{"hidden_size", hiddenSize},
-        {"num_hidden_layers", numLayers},
-        {"num_attention_heads", numHeads},
-        {"num_key_value_heads", numKVHeads},
-        {"head_dim", headDim},
-        {"intermediate_size", intermediateSize},
-        {"vocab_size", vocabSize}})
-    if (Error e = positive(key, v))
-      return e;
+    if (v > max)
+      return fail(origin, formatv("{0} = {1} exceeds qrealign's limit of {2}",
+                                  key, v, max));
+  }
+  if (maxPositions < 0 || maxPositions > L::kMaxPositions)
+    return fail(origin, formatv("max_position_embeddings = {0} must be in "
+                                "[0, {1}]",
+                                maxPositions, L::kMaxPositions));
+  if (slidingWindow < 0 || slidingWindow > L::kMaxPositions)
+    return fail(origin, formatv("sliding_window = {0} must be in [0, {1}]",
+                                slidingWindow, L::kMaxPositions));
   if (numHeads % numKVHeads)
     return fail(origin, formatv("num_attention_heads ({0}) is not a multiple "
                                 "of num_key_value_heads ({1})",
@@ -40,15 +53,36 @@ Error ModelConfig::validate(StringRef origin) const {
   if (headDim % 2)
     return fail(origin,
                 formatv("head_dim ({0}) must be even for RoPE", headDim));
-  if (!(rmsNormEps > 0) || !(ropeTheta > 0))
-    return fail(origin, "rms_norm_eps and rope_theta must be positive");
+  // heads * head_dim is at most 2^28 with the bounds above: no overflow.
+  if (numHeads * headDim > L::kMaxHiddenSize)
+    return fail(origin, formatv("num_attention_heads * head_dim = {0} * {1} "
+                                "exceeds qrealign's limit of {2}",
+                                numHeads, headDim, L::kMaxHiddenSize));
+  if (!std::isfinite(rmsNormEps) || !(rmsNormEps > 0) || !(rmsNormEps < 1))
+    return fail(origin, formatv("rms_norm_eps = {0} must be finite and in "
+                                "(0, 1)",
+                                rmsNormEps));
+  if (!std::isfinite(ropeTheta) || !(ropeTheta > 0))
+    return fail(origin, formatv("rope_theta = {0} must be finite and positive",
+                                ropeTheta));
+  if (bosTokenId != -1 && (bosTokenId < 0 || bosTokenId >= vocabSize))
+    return fail(origin, formatv("bos_token_id {0} is not a token id of the "
+                                "{1}-token vocabulary",
+                                bosTokenId, vocabSize));
+  for (int64_t eos : eosTokenIds)
+    if (eos < 0 || eos >= vocabSize)
+      return fail(origin, formatv("eos_token_id {0} is not a token id of the "
+                                  "{1}-token vocabulary",
+                                  eos, vocabSize));
   return Error::success();
 }
 
 Expected<ModelConfig> parseHFConfigText(StringRef text, StringRef origin) {
-  Expected<json::Value> parsed = json::parse(text);
+  JSONLimits limits;
+  limits.maxDepth = 16;
+  Expected<json::Value> parsed = parseJSON(text, origin, limits);
   if (!parsed)
-    return fail(origin, "not valid JSON: " + toString(parsed.takeError()));
+    return parsed.takeError();
   const json::Object *o = parsed->getAsObject();
   if (!o)
     return fail(origin, "not a JSON object");
@@ -171,6 +205,12 @@ Expected<ModelConfig> parseHFConfigText(StringRef text, StringRef origin) {
 
   if (Error e = getInt("bos_token_id", c.bosTokenId, false, -1))
     return std::move(e);
+  // -1 means "none" inside qrealign, not in the file: a negative id there
+  // is an error, not an absent BOS.
+  if (const json::Value *bos = o->get("bos_token_id");
+      bos && bos->kind() != json::Value::Null && c.bosTokenId < 0)
+    return fail(origin,
+                formatv("bos_token_id {0} is not a token id", c.bosTokenId));
   if (const json::Value *eos = o->get("eos_token_id")) {
     if (std::optional<int64_t> one = eos->getAsInteger())
       c.eosTokenIds.push_back(*one);
@@ -190,10 +230,10 @@ Expected<ModelConfig> parseHFConfigText(StringRef text, StringRef origin) {
 }
 
 Expected<ModelConfig> parseHFConfig(StringRef path) {
-  ErrorOr<std::unique_ptr<MemoryBuffer>> buf =
-      MemoryBuffer::getFile(path, /*IsText=*/true);
+  Expected<std::unique_ptr<MemoryBuffer>> buf =
+      readRegularFile(path, ModelLimits::kMaxConfigFileSize, "a config.json");
   if (!buf)
-    return fail(path, "cannot open: " + buf.getError().message());
+    return buf.takeError();
   return parseHFConfigText((*buf)->getBuffer(), path);
 }
 

@@ -10,9 +10,13 @@
 
 #include "qrealign/Checkpoint/Checkpoint.h"
 #include "qrealign/Support/AtomicOutput.h"
+#include "qrealign/Support/InputFile.h"
+#include "qrealign/Support/JSON.h"
+#include "qrealign/Support/Limits.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Endian.h"
@@ -22,6 +26,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <tuple>
 
 using namespace llvm;
 
@@ -80,10 +85,8 @@ StringRef getSupportedDTypeNames() {
 }
 
 int64_t TensorInfo::getNumElements() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  // Shapes are validated when read (getCheckedNumElements).
+  return getCheckedNumElements(shape).value_or(-1);
 }
 
 std::string formatShape(ArrayRef<int64_t> shape) {
@@ -102,153 +105,339 @@ static Error fail(StringRef file, const Twine &msg) {
 /// The largest header the reference implementation accepts.
 static constexpr uint64_t kMaxHeaderSize = 100 * 1024 * 1024;
 
+namespace {
+using Kind = JSONScanner::Kind;
+
+/// Reads the header's JSON straight into TensorInfo records, without
+/// building llvm::json values (an 87 MB header of empty tensors took 6.3 GB
+/// as llvm::json::Object maps; here it costs about twice its size).
+class HeaderParser {
+public:
+  HeaderParser(StringRef text, uint64_t dataSize, StringRef file,
+               std::vector<TensorInfo> &tensors,
+               std::vector<std::pair<std::string, std::string>> &meta)
+      : scanner(text, (file + ": header").str()), dataSize(dataSize),
+        file(file), tensors(tensors), meta(meta) {}
+
+  Error parse();
+
+private:
+  Error parseTensor(std::string name, size_t at);
+  Error parseMetadata(size_t at);
+  Error where(StringRef name, const Twine &msg) const {
+    return createStringError(inconvertibleErrorCode(),
+                             file + ": tensor '" + name + "': " + msg);
+  }
+  Expected<int64_t> parseNonNegative(StringRef name, StringRef field);
+
+  JSONScanner scanner;
+  uint64_t dataSize;
+  StringRef file;
+  std::vector<TensorInfo> &tensors;
+  std::vector<std::pair<std::string, std::string>> &meta;
+  StringMap<size_t> seen; // name -> offset of its key, for duplicates
+  bool sawMetadata = false;
+};
+} // namespace
+
+Error HeaderParser::parse() {
+  if (Expected<JSONScanner::Token> open =
+          scanner.expect(Kind::BeginObject, "'{'");
+      !open)
+    return open.takeError();
+  Expected<Kind> first = scanner.peek();
+  if (!first)
+    return first.takeError();
+  bool more = *first != Kind::EndObject;
+  if (!more)
+    (void)scanner.next();
+  while (more) {
+    Expected<JSONScanner::Token> key =
+        scanner.expect(Kind::String, "a tensor name (a string)");
+    if (!key)
+      return key.takeError();
+    auto [it, inserted] = seen.try_emplace(key->text, key->offset);
+    if (!inserted)
+      return scanner.error(key->offset,
+                           "'" + key->text + "' appears twice in the header");
+    if (seen.size() > kMaxSafeTensorsEntries)
+      return createStringError(
+          inconvertibleErrorCode(),
+          file + ": more than " + Twine(kMaxSafeTensorsEntries) +
+              " tensors in one file (the largest published checkpoints "
+              "have about 100,000)");
+    if (Expected<JSONScanner::Token> colon =
+            scanner.expect(Kind::Colon, "':' after the tensor name");
+        !colon)
+      return colon.takeError();
+    Error err = key->text == "__metadata__"
+                    ? parseMetadata(key->offset)
+                    : parseTensor(std::move(key->text), key->offset);
+    if (err)
+      return err;
+    Expected<JSONScanner::Token> sep = scanner.next();
+    if (!sep)
+      return sep.takeError();
+    if (sep->kind == Kind::EndObject)
+      break;
+    if (sep->kind != Kind::Comma)
+      return scanner.error(sep->offset, "expected ',' or '}' after a header "
+                                        "entry");
+  }
+  if (Expected<JSONScanner::Token> end =
+          scanner.expect(Kind::End, "the end of the header after '}'");
+      !end)
+    return end.takeError();
+  return Error::success();
+}
+
+Expected<int64_t> HeaderParser::parseNonNegative(StringRef name,
+                                                 StringRef field) {
+  Expected<JSONScanner::Token> tok = scanner.next();
+  if (!tok)
+    return tok.takeError();
+  std::optional<int64_t> v = tok->kind == Kind::Number
+                                 ? JSONScanner::parseInteger(tok->text)
+                                 : std::nullopt;
+  if (!v || *v < 0)
+    return where(name, field == "shape"
+                           ? Twine("shape entries must be non-negative "
+                                   "integers")
+                           : Twine("'data_offsets' must be non-negative "
+                                   "integers"));
+  return *v;
+}
+
+Error HeaderParser::parseTensor(std::string name, size_t at) {
+  if (name.empty())
+    return scanner.error(at, "empty tensor name");
+  Expected<JSONScanner::Token> open = scanner.next();
+  if (!open)
+    return open.takeError();
+  if (open->kind != Kind::BeginObject)
+    return where(name, "entry is not an object");
+  TensorInfo info;
+  info.name = std::move(name);
+  bool haveDType = false, haveShape = false, haveOffsets = false;
+  uint64_t begin = 0, end = 0;
+  Expected<Kind> first = scanner.peek();
+  if (!first)
+    return first.takeError();
+  bool more = *first != Kind::EndObject;
+  if (!more)
+    (void)scanner.next();
+  while (more) {
+    Expected<JSONScanner::Token> key =
+        scanner.expect(Kind::String, "a field name (a string)");
+    if (!key)
+      return key.takeError();
+    bool *have = key->text == "dtype"          ? &haveDType
+                 : key->text == "shape"        ? &haveShape
+                 : key->text == "data_offsets" ? &haveOffsets
+                                               : nullptr;
+    if (!have)
+      return where(info.name, "unknown field '" + key->text + "'");
+    if (*have)
+      return where(info.name, "field '" + key->text + "' appears twice");
+    *have = true;
+    if (Expected<JSONScanner::Token> colon =
+            scanner.expect(Kind::Colon, "':' after a field name");
+        !colon)
+      return colon.takeError();
+    if (key->text == "dtype") {
+      Expected<JSONScanner::Token> v = scanner.next();
+      if (!v)
+        return v.takeError();
+      if (v->kind != Kind::String)
+        return where(info.name, "'dtype' is not a string");
+      std::optional<DType> dt = parseDType(v->text);
+      if (!dt)
+        return where(info.name,
+                     "unsupported dtype '" + v->text +
+                         "' (supported: " + getSupportedDTypeNames() + ")");
+      info.dtype = *dt;
+    } else {
+      bool isShape = key->text == "shape";
+      Expected<JSONScanner::Token> arr = scanner.next();
+      if (!arr)
+        return arr.takeError();
+      if (arr->kind != Kind::BeginArray)
+        return where(info.name, isShape ? "'shape' is not an array"
+                                        : "'data_offsets' must be an array "
+                                          "[begin, end]");
+      SmallVector<int64_t, 4> values;
+      Expected<Kind> k = scanner.peek();
+      if (!k)
+        return k.takeError();
+      bool elems = *k != Kind::EndArray;
+      if (!elems)
+        (void)scanner.next();
+      while (elems) {
+        if (values.size() >= (isShape ? 8u : 2u))
+          return where(info.name, isShape ? "rank exceeds 8"
+                                          : "'data_offsets' must be an array "
+                                            "[begin, end]");
+        Expected<int64_t> v = parseNonNegative(info.name, key->text);
+        if (!v)
+          return v.takeError();
+        values.push_back(*v);
+        Expected<JSONScanner::Token> sep = scanner.next();
+        if (!sep)
+          return sep.takeError();
+        if (sep->kind == Kind::EndArray)
+          break;
+        if (sep->kind != Kind::Comma)
+          return scanner.error(sep->offset, "expected ',' or ']'");
+      }
+      if (isShape) {
+        info.shape = std::move(values);
+      } else {
+        if (values.size() != 2)
+          return where(info.name, "'data_offsets' must be an array [begin, "
+                                  "end]");
+        begin = uint64_t(values[0]);
+        end = uint64_t(values[1]);
+      }
+    }
+    Expected<JSONScanner::Token> sep = scanner.next();
+    if (!sep)
+      return sep.takeError();
+    if (sep->kind == Kind::EndObject)
+      break;
+    if (sep->kind != Kind::Comma)
+      return scanner.error(sep->offset, "expected ',' or '}' in a tensor "
+                                        "entry");
+  }
+  if (!haveDType)
+    return where(info.name, "missing string field 'dtype'");
+  if (!haveShape)
+    return where(info.name, "missing array field 'shape'");
+  if (!haveOffsets)
+    return where(info.name, "'data_offsets' must be an array [begin, end]");
+  if (begin > end)
+    return where(info.name,
+                 formatv("data_offsets [{0}, {1}] are reversed", begin, end));
+  if (end > dataSize)
+    return where(info.name, formatv("data_offsets [{0}, {1}] exceed the data "
+                                    "section ({2} bytes)",
+                                    begin, end, dataSize));
+  std::optional<uint64_t> expected =
+      getCheckedByteSize(info.shape, getDTypeSize(info.dtype));
+  if (!expected)
+    return where(info.name, getDTypeName(info.dtype) + " x " +
+                                info.getShapeString() +
+                                " overflows 64-bit byte sizes");
+  if (end - begin != *expected)
+    return where(info.name,
+                 formatv("{0} x {1} needs {2} bytes but "
+                         "data_offsets span {3}",
+                         getDTypeName(info.dtype), info.getShapeString(),
+                         *expected, end - begin));
+  info.offset = begin;
+  info.size = *expected;
+  tensors.push_back(std::move(info));
+  return Error::success();
+}
+
+Error HeaderParser::parseMetadata(size_t at) {
+  if (sawMetadata)
+    return scanner.error(at, "'__metadata__' appears twice");
+  sawMetadata = true;
+  Expected<JSONScanner::Token> open = scanner.next();
+  if (!open)
+    return open.takeError();
+  if (open->kind != Kind::BeginObject)
+    return createStringError(inconvertibleErrorCode(),
+                             file + ": '__metadata__' is not an object");
+  StringSet<> keys;
+  Expected<Kind> first = scanner.peek();
+  if (!first)
+    return first.takeError();
+  bool more = *first != Kind::EndObject;
+  if (!more)
+    (void)scanner.next();
+  while (more) {
+    Expected<JSONScanner::Token> key =
+        scanner.expect(Kind::String, "a metadata key (a string)");
+    if (!key)
+      return key.takeError();
+    if (!keys.insert(key->text).second)
+      return scanner.error(key->offset, "'__metadata__' key '" + key->text +
+                                            "' appears twice");
+    if (Expected<JSONScanner::Token> colon =
+            scanner.expect(Kind::Colon, "':' after a metadata key");
+        !colon)
+      return colon.takeError();
+    Expected<JSONScanner::Token> value = scanner.next();
+    if (!value)
+      return value.takeError();
+    if (value->kind != Kind::String)
+      return createStringError(inconvertibleErrorCode(),
+                               file + ": '__metadata__' value '" + key->text +
+                                   "' is not a string");
+    meta.emplace_back(std::move(key->text), std::move(value->text));
+    Expected<JSONScanner::Token> sep = scanner.next();
+    if (!sep)
+      return sep.takeError();
+    if (sep->kind == Kind::EndObject)
+      break;
+    if (sep->kind != Kind::Comma)
+      return scanner.error(sep->offset, "expected ',' or '}' in "
+                                        "'__metadata__'");
+  }
+  llvm::sort(meta);
+  return Error::success();
+}
+
 Error parseSafeTensorsHeader(
     StringRef text, uint64_t dataSize, StringRef file,
     std::vector<TensorInfo> &tensors,
     std::vector<std::pair<std::string, std::string>> &meta) {
-  Expected<json::Value> parsed = json::parse(text);
-  if (!parsed)
-    return fail(file,
-                "header is not valid JSON: " + toString(parsed.takeError()));
-  const json::Object *root = parsed->getAsObject();
-  if (!root)
-    return fail(file, "header is not a JSON object");
+  if (Error err = HeaderParser(text, dataSize, file, tensors, meta).parse())
+    return err;
 
-  // Deterministic order for diagnostics: sort the keys.
-  std::vector<std::string> keys;
-  for (const auto &kv : *root)
-    keys.push_back(kv.first.str());
-  llvm::sort(keys);
-
-  for (const std::string &key : keys) {
-    const json::Value &value = *root->get(key);
-    if (key == "__metadata__") {
-      const json::Object *m = value.getAsObject();
-      if (!m)
-        return fail(file, "'__metadata__' is not an object");
-      for (const auto &kv : *m) {
-        std::optional<StringRef> s = kv.second.getAsString();
-        if (!s)
-          return fail(file, "'__metadata__' value '" + kv.first.str() +
-                                "' is not a string");
-        meta.emplace_back(kv.first.str(), s->str());
-      }
-      llvm::sort(meta);
-      continue;
-    }
-    auto where = [&](const Twine &msg) {
-      return fail(file, "tensor '" + key + "': " + msg);
-    };
-    if (key.empty())
-      return fail(file, "empty tensor name");
-    const json::Object *t = value.getAsObject();
-    if (!t)
-      return where("entry is not an object");
-    for (const auto &kv : *t)
-      if (kv.first != "dtype" && kv.first != "shape" &&
-          kv.first != "data_offsets")
-        return where("unknown field '" + kv.first.str() + "'");
-    TensorInfo info;
-    info.name = key;
-    std::optional<StringRef> dtype = t->getString("dtype");
-    if (!dtype)
-      return where("missing string field 'dtype'");
-    std::optional<DType> dt = parseDType(*dtype);
-    if (!dt)
-      return where("unsupported dtype '" + *dtype +
-                   "' (supported: " + getSupportedDTypeNames() + ")");
-    info.dtype = *dt;
-
-    const json::Array *shape = t->getArray("shape");
-    if (!shape)
-      return where("missing array field 'shape'");
-    if (shape->size() > 8)
-      return where("rank " + Twine(shape->size()) + " exceeds 8");
-    uint64_t numel = 1;
-    for (const json::Value &d : *shape) {
-      std::optional<int64_t> dim = d.getAsInteger();
-      if (!dim || *dim < 0)
-        return where("shape entries must be non-negative integers");
-      if (*dim != 0 && numel > (uint64_t(1) << 62) / uint64_t(*dim))
-        return where("shape " + Twine(numel) + " x " + Twine(*dim) +
-                     " overflows");
-      numel *= uint64_t(*dim);
-      info.shape.push_back(*dim);
-    }
-
-    const json::Array *offsets = t->getArray("data_offsets");
-    if (!offsets || offsets->size() != 2)
-      return where("'data_offsets' must be an array [begin, end]");
-    std::optional<int64_t> begin = (*offsets)[0].getAsInteger();
-    std::optional<int64_t> end = (*offsets)[1].getAsInteger();
-    if (!begin || !end || *begin < 0 || *end < 0)
-      return where("'data_offsets' must be non-negative integers");
-    if (*begin > *end)
-      return where(
-          formatv("data_offsets [{0}, {1}] are reversed", *begin, *end));
-    if (uint64_t(*end) > dataSize)
-      return where(formatv("data_offsets [{0}, {1}] exceed the data section "
-                           "({2} bytes)",
-                           *begin, *end, dataSize));
-    uint64_t expected = numel * getDTypeSize(info.dtype);
-    if (uint64_t(*end - *begin) != expected)
-      return where(formatv("{0} x {1} needs {2} bytes but data_offsets span "
-                           "{3}",
-                           *dtype, info.getShapeString(), expected,
-                           *end - *begin));
-    info.offset = uint64_t(*begin);
-    info.size = expected;
-    tensors.push_back(std::move(info));
-  }
-
-  // The data section must be tiled exactly: no overlaps, no holes.
-  std::vector<const TensorInfo *> order;
-  for (const TensorInfo &t : tensors)
-    order.push_back(&t);
-  llvm::stable_sort(order, [](const TensorInfo *a, const TensorInfo *b) {
-    return std::make_pair(a->offset, a->size) <
-           std::make_pair(b->offset, b->size);
+  // The data section must be tiled exactly: no overlaps, no holes. Sorting
+  // by (offset, size, name) puts the tensors in file order, deterministically
+  // (the reference implementation lists them by offset).
+  llvm::sort(tensors, [](const TensorInfo &a, const TensorInfo &b) {
+    return std::tie(a.offset, a.size, a.name) <
+           std::tie(b.offset, b.size, b.name);
   });
   uint64_t cursor = 0;
   const TensorInfo *prev = nullptr;
-  for (const TensorInfo *t : order) {
-    if (t->offset < cursor)
+  for (const TensorInfo &t : tensors) {
+    if (t.offset < cursor)
       return fail(file,
-                  "tensors '" + prev->name + "' and '" + t->name + "' overlap");
-    if (t->offset > cursor)
+                  "tensors '" + prev->name + "' and '" + t.name + "' overlap");
+    if (t.offset > cursor)
       return fail(file, formatv("bytes [{0}, {1}) of the data section belong "
                                 "to no tensor",
-                                cursor, t->offset));
-    cursor = t->offset + t->size;
-    prev = t;
+                                cursor, t.offset));
+    cursor = t.offset + t.size; // both within dataSize: no overflow
+    prev = &t;
   }
   if (cursor != dataSize)
     return fail(file, formatv("the data section has {0} bytes but the tensors "
                               "cover {1}",
                               dataSize, cursor));
-  // Keep file order (by offset), as the reference implementation lists them.
-  std::vector<TensorInfo> sorted;
-  sorted.reserve(tensors.size());
-  for (const TensorInfo *t : order)
-    sorted.push_back(*t);
-  tensors = std::move(sorted);
   return Error::success();
 }
 
 Error Checkpoint::addSafeTensorsFile(StringRef file) {
   unsigned index = files.size();
-  uint64_t fileSize = 0;
-  if (std::error_code ec = sys::fs::file_size(file, fileSize))
-    return fail(file, "cannot open: " + ec.message());
+  Expected<uint64_t> size = getRegularFileSize(file);
+  if (!size)
+    return size.takeError();
+  uint64_t fileSize = *size;
   if (fileSize < 8)
     return fail(file, formatv("truncated: {0} bytes, too short for the 8-byte "
                               "header length",
                               fileSize));
   // Read only the header; the data is mapped lazily.
-  ErrorOr<std::unique_ptr<MemoryBuffer>> lenBuf =
-      MemoryBuffer::getFileSlice(file, 8, 0, /*IsVolatile=*/false);
+  Expected<std::unique_ptr<MemoryBuffer>> lenBuf =
+      readRegularFileSlice(file, 8, 0);
   if (!lenBuf)
-    return fail(file, "cannot read: " + lenBuf.getError().message());
+    return lenBuf.takeError();
   uint64_t headerLen = support::endian::read64le((*lenBuf)->getBufferStart());
   if (headerLen > kMaxHeaderSize)
     return fail(file, formatv("header length {0} exceeds the 100 MiB limit",
@@ -259,10 +448,10 @@ Error Checkpoint::addSafeTensorsFile(StringRef file) {
                               headerLen, fileSize));
   if (headerLen < 2)
     return fail(file, formatv("header length {0} is too small", headerLen));
-  ErrorOr<std::unique_ptr<MemoryBuffer>> header =
-      MemoryBuffer::getFileSlice(file, headerLen, 8, /*IsVolatile=*/false);
+  Expected<std::unique_ptr<MemoryBuffer>> header =
+      readRegularFileSlice(file, headerLen, 8);
   if (!header)
-    return fail(file, "cannot read: " + header.getError().message());
+    return header.takeError();
   StringRef text = (*header)->getBuffer();
   // The reference implementation allows trailing spaces as padding.
   text = text.rtrim(' ');
@@ -318,11 +507,10 @@ Expected<ArrayRef<uint8_t>> Checkpoint::getData(const TensorInfo &tensor) {
     return fail(path, "tensor '" + tensor.name + "' has no file");
   std::unique_ptr<MemoryBuffer> &buf = mapped[tensor.file];
   if (!buf) {
-    ErrorOr<std::unique_ptr<MemoryBuffer>> m =
-        MemoryBuffer::getFile(files[tensor.file], /*IsText=*/false,
-                              /*RequiresNullTerminator=*/false);
+    Expected<std::unique_ptr<MemoryBuffer>> m =
+        readRegularFile(files[tensor.file]);
     if (!m)
-      return fail(files[tensor.file], "cannot map: " + m.getError().message());
+      return m.takeError();
     // The file may have changed since its header was read.
     if ((*m)->getBufferSize() != fileSizes[tensor.file])
       return fail(files[tensor.file], "file changed size while open");

@@ -3,6 +3,7 @@
 #include "qrealign/Engine/Program.h"
 #include "qrealign/Checkpoint/Checkpoint.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
+#include "qrealign/Support/Limits.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -148,8 +149,13 @@ LogicalResult ProgramLowering::lowerParams() {
     out.rank = type.getRank();
     for (auto [i, d] : llvm::enumerate(type.getShape()))
       out.shape[i] = d;
-    size_t bytes = type.getNumElements() *
-                   (type.getElementType().getIntOrFloatBitWidth() / 8);
+    // Sizes from IR are input: checked, and bounded before any copy.
+    std::optional<uint64_t> checkedBytes = getCheckedByteSize(
+        type.getShape(), type.getElementType().getIntOrFloatBitWidth() / 8);
+    if (!checkedBytes)
+      return p.emitError("parameter of type ")
+             << type << " has more bytes than 64 bits can count";
+    size_t bytes = *checkedBytes;
     prog->tensorNames.push_back(
         p.getTensorName().value_or(p.getSymName()).str());
     if (std::optional<StringRef> name = p.getTensorName()) {
@@ -180,6 +186,10 @@ LogicalResult ProgramLowering::lowerParams() {
       } else if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
         if (dense.isSplat()) {
           ArrayRef<char> one = dense.getRawData();
+          // A splat is one element in the IR; the engine needs it expanded.
+          if (llvm::Error err = checkAllocation(
+                  bytes, "expanding the splat value of @" + p.getSymName()))
+            return p.emitError(llvm::toString(std::move(err)));
           std::vector<uint8_t> buf(bytes);
           for (size_t off = 0; off + one.size() <= bytes; off += one.size())
             memcpy(buf.data() + off, one.data(), one.size());

@@ -7,6 +7,7 @@
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
@@ -289,9 +290,20 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
                        QuantSchemeAttr(), QuantParamsAttr());
   func::ReturnOp::create(b, loc, logits);
 
-  if (failed(verify(*module)))
-    return fail(origin + ": the imported module does not verify (importer "
-                         "bug)");
+  // ModelConfig::validate checks what the verifier checks, so this is an
+  // importer bug if it fires; report the verifier's first message on one
+  // line.
+  std::string firstError;
+  {
+    ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+      if (firstError.empty() && d.getSeverity() == DiagnosticSeverity::Error)
+        firstError = d.str();
+      return success();
+    });
+    if (failed(verify(*module)))
+      return fail(origin + ": the imported module does not verify (" +
+                  firstError + "); this is a qrealign-import bug");
+  }
   return std::move(module);
 }
 } // namespace qrealign

@@ -49,6 +49,10 @@ llvm::StringRef getSupportedDTypeNames();
 /// "[4096, 4096]".
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
 
+/// The most entries (tensors and `__metadata__`) one safetensors header may
+/// hold: ten times the largest published checkpoints.
+constexpr size_t kMaxSafeTensorsEntries = size_t(1) << 20;
+
 /// One tensor of a checkpoint.
 struct TensorInfo {
   std::string name;
@@ -60,6 +64,7 @@ struct TensorInfo {
   uint64_t offset = 0;
   uint64_t size = 0;
 
+  /// The element count (shapes are checked when read, so it fits).
   int64_t getNumElements() const;
   /// "[4096, 4096]".
   std::string getShapeString() const;
@@ -149,6 +154,29 @@ llvm::Error
 parseSafeTensorsHeader(llvm::StringRef json, uint64_t dataSize,
                        llvm::StringRef file, std::vector<TensorInfo> &tensors,
                        std::vector<std::pair<std::string, std::string>> &meta);
+
+/// The largest shard index (model.safetensors.index.json) read.
+constexpr uint64_t kMaxShardIndexSize = uint64_t(64) << 20;
+
+/// What a shard index says: each tensor's shard (sorted by tensor), the
+/// distinct shards (sorted), and its `metadata` as "index.KEY" entries.
+struct ShardIndex {
+  std::vector<std::pair<std::string, std::string>> tensorToShard;
+  std::vector<std::string> shards;
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+/// Parses and checks the text of a shard index (no files are opened):
+/// shard names must be plain file names beside the index.
+llvm::Expected<ShardIndex> parseShardIndex(llvm::StringRef text,
+                                           llvm::StringRef indexPath);
+
+/// Checks a llama2.c header (its first 28 bytes) against the file size
+/// with checked arithmetic and returns the tensors it implies, under Hugging
+/// Face names, with absolute offsets. Nothing is sized from the header
+/// before the sizes are checked.
+llvm::Expected<std::vector<TensorInfo>>
+parseLlama2CHeader(llvm::ArrayRef<uint8_t> header, uint64_t fileSize,
+                   llvm::StringRef file, Llama2CConfig &config);
 
 /// A tensor to write.
 struct TensorToWrite {

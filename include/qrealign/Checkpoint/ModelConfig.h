@@ -19,6 +19,21 @@
 namespace qrealign {
 struct Llama2CConfig;
 
+/// Upper bounds on architecture values, checked before anything is sized
+/// from them (docs/robustness.md). Each is at least ten times the largest
+/// published Llama-family model's value.
+struct ModelLimits {
+  static constexpr int64_t kMaxLayers = 1024;
+  static constexpr int64_t kMaxHiddenSize = int64_t(1) << 20;
+  static constexpr int64_t kMaxIntermediateSize = int64_t(1) << 22;
+  static constexpr int64_t kMaxHeads = int64_t(1) << 14;
+  static constexpr int64_t kMaxHeadDim = int64_t(1) << 14;
+  static constexpr int64_t kMaxVocabSize = int64_t(1) << 24;
+  static constexpr int64_t kMaxPositions = int64_t(1) << 24;
+  /// Largest config.json read.
+  static constexpr uint64_t kMaxConfigFileSize = uint64_t(1) << 20;
+};
+
 struct ModelConfig {
   /// "llama", "mistral", "qwen2" or "llama2c".
   std::string modelType;
@@ -43,7 +58,10 @@ struct ModelConfig {
   int64_t slidingWindow = 0;
   int64_t bosTokenId = -1;
   std::vector<int64_t> eosTokenIds;
-  /// Checks the invariants the IR needs (divisibility, positivity).
+  /// Checks every invariant the IR verifier checks (positivity,
+  /// divisibility, finite RoPE and norm constants), the bounds of
+  /// ModelLimits, and that BOS/EOS ids lie in the vocabulary. A config that
+  /// validates imports to IR that verifies.
   llvm::Error validate(llvm::StringRef origin) const;
 };
 

@@ -12,6 +12,7 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 #include <cmath>
 
@@ -468,6 +469,12 @@ LogicalResult AttentionOp::verify() {
   if (heads % kvHeads != 0)
     return emitOpError("num_kv_heads (")
            << kvHeads << ") must divide num_heads (" << heads << ")";
+  // Products of attributes are checked: wrapping values must not verify.
+  std::optional<int64_t> qFeatures = llvm::checkedMul(heads, headDim);
+  std::optional<int64_t> kvFeatures = llvm::checkedMul(kvHeads, headDim);
+  if (!qFeatures || !kvFeatures)
+    return emitOpError("num_heads * head_dim (")
+           << heads << " * " << headDim << ") overflows 64 bits";
   RankedTensorType q = getQuery().getType(), k = getKey().getType(),
                    v = getValue().getType(), r = getResult().getType();
   for (auto [t, what] : {std::pair{q, "query"}, std::pair{k, "key"},
@@ -475,15 +482,15 @@ LogicalResult AttentionOp::verify() {
     if (t.getRank() != 3)
       return emitOpError() << what << " must be 3-D [batch, seq, features], "
                            << "got " << shapeStr(t.getShape());
-  if (!compatible(q.getDimSize(2), heads * headDim))
+  if (!compatible(q.getDimSize(2), *qFeatures))
     return emitOpError("query has ")
            << q.getDimSize(2)
-           << " features but num_heads * head_dim = " << heads * headDim;
+           << " features but num_heads * head_dim = " << *qFeatures;
   for (auto [t, what] : {std::pair{k, "key"}, std::pair{v, "value"}})
-    if (!compatible(t.getDimSize(2), kvHeads * headDim))
+    if (!compatible(t.getDimSize(2), *kvFeatures))
       return emitOpError() << what << " has " << t.getDimSize(2)
                            << " features but num_kv_heads * head_dim = "
-                           << kvHeads * headDim;
+                           << *kvFeatures;
   if (!compatible(q.getDimSize(0), k.getDimSize(0)) ||
       !compatible(k.getDimSize(0), v.getDimSize(0)))
     return emitOpError("query, key and value must have the same batch size");
@@ -505,7 +512,7 @@ LogicalResult AttentionOp::verify() {
     return emitOpError("query, key, value and result must have the same "
                        "element type");
   SmallVector<int64_t> expected = {q.getDimSize(0), q.getDimSize(1),
-                                   heads * headDim};
+                                   *qFeatures};
   if (!compatibleShapes(r.getShape(), expected))
     return emitOpError("result shape ")
            << shapeStr(r.getShape()) << " must be " << shapeStr(expected);

@@ -94,3 +94,13 @@ func.func @f(%q: tensor<?x?x32xf32>, %k: tensor<?x?x8xf32>, %v: tensor<?x?x8xf32
   %0 = qrealign.attention %q, %k, %v heads = 0 kv_heads = 2 head_dim = 4 scale = 0.5 causal : (tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x32xf32>
   return
 }
+
+// -----
+
+// heads * head_dim = 2^64 wraps to 0 in int64 arithmetic: with unchecked
+// products this 0-feature attention verified.
+func.func @f(%q: tensor<?x?x0xf32>, %k: tensor<?x?x0xf32>, %v: tensor<?x?x0xf32>) {
+  // expected-error @+1 {{'qrealign.attention' op num_heads * head_dim (4294967296 * 4294967296) overflows 64 bits}}
+  %0 = qrealign.attention %q, %k, %v heads = 4294967296 kv_heads = 4294967296 head_dim = 4294967296 scale = 0.5 causal : (tensor<?x?x0xf32>, tensor<?x?x0xf32>, tensor<?x?x0xf32>) -> tensor<?x?x0xf32>
+  return
+}
