@@ -3,8 +3,10 @@
 // The byte-level BPE of GPT-2, Llama-3 and Qwen2 as Hugging Face `tokenizers`
 // runs it:
 //
-//  1. added tokens (`<|eot_id|>`, `<|im_start|>`, ...) are split out first
-//     and map straight to their ids;
+//  1. added tokens (`<|eot_id|>`, `<|im_start|>`, ...) are split out first,
+//     the longest at each position (a byte trie over their contents: the
+//     cost per position does not grow with their number), and map straight
+//     to their ids;
 //  2. the rest is cut into pre-tokens by the model's split pattern (one of
 //     the three known patterns, matched by a hand-written scanner with the
 //     regex's leftmost-first, greedy-with-backtracking semantics, and the
@@ -22,6 +24,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "TokenizerImpl.h"
+#include "qrealign/Support/InputFile.h"
+#include "qrealign/Support/JSON.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
@@ -33,6 +37,7 @@
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
+#include <mutex>
 #include <queue>
 
 using namespace llvm;
@@ -252,7 +257,6 @@ public:
   };
   std::vector<Added> added; // longest content first
   DenseMap<int64_t, size_t> addedById;
-  bool firstByteOfAdded[256] = {};
 
   void encodePreToken(StringRef word, std::vector<int64_t> &out) const {
     const ByteAlphabet &alphabet = byteAlphabet();
@@ -308,8 +312,72 @@ public:
       out.push_back(syms[i].id);
   }
 
+  /// A byte trie over the added tokens' contents, built on first use: the
+  /// longest added token at a position in O(its length), where trying each
+  /// token in turn was O(number of added tokens) per position.
+  struct AddedTrie {
+    /// The child of the root (node 0) for each first byte, 0 for none.
+    uint32_t rootChild[256] = {};
+    /// (node << 8 | byte) -> child, below the first byte.
+    DenseMap<uint64_t, uint32_t> children;
+    /// Node -> the index in `added` of the token ending there, or -1.
+    std::vector<int32_t> tokenAt{-1};
+  };
+  mutable AddedTrie addedTrie;
+  mutable std::once_flag addedTrieBuilt;
+
+  const AddedTrie &getAddedTrie() const {
+    std::call_once(addedTrieBuilt, [&] {
+      AddedTrie &trie = addedTrie;
+      for (auto [i, a] : llvm::enumerate(added)) {
+        uint32_t node = 0;
+        for (unsigned char b : a.content) {
+          uint32_t next = uint32_t(trie.tokenAt.size());
+          if (node == 0) {
+            if (!trie.rootChild[b])
+              trie.rootChild[b] = next;
+            node = trie.rootChild[b];
+          } else {
+            node = trie.children.try_emplace(uint64_t(node) << 8 | b, next)
+                       .first->second;
+          }
+          if (node == next)
+            trie.tokenAt.push_back(-1);
+        }
+        // `added` is longest first, stable: of equal contents the first
+        // listed wins, as when the tokens were tried in that order.
+        if (trie.tokenAt[node] < 0)
+          trie.tokenAt[node] = int32_t(i);
+      }
+    });
+    return addedTrie;
+  }
+
+  /// The longest added token that `text` starts with, or null.
+  const Added *matchAdded(StringRef text) const {
+    if (added.empty() || text.empty())
+      return nullptr;
+    const AddedTrie &trie = getAddedTrie();
+    uint32_t node = trie.rootChild[uint8_t(text[0])];
+    if (!node)
+      return nullptr;
+    const Added *hit = nullptr;
+    for (size_t k = 1;; ++k) {
+      if (trie.tokenAt[node] >= 0)
+        hit = &added[trie.tokenAt[node]];
+      if (k == text.size())
+        break;
+      auto it = trie.children.find(uint64_t(node) << 8 | uint8_t(text[k]));
+      if (it == trie.children.end())
+        break;
+      node = it->second;
+    }
+    return hit;
+  }
+
   /// Calls `onText` for each stretch between added tokens and `onAdded` for
-  /// each added token, in order (after the ByteLevel prefix space).
+  /// each added token, in order (after the ByteLevel prefix space). At each
+  /// position the longest added token starting there is taken.
   template <typename TextFn, typename AddedFn>
   void forEachSegment(StringRef text, TextFn onText, AddedFn onAdded) const {
     std::string prefixed;
@@ -319,13 +387,7 @@ public:
     }
     size_t start = 0;
     for (size_t i = 0; i < text.size();) {
-      const Added *hit = nullptr;
-      if (firstByteOfAdded[uint8_t(text[i])])
-        for (const Added &a : added)
-          if (text.substr(i).starts_with(a.content)) {
-            hit = &a;
-            break;
-          }
+      const Added *hit = matchAdded(text.substr(i));
       if (!hit) {
         ++i;
         continue;
@@ -435,16 +497,31 @@ std::optional<StringRef> getTokenContent(const json::Value *v) {
 }
 } // namespace
 
+/// tokenizer.json files: real ones are up to a few tens of MB, 4 levels
+/// deep (the pre-tokenizer sequences).
+static JSONLimits getTokenizerJSONLimits() {
+  JSONLimits limits;
+  limits.maxDepth = 32;
+  limits.maxFileSize = uint64_t(256) << 20;
+  return limits;
+}
+
 Expected<std::unique_ptr<Tokenizer>> loadHFTokenizer(StringRef path) {
+  Expected<std::unique_ptr<MemoryBuffer>> buf = readRegularFile(
+      path, getTokenizerJSONLimits().maxFileSize, "a tokenizer.json");
+  if (!buf)
+    return buf.takeError();
+  return loadHFTokenizerText((*buf)->getBuffer(), path, /*readConfig=*/true);
+}
+
+Expected<std::unique_ptr<Tokenizer>>
+loadHFTokenizerText(StringRef text, StringRef path, bool readConfig) {
   auto fail = [&](const Twine &msg) {
     return createStringError(inconvertibleErrorCode(), path + ": " + msg);
   };
-  ErrorOr<std::unique_ptr<MemoryBuffer>> buf = MemoryBuffer::getFile(path);
-  if (!buf)
-    return fail("cannot open: " + buf.getError().message());
-  Expected<json::Value> root = json::parse((*buf)->getBuffer());
+  Expected<json::Value> root = parseJSON(text, path, getTokenizerJSONLimits());
   if (!root)
-    return fail("invalid JSON: " + toString(root.takeError()));
+    return root.takeError();
   const json::Object *top = root->getAsObject();
   if (!top)
     return fail("not a tokenizer.json (the top level is not an object)");
@@ -613,27 +690,26 @@ Expected<std::unique_ptr<Tokenizer>> loadHFTokenizer(StringRef path) {
         [](const BPETokenizer::Added &x, const BPETokenizer::Added &y) {
           return x.content.size() > y.content.size();
         });
-    for (auto [i, a] : llvm::enumerate(tok->added)) {
+    for (auto [i, a] : llvm::enumerate(tok->added))
       tok->addedById.try_emplace(a.id, i);
-      tok->firstByteOfAdded[uint8_t(a.content[0])] = true;
-    }
   }
 
   // BOS/EOS: tokenizer_config.json beside the file, else the usual names.
   int64_t bos = -1, eos = -1;
   SmallString<256> cfgPath(sys::path::parent_path(path));
   sys::path::append(cfgPath, "tokenizer_config.json");
-  if (auto cfgBuf = MemoryBuffer::getFile(cfgPath)) {
-    if (Expected<json::Value> cfg = json::parse((*cfgBuf)->getBuffer())) {
-      if (const json::Object *o = cfg->getAsObject()) {
-        if (auto s = getTokenContent(o->get("bos_token")))
-          bos = tok->lookup(*s).value_or(-1);
-        if (auto s = getTokenContent(o->get("eos_token")))
-          eos = tok->lookup(*s).value_or(-1);
-      }
-    } else {
-      return fail("tokenizer_config.json beside it is invalid JSON: " +
-                  toString(cfg.takeError()));
+  if (readConfig && sys::fs::exists(cfgPath)) {
+    JSONLimits limits = getTokenizerJSONLimits();
+    limits.maxFileSize = uint64_t(16) << 20;
+    Expected<json::Value> cfg =
+        readJSONFile(cfgPath, limits, "a tokenizer_config.json");
+    if (!cfg)
+      return cfg.takeError();
+    if (const json::Object *o = cfg->getAsObject()) {
+      if (auto s = getTokenContent(o->get("bos_token")))
+        bos = tok->lookup(*s).value_or(-1);
+      if (auto s = getTokenContent(o->get("eos_token")))
+        eos = tok->lookup(*s).value_or(-1);
     }
   }
   if (bos < 0)

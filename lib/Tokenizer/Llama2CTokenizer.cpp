@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "TokenizerImpl.h"
+#include "qrealign/Support/InputFile.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Endian.h"
@@ -16,6 +17,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cstring>
+#include <queue>
 
 using namespace llvm;
 
@@ -26,6 +28,80 @@ public:
   std::vector<std::string> pieces;
   std::vector<float> scores;
   StringMap<int64_t> ids;
+
+  /// Merges `syms` as run.c does: repeatedly the adjacent pair whose
+  /// concatenation is the best-scored piece (strictly above -1e10), the
+  /// leftmost among equal scores. A max-heap of candidate pairs keyed on
+  /// (score descending, position ascending) over a doubly linked list of
+  /// symbols makes this O(n log n) instead of run.c's O(n^2); an entry is
+  /// stale, and skipped, once either of its symbols has changed.
+  void mergePairs(std::vector<int64_t> &syms) const {
+    if (syms.size() < 2)
+      return;
+    struct Symbol {
+      int64_t id;
+      int64_t prev, next; // -1 at the ends
+    };
+    std::vector<Symbol> list(syms.size());
+    for (size_t i = 0; i < syms.size(); ++i)
+      list[i] = {syms[i], int64_t(i) - 1,
+                 i + 1 < syms.size() ? int64_t(i) + 1 : -1};
+    struct Candidate {
+      float score;
+      int64_t left, right;     // positions in `list`
+      int64_t leftId, rightId; // their ids when pushed
+      int64_t mergedId;
+    };
+    // std::priority_queue pops the greatest: the higher score, then the
+    // lower (leftmost) position.
+    auto lower = [](const Candidate &a, const Candidate &b) {
+      if (a.score != b.score)
+        return a.score < b.score;
+      return a.left > b.left;
+    };
+    std::priority_queue<Candidate, std::vector<Candidate>, decltype(lower)>
+        queue(lower);
+    std::string merged;
+    auto push = [&](int64_t left) {
+      if (left < 0 || list[left].next < 0)
+        return;
+      int64_t right = list[left].next;
+      merged = pieces[list[left].id];
+      merged += pieces[list[right].id];
+      auto it = ids.find(merged);
+      // run.c starts its search at -1e10 and takes a pair only if its
+      // score is greater (so never a NaN score).
+      if (it == ids.end() || !(scores[it->second] > -1e10f))
+        return;
+      queue.push({scores[it->second], left, right, list[left].id,
+                  list[right].id, it->second});
+    };
+    for (int64_t i = 0; i + 1 < int64_t(list.size()); ++i)
+      push(i);
+    while (!queue.empty()) {
+      Candidate c = queue.top();
+      queue.pop();
+      Symbol &left = list[c.left];
+      // Merged symbols are unlinked (their left neighbour skips them), so a
+      // left symbol still pointing at the same right one, both with the
+      // ids of the push, is the same live pair.
+      if (left.next != c.right || left.id != c.leftId ||
+          list[c.right].id != c.rightId)
+        continue;
+      Symbol &right = list[c.right];
+      left.id = c.mergedId;
+      left.next = right.next;
+      if (right.next >= 0)
+        list[right.next].prev = c.left;
+      right.prev = right.next = -1;
+      right.id = -1; // dead: no live symbol points at it any more
+      push(left.prev);
+      push(c.left);
+    }
+    syms.clear();
+    for (int64_t i = 0; i >= 0; i = list[i].next)
+      syms.push_back(list[i].id);
+  }
 
   std::vector<int64_t> encode(StringRef text) const override {
     std::vector<int64_t> out;
@@ -46,24 +122,7 @@ public:
           out.push_back(int64_t(uint8_t(c)) + 3);
       i = j;
     }
-    while (true) {
-      float best = -1e10f;
-      int64_t bestId = -1;
-      size_t bestIdx = 0;
-      for (size_t i = 0; i + 1 < out.size(); ++i) {
-        std::string merged = pieces[out[i]] + pieces[out[i + 1]];
-        auto it = ids.find(merged);
-        if (it != ids.end() && scores[it->second] > best) {
-          best = scores[it->second];
-          bestId = it->second;
-          bestIdx = i;
-        }
-      }
-      if (bestId < 0)
-        break;
-      out[bestIdx] = bestId;
-      out.erase(out.begin() + bestIdx + 1);
-    }
+    mergePairs(out);
     return out;
   }
 
@@ -106,15 +165,18 @@ public:
 } // namespace
 
 Expected<std::unique_ptr<Tokenizer>> loadLlama2CTokenizer(StringRef path) {
+  Expected<std::unique_ptr<MemoryBuffer>> buf =
+      readRegularFile(path, uint64_t(256) << 20, "a llama2.c tokenizer");
+  if (!buf)
+    return buf.takeError();
+  return loadLlama2CTokenizerData((*buf)->getBuffer(), path);
+}
+
+Expected<std::unique_ptr<Tokenizer>> loadLlama2CTokenizerData(StringRef data,
+                                                              StringRef path) {
   auto fail = [&](const Twine &msg) {
     return createStringError(inconvertibleErrorCode(), path + ": " + msg);
   };
-  ErrorOr<std::unique_ptr<MemoryBuffer>> buf =
-      MemoryBuffer::getFile(path, /*IsText=*/false,
-                            /*RequiresNullTerminator=*/false);
-  if (!buf)
-    return fail("cannot open: " + buf.getError().message());
-  StringRef data = (*buf)->getBuffer();
   if (data.size() < 4)
     return fail("truncated: no max_token_length header");
   int32_t maxLen = int32_t(support::endian::read32le(data.data()));

@@ -1,6 +1,8 @@
 //===- SentencePieceTokenizer.cpp - SentencePiece tokenizer.model ---------===//
 
 #include "TokenizerImpl.h"
+#include "qrealign/Support/InputFile.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include "qrealign/Support/AtomicOutput.h"
 
@@ -54,9 +56,14 @@ public:
 
 Expected<std::unique_ptr<Tokenizer>> loadSentencePiece(StringRef path) {
   auto tok = std::make_unique<SentencePieceTokenizer>();
-  // SentencePiece opens path.data() as a C string: pass a terminated copy.
-  std::string file = path.str();
-  auto status = tok->sp.Load(file);
+  // Read the model here (regular files only, size capped) rather than let
+  // libsentencepiece open the path: a FIFO would block it forever.
+  Expected<std::unique_ptr<MemoryBuffer>> buf =
+      readRegularFile(path, uint64_t(256) << 20, "a SentencePiece model");
+  if (!buf)
+    return buf.takeError();
+  auto status = tok->sp.LoadFromSerializedProto(
+      std::string_view((*buf)->getBufferStart(), (*buf)->getBufferSize()));
   if (!status.ok())
     return createStringError(
         inconvertibleErrorCode(),

@@ -27,6 +27,17 @@ Expected<std::unique_ptr<Tokenizer>> Tokenizer::load(StringRef path) {
                                   "tokenizer.json or a llama2.c .bin)");
 }
 
+Expected<std::unique_ptr<Tokenizer>>
+Tokenizer::loadFromBuffer(StringRef kind, StringRef data, StringRef origin) {
+  if (kind == "json")
+    return detail::loadHFTokenizerText(data, origin, /*readConfig=*/false);
+  if (kind == "llama2c")
+    return detail::loadLlama2CTokenizerData(data, origin);
+  return createStringError(inconvertibleErrorCode(),
+                           "unknown in-memory tokenizer kind '" + kind +
+                               "' (supported: json, llama2c)");
+}
+
 StringRef getChatTemplateNames() { return "llama-2, llama-3, chatml, none"; }
 
 Expected<ChatPrompt> applyChatTemplate(StringRef name, StringRef system,

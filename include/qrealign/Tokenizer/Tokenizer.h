@@ -31,6 +31,12 @@ public:
   /// Loads `path`: `.model` (SentencePiece), `.json` (Hugging Face) or
   /// `.bin` (llama2.c).
   static llvm::Expected<std::unique_ptr<Tokenizer>> load(llvm::StringRef path);
+  /// Loads a tokenizer held in memory: `kind` is "json" (a Hugging Face
+  /// tokenizer.json; no tokenizer_config.json is consulted) or "llama2c" (a
+  /// tok*.bin). `origin` names it in diagnostics. (The fuzzers' entry.)
+  static llvm::Expected<std::unique_ptr<Tokenizer>>
+  loadFromBuffer(llvm::StringRef kind, llvm::StringRef data,
+                 llvm::StringRef origin);
 
   /// Token ids of `text`, without BOS. Where the format has special tokens
   /// (tokenizer.json added tokens such as `<|eot_id|>`), their spellings in
