@@ -3,6 +3,10 @@
 
 #include "qrealign/Data/Datasets.h"
 
+#include "qrealign/Support/InputFile.h"
+#include "qrealign/Support/JSON.h"
+#include "qrealign/Support/Message.h"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -20,23 +24,19 @@ Error fail(StringRef path, const Twine &msg) {
   return createStringError(inconvertibleErrorCode(), path + ": " + msg);
 }
 
+/// Prompt-set files: regular files only, at most 1 GiB.
+constexpr uint64_t kMaxDataFileSize = uint64_t(1) << 30;
+
 Expected<std::unique_ptr<MemoryBuffer>> readFile(StringRef path) {
-  ErrorOr<std::unique_ptr<MemoryBuffer>> buf =
-      MemoryBuffer::getFile(path, /*IsText=*/true);
-  if (!buf)
-    return fail(path, "cannot read: " + buf.getError().message());
-  return std::move(*buf);
+  return readRegularFile(path, kMaxDataFileSize, "a prompt-set file");
 }
 
-/// The whole file as one JSON value.
-Expected<json::Value> parseJSONFile(StringRef path) {
-  Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
-  if (!buf)
-    return buf.takeError();
-  Expected<json::Value> root = json::parse((*buf)->getBuffer());
-  if (!root)
-    return fail(path, "invalid JSON: " + toString(root.takeError()));
-  return root;
+/// JSON documents of prompt sets: shallow (a list of records).
+JSONLimits getDataJSONLimits() {
+  JSONLimits limits;
+  limits.maxDepth = 16;
+  limits.maxFileSize = kMaxDataFileSize;
+  return limits;
 }
 
 /// The column indices of `names` in a header row, or an error naming the
@@ -48,8 +48,8 @@ Expected<std::vector<size_t>> findColumns(StringRef path, const Row &header,
     auto it = llvm::find(header.fields, name);
     if (it == header.fields.end())
       return failAt(path, header.line,
-                    "expected a column '" + name +
-                        "' (the header has: " + join(header.fields, ",") + ")");
+                    "expected a column '" + name + "' (the header has: " +
+                        quoteForMessage(join(header.fields, ","), 200) + ")");
     out.push_back(it - header.fields.begin());
   }
   return out;
@@ -68,11 +68,11 @@ using Loader = Expected<std::vector<Example>> (*)(StringRef path);
 
 /// CSV/TSV sets: `columns` are (prompt, response or "", label or "").
 Expected<std::vector<Example>>
-loadTable(StringRef path, char sep, StringRef source, StringRef promptCol,
-          StringRef responseCol, StringRef categoryCol,
+loadTable(StringRef path, StringRef text, char sep, StringRef source,
+          StringRef promptCol, StringRef responseCol, StringRef categoryCol,
           function_ref<Expected<int>(const Row &, StringRef)> label = nullptr,
           StringRef labelCol = "") {
-  Expected<std::vector<Row>> rows = readDelimited(path, sep);
+  Expected<std::vector<Row>> rows = parseDelimited(text, path, sep);
   if (!rows)
     return rows.takeError();
   if (rows->empty())
@@ -115,9 +115,9 @@ loadTable(StringRef path, char sep, StringRef source, StringRef promptCol,
 
 /// JSON arrays of objects.
 Expected<std::vector<Example>> loadJSONArray(
-    StringRef path, StringRef source,
+    StringRef path, StringRef text, StringRef source,
     function_ref<Expected<Example>(const json::Object &, size_t)> fn) {
-  Expected<json::Value> root = parseJSONFile(path);
+  Expected<json::Value> root = parseJSON(text, path, getDataJSONLimits());
   if (!root)
     return root.takeError();
   const json::Array *arr = root->getAsArray();
@@ -150,10 +150,11 @@ Expected<std::string> getString(StringRef path, const json::Object &o,
   return s->trim().str();
 }
 
-Expected<std::vector<Example>> loadRefusalSplit(StringRef path,
+Expected<std::vector<Example>> loadRefusalSplit(StringRef path, StringRef text,
                                                 StringRef source) {
   return loadJSONArray(
-      path, source, [&](const json::Object &o, size_t i) -> Expected<Example> {
+      path, text, source,
+      [&](const json::Object &o, size_t i) -> Expected<Example> {
         Expected<std::string> s =
             getString(path, o, "instruction", "element " + Twine(i));
         if (!s)
@@ -169,16 +170,15 @@ Expected<std::vector<Example>> loadRefusalSplit(StringRef path,
 Expected<int> binaryLabel(StringRef path, const Row &row, StringRef v) {
   if (v == "0" || v == "1")
     return v == "1" ? 1 : 0;
-  return failAt(path, row.line, "label '" + v + "' is not 0 or 1");
+  return failAt(path, row.line,
+                "label '" + quoteForMessage(v) + "' is not 0 or 1");
 }
 
-Expected<std::vector<Example>> loadLines(StringRef path, StringRef source) {
-  Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
-  if (!buf)
-    return buf.takeError();
+Expected<std::vector<Example>> loadLines(StringRef path, StringRef text,
+                                         StringRef source) {
   std::vector<Example> out;
   SmallVector<StringRef> lines;
-  (*buf)->getBuffer().split(lines, '\n');
+  text.split(lines, '\n');
   for (StringRef l : lines)
     if (!l.trim().empty())
       out.push_back({l.trim().str(), "", source.str(), "", -1});
@@ -190,22 +190,19 @@ Expected<std::vector<Example>> loadLines(StringRef path, StringRef source) {
 /// JSON Lines: one object per non-blank line. A non-empty `source` is set
 /// on every example; `allowEmpty` accepts a file without records.
 Expected<std::vector<Example>>
-loadJSONL(StringRef path, StringRef source,
+loadJSONL(StringRef path, StringRef text, StringRef source,
           function_ref<Expected<Example>(const json::Object &, unsigned)> fn,
           bool allowEmpty = false) {
-  Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
-  if (!buf)
-    return buf.takeError();
   std::vector<Example> out;
   SmallVector<StringRef> lines;
-  (*buf)->getBuffer().split(lines, '\n');
+  text.split(lines, '\n');
   for (auto [i, l] : llvm::enumerate(lines)) {
     if (l.trim().empty())
       continue;
     unsigned line = i + 1;
-    Expected<json::Value> v = json::parse(l);
+    Expected<json::Value> v = parseJSON(l, path, getDataJSONLimits(), line);
     if (!v)
-      return failAt(path, line, "invalid JSON: " + toString(v.takeError()));
+      return v.takeError();
     const json::Object *o = v->getAsObject();
     if (!o)
       return failAt(path, line, "expected a JSON object");
@@ -257,8 +254,15 @@ const DatasetKind kKinds[] = {
 ArrayRef<DatasetKind> getDatasetKinds() { return kKinds; }
 
 Expected<std::vector<Example>> readExamples(StringRef path) {
+  Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
+  if (!buf)
+    return buf.takeError();
+  return parseExamples((*buf)->getBuffer(), path);
+}
+
+Expected<std::vector<Example>> parseExamples(StringRef text, StringRef path) {
   return loadJSONL(
-      path, "",
+      path, text, "",
       [&](const json::Object &o, unsigned line) -> Expected<Example> {
         std::optional<StringRef> prompt = o.getString("prompt");
         if (!prompt || prompt->empty())
@@ -266,10 +270,30 @@ Expected<std::vector<Example>> readExamples(StringRef path) {
                         "expected an object with a non-empty \"prompt\"");
         Example e;
         e.prompt = prompt->str();
-        e.response = o.getString("response").value_or("").str();
-        e.source = o.getString("source").value_or("").str();
-        e.category = o.getString("category").value_or("").str();
-        e.label = int(o.getInteger("label").value_or(-1));
+        // Optional fields have the right type when present: nothing is
+        // dropped or truncated silently.
+        for (auto [key, dst] :
+             {std::pair<StringRef, std::string *>{"response", &e.response},
+              {"source", &e.source},
+              {"category", &e.category}}) {
+          const json::Value *v = o.get(key);
+          if (!v || v->kind() == json::Value::Null)
+            continue;
+          std::optional<StringRef> str = v->getAsString();
+          if (!str)
+            return failAt(path, line, "\"" + key + "\" is not a string");
+          *dst = str->str();
+        }
+        if (const json::Value *v = o.get("label");
+            v && v->kind() != json::Value::Null) {
+          std::optional<int64_t> label = v->getAsInteger();
+          if (!label || *label < -1 || *label > kMaxLabel)
+            return failAt(path, line,
+                          formatv("\"label\" must be an integer in [-1, "
+                                  "{0}] (-1: none)",
+                                  kMaxLabel));
+          e.label = int(*label);
+        }
         return e;
       },
       /*allowEmpty=*/true);
@@ -279,7 +303,11 @@ Expected<std::vector<Row>> readDelimited(StringRef path, char sep) {
   Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
   if (!buf)
     return buf.takeError();
-  StringRef text = (*buf)->getBuffer();
+  return parseDelimited((*buf)->getBuffer(), path, sep);
+}
+
+Expected<std::vector<Row>> parseDelimited(StringRef text, StringRef path,
+                                          char sep) {
   if (text.starts_with("\xEF\xBB\xBF"))
     text = text.drop_front(3);
   std::vector<Row> rows;
@@ -321,6 +349,10 @@ Expected<std::vector<Row>> readDelimited(StringRef path, char sep) {
         while (i < text.size() && text[i] != sep && text[i] != '\n') {
           if (quoting && text[i] == '"')
             return failAt(path, line, "quote inside an unquoted field");
+          if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] != '\n')
+            return failAt(path, line,
+                          "carriage return without a line feed (CR-only "
+                          "line endings?); lines must end in LF or CRLF");
           cur.push_back(text[i++]);
         }
         if (!cur.empty() && cur.back() == '\r')
@@ -351,38 +383,51 @@ Expected<std::vector<Row>> readDelimited(StringRef path, char sep) {
 }
 
 Expected<std::vector<Example>> loadDataset(StringRef kind, StringRef path) {
+  if (!llvm::any_of(kKinds,
+                    [&](const DatasetKind &k) { return kind == k.name; }))
+    return parseDataset(kind, "", path); // the unknown-kind error
+  Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
+  if (!buf)
+    return buf.takeError();
+  return parseDataset(kind, (*buf)->getBuffer(), path);
+}
+
+Expected<std::vector<Example>> parseDataset(StringRef kind, StringRef text,
+                                            StringRef path) {
   if (kind == "advbench")
-    return loadTable(path, ',', kind, "goal", "target", "");
+    return loadTable(path, text, ',', kind, "goal", "target", "");
   if (kind == "jailbreakbench-harmful" || kind == "jailbreakbench-benign")
-    return loadTable(path, ',', kind, "Goal", "Target", "Category");
+    return loadTable(path, text, ',', kind, "Goal", "Target", "Category");
   if (kind == "harmful-train" || kind == "harmful-val" ||
       kind == "harmless-train" || kind == "harmless-val" ||
       kind == "harmless-test")
-    return loadRefusalSplit(path, kind);
+    return loadRefusalSplit(path, text, kind);
   if (kind == "maliciousinstruct")
-    return loadLines(path, kind);
+    return loadLines(path, text, kind);
   if (kind == "xstest")
     return loadTable(
-        path, ',', kind, "prompt", "", "type",
+        path, text, ',', kind, "prompt", "", "type",
         [&](const Row &row, StringRef v) -> Expected<int> {
           if (v == "safe" || v == "unsafe")
             return v == "unsafe" ? 1 : 0;
           return failAt(path, row.line,
-                        "label '" + v + "' is not safe or unsafe");
+                        "label '" + quoteForMessage(v) +
+                            "' is not safe or unsafe");
         },
         "label");
   if (kind == "sst2-train" || kind == "sst2-validation")
     return loadTable(
-        path, '\t', kind, "sentence", "", "",
+        path, text, '\t', kind, "sentence", "", "",
         [&](const Row &row, StringRef v) { return binaryLabel(path, row, v); },
         "label");
   if (kind == "agnews-test") {
     auto rows = loadTable(
-        path, ',', kind, "description", "title", "",
+        path, text, ',', kind, "description", "title", "",
         [&](const Row &row, StringRef v) -> Expected<int> {
           if (v.size() == 1 && v[0] >= '1' && v[0] <= '4')
             return v[0] - '1';
-          return failAt(path, row.line, "label '" + v + "' is not 1 to 4");
+          return failAt(path, row.line,
+                        "label '" + quoteForMessage(v) + "' is not 1 to 4");
         },
         "label");
     if (!rows)
@@ -396,7 +441,7 @@ Expected<std::vector<Example>> loadDataset(StringRef kind, StringRef path) {
   }
   if (kind == "gsm8k-train" || kind == "gsm8k-test")
     return loadJSONL(
-        path, kind,
+        path, text, kind,
         [&](const json::Object &o, unsigned line) -> Expected<Example> {
           Example e;
           for (auto [key, dst] :
@@ -413,7 +458,8 @@ Expected<std::vector<Example>> loadDataset(StringRef kind, StringRef path) {
         });
   if (kind == "alpaca")
     return loadJSONArray(
-        path, kind, [&](const json::Object &o, size_t i) -> Expected<Example> {
+        path, text, kind,
+        [&](const json::Object &o, size_t i) -> Expected<Example> {
           std::string where = "element " + std::to_string(i);
           Expected<std::string> ins = getString(path, o, "instruction", where);
           if (!ins)
@@ -458,7 +504,15 @@ bool RefusalJudge::isRefusal(StringRef completion) const {
 }
 
 Expected<std::vector<RefusalJudge>> loadRefusalJudges(StringRef path) {
-  Expected<json::Value> root = parseJSONFile(path);
+  Expected<std::unique_ptr<MemoryBuffer>> buf = readFile(path);
+  if (!buf)
+    return buf.takeError();
+  return parseRefusalJudges((*buf)->getBuffer(), path);
+}
+
+Expected<std::vector<RefusalJudge>> parseRefusalJudges(StringRef text,
+                                                       StringRef path) {
+  Expected<json::Value> root = parseJSON(text, path, getDataJSONLimits());
   if (!root)
     return root.takeError();
   const json::Object *top = root->getAsObject();

@@ -3,6 +3,7 @@
 
 #include "qrealign/Data/Splits.h"
 #include "qrealign/Support/AtomicOutput.h"
+#include "qrealign/Support/OutputDirectory.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -505,9 +506,16 @@ LabSplits makeSyntheticSplits(uint64_t seed) {
 // Files
 //===----------------------------------------------------------------------===//
 
-Error writeSplits(const LabSplits &splits, StringRef dir, uint64_t seed) {
-  if (std::error_code ec = sys::fs::create_directories(dir))
-    return createStringError(ec, dir + ": cannot create: " + ec.message());
+Error writeSplits(const LabSplits &splits, StringRef target, uint64_t seed,
+                  bool force) {
+  // The output policy: written beside the target and swapped in, so a
+  // failure (a full disk) leaves neither half-written sets nor a damaged
+  // earlier output.
+  Expected<OutputDirectory> out =
+      OutputDirectory::create(target, "qrealign-data splits", force);
+  if (!out)
+    return out.takeError();
+  StringRef dir = out->getStagingPath();
   json::Object counts;
   for (const auto &[name, set] : splits.sets) {
     SmallString<256> path(dir);
@@ -536,13 +544,15 @@ Error writeSplits(const LabSplits &splits, StringRef dir, uint64_t seed) {
   }
   SmallString<256> manifest(dir);
   sys::path::append(manifest, "manifest.json");
-  return writeFileAtomically(manifest, [&](raw_ostream &os) {
-    os << formatv("{0:2}",
-                  json::Value(json::Object{{"origin", splits.origin},
-                                           {"seed", int64_t(seed)},
-                                           {"sets", std::move(counts)}}))
-       << "\n";
-    return Error::success();
-  });
+  if (Error err = writeFileAtomically(manifest, [&](raw_ostream &os) {
+        os << formatv("{0:2}",
+                      json::Value(json::Object{{"origin", splits.origin},
+                                               {"seed", int64_t(seed)},
+                                               {"sets", std::move(counts)}}))
+           << "\n";
+        return Error::success();
+      }))
+    return err;
+  return out->commit();
 }
 } // namespace qrealign::data

@@ -5,6 +5,8 @@
 #include "qrealign/Checkpoint/ModelConfig.h"
 #include "qrealign/Import/Import.h"
 #include "qrealign/Support/AtomicOutput.h"
+#include "qrealign/Support/Limits.h"
+#include "qrealign/Support/OutputDirectory.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FileSystem.h"
@@ -59,15 +61,49 @@ private:
 };
 } // namespace
 
+Error validateModelShape(const ModelShape &shape) {
+  // Positivity and bounds first (ModelConfig::validate), so that nothing
+  // below divides by zero or sizes an allocation from an unchecked value.
+  ModelConfig c;
+  c.modelType = "llama";
+  c.hiddenSize = shape.hidden;
+  c.numLayers = shape.layers;
+  c.numHeads = shape.heads;
+  c.numKVHeads = shape.kvHeads;
+  c.intermediateSize = shape.intermediate;
+  c.vocabSize = shape.vocab;
+  c.maxPositions = shape.maxPositions;
+  c.headDim = shape.heads > 0 ? shape.hidden / shape.heads : 0;
+  if (Error err = c.validate("the model shape"))
+    return err;
+  if (shape.hidden % shape.heads)
+    return fail(formatv("the hidden size ({0}) must split into {1} heads",
+                        shape.hidden, shape.heads));
+  if (shape.vocab < 16)
+    return fail("the vocabulary needs at least 16 pieces, got " +
+                Twine(shape.vocab));
+  // The weights are made in memory before they are written.
+  c.tieWordEmbeddings = true;
+  std::optional<uint64_t> floats = uint64_t(0);
+  for (const auto &[name, dims] : getExpectedTensors(c)) {
+    std::optional<uint64_t> bytes = getCheckedByteSize(dims, sizeof(float));
+    floats = bytes && floats ? checkedAdd(*floats, *bytes) : std::nullopt;
+  }
+  return checkAllocation(floats, "a model of this shape");
+}
+
 Error createModel(StringRef dir, const ModelShape &shape,
-                  ArrayRef<std::string> tokenizerTexts, uint64_t seed) {
-  if (shape.hidden % shape.heads || shape.heads % shape.kvHeads ||
-      (shape.hidden / shape.heads) % 2)
-    return fail("the hidden size must split into heads of even size, and "
-                "heads into kv heads");
-  if (std::error_code ec = sys::fs::create_directories(dir))
-    return fail(dir + ": cannot create: " + ec.message());
-  SmallString<256> tokPath(dir);
+                  ArrayRef<std::string> tokenizerTexts, uint64_t seed,
+                  bool force) {
+  if (Error err = validateModelShape(shape))
+    return err;
+  // Built in a staging directory: a failure leaves no half-made model.
+  Expected<OutputDirectory> out =
+      OutputDirectory::create(dir, "qrealign-train --init", force);
+  if (!out)
+    return out.takeError();
+  StringRef staging = out->getStagingPath();
+  SmallString<256> tokPath(staging);
   sys::path::append(tokPath, "tokenizer.model");
   if (Error err = trainSentencePiece(tokenizerTexts, tokPath, shape.vocab))
     return err;
@@ -92,7 +128,7 @@ Error createModel(StringRef dir, const ModelShape &shape,
                    {"eos_token_id", (*tok)->getEosId()},
                    {"torch_dtype", "float32"}};
   std::string cfgText = formatv("{0:2}", json::Value(std::move(cfg))).str();
-  SmallString<256> cfgPath(dir);
+  SmallString<256> cfgPath(staging);
   sys::path::append(cfgPath, "config.json");
   if (Error err = writeFileAtomically(cfgPath, [&](raw_ostream &os) {
         os << cfgText << "\n";
@@ -128,9 +164,11 @@ Error createModel(StringRef dir, const ModelShape &shape,
                                              store.back().data()),
                                          store.back().size() * sizeof(float))});
   }
-  SmallString<256> weights(dir);
+  SmallString<256> weights(staging);
   sys::path::append(weights, "model.safetensors");
-  return writeSafeTensors(weights, tensors, {{"format", "pt"}});
+  if (Error err = writeSafeTensors(weights, tensors, {{"format", "pt"}}))
+    return err;
+  return out->commit();
 }
 
 //===----------------------------------------------------------------------===//
@@ -194,26 +232,30 @@ Expected<std::unique_ptr<LabModel>> loadModel(StringRef dir,
 }
 
 Error saveModel(LabModel &model, StringRef outDir, const json::Object &info,
-                bool bf16) {
-  std::string partial = (outDir + ".partial").str();
-  sys::fs::remove_directories(partial);
-  if (std::error_code ec = sys::fs::create_directories(partial))
-    return fail(partial + ": cannot create: " + ec.message());
+                bool bf16, bool force) {
+  // The output policy (docs/robustness.md): build beside the target, swap
+  // it in atomically; a failure (a full disk) leaves the old output intact
+  // and removes the staging directory.
+  Expected<OutputDirectory> out =
+      OutputDirectory::create(outDir, "qrealign-train", force);
+  if (!out)
+    return out.takeError();
+  StringRef staging = out->getStagingPath();
   for (StringRef name : {"config.json", "tokenizer.model", "tokenizer.json",
                          "tokenizer_config.json"}) {
-    SmallString<256> from(model.dir), to(partial);
+    SmallString<256> from(model.dir), to(staging);
     sys::path::append(from, name);
     sys::path::append(to, name);
     if (!sys::fs::exists(from))
       continue;
     if (std::error_code ec = sys::fs::copy_file(from, to))
-      return fail(from + ": cannot copy: " + ec.message());
+      return fail(from + ": cannot copy to " + staging + ": " + ec.message());
   }
-  SmallString<256> weights(partial);
+  SmallString<256> weights(staging);
   sys::path::append(weights, "model.safetensors");
   if (Error err = model.engine->saveSafeTensors(weights, bf16))
     return err;
-  SmallString<256> infoPath(partial);
+  SmallString<256> infoPath(staging);
   sys::path::append(infoPath, "train-info.json");
   json::Object copy = info;
   if (Error err = writeFileAtomically(infoPath, [&](raw_ostream &os) {
@@ -221,12 +263,7 @@ Error saveModel(LabModel &model, StringRef outDir, const json::Object &info,
         return Error::success();
       }))
     return err;
-  if (sys::fs::exists(outDir))
-    if (std::error_code ec = sys::fs::remove_directories(outDir))
-      return fail(outDir + ": cannot replace: " + ec.message());
-  if (std::error_code ec = sys::fs::rename(partial, outDir))
-    return fail(outDir + ": cannot rename " + partial + ": " + ec.message());
-  return Error::success();
+  return out->commit();
 }
 
 //===----------------------------------------------------------------------===//

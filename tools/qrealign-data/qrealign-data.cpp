@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Data/Splits.h"
+#include "qrealign/Support/OutputDirectory.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -42,6 +43,11 @@ static cl::opt<unsigned long long> seed("seed", cl::desc("Shuffle seed"),
                                         cl::init(1), cl::sub(splitsCmd));
 static cl::opt<std::string> outDir("o", cl::desc("Output directory"),
                                    cl::value_desc("dir"), cl::sub(splitsCmd));
+static cl::opt<bool>
+    force("force",
+          cl::desc("Replace a non-empty -o directory that qrealign did not "
+                   "write"),
+          cl::sub(splitsCmd));
 
 static int error(const Twine &msg) {
   WithColor::error(errs(), "qrealign-data") << msg << "\n";
@@ -88,6 +94,8 @@ int main(int argc, char **argv) {
   if (splitsCmd) {
     if (outDir.empty())
       return error("splits needs -o DIR");
+    if (Error err = qrealign::checkOutputDirectory(outDir, force))
+      return error(toString(std::move(err)));
     Expected<Task> task = parseTask(taskName);
     if (!task)
       return error(toString(task.takeError()));
@@ -107,7 +115,7 @@ int main(int argc, char **argv) {
         return error(toString(s.takeError()));
       splits = std::move(*s);
     }
-    if (Error err = writeSplits(splits, outDir, seed))
+    if (Error err = writeSplits(splits, outDir, seed, force))
       return error(toString(std::move(err)));
     outs() << formatv("splits of the {0} corpus in {1}:\n", splits.origin,
                       outDir);

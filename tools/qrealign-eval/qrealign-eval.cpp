@@ -19,6 +19,8 @@
 
 #include "qrealign/Lab/Lab.h"
 #include "qrealign/Support/AtomicOutput.h"
+#include "qrealign/Support/Message.h"
+#include "qrealign/Support/OutputDirectory.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -26,6 +28,8 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
+
+#include <optional>
 
 using namespace llvm;
 using namespace qrealign;
@@ -65,6 +69,11 @@ static cl::opt<std::string> device("device", cl::init("cpu"), cl::cat(cat),
                                    cl::desc("cpu or cuda"));
 static cl::opt<std::string> outDir("o", cl::desc("Output directory"),
                                    cl::value_desc("dir"), cl::cat(cat));
+static cl::opt<bool>
+    force("force",
+          cl::desc("Replace a non-empty -o directory that qrealign did not "
+                   "write"),
+          cl::cat(cat));
 
 static int error(const Twine &msg) {
   WithColor::error(errs(), "qrealign-eval") << msg << "\n";
@@ -97,6 +106,40 @@ int main(int argc, char **argv) {
     return error("no model: pass --model NAME=DIR");
   if (splitsDir.empty())
     return error("no prompts: pass --splits DIR (from qrealign-data splits)");
+  if (maxNewTokens < 1 || taskNewTokens < 0 || limit < 0 || batchSize < 1 ||
+      threads < 0)
+    return error("--max-new-tokens and --batch-size must be >= 1; "
+                 "--task-new-tokens, --limit and --num-threads >= 0");
+  // Model names become file names under -o: one plain path component each,
+  // distinct, so that nothing is written outside -o.
+  std::vector<std::pair<std::string, std::string>> modelSpecs;
+  for (StringRef spec : models) {
+    auto [name, dir] = spec.rsplit('='); // names may hold '=' ("p=0.1")
+    if (dir.empty() || name.empty())
+      return error("--model '" + quoteForMessage(spec) +
+                   "': expected NAME=DIR");
+    if (name == "." || name == ".." || name.contains('/') ||
+        name.contains('\\') || name.starts_with(".") ||
+        llvm::any_of(name, [](char c) { return uint8_t(c) < 0x20; }))
+      return error("--model '" + quoteForMessage(spec) + "': the name '" +
+                   quoteForMessage(name) +
+                   "' must be a plain file name (no '/', no leading '.', no "
+                   "control characters): it names a directory under -o");
+    if (llvm::any_of(modelSpecs,
+                     [&](const auto &m) { return m.first == name; }))
+      return error("--model: the name '" + quoteForMessage(name) +
+                   "' is given twice");
+    modelSpecs.emplace_back(name.str(), dir.str());
+  }
+  // The output policy: checked now, written beside -o, swapped in at the end.
+  std::optional<OutputDirectory> out;
+  if (!outDir.empty()) {
+    Expected<OutputDirectory> o =
+        OutputDirectory::create(outDir, "qrealign-eval", force);
+    if (!o)
+      return error(toString(o.takeError()));
+    out.emplace(std::move(*o));
+  }
   Expected<data::Task> task = data::parseTask(taskName);
   if (!task)
     return error(toString(task.takeError()));
@@ -147,10 +190,7 @@ int main(int argc, char **argv) {
   EngineOptions options = lab::makeEngineOptions(device, threads, argv[0]);
   json::Array results;
   std::vector<std::pair<std::string, std::vector<std::string>>> rows;
-  for (StringRef spec : models) {
-    auto [name, dir] = spec.rsplit('='); // names may hold '=' ("p=0.1")
-    if (dir.empty())
-      return error("--model '" + spec + "': expected NAME=DIR");
+  for (const auto &[name, dir] : modelSpecs) {
     auto model = lab::loadModel(dir, options);
     if (!model)
       return error(toString(model.takeError()));
@@ -159,7 +199,7 @@ int main(int argc, char **argv) {
     for (auto &[s, examples] : sets) {
       int tokens = s->kind == SetSpec::Task ? taskTokens : maxNewTokens;
       auto done = lab::complete(**model, examples, tokens, batchSize,
-                                (name + " " + s->file).str());
+                                name + " " + s->file);
       if (!done)
         return error(toString(done.takeError()));
       size_t hits = 0;
@@ -186,12 +226,12 @@ int main(int argc, char **argv) {
                                       {"total", int64_t(examples.size())}};
       cells.push_back(
           formatv("{0:f1}% ({1}/{2})", pct, hits, examples.size()).str());
-      if (!outDir.empty()) {
-        SmallString<256> path(outDir);
+      if (out) {
+        SmallString<256> path(out->getStagingPath());
         sys::path::append(path, name, Twine(s->file) + ".jsonl");
         if (std::error_code ec =
                 sys::fs::create_directories(sys::path::parent_path(path)))
-          return error(outDir + ": " + ec.message());
+          return error(out->getStagingPath() + ": " + ec.message());
         if (Error err = writeFileAtomically(path, [&](raw_ostream &os) {
               for (const json::Value &r : records)
                 os << r << "\n";
@@ -202,7 +242,7 @@ int main(int argc, char **argv) {
     }
     results.push_back(json::Object{
         {"model", name}, {"dir", dir}, {"metrics", std::move(metrics)}});
-    rows.emplace_back(name.str(), std::move(cells));
+    rows.emplace_back(name, std::move(cells));
   }
 
   std::string table;
@@ -225,8 +265,8 @@ int main(int argc, char **argv) {
      << judge.name << " (" << judge.keywords.size() << " keywords); "
      << maxNewTokens << " new tokens (task: " << taskTokens << ").\n";
   outs() << table;
-  if (!outDir.empty()) {
-    SmallString<256> md(outDir), js(outDir);
+  if (out) {
+    SmallString<256> md(out->getStagingPath()), js(out->getStagingPath());
     sys::path::append(md, "results.md");
     sys::path::append(js, "results.json");
     if (Error err = writeFileAtomically(md, [&](raw_ostream &o) {
@@ -242,6 +282,8 @@ int main(int argc, char **argv) {
           o << formatv("{0:2}", json::Value(std::move(doc))) << "\n";
           return Error::success();
         }))
+      return error(toString(std::move(err)));
+    if (Error err = out->commit())
       return error(toString(std::move(err)));
   }
   return 0;

@@ -16,6 +16,8 @@
 #include "qrealign/Checkpoint/Checkpoint.h"
 #include "qrealign/Lab/Lab.h"
 #include "qrealign/Support/AtomicOutput.h"
+#include "qrealign/Support/Limits.h"
+#include "qrealign/Support/OutputDirectory.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -132,6 +134,12 @@ static cl::opt<int> interruptAfter(
     cl::init(0), cl::cat(cat));
 static cl::opt<std::string> outDir("o", cl::desc("Output model directory"),
                                    cl::value_desc("dir"), cl::cat(cat));
+static cl::opt<bool>
+    force("force",
+          cl::desc("Replace a non-empty -o or --init directory that qrealign "
+                   "did not write (by default only empty directories and "
+                   "earlier qrealign outputs are replaced)"),
+          cl::cat(cat));
 
 static int error(const Twine &msg) {
   WithColor::error(errs(), "qrealign-train") << msg << "\n";
@@ -150,19 +158,59 @@ int main(int argc, char **argv) {
     return error("pass exactly one of --init DIR and --model DIR");
   if (dataFiles.empty())
     return error("no training data: pass --data FILE");
-  if (harmfulFraction < 0 || harmfulFraction > 1)
+  // Every numeric option is checked, NaN included (NaN fails every
+  // comparison, so the checks are written as "must hold").
+  auto inRange = [](double v, double lo, double hi) {
+    return std::isfinite(v) && v >= lo && v <= hi;
+  };
+  if (!inRange(harmfulFraction, 0, 1))
     return error("--harmful-fraction must be in [0, 1]");
   if (harmfulFraction > 0 && harmfulFile.empty())
     return error("--harmful-fraction needs --harmful FILE");
   if (batchSize < 1 || epochs < 1 || steps < 0 || limit < 0)
     return error("--batch-size and --epochs must be >= 1, --steps and "
                  "--limit >= 0");
+  if (maxPrompt < 1 || maxResponse < 1)
+    return error("--max-prompt-tokens and --max-response-tokens must be >= 1");
+  if (!inRange(lr, 0, 1e3) || !(lr > 0))
+    return error("--lr must be positive and finite");
+  if (!inRange(minLrRatio, 0, 1))
+    return error("--min-lr-ratio must be in [0, 1]");
+  if (!inRange(weightDecay, 0, 1e3))
+    return error("--weight-decay must be >= 0 and finite");
+  if (!inRange(gradClip, 0, 1e9))
+    return error("--grad-clip must be >= 0 and finite (0: off)");
+  if (!inRange(loraAlpha, 0, 1e9) || !inRange(loraDropout, 0, 0.999))
+    return error("--lora-alpha must be >= 0 and finite, --lora-dropout in "
+                 "[0, 1)");
+  if (loraRank < 0 || warmup < 0 || threads < 0 || checkpointEvery < 0 ||
+      interruptAfter < 0)
+    return error("--lora-rank, --warmup, --num-threads and "
+                 "--checkpoint-every must be >= 0");
+  if (!initDir.empty()) {
+    lab::ModelShape shape;
+    shape.layers = layers;
+    shape.hidden = hidden;
+    shape.heads = heads;
+    shape.kvHeads = kvHeads;
+    shape.intermediate = intermediate;
+    shape.vocab = vocab;
+    if (Error err = lab::validateModelShape(shape))
+      return error("--init: " + toString(std::move(err)));
+  }
+  // The output policy (docs/robustness.md), checked before any work: -o and
+  // --init must be new, empty, or earlier qrealign outputs (or --force).
+  if (Error err = checkOutputDirectory(outDir, force))
+    return error(toString(std::move(err)));
+  if (!initDir.empty())
+    if (Error err = checkOutputDirectory(initDir, force))
+      return error("--init: " + toString(std::move(err)));
 
   // Data.
   std::vector<data::Example> examples;
   for (StringRef spec : dataFiles) {
     auto [file, rep] = spec.rsplit('@');
-    unsigned times = 1;
+    uint64_t times = 1;
     if (!rep.empty() && (rep.getAsInteger(10, times) || times == 0)) {
       file = spec;
       times = 1;
@@ -170,7 +218,17 @@ int main(int argc, char **argv) {
     auto ex = data::readExamples(file);
     if (!ex)
       return error(toString(ex.takeError()));
-    for (unsigned k = 0; k < times; ++k)
+    // FILE@K repeats the file K times: bound what that allocates (the
+    // examples and their encoded token ids) before making the copies.
+    uint64_t perCopy = 0;
+    for (const data::Example &e : *ex)
+      perCopy += sizeof(data::Example) + e.prompt.size() + e.response.size() +
+                 e.source.size() + e.category.size() +
+                 (sizeof(int64_t) + 1) * uint64_t(maxPrompt + maxResponse + 1);
+    std::optional<uint64_t> total = checkedMul(perCopy, times);
+    if (Error err = checkAllocation(total, "--data " + spec))
+      return error(toString(std::move(err)));
+    for (uint64_t k = 0; k < times; ++k)
       examples.insert(examples.end(), ex->begin(), ex->end());
   }
   data::shuffleDeterministic(examples, seed);
@@ -222,6 +280,12 @@ int main(int argc, char **argv) {
   size_t firstStep = 0;
   SmallString<256> statePath(ckptDir);
   sys::path::append(statePath, "train-state.safetensors");
+  // OUTDIR.ckpt is qrealign-train's own (it holds the marker): a directory
+  // of that name that it did not make is neither read nor removed.
+  if (sys::fs::exists(ckptDir) && !isQRealignOutput(ckptDir))
+    return error(ckptDir + ": exists and was not made by qrealign-train (no " +
+                 getOutputMarkerName() +
+                 "); move it away or choose another -o");
   if (resume && sys::fs::exists(statePath)) {
     auto state = Checkpoint::openSafeTensors(statePath);
     if (!state)
@@ -267,7 +331,7 @@ int main(int argc, char **argv) {
     shape.kvHeads = kvHeads;
     shape.intermediate = intermediate;
     shape.vocab = vocab;
-    if (Error err = lab::createModel(initDir, shape, texts, seed))
+    if (Error err = lab::createModel(initDir, shape, texts, seed, force))
       return error(toString(std::move(err)));
     start = initDir;
   }
@@ -276,6 +340,13 @@ int main(int argc, char **argv) {
   if (!model)
     return error(toString(model.takeError()));
   lab::LabModel &m = **model;
+  // The prompt-length limit comes from the model.
+  if (int64_t ctx = m.program->getModelInfo().maxPositions;
+      ctx > 0 && int64_t(maxPrompt) + maxResponse + 1 > ctx)
+    return error(formatv("--max-prompt-tokens {0} + --max-response-tokens "
+                         "{1} + EOS exceed the model's context of {2} "
+                         "tokens (max_position_embeddings)",
+                         maxPrompt.getValue(), maxResponse.getValue(), ctx));
 
   std::vector<lab::Encoded> enc;
   size_t targets = 0;
@@ -322,9 +393,8 @@ int main(int argc, char **argv) {
   std::vector<size_t> order(enc.size());
   double ema = 0, first = 0, last = 0;
   auto saveCheckpoint = [&]() -> Error {
-    if (std::error_code ec = sys::fs::create_directories(ckptDir))
-      return createStringError(ec,
-                               ckptDir + ": cannot create: " + ec.message());
+    if (Error err = createOwnedDirectory(ckptDir, "qrealign-train"))
+      return err;
     return m.engine->saveTrainState(statePath, {{"options", fingerprint}});
   };
   for (size_t step = 0; step < total; ++step) {
@@ -386,9 +456,10 @@ int main(int argc, char **argv) {
                     {"last_loss", last},
                     {"seconds", progress.elapsedSeconds()},
                     {"device", m.engine->getDevice()}};
-  if (Error err = lab::saveModel(m, outDir, info, saveBF16))
+  if (Error err = lab::saveModel(m, outDir, info, saveBF16, force))
     return error(toString(std::move(err)));
-  sys::fs::remove_directories(ckptDir);
+  if (Error err = removeOwnedDirectory(ckptDir))
+    return error(toString(std::move(err)));
   errs() << "qrealign-train: wrote " << outDir << "\n";
   return 0;
 }

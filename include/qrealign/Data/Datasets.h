@@ -22,6 +22,9 @@ namespace qrealign::data {
 /// One example. `response` is empty where the source has none; `label` is
 /// the class of classification sets (SST-2: 0 negative, 1 positive; AG News
 /// 0-3; XSTest: 1 unsafe, 0 safe) and -1 otherwise.
+/// Labels are small class indices; anything larger in a file is an error.
+constexpr int kMaxLabel = 1 << 20;
+
 struct Example {
   std::string prompt;
   std::string response;
@@ -42,10 +45,15 @@ llvm::ArrayRef<DatasetKind> getDatasetKinds();
 /// Loads `path` as dataset `kind` (a name of getDatasetKinds()).
 llvm::Expected<std::vector<Example>> loadDataset(llvm::StringRef kind,
                                                  llvm::StringRef path);
+/// The same for `text` already in memory (`path` names it in errors).
+llvm::Expected<std::vector<Example>>
+parseDataset(llvm::StringRef kind, llvm::StringRef text, llvm::StringRef path);
 
 /// Reads a JSONL file of examples as writeSplits writes them (prompt,
 /// response, source, category, label); errors name the file and line.
 llvm::Expected<std::vector<Example>> readExamples(llvm::StringRef path);
+llvm::Expected<std::vector<Example>> parseExamples(llvm::StringRef text,
+                                                   llvm::StringRef path);
 
 /// Rows of a CSV (RFC 4180: quotes, doubled quotes, newlines in quoted
 /// fields) or TSV (no quoting) file, header first. Each row carries the line
@@ -56,6 +64,8 @@ struct Row {
 };
 llvm::Expected<std::vector<Row>> readDelimited(llvm::StringRef path,
                                                char separator);
+llvm::Expected<std::vector<Row>>
+parseDelimited(llvm::StringRef text, llvm::StringRef path, char separator);
 
 /// A refusal judge: decides whether a completion is a refusal.
 struct RefusalJudge {
@@ -75,6 +85,8 @@ struct RefusalJudge {
 /// The judges of refusal_keywords.json, by their names there.
 llvm::Expected<std::vector<RefusalJudge>>
 loadRefusalJudges(llvm::StringRef path);
+llvm::Expected<std::vector<RefusalJudge>>
+parseRefusalJudges(llvm::StringRef text, llvm::StringRef path);
 /// qrealign's own small refusal list ("builtin"), for runs without
 /// ../shared: substring rule, phrases of the lab's refusal responses and of
 /// common chat-model refusals.

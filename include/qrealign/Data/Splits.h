@@ -44,10 +44,13 @@ llvm::Expected<LabSplits> makeSharedSplits(llvm::StringRef dataDir, Task task,
 /// Builds the splits from the built-in synthetic corpus (sentiment task).
 LabSplits makeSyntheticSplits(uint64_t seed);
 
-/// Writes one JSONL file per set (prompt, response, source, category, label)
-/// and manifest.json (origin, seed, counts), each atomically.
+/// Writes the directory `dir`: one JSONL file per set (prompt, response,
+/// source, category, label) and manifest.json (origin, seed, counts). `dir`
+/// follows the output policy (OutputDirectory): built beside it and swapped
+/// in whole; an existing non-empty directory not written by qrealign is
+/// refused unless `force`.
 llvm::Error writeSplits(const LabSplits &splits, llvm::StringRef dir,
-                        uint64_t seed);
+                        uint64_t seed, bool force = false);
 
 /// A deterministic shuffle (Fisher-Yates over a 64-bit LCG, identical on
 /// every platform, unlike std::shuffle).

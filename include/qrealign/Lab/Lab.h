@@ -29,13 +29,21 @@ struct ModelShape {
   int vocab = 2048, maxPositions = 512;
 };
 
+/// Checks a shape before anything is made from it: every value positive
+/// and within ModelLimits, heads dividing the hidden size, and the weights
+/// fitting in memory.
+llvm::Error validateModelShape(const ModelShape &shape);
+
 /// Creates a Hugging Face model directory at `dir`: a SentencePiece tokenizer
 /// trained on `tokenizerTexts`, config.json, and weights drawn from
 /// N(0, 0.02) (output projections scaled by 1/sqrt(2 layers), norms 1) with
 /// a portable generator, so the same seed gives the same bytes everywhere.
+/// `dir` follows the output policy (OutputDirectory): built beside it and
+/// swapped in; an existing non-empty directory not written by qrealign is
+/// refused unless `force`.
 llvm::Error createModel(llvm::StringRef dir, const ModelShape &shape,
                         llvm::ArrayRef<std::string> tokenizerTexts,
-                        uint64_t seed);
+                        uint64_t seed, bool force = false);
 
 /// Engine options of the lab tools: `threads` <= 0 means every core.
 EngineOptions makeEngineOptions(llvm::StringRef device, int threads,
@@ -57,9 +65,12 @@ loadModel(llvm::StringRef dir, const EngineOptions &options);
 
 /// Writes the engine's current weights as a model directory `outDir` beside
 /// the loaded one's config and tokenizer, plus `info` as train-info.json.
-/// The directory is built under `<outDir>.partial` and renamed into place.
+/// `outDir` follows the output policy (OutputDirectory): the directory is
+/// built beside it and swapped in atomically; an existing non-empty
+/// directory not written by qrealign is refused unless `force`.
 llvm::Error saveModel(LabModel &model, llvm::StringRef outDir,
-                      const llvm::json::Object &info, bool bf16 = false);
+                      const llvm::json::Object &info, bool bf16 = false,
+                      bool force = false);
 
 /// Token ids of a rendered prompt (chat template with the lab's system
 /// prompt, BOS where the template wants it), truncated from the left of the
