@@ -13,77 +13,23 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Registration/Registration.h"
+#include "qrealign/Support/AtomicOutput.h"
+#include "qrealign/Support/IRInput.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/ADT/StringRef.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdio>
 #include <string>
 #include <vector>
-
-namespace {
-/// Where `-o` output goes and how.
-struct OutputRedirect {
-  /// The file to replace at the end (empty: write directly, nothing to do).
-  std::string target;
-  /// The temporary file the tool writes instead.
-  std::string temp;
-};
-
-/// Finds `-o FILE` / `-o=FILE` in `args` and, when FILE is (or will be) a
-/// regular file, points it at a temporary file in FILE's directory. Devices
-/// (`/dev/null`), pipes and the like are written directly: they cannot be
-/// replaced by rename. A symlink is followed so that its target is replaced
-/// and the link stays. The temporary file takes the permissions of an
-/// existing FILE.
-OutputRedirect redirectOutput(std::vector<std::string> &args) {
-  namespace fs = llvm::sys::fs;
-  // Like the option parser, the last occurrence wins.
-  std::string *value = nullptr;
-  std::string prefix;
-  for (size_t i = 1; i < args.size(); ++i) {
-    llvm::StringRef arg = args[i];
-    if (arg == "--")
-      break;
-    if ((arg == "-o" || arg == "--o") && i + 1 < args.size()) {
-      value = &args[++i];
-      prefix.clear();
-    } else if (arg.starts_with("-o=") || arg.starts_with("--o=")) {
-      prefix = arg.substr(0, arg.find('=') + 1).str();
-      value = &args[i];
-    }
-  }
-  if (!value)
-    return {};
-  {
-    std::string target = value->substr(prefix.size());
-    if (target == "-" || target.empty())
-      return {};
-    fs::file_status status;
-    llvm::ErrorOr<fs::perms> perms = fs::perms_not_known;
-    if (fs::exists(target)) {
-      llvm::SmallString<256> real;
-      if (fs::real_path(target, real) || fs::status(real, status) ||
-          status.type() != fs::file_type::regular_file)
-        return {};
-      target = real.str().str();
-      perms = fs::getPermissions(target);
-    }
-    llvm::SmallString<256> temp;
-    int fd;
-    if (fs::createUniqueFile(target + ".tmp-%%%%%%%%", fd, temp))
-      return {}; // Let the tool report the problem with the target itself.
-    fs::closeFile(fd);
-    if (perms && *perms != fs::perms_not_known)
-      (void)fs::setPermissions(temp, *perms);
-    *value = prefix + temp.str().str();
-    return {target, temp.str().str()};
-  }
-}
-} // namespace
 
 int main(int argc, char **argv) {
   mlir::qrealign::registerAllPasses();
@@ -95,30 +41,77 @@ int main(int argc, char **argv) {
   // module of hundreds of layers) after every error helps nobody. A later
   // --mlir-print-op-on-diagnostic=true on the command line still wins.
   args.insert(args.begin() + 1, "--mlir-print-op-on-diagnostic=false");
-  OutputRedirect output = redirectOutput(args);
   std::vector<char *> cargs;
   for (std::string &a : args)
     cargs.push_back(a.data());
   cargs.push_back(nullptr);
+  int cargc = int(args.size());
 
-  llvm::LogicalResult result = mlir::MlirOptMain(
-      int(args.size()), cargs.data(),
+  auto [inputFilename, outputFilename] = mlir::registerAndParseCLIOptions(
+      cargc, cargs.data(),
       "qrealign optimizer driver: parse, verify, transform and print "
-      "qrealign IR\n",
+      "qrealign IR",
       registry);
-
-  if (!output.target.empty()) {
-    if (llvm::failed(result)) {
-      llvm::sys::fs::remove(output.temp);
-      return 1;
-    }
-    if (std::error_code ec =
-            llvm::sys::fs::rename(output.temp, output.target)) {
-      llvm::errs() << "error: cannot write '" << output.target
-                   << "': " << ec.message() << "\n";
-      llvm::sys::fs::remove(output.temp);
-      return 1;
-    }
+  mlir::MlirOptMainConfig config =
+      mlir::MlirOptMainConfig::createFromCLOptions();
+  // A pass option the command-line parser rejects ("w-bits=abc") is
+  // printed by that parser; upstream then adds an empty
+  // "<unknown>:0: error: " line. Drop that empty diagnostic.
+  {
+    mlir::MlirOptMainConfig base = config;
+    config.setPassPipelineSetupFn([base](mlir::PassManager &pm) {
+      mlir::ScopedDiagnosticHandler dropEmpty(
+          pm.getContext(), [](mlir::Diagnostic &d) {
+            return mlir::success(llvm::isa<mlir::UnknownLoc>(d.getLocation()) &&
+                                 d.str().empty());
+          });
+      return base.setupPassPipeline(pm);
+    });
   }
-  return mlir::asMainReturnCode(result);
+  // Listing dialects or passes reads no input: upstream's driver does it.
+  if (config.shouldShowDialects() || config.shouldListPasses())
+    return mlir::asMainReturnCode(mlir::MlirOptMain(
+        cargc, cargs.data(), inputFilename, outputFilename, registry));
+
+  // The rest is upstream's MlirOptMain(argc, argv, input, output, registry)
+  // with two changes: the input goes through withTrailingNewline (an MLIR
+  // 22 lexer over-read, see IRInput.h), and -o is written atomically.
+  char **initArgv = cargs.data();
+  llvm::InitLLVM init(cargc, initArgv);
+  auto error = [](const llvm::Twine &msg) {
+    llvm::WithColor::error(llvm::errs(), "qrealign-opt") << msg << "\n";
+    return 1;
+  };
+  if (inputFilename == "-" &&
+      llvm::sys::Process::FileDescriptorIsDisplayed(fileno(stdin)))
+    llvm::errs() << "(processing input from stdin now, hit ctrl-c/ctrl-d to "
+                    "interrupt)\n";
+  std::string errorMessage;
+  std::unique_ptr<llvm::MemoryBuffer> file =
+      mlir::openInputFile(inputFilename, &errorMessage);
+  if (!file)
+    return error(errorMessage);
+  file = qrealign::withTrailingNewline(std::move(file));
+
+  // -o goes to a temporary file beside it, renamed over it only when the
+  // whole run succeeded: a failed or interrupted run never leaves a
+  // truncated or half-written output, and the previous one stays.
+  bool mlirFailed = false;
+  llvm::Error err = qrealign::writeFileAtomically(
+      outputFilename, [&](llvm::raw_ostream &os) -> llvm::Error {
+        if (mlir::succeeded(
+                mlir::MlirOptMain(os, std::move(file), registry, config)))
+          return llvm::Error::success();
+        mlirFailed = true; // MLIR has reported why
+        return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                       "failed");
+      });
+  if (err) {
+    if (mlirFailed) {
+      llvm::consumeError(std::move(err));
+      return 1;
+    }
+    return error(llvm::toString(std::move(err)));
+  }
+  return 0;
 }

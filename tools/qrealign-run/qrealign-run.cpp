@@ -11,11 +11,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qrealign/Checkpoint/ModelConfig.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Engine/Program.h"
 #include "qrealign/Import/Import.h"
 #include "qrealign/Support/AtomicOutput.h"
+#include "qrealign/Support/IRInput.h"
+#include "qrealign/Support/InputFile.h"
 #include "qrealign/Tokenizer/Tokenizer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -98,6 +101,12 @@ static cl::opt<bool> tokenizeOnly(
     cl::desc("Print the token ids of each rendered prompt and exit (no "
              "engine)"),
     cl::cat(cat));
+static cl::opt<int64_t> maxContext(
+    "max-context",
+    cl::desc("Longest sequence (prompt + generated tokens); default: the "
+             "model's max_position_embeddings (qrealign.max_positions), or "
+             "4096 when the model records none"),
+    cl::init(0), cl::cat(cat));
 static cl::opt<bool> noEos("ignore-eos",
                            cl::desc("Do not stop at end-of-sequence tokens"),
                            cl::cat(cat));
@@ -118,6 +127,9 @@ int main(int argc, char **argv) {
                               "model on the libtorch engine\n");
   if (maxNewTokens < 0)
     return error("--max-new-tokens must be >= 0");
+  if (maxContext < 0 || maxContext > qrealign::ModelLimits::kMaxPositions)
+    return error("--max-context must be in [1, " +
+                 Twine(qrealign::ModelLimits::kMaxPositions) + "]");
   if (batchSize < 1)
     return error("--batch-size must be >= 1");
   if (outputFormat != "text" && outputFormat != "jsonl")
@@ -126,10 +138,10 @@ int main(int argc, char **argv) {
   // Prompts.
   std::vector<std::string> texts(prompts.begin(), prompts.end());
   if (!promptsFile.empty()) {
-    ErrorOr<std::unique_ptr<MemoryBuffer>> buf =
-        MemoryBuffer::getFileOrSTDIN(promptsFile, /*IsText=*/true);
+    Expected<std::unique_ptr<MemoryBuffer>> buf =
+        qrealign::readRegularFileOrStdin(promptsFile);
     if (!buf)
-      return error(promptsFile + ": " + buf.getError().message());
+      return error(toString(buf.takeError()));
     SmallVector<StringRef> lines;
     (*buf)->getBuffer().split(lines, '\n');
     for (StringRef l : lines)
@@ -143,6 +155,9 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   qrealign::registerImportDialects(registry);
   mlir::MLIRContext context(registry);
+  // Diagnostics point at the op in the source; the generic-form dump of it
+  // adds nothing for a user.
+  context.printOpOnDiagnostic(false);
   mlir::OwningOpRef<mlir::ModuleOp> module;
   std::string baseDir;
   SourceMgr sourceMgr;
@@ -153,6 +168,8 @@ int main(int argc, char **argv) {
     std::unique_ptr<MemoryBuffer> file = mlir::openInputFile(modelPath, &err);
     if (!file)
       return error(err);
+    // An MLIR 22 lexer over-read (qrealign/Support/IRInput.h).
+    file = qrealign::withTrailingNewline(std::move(file));
     sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
     module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
     if (!module)
@@ -234,6 +251,7 @@ int main(int argc, char **argv) {
   }
   if (noEos)
     eos.clear();
+
   if (tokenizeOnly) {
     Error err = qrealign::writeFileAtomically(output, [&](raw_ostream &os) {
       for (const std::vector<int64_t> &ids : inputs) {
@@ -247,6 +265,28 @@ int main(int argc, char **argv) {
       return error(toString(std::move(err)));
     return 0;
   }
+
+  // The prompt-length limit comes from the model: a prompt longer than its
+  // context is an error (the engine's attention is quadratic in it, and
+  // positions past the trained range are meaningless); generation stops at
+  // the context's end.
+  int64_t contextLen = maxContext > 0 ? int64_t(maxContext) : info.maxPositions;
+  if (maxContext > 0 && info.maxPositions > 0 && maxContext > info.maxPositions)
+    return error(formatv("--max-context {0} exceeds the model's context of "
+                         "{1} tokens (max_position_embeddings)",
+                         maxContext.getValue(), info.maxPositions));
+  StringRef contextOrigin =
+      maxContext > 0 ? "--max-context" : "max_position_embeddings";
+  if (contextLen <= 0) {
+    contextLen = 4096;
+    contextOrigin = "the default without max_position_embeddings; set "
+                    "--max-context";
+  }
+  for (auto [i, ids] : llvm::enumerate(inputs))
+    if (int64_t(ids.size()) > contextLen)
+      return error(formatv("prompt {0} has {1} tokens, more than the model's "
+                           "context of {2} ({3})",
+                           i + 1, ids.size(), contextLen, contextOrigin));
 
   qrealign::EngineOptions options;
   options.device = device;
@@ -263,12 +303,24 @@ int main(int argc, char **argv) {
   std::vector<std::vector<int64_t>> outputs;
   qr_generate_stats total{};
   size_t numBatches = (inputs.size() + batchSize - 1) / batchSize;
+  bool warnedContext = false;
   auto start = std::chrono::steady_clock::now();
   for (size_t b = 0; b < numBatches; ++b) {
     size_t from = b * batchSize,
            to = std::min(inputs.size(), from + size_t(batchSize));
+    size_t longest = 0;
+    for (size_t k = from; k < to; ++k)
+      longest = std::max(longest, inputs[k].size());
+    int newTokens =
+        int(std::min<int64_t>(maxNewTokens, contextLen - int64_t(longest)));
+    if (newTokens < maxNewTokens && !warnedContext) {
+      WithColor::note(errs(), "qrealign-run")
+          << formatv("generation stops at the {0}-token context ({1})\n",
+                     contextLen, contextOrigin);
+      warnedContext = true;
+    }
     auto result = (*engine)->generate(ArrayRef(inputs).slice(from, to - from),
-                                      maxNewTokens, eos);
+                                      newTokens, eos);
     if (!result)
       return error(toString(result.takeError()));
     for (auto &t : result->tokens)

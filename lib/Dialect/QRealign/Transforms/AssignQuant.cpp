@@ -70,8 +70,18 @@ static std::string describeLinears(ArrayRef<LinearInfo> linears) {
 FailureOr<SchemeFields> AssignQuantPass::defaultFields(ModuleOp module) {
   SchemeFields fields;
   SchemeSettings settings;
-  settings.wBits = wBits;
-  settings.aBits = aBits;
+  // The options are ints so that a negative width reaches this located
+  // diagnostic instead of failing in the option parser; the valid widths
+  // are checked with the other fields (QuantSchemeAttr::verify) below.
+  if (wBits < 0 || aBits < 0) {
+    module.emitError() << "qrealign-assign-quant: "
+                       << (wBits < 0 ? "w-bits" : "a-bits")
+                       << " must be positive, got "
+                       << (wBits < 0 ? int(wBits) : int(aBits));
+    return failure();
+  }
+  settings.wBits = unsigned(wBits);
+  settings.aBits = unsigned(aBits);
   settings.symmetric = symmetric;
   // The string options share the override parser and its messages.
   auto parseSetting = [&](StringRef key, StringRef value) -> LogicalResult {
@@ -85,9 +95,11 @@ FailureOr<SchemeFields> AssignQuantPass::defaultFields(ModuleOp module) {
   };
   if (!granularity.empty() && failed(parseSetting("granularity", granularity)))
     return failure();
-  if (groupSize < 0) {
-    module.emitError() << "qrealign-assign-quant: group-size must be >= 0, "
-                          "got "
+  // 0 is "unset" internally; given explicitly it is a mistake, not a way to
+  // ask for per-channel scales.
+  if (groupSize.hasValue() && groupSize <= 0) {
+    module.emitError() << "qrealign-assign-quant: group-size must be a power "
+                          "of two >= 8 (omit it for per-channel scales), got "
                        << static_cast<int64_t>(groupSize);
     return failure();
   }
@@ -117,13 +129,16 @@ void AssignQuantPass::runOnOperation() {
 
   // Parse selectors and overrides up front, reporting every bad entry.
   bool ok = true;
+  llvm::StringSet<> reported; // "skip=," has two empty entries: say it once
   auto parseAll = [&](const auto &texts, auto parse, StringRef option,
                       auto &parsed) {
     for (const std::string &text : texts) {
       auto value = parse(text);
       if (!value) {
-        module.emitError() << "qrealign-assign-quant: " << option << ": "
-                           << llvm::toString(value.takeError());
+        std::string msg =
+            (option + ": " + llvm::toString(value.takeError())).str();
+        if (reported.insert(msg).second)
+          module.emitError() << "qrealign-assign-quant: " << msg;
         ok = false;
         continue;
       }

@@ -1,5 +1,5 @@
 // RUN: qrealign-opt %s --qrealign-assign-quant="w-bits=4 group-size=-8" --verify-diagnostics
-// expected-error @+1 {{qrealign-assign-quant: group-size must be >= 0, got -8}}
+// expected-error @+1 {{qrealign-assign-quant: group-size must be a power of two >= 8 (omit it for per-channel scales), got -8}}
 module {
   func.func @f(%x: tensor<?x?x96xf32>, %w: tensor<64x96xf32>, %wd: tensor<96x64xf32>) -> tensor<?x?x96xf32> {
     %y = qrealign.linear "o_proj" %x, %w : (tensor<?x?x96xf32>, tensor<64x96xf32>) -> tensor<?x?x64xf32>

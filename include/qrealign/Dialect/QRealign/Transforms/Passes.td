@@ -51,16 +51,16 @@ def QRealignAssignQuantPass : Pass<"qrealign-assign-quant", "::mlir::ModuleOp"> 
     ```
   }];
   let options = [
-    Option<"wBits", "w-bits", "unsigned", /*default=*/"8",
+    Option<"wBits", "w-bits", "int", /*default=*/"8",
            "Weight bits: 2, 3, 4, 8 or 16 (16 = not quantized)">,
-    Option<"aBits", "a-bits", "unsigned", /*default=*/"16",
+    Option<"aBits", "a-bits", "int", /*default=*/"16",
            "Activation bits: 4, 8 or 16 (16 = not quantized)">,
     Option<"granularity", "granularity", "std::string", /*default=*/"\"\"",
            "per-tensor, per-channel or per-group (default: per-group if "
            "group-size is set, else per-channel)">,
     Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
            "Input channels per scale group (power of two >= 8); implies "
-           "per-group">,
+           "per-group (omit it for per-channel)">,
     Option<"symmetric", "symmetric", "bool", /*default=*/"false",
            "Symmetric weight quantization (no zero point)">,
     Option<"act", "act", "std::string", /*default=*/"\"dynamic\"",
