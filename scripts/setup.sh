@@ -10,7 +10,8 @@
 #
 # Environment: BUILD_DIR (default build), QREALIGN_LINK_MODE (dylib|static),
 # CMAKE_BUILD_TYPE (default Release), JOBS (default: number of cores),
-# QREALIGN_CMAKE_ARGS (extra configure arguments).
+# QREALIGN_CMAKE_ARGS (extra configure arguments), SETUP_TARGETS (ninja
+# targets to build; default: all).
 #
 #===----------------------------------------------------------------------===#
 set -euo pipefail
@@ -81,10 +82,11 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
 fi
 
 #--- 3. Build -----------------------------------------------------------------
-say "building in $BUILD_DIR with $JOBS job(s)"
+say "building ${SETUP_TARGETS:-everything} in $BUILD_DIR with $JOBS job(s)"
 start=$(date +%s)
-if ! ninja -C "$BUILD_DIR" -j "$JOBS" > "$BUILD_DIR/build.log" 2>&1; then
+# shellcheck disable=SC2086
+if ! ninja -C "$BUILD_DIR" -j "$JOBS" ${SETUP_TARGETS:-} > "$BUILD_DIR/build.log" 2>&1; then
   grep -E "error|FAILED" "$BUILD_DIR/build.log" | head -n 30 >&2 || true
   die "build failed (log: $BUILD_DIR/build.log)"
 fi
-say "built in $(( $(date +%s) - start )) s: $BUILD_DIR/bin/qrealign-opt"
+say "built in $(( $(date +%s) - start )) s: $BUILD_DIR/bin"

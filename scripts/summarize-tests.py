@@ -3,12 +3,12 @@
 ctest runs.
 
     summarize-tests.py --run PREFIX CTEST_XML LIT_XML [--run ...]
-                       [--failed-step NAME ...]
+                       [--xml PREFIX JUNIT_XML ...] [--failed-step NAME ...]
 
 ctest runs the whole lit suite as one test named `lit`; its per-test results
 come from lit's xunit XML. Each other ctest test (unit tests, repository
-checks) counts once. A step that failed before any test ran (a build) counts
-as one failure. Skipped and unsupported tests are counted apart.
+checks) counts once. --xml counts each test case of a JUnit file (the fuzz harnesses). A step
+that failed before any test ran (a build) counts as one failure. Skipped and unsupported tests are counted apart.
 """
 import os
 import sys
@@ -36,6 +36,14 @@ def main(argv):
             counts["failed"] += 1
             failed.append(argv[i + 1])
             i += 2
+            continue
+        if argv[i] == "--xml" and i + 2 < len(argv):
+            prefix, path = argv[i + 1:i + 3]
+            i += 3
+            for case, status in cases(path):
+                counts[status] += 1
+                if status == "failed":
+                    failed.append(prefix + case.get("name", ""))
             continue
         if argv[i] != "--run" or i + 3 >= len(argv):
             print("usage: %s --run PREFIX CTEST_XML LIT_XML ..." % sys.argv[0])

@@ -8,9 +8,14 @@
 # lit suite (fuzzer included) and the unit tests there.
 #
 # Ends with one line `N passed, N failed` counting each lit test and each
-# unit test of both runs; exits non-zero if anything failed.
+# unit test of both runs and each fuzz harness; exits non-zero if anything
+# failed.
 #
-# QREALIGN_SKIP_SANITIZERS=1 skips the sanitizer build (quicker local runs).
+# Then builds the libFuzzer harnesses (build-fuzz/, clang-22) and runs each
+# for QREALIGN_FUZZ_SECONDS (default 20) with scripts/fuzz.sh.
+#
+# QREALIGN_SKIP_SANITIZERS=1 skips the sanitizer build, QREALIGN_SKIP_FUZZ=1
+# the fuzzers (quicker local runs).
 #
 #===----------------------------------------------------------------------===#
 set -uo pipefail
@@ -21,6 +26,10 @@ case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 ASAN_DIR=${ASAN_BUILD_DIR:-$ROOT/build-asan}
 JOBS=$(nproc)
 status=0
+# A sanitizer report aborts (SIGABRT), so that no test can take it for an
+# expected exit code 1 (lit sets the same in test/lit.cfg.py).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
 
 run_ctest() { # build-dir label [ctest args...]
   local dir=$1 label=$2
@@ -49,6 +58,20 @@ if [ "${QREALIGN_SKIP_SANITIZERS:-0}" != 1 ]; then
   else
     status=1
     summaries+=(--failed-step "sanitizer build")
+  fi
+fi
+
+# libFuzzer: every parser's harness, briefly (scripts/fuzz.sh runs them for
+# longer; docs/robustness.md gives the numbers of a long run).
+if [ "${QREALIGN_SKIP_FUZZ:-0}" != 1 ]; then
+  FUZZ_DIR=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
+  rm -f "$FUZZ_DIR/fuzz-work/fuzz-results.xml"
+  echo "[test] fuzzing: scripts/fuzz.sh ${QREALIGN_FUZZ_SECONDS:-20}"
+  FUZZ_BUILD_DIR=$FUZZ_DIR "$ROOT/scripts/fuzz.sh" "${QREALIGN_FUZZ_SECONDS:-20}" || status=1
+  if [ -f "$FUZZ_DIR/fuzz-work/fuzz-results.xml" ]; then
+    summaries+=(--xml "fuzz/" "$FUZZ_DIR/fuzz-work/fuzz-results.xml")
+  else
+    summaries+=(--failed-step "fuzzer build")
   fi
 fi
 
