@@ -32,30 +32,16 @@ src = config.qrealign_src_root
 config.substitutions.append(("%qrealign_src_root", src))
 config.substitutions.append(("%examples", os.path.join(src, "examples")))
 config.substitutions.append(("%python", config.python_executable))
-config.substitutions.append(
-    ("%exitcode", "%s %s" % (config.python_executable,
-                             os.path.join(src, "test", "lit-utils",
-                                          "exitcode.py"))))
-config.substitutions.append(
-    ("%mkckpt", "%s %s" % (config.python_executable,
-                           os.path.join(src, "test", "lit-utils",
-                                        "make-checkpoint.py"))))
-config.substitutions.append(
-    ("%mkhostile", "%s %s" % (config.python_executable,
-                              os.path.join(src, "test", "lit-utils",
-                                           "make-hostile.py"))))
-config.substitutions.append(
-    ("%truncations", "%s %s" % (config.python_executable,
-                                os.path.join(src, "test", "lit-utils",
-                                             "check-truncations.py"))))
-config.substitutions.append(
-    ("%maxrss", "%s %s" % (config.python_executable,
-                           os.path.join(src, "test", "lit-utils",
-                                        "maxrss.py"))))
-config.substitutions.append(
-    ("%mkbpe", "%s %s" % (config.python_executable,
-                          os.path.join(src, "test", "lit-utils",
-                                       "make-bpe-tokenizer.py"))))
+# The test helpers of test/lit-utils, run by Debian's python3.
+for name, script in [("%exitcode", "exitcode.py"),
+                     ("%mkckpt", "make-checkpoint.py"),
+                     ("%mkhostile", "make-hostile.py"),
+                     ("%truncations", "check-truncations.py"),
+                     ("%maxrss", "maxrss.py"),
+                     ("%mkbpe", "make-bpe-tokenizer.py")]:
+    config.substitutions.append(
+        (name, "%s %s" % (config.python_executable,
+                          os.path.join(src, "test", "lit-utils", script))))
 # The libtorch engine (libQRealignEngine.so) is built.
 if config.with_engine:
     config.available_features.add("engine")

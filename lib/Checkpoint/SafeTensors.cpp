@@ -141,49 +141,22 @@ private:
 } // namespace
 
 Error HeaderParser::parse() {
-  if (Expected<JSONScanner::Token> open =
-          scanner.expect(Kind::BeginObject, "'{'");
-      !open)
-    return open.takeError();
-  Expected<Kind> first = scanner.peek();
-  if (!first)
-    return first.takeError();
-  bool more = *first != Kind::EndObject;
-  if (!more)
-    (void)scanner.next();
-  while (more) {
-    Expected<JSONScanner::Token> key =
-        scanner.expect(Kind::String, "a tensor name (a string)");
-    if (!key)
-      return key.takeError();
-    auto [it, inserted] = seen.try_emplace(key->text, key->offset);
-    if (!inserted)
-      return scanner.error(key->offset,
-                           "'" + key->text + "' appears twice in the header");
-    if (seen.size() > kMaxSafeTensorsEntries)
-      return createStringError(
-          inconvertibleErrorCode(),
-          file + ": more than " + Twine(kMaxSafeTensorsEntries) +
-              " tensors in one file (the largest published checkpoints "
-              "have about 100,000)");
-    if (Expected<JSONScanner::Token> colon =
-            scanner.expect(Kind::Colon, "':' after the tensor name");
-        !colon)
-      return colon.takeError();
-    Error err = key->text == "__metadata__"
-                    ? parseMetadata(key->offset)
-                    : parseTensor(std::move(key->text), key->offset);
-    if (err)
-      return err;
-    Expected<JSONScanner::Token> sep = scanner.next();
-    if (!sep)
-      return sep.takeError();
-    if (sep->kind == Kind::EndObject)
-      break;
-    if (sep->kind != Kind::Comma)
-      return scanner.error(sep->offset, "expected ',' or '}' after a header "
-                                        "entry");
-  }
+  if (Error err = scanner.forEachMember([&](JSONScanner::Token &key) {
+        auto [it, inserted] = seen.try_emplace(key.text, key.offset);
+        if (!inserted)
+          return scanner.error(key.offset, "'" + key.text +
+                                               "' appears twice in the header");
+        if (seen.size() > kMaxSafeTensorsEntries)
+          return createStringError(
+              inconvertibleErrorCode(),
+              file + ": more than " + Twine(kMaxSafeTensorsEntries) +
+                  " tensors in one file (the largest published checkpoints "
+                  "have about 100,000)");
+        return key.text == "__metadata__"
+                   ? parseMetadata(key.offset)
+                   : parseTensor(std::move(key.text), key.offset);
+      }))
+    return err;
   if (Expected<JSONScanner::Token> end =
           scanner.expect(Kind::End, "the end of the header after '}'");
       !end)
@@ -211,40 +184,26 @@ Expected<int64_t> HeaderParser::parseNonNegative(StringRef name,
 Error HeaderParser::parseTensor(std::string name, size_t at) {
   if (name.empty())
     return scanner.error(at, "empty tensor name");
-  Expected<JSONScanner::Token> open = scanner.next();
+  Expected<Kind> open = scanner.peek();
   if (!open)
     return open.takeError();
-  if (open->kind != Kind::BeginObject)
+  if (*open != Kind::BeginObject)
     return where(name, "entry is not an object");
   TensorInfo info;
   info.name = std::move(name);
   bool haveDType = false, haveShape = false, haveOffsets = false;
   uint64_t begin = 0, end = 0;
-  Expected<Kind> first = scanner.peek();
-  if (!first)
-    return first.takeError();
-  bool more = *first != Kind::EndObject;
-  if (!more)
-    (void)scanner.next();
-  while (more) {
-    Expected<JSONScanner::Token> key =
-        scanner.expect(Kind::String, "a field name (a string)");
-    if (!key)
-      return key.takeError();
-    bool *have = key->text == "dtype"          ? &haveDType
-                 : key->text == "shape"        ? &haveShape
-                 : key->text == "data_offsets" ? &haveOffsets
-                                               : nullptr;
+  auto field = [&](JSONScanner::Token &key) -> Error {
+    bool *have = key.text == "dtype"          ? &haveDType
+                 : key.text == "shape"        ? &haveShape
+                 : key.text == "data_offsets" ? &haveOffsets
+                                              : nullptr;
     if (!have)
-      return where(info.name, "unknown field '" + key->text + "'");
+      return where(info.name, "unknown field '" + key.text + "'");
     if (*have)
-      return where(info.name, "field '" + key->text + "' appears twice");
+      return where(info.name, "field '" + key.text + "' appears twice");
     *have = true;
-    if (Expected<JSONScanner::Token> colon =
-            scanner.expect(Kind::Colon, "':' after a field name");
-        !colon)
-      return colon.takeError();
-    if (key->text == "dtype") {
+    if (key.text == "dtype") {
       Expected<JSONScanner::Token> v = scanner.next();
       if (!v)
         return v.takeError();
@@ -256,58 +215,40 @@ Error HeaderParser::parseTensor(std::string name, size_t at) {
                      "unsupported dtype '" + v->text +
                          "' (supported: " + getSupportedDTypeNames() + ")");
       info.dtype = *dt;
-    } else {
-      bool isShape = key->text == "shape";
-      Expected<JSONScanner::Token> arr = scanner.next();
-      if (!arr)
-        return arr.takeError();
-      if (arr->kind != Kind::BeginArray)
-        return where(info.name, isShape ? "'shape' is not an array"
-                                        : "'data_offsets' must be an array "
-                                          "[begin, end]");
-      SmallVector<int64_t, 4> values;
-      Expected<Kind> k = scanner.peek();
-      if (!k)
-        return k.takeError();
-      bool elems = *k != Kind::EndArray;
-      if (!elems)
-        (void)scanner.next();
-      while (elems) {
-        if (values.size() >= (isShape ? 8u : 2u))
-          return where(info.name, isShape ? "rank exceeds 8"
-                                          : "'data_offsets' must be an array "
-                                            "[begin, end]");
-        Expected<int64_t> v = parseNonNegative(info.name, key->text);
-        if (!v)
-          return v.takeError();
-        values.push_back(*v);
-        Expected<JSONScanner::Token> sep = scanner.next();
-        if (!sep)
-          return sep.takeError();
-        if (sep->kind == Kind::EndArray)
-          break;
-        if (sep->kind != Kind::Comma)
-          return scanner.error(sep->offset, "expected ',' or ']'");
-      }
-      if (isShape) {
-        info.shape = std::move(values);
-      } else {
-        if (values.size() != 2)
-          return where(info.name, "'data_offsets' must be an array [begin, "
-                                  "end]");
-        begin = uint64_t(values[0]);
-        end = uint64_t(values[1]);
-      }
+      return Error::success();
     }
-    Expected<JSONScanner::Token> sep = scanner.next();
-    if (!sep)
-      return sep.takeError();
-    if (sep->kind == Kind::EndObject)
-      break;
-    if (sep->kind != Kind::Comma)
-      return scanner.error(sep->offset, "expected ',' or '}' in a tensor "
-                                        "entry");
-  }
+    bool isShape = key.text == "shape";
+    StringRef notArray = isShape ? "'shape' is not an array"
+                                 : "'data_offsets' must be an array [begin, "
+                                   "end]";
+    Expected<Kind> k = scanner.peek();
+    if (!k)
+      return k.takeError();
+    if (*k != Kind::BeginArray)
+      return where(info.name, notArray);
+    SmallVector<int64_t, 4> values;
+    if (Error err = scanner.forEachElement([&]() -> Error {
+          if (values.size() >= (isShape ? 8u : 2u))
+            return where(info.name, isShape ? "rank exceeds 8" : notArray);
+          Expected<int64_t> v = parseNonNegative(info.name, key.text);
+          if (!v)
+            return v.takeError();
+          values.push_back(*v);
+          return Error::success();
+        }))
+      return err;
+    if (isShape) {
+      info.shape = std::move(values);
+    } else {
+      if (values.size() != 2)
+        return where(info.name, notArray);
+      begin = uint64_t(values[0]);
+      end = uint64_t(values[1]);
+    }
+    return Error::success();
+  };
+  if (Error err = scanner.forEachMember(field))
+    return err;
   if (!haveDType)
     return where(info.name, "missing string field 'dtype'");
   if (!haveShape)
@@ -343,48 +284,28 @@ Error HeaderParser::parseMetadata(size_t at) {
   if (sawMetadata)
     return scanner.error(at, "'__metadata__' appears twice");
   sawMetadata = true;
-  Expected<JSONScanner::Token> open = scanner.next();
+  Expected<Kind> open = scanner.peek();
   if (!open)
     return open.takeError();
-  if (open->kind != Kind::BeginObject)
+  if (*open != Kind::BeginObject)
     return createStringError(inconvertibleErrorCode(),
                              file + ": '__metadata__' is not an object");
   StringSet<> keys;
-  Expected<Kind> first = scanner.peek();
-  if (!first)
-    return first.takeError();
-  bool more = *first != Kind::EndObject;
-  if (!more)
-    (void)scanner.next();
-  while (more) {
-    Expected<JSONScanner::Token> key =
-        scanner.expect(Kind::String, "a metadata key (a string)");
-    if (!key)
-      return key.takeError();
-    if (!keys.insert(key->text).second)
-      return scanner.error(key->offset, "'__metadata__' key '" + key->text +
-                                            "' appears twice");
-    if (Expected<JSONScanner::Token> colon =
-            scanner.expect(Kind::Colon, "':' after a metadata key");
-        !colon)
-      return colon.takeError();
-    Expected<JSONScanner::Token> value = scanner.next();
-    if (!value)
-      return value.takeError();
-    if (value->kind != Kind::String)
-      return createStringError(inconvertibleErrorCode(),
-                               file + ": '__metadata__' value '" + key->text +
-                                   "' is not a string");
-    meta.emplace_back(std::move(key->text), std::move(value->text));
-    Expected<JSONScanner::Token> sep = scanner.next();
-    if (!sep)
-      return sep.takeError();
-    if (sep->kind == Kind::EndObject)
-      break;
-    if (sep->kind != Kind::Comma)
-      return scanner.error(sep->offset, "expected ',' or '}' in "
-                                        "'__metadata__'");
-  }
+  if (Error err = scanner.forEachMember([&](JSONScanner::Token &key) -> Error {
+        if (!keys.insert(key.text).second)
+          return scanner.error(key.offset, "'__metadata__' key '" + key.text +
+                                               "' appears twice");
+        Expected<JSONScanner::Token> value = scanner.next();
+        if (!value)
+          return value.takeError();
+        if (value->kind != Kind::String)
+          return createStringError(inconvertibleErrorCode(),
+                                   file + ": '__metadata__' value '" +
+                                       key.text + "' is not a string");
+        meta.emplace_back(std::move(key.text), std::move(value->text));
+        return Error::success();
+      }))
+    return err;
   llvm::sort(meta);
   return Error::success();
 }

@@ -235,8 +235,64 @@ Expected<JSONScanner::Token> JSONScanner::expect(Kind kind, StringRef what) {
   if (!tok)
     return tok.takeError();
   if (tok->kind != kind)
-    return error(tok->offset, "expected " + what);
+    return error(tok->offset,
+                 tok->kind == Kind::End
+                     ? "unexpected end of the text (expected " + what + ")"
+                     : "expected " + what);
   return tok;
+}
+
+Error JSONScanner::forEachMember(function_ref<Error(Token &key)> member) {
+  if (Expected<Token> open = expect(Kind::BeginObject, "'{'"); !open)
+    return open.takeError();
+  Expected<Kind> first = peek();
+  if (!first)
+    return first.takeError();
+  if (*first == Kind::EndObject)
+    return next().takeError();
+  while (true) {
+    Expected<Token> key = expect(Kind::String, "a string key");
+    if (!key)
+      return key.takeError();
+    if (Expected<Token> colon = expect(Kind::Colon, "':' after a key"); !colon)
+      return colon.takeError();
+    if (Error err = member(*key))
+      return err;
+    Expected<Token> sep = next();
+    if (!sep)
+      return sep.takeError();
+    if (sep->kind == Kind::EndObject)
+      return Error::success();
+    if (sep->kind != Kind::Comma)
+      return error(sep->offset, sep->kind == Kind::End
+                                    ? "unexpected end of the text"
+                                    : "expected ',' or '}' after an object "
+                                      "member");
+  }
+}
+
+Error JSONScanner::forEachElement(function_ref<Error()> element) {
+  if (Expected<Token> open = expect(Kind::BeginArray, "'['"); !open)
+    return open.takeError();
+  Expected<Kind> first = peek();
+  if (!first)
+    return first.takeError();
+  if (*first == Kind::EndArray)
+    return next().takeError();
+  while (true) {
+    if (Error err = element())
+      return err;
+    Expected<Token> sep = next();
+    if (!sep)
+      return sep.takeError();
+    if (sep->kind == Kind::EndArray)
+      return Error::success();
+    if (sep->kind != Kind::Comma)
+      return error(sep->offset, sep->kind == Kind::End
+                                    ? "unexpected end of the text"
+                                    : "expected ',' or ']' after an array "
+                                      "element");
+  }
 }
 
 Error JSONScanner::skipValue(unsigned maxDepth) {

@@ -187,17 +187,16 @@ int main(int argc, char **argv) {
       interruptAfter < 0)
     return error("--lora-rank, --warmup, --num-threads and "
                  "--checkpoint-every must be >= 0");
-  if (!initDir.empty()) {
-    lab::ModelShape shape;
-    shape.layers = layers;
-    shape.hidden = hidden;
-    shape.heads = heads;
-    shape.kvHeads = kvHeads;
-    shape.intermediate = intermediate;
-    shape.vocab = vocab;
+  lab::ModelShape shape;
+  shape.layers = layers;
+  shape.hidden = hidden;
+  shape.heads = heads;
+  shape.kvHeads = kvHeads;
+  shape.intermediate = intermediate;
+  shape.vocab = vocab;
+  if (!initDir.empty())
     if (Error err = lab::validateModelShape(shape))
       return error("--init: " + toString(std::move(err)));
-  }
   // The output policy (docs/robustness.md), checked before any work: -o and
   // --init must be new, empty, or earlier qrealign outputs (or --force).
   if (Error err = checkOutputDirectory(outDir, force))
@@ -324,13 +323,6 @@ int main(int argc, char **argv) {
     // The template's own words.
     texts.push_back(data::getLabSystemPrompt().str());
     texts.push_back("[INST] <<SYS>> <</SYS>> [/INST]");
-    lab::ModelShape shape;
-    shape.layers = layers;
-    shape.hidden = hidden;
-    shape.heads = heads;
-    shape.kvHeads = kvHeads;
-    shape.intermediate = intermediate;
-    shape.vocab = vocab;
     if (Error err = lab::createModel(initDir, shape, texts, seed, force))
       return error(toString(std::move(err)));
     start = initDir;

@@ -23,6 +23,7 @@
 #ifndef QREALIGN_SUPPORT_JSON_H
 #define QREALIGN_SUPPORT_JSON_H
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
@@ -95,6 +96,13 @@ public:
   /// The next token, which must be of kind `kind` (`what` names it in the
   /// error, e.g. "':'").
   llvm::Expected<Token> expect(Kind kind, llvm::StringRef what);
+  /// Reads an object, whose '{' comes next: for each member, reads the key
+  /// and ':' and calls `member(key)`, which must read the value; then ','
+  /// or '}'. Duplicate keys are the caller's to check.
+  llvm::Error forEachMember(llvm::function_ref<llvm::Error(Token &key)> member);
+  /// Reads an array, whose '[' comes next, calling `element()` to read each
+  /// element.
+  llvm::Error forEachElement(llvm::function_ref<llvm::Error()> element);
   /// Skips one whole value (scalar, array or object), at most `maxDepth`
   /// levels deep.
   llvm::Error skipValue(unsigned maxDepth);
