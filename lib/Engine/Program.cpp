@@ -70,10 +70,33 @@ static std::string resolve(StringRef path, StringRef baseDir) {
   return std::string(p);
 }
 
+llvm::Expected<std::vector<ParamScopeFile>>
+parseParamScopeFiles(ArrayRef<std::string> values) {
+  std::vector<ParamScopeFile> out;
+  for (const std::string &v : values) {
+    auto [scope, path] = StringRef(v).split('=');
+    auto fail = [&](const Twine &why) {
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "--params " + v + ": " + why);
+    };
+    if (path.empty() || !StringRef(v).contains('='))
+      return fail("expected SCOPE=PATH");
+    if (!ExternalAttr::isValidScope(scope))
+      return fail("scope '" + scope +
+                  "' is not a name ([A-Za-z_][A-Za-z0-9_-]*)");
+    if (llvm::any_of(out,
+                     [&](const ParamScopeFile &f) { return f.scope == scope; }))
+      return fail("scope '" + scope + "' is given twice");
+    out.push_back({scope.str(), path.str()});
+  }
+  return out;
+}
+
 class ProgramLowering {
 public:
-  ProgramLowering(ModuleOp module, StringRef baseDir, StringRef ckptOverride)
-      : module(module), baseDir(baseDir), ckptOverride(ckptOverride),
+  ProgramLowering(ModuleOp module, StringRef baseDir,
+                  ArrayRef<ParamScopeFile> scopeFiles)
+      : module(module), baseDir(baseDir), scopeFiles(scopeFiles),
         prog(new Program()) {}
 
   FailureOr<std::unique_ptr<Program>> run();
@@ -84,6 +107,7 @@ private:
     return prog->strings.back().c_str();
   }
   LogicalResult lowerParams();
+  FailureOr<Checkpoint *> openScope(ParamOp user, StringRef scope);
   LogicalResult lowerBlock(Block &block);
   FailureOr<int32_t> param(Operation *user, Value v);
   FailureOr<int32_t> value(Operation *user, Value v);
@@ -108,8 +132,10 @@ private:
   }
 
   ModuleOp module;
-  StringRef baseDir, ckptOverride;
+  StringRef baseDir;
+  ArrayRef<ParamScopeFile> scopeFiles;
   std::unique_ptr<Program> prog;
+  llvm::StringMap<Checkpoint *> scopes;
   llvm::StringMap<int32_t> paramIndex;
   llvm::DenseMap<Value, int32_t> values;
   int32_t numValues = 0;
@@ -117,24 +143,47 @@ private:
   int32_t numLayers = 0;
 };
 
+/// The checkpoint of `scope`, opened on first use: the file `--params`
+/// gives, else the module's `qrealign.params` entry.
+FailureOr<Checkpoint *> ProgramLowering::openScope(ParamOp user,
+                                                   StringRef scope) {
+  auto it = scopes.find(scope);
+  if (it != scopes.end())
+    return it->second;
+  std::string path;
+  const ParamScopeFile *given = llvm::find_if(
+      scopeFiles, [&](const ParamScopeFile &f) { return f.scope == scope; });
+  if (given != scopeFiles.end()) {
+    path = given->path;
+  } else if (auto map = module->getAttrOfType<DictionaryAttr>(
+                 QRealignDialect::getParamsAttrName())) {
+    if (auto file = map.getAs<StringAttr>(scope))
+      path = resolve(file.getValue(), baseDir);
+  }
+  if (path.empty())
+    return user.emitError("parameter scope '")
+           << scope << "' has no file: map it in '"
+           << QRealignDialect::getParamsAttrName() << "' or pass --params "
+           << scope << "=PATH";
+  auto ckpt = Checkpoint::open(path);
+  if (!ckpt)
+    return user.emitError("parameter scope '")
+           << scope << "': " << llvm::toString(ckpt.takeError());
+  prog->checkpoints.push_back(std::move(*ckpt));
+  return scopes[scope] = prog->checkpoints.back().get();
+}
+
 LogicalResult ProgramLowering::lowerParams() {
   auto params = llvm::to_vector(module.getOps<ParamOp>());
-  bool needsCheckpoint = llvm::any_of(
-      params, [](ParamOp p) { return p.getTensorName().has_value(); });
-  std::string ckptPath = ckptOverride.str();
-  if (ckptPath.empty())
-    if (auto attr = module->getAttrOfType<StringAttr>(
-            QRealignDialect::getCheckpointAttrName()))
-      ckptPath = resolve(attr.getValue(), baseDir);
-  if (needsCheckpoint) {
-    if (ckptPath.empty())
-      return module.emitError("external parameters need a checkpoint: set "
-                              "'qrealign.checkpoint' or pass one");
-    auto ckpt = Checkpoint::open(ckptPath);
-    if (!ckpt)
-      return module.emitError(llvm::toString(ckpt.takeError()));
-    prog->checkpoint = std::move(*ckpt);
-  }
+  // A scope given on the command line that nothing uses is a typo.
+  for (const ParamScopeFile &f : scopeFiles)
+    if (llvm::none_of(params, [&](ParamOp p) {
+          ExternalAttr ext = p.getExternal();
+          return ext && ext.getScope() == f.scope;
+        }))
+      return mlir::emitError(UnknownLoc::get(module.getContext()), "--params ")
+             << f.scope << "=" << f.path << ": no parameter of the module "
+             << "is in scope '" << f.scope << "'";
   for (ParamOp p : params) {
     auto type = cast<RankedTensorType>(p.getType());
     qr_param out{};
@@ -156,18 +205,24 @@ LogicalResult ProgramLowering::lowerParams() {
       return p.emitError("parameter of type ")
              << type << " has more bytes than 64 bits can count";
     size_t bytes = *checkedBytes;
-    prog->tensorNames.push_back(
-        p.getTensorName().value_or(p.getSymName()).str());
-    if (std::optional<StringRef> name = p.getTensorName()) {
-      Checkpoint &ckpt = *prog->checkpoint;
-      const TensorInfo *t = ckpt.lookup(*name);
+    ExternalAttr ext = p.getExternal();
+    prog->tensorNames.push_back(ext ? ext.getKey().str()
+                                    : p.getSymName().str());
+    if (ext) {
+      FailureOr<Checkpoint *> opened = openScope(p, ext.getScope());
+      if (failed(opened))
+        return failure();
+      Checkpoint &ckpt = **opened;
+      StringRef name = ext.getKey();
+      const TensorInfo *t = ckpt.lookup(name);
       if (!t)
         return p.emitError("tensor '")
-               << *name << "' is not in checkpoint " << ckpt.getPath();
+               << name << "' is not in " << ckpt.getPath() << " (scope '"
+               << ext.getScope() << "')";
       if (toQRDType(t->dtype) != out.dtype ||
           ArrayRef<int64_t>(t->shape) != type.getShape())
         return p.emitError("tensor '")
-               << *name << "' is " << getDTypeName(t->dtype) << " "
+               << name << "' is " << getDTypeName(t->dtype) << " "
                << t->getShapeString() << " in " << ckpt.getPath()
                << " but the parameter is declared " << type;
       auto data = ckpt.getData(*t);
@@ -175,7 +230,7 @@ LogicalResult ProgramLowering::lowerParams() {
         return p.emitError(llvm::toString(data.takeError()));
       out.data = data->data();
     } else {
-      ElementsAttr value = *p.getValue();
+      ElementsAttr value = p.getInlineValue();
       ArrayRef<char> raw;
       if (auto res = dyn_cast<DenseResourceElementsAttr>(value)) {
         AsmResourceBlob *blob = res.getRawHandle().getBlob();
@@ -442,7 +497,8 @@ FailureOr<std::unique_ptr<Program>> ProgramLowering::run() {
 }
 
 FailureOr<std::unique_ptr<Program>>
-lowerToProgram(ModuleOp module, StringRef baseDir, StringRef ckptOverride) {
-  return ProgramLowering(module, baseDir, ckptOverride).run();
+lowerToProgram(ModuleOp module, StringRef baseDir,
+               ArrayRef<ParamScopeFile> scopeFiles) {
+  return ProgramLowering(module, baseDir, scopeFiles).run();
 }
 } // namespace qrealign

@@ -36,6 +36,23 @@ static std::string absolute(StringRef path) {
   return std::string(p);
 }
 
+/// `target` relative to directory `base` (both made absolute first), e.g.
+/// `../models/m.safetensors`.
+static std::string relativeTo(StringRef target, StringRef base) {
+  std::string t = absolute(target), b = absolute(base);
+  SmallVector<StringRef> tp(sys::path::begin(t), sys::path::end(t));
+  SmallVector<StringRef> bp(sys::path::begin(b), sys::path::end(b));
+  size_t common = 0;
+  while (common < tp.size() && common < bp.size() && tp[common] == bp[common])
+    ++common;
+  SmallString<256> out;
+  for (size_t i = common; i < bp.size(); ++i)
+    sys::path::append(out, "..");
+  for (size_t i = common; i < tp.size(); ++i)
+    sys::path::append(out, tp[i]);
+  return out.empty() ? "." : std::string(out);
+}
+
 static std::string guessChatTemplate(const ModelConfig &c) {
   if (c.modelType == "qwen2")
     return "chatml";
@@ -105,6 +122,7 @@ Expected<ImportedModel> openModel(StringRef path,
   }
   m.chatTemplate = options.chatTemplate.empty() ? guessChatTemplate(m.config)
                                                 : options.chatTemplate;
+  m.irDirectory = options.irDirectory;
   return std::move(m);
 }
 
@@ -185,16 +203,30 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
     paramTypes[name] = RankedTensorType::get(shape, elt);
   }
 
-  Location loc = FileLineColLoc::get(&ctx, origin, 0, 0);
-  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  auto recorded = [&](StringRef path) {
+    return model.irDirectory.empty() ? path.str()
+                                     : relativeTo(path, model.irDirectory);
+  };
+  // Locations name what they come from in the checkpoint, without the
+  // checkpoint's (absolute) path: IR and weights move together.
+  Location unknown = UnknownLoc::get(&ctx);
+  auto named = [&](const Twine &name) -> Location {
+    return NameLoc::get(StringAttr::get(&ctx, name), unknown);
+  };
+  StringRef scope = QRealignDialect::getModelScope();
+  OwningOpRef<ModuleOp> module =
+      ModuleOp::create(named(sys::path::filename(origin)));
   Builder attrs(&ctx);
   auto setAttr = [&](StringRef name, Attribute value) {
     (*module)->setAttr(name, value);
   };
-  setAttr("qrealign.checkpoint", attrs.getStringAttr(model.checkpointPath));
+  setAttr(QRealignDialect::getParamsAttrName(),
+          attrs.getDictionaryAttr(attrs.getNamedAttr(
+              scope, attrs.getStringAttr(recorded(model.checkpointPath)))));
   setAttr("qrealign.model_type", attrs.getStringAttr(c.modelType));
   if (!model.tokenizerPath.empty())
-    setAttr("qrealign.tokenizer", attrs.getStringAttr(model.tokenizerPath));
+    setAttr("qrealign.tokenizer",
+            attrs.getStringAttr(recorded(model.tokenizerPath)));
   setAttr("qrealign.chat_template", attrs.getStringAttr(model.chatTemplate));
   if (c.bosTokenId >= 0)
     setAttr("qrealign.bos_token_id", attrs.getI64IntegerAttr(c.bosTokenId));
@@ -208,8 +240,9 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
 
   OpBuilder b = OpBuilder::atBlockEnd(module->getBody());
   for (const auto &[name, shape] : getExpectedTensors(c))
-    ParamOp::create(b, loc, name, paramTypes[name], b.getStringAttr(name),
-                    ElementsAttr());
+    ParamOp::create(b, named(name), name, paramTypes[name],
+                    ExternalAttr::get(&ctx, scope, name));
+  Location loc = named("model");
 
   Type f32 = b.getF32Type();
   int64_t D = c.hiddenSize, V = c.vocabSize;
@@ -229,10 +262,11 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
         mask = entry->getArgument(2);
 
   auto getParam = [&](StringRef name) -> Value {
-    return GetParamOp::create(b, loc, paramTypes[name], name);
+    return GetParamOp::create(b, named(name), paramTypes[name], name);
   };
   Value embed = getParam("model.embed_tokens.weight");
-  Value h = EmbeddingOp::create(b, loc, act(D), ids, embed);
+  Value h =
+      EmbeddingOp::create(b, named("model.embed_tokens"), act(D), ids, embed);
   RopeStyle style =
       c.ropeInterleaved ? RopeStyle::Interleaved : RopeStyle::RotateHalf;
   APFloat eps(c.rmsNormEps), theta(c.ropeTheta),
@@ -241,53 +275,55 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
 
   for (int64_t i = 0; i < c.numLayers; ++i) {
     std::string p = formatv("model.layers.{0}.", i).str();
-    auto layer = LayerOp::create(b, loc, act(D), i, ValueRange{h, pos, mask},
-                                 SafetyBoundaryAttr());
+    Location layerLoc = named(formatv("model.layers.{0}", i));
+    auto layer = LayerOp::create(
+        b, layerLoc, act(D), i, ValueRange{h, pos, mask}, SafetyBoundaryAttr());
     Block *body = b.createBlock(&layer.getBody(), {}, {act(D), i64x2, i1x2},
-                                {loc, loc, loc});
+                                {layerLoc, layerLoc, layerLoc});
     Value x = body->getArgument(0), lpos = body->getArgument(1),
           lmask = body->getArgument(2);
     auto linear = [&](StringRef role, StringRef param, Value in, int64_t out,
                       bool bias) -> Value {
       Value w = getParam(p + param.str() + ".weight");
       Value bv = bias ? getParam(p + param.str() + ".bias") : Value();
-      return LinearOp::create(b, loc, act(out), role, in, w, bv,
+      return LinearOp::create(b, named(p + param), act(out), role, in, w, bv,
                               QuantSchemeAttr(), QuantParamsAttr());
     };
-    Value n1 = RMSNormOp::create(b, loc, act(D), x,
+    Location attnLoc = named(p + "self_attn");
+    Value n1 = RMSNormOp::create(b, named(p + "input_layernorm"), act(D), x,
                                  getParam(p + "input_layernorm.weight"), eps);
     Value q = linear("q_proj", "self_attn.q_proj", n1, qd, c.qkvBias);
     Value k = linear("k_proj", "self_attn.k_proj", n1, kvd, c.qkvBias);
     Value v = linear("v_proj", "self_attn.v_proj", n1, kvd, c.qkvBias);
     Value qr =
-        RopeOp::create(b, loc, act(qd), style, q, lpos, c.headDim, theta);
+        RopeOp::create(b, attnLoc, act(qd), style, q, lpos, c.headDim, theta);
     Value kr =
-        RopeOp::create(b, loc, act(kvd), style, k, lpos, c.headDim, theta);
+        RopeOp::create(b, attnLoc, act(kvd), style, k, lpos, c.headDim, theta);
     Value attn =
-        AttentionOp::create(b, loc, act(qd), qr, kr, v, lmask, c.numHeads,
+        AttentionOp::create(b, attnLoc, act(qd), qr, kr, v, lmask, c.numHeads,
                             c.numKVHeads, c.headDim, scale, /*causal=*/true);
     Value o = linear("o_proj", "self_attn.o_proj", attn, D, c.oBias);
-    Value r1 = AddOp::create(b, loc, x, o);
+    Value r1 = AddOp::create(b, layerLoc, x, o);
     Value n2 =
-        RMSNormOp::create(b, loc, act(D), r1,
+        RMSNormOp::create(b, named(p + "post_attention_layernorm"), act(D), r1,
                           getParam(p + "post_attention_layernorm.weight"), eps);
     Value gate =
         linear("gate_proj", "mlp.gate_proj", n2, c.intermediateSize, c.mlpBias);
     Value up =
         linear("up_proj", "mlp.up_proj", n2, c.intermediateSize, c.mlpBias);
-    Value swi = SwiGLUOp::create(b, loc, gate, up);
+    Value swi = SwiGLUOp::create(b, named(p + "mlp"), gate, up);
     Value down = linear("down_proj", "mlp.down_proj", swi, D, c.mlpBias);
-    Value r2 = AddOp::create(b, loc, r1, down);
-    YieldOp::create(b, loc, r2);
+    Value r2 = AddOp::create(b, layerLoc, r1, down);
+    YieldOp::create(b, layerLoc, r2);
     b.setInsertionPointAfter(layer);
     h = layer.getResult();
   }
-  Value norm =
-      RMSNormOp::create(b, loc, act(D), h, getParam("model.norm.weight"), eps);
+  Value norm = RMSNormOp::create(b, named("model.norm"), act(D), h,
+                                 getParam("model.norm.weight"), eps);
   Value head = c.tieWordEmbeddings ? embed : getParam("lm_head.weight");
   Value logits =
-      LinearOp::create(b, loc, act(V), "lm_head", norm, head, Value(),
-                       QuantSchemeAttr(), QuantParamsAttr());
+      LinearOp::create(b, named("lm_head"), act(V), "lm_head", norm, head,
+                       Value(), QuantSchemeAttr(), QuantParamsAttr());
   func::ReturnOp::create(b, loc, logits);
 
   // ModelConfig::validate checks what the verifier checks, so this is an

@@ -92,7 +92,7 @@ class Module:
                 self.resources.append((key, self.inline_blob(shape, kind)))
                 init = "dense_resource<%s>" % key
             else:
-                init = 'external "%s"' % name
+                init = '#qrealign.external<"model"::"%s">' % name
             out.append("  qrealign.param @%s : %s = %s" % (name, ty, init))
         return out
 
@@ -200,7 +200,8 @@ def build(cfg, seed):
     lines = []
     attrs = ""
     if cfg["weights"] == "external":
-        attrs = ' attributes {qrealign.checkpoint = "%s"}' % cfg["checkpoint"]
+        attrs = (' attributes {qrealign.params = {model = "%s"}}'
+                 % cfg["checkpoint"])
     lines.append("module%s {" % attrs)
     lines.extend(m.render_params())
     lines.append("  func.func @forward(%%ids: %s, %%positions: %s, %%mask: %s) -> %s {"

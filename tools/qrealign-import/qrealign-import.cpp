@@ -23,6 +23,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -90,6 +91,13 @@ int main(int argc, char **argv) {
   qrealign::ImportOptions options;
   options.tokenizerPath = tokenizer;
   options.chatTemplate = chatTemplate;
+  // Paths in the IR are relative to where it is written.
+  if (output != "-") {
+    SmallString<256> dir(sys::path::parent_path(output));
+    if (dir.empty())
+      dir = ".";
+    options.irDirectory = std::string(dir);
+  }
   if (!options.chatTemplate.empty() &&
       !StringRef(options.chatTemplate).equals_insensitive("llama-2") &&
       options.chatTemplate != "llama-3" && options.chatTemplate != "chatml" &&
@@ -108,7 +116,9 @@ int main(int argc, char **argv) {
   if (!module)
     return error(toString(module.takeError()));
   Error err = qrealign::writeFileAtomically(output, [&](raw_ostream &os) {
-    (**module)->print(os, mlir::OpPrintingFlags().enableDebugInfo(false));
+    // Name locations (checkpoint tensor names) travel with the IR.
+    (**module)->print(os, mlir::OpPrintingFlags().enableDebugInfo(
+                              /*enable=*/true, /*prettyForm=*/false));
     os << "\n";
     return Error::success();
   });

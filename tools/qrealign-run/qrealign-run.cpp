@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Checkpoint/ModelConfig.h"
+#include "qrealign/Dialect/QRealign/IR/NameLocDiagnostics.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Engine/Program.h"
@@ -77,11 +78,11 @@ static cl::opt<std::string> tokenizerPath("tokenizer",
                                           cl::desc("Tokenizer file (default: "
                                                    "qrealign.tokenizer)"),
                                           cl::value_desc("file"), cl::cat(cat));
-static cl::opt<std::string>
-    checkpointPath("checkpoint",
-                   cl::desc("Checkpoint to read external parameters from "
-                            "(default: qrealign.checkpoint)"),
-                   cl::value_desc("path"), cl::cat(cat));
+static cl::list<std::string>
+    paramScopes("params",
+                cl::desc("File of a parameter scope, replacing the module's "
+                         "qrealign.params entry (repeatable)"),
+                cl::value_desc("scope=path"), cl::cat(cat));
 static cl::opt<std::string>
     outputFormat("format",
                  cl::desc("Output: text (completions) or "
@@ -162,6 +163,9 @@ int main(int argc, char **argv) {
   std::string baseDir;
   SourceMgr sourceMgr;
   mlir::SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  // Imported IR locates ops by checkpoint tensor name.
+  mlir::qrealign::NameLocDiagnosticHandler nameLocHandler(&context,
+                                                          "qrealign-run");
   if (StringRef(modelPath).ends_with(".mlir") ||
       StringRef(modelPath).ends_with(".mlirbc") || modelPath == "-") {
     std::string err;
@@ -185,8 +189,13 @@ int main(int argc, char **argv) {
       return error(toString(imported.takeError()));
     module = std::move(*imported);
   }
+  Expected<std::vector<qrealign::ParamScopeFile>> scopeFiles =
+      qrealign::parseParamScopeFiles(
+          std::vector<std::string>(paramScopes.begin(), paramScopes.end()));
+  if (!scopeFiles)
+    return error(toString(scopeFiles.takeError()));
   mlir::FailureOr<std::unique_ptr<qrealign::Program>> program =
-      qrealign::lowerToProgram(*module, baseDir, checkpointPath);
+      qrealign::lowerToProgram(*module, baseDir, *scopeFiles);
   if (failed(program))
     return 1;
   const qrealign::ModelInfo &info = (*program)->getModelInfo();

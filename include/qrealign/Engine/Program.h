@@ -4,7 +4,7 @@
 // this lowering builds from a module's `func.func @forward`. Lowering
 // resolves `qrealign.get_param` to parameters, inlines `qrealign.layer`
 // bodies (marking each layer's output as a hook point), and maps parameter
-// data from the checkpoint named by `qrealign.checkpoint` (memory-mapped,
+// data from the files of their scopes (`qrealign.params`, memory-mapped,
 // zero copy) or from inline elements attributes.
 //
 // This is the MLIR side of the engine boundary; it never links libtorch.
@@ -37,6 +37,18 @@ struct ModelInfo {
   int64_t maxPositions = 0;
 };
 
+/// A parameter scope's file given on a command line (`--params SCOPE=PATH`);
+/// it replaces the module's `qrealign.params` entry for SCOPE.
+struct ParamScopeFile {
+  std::string scope;
+  std::string path; // relative to the working directory
+};
+
+/// Parses `--params` values of the form SCOPE=PATH; rejects a malformed
+/// value, an invalid scope name and a scope given twice.
+llvm::Expected<std::vector<ParamScopeFile>>
+parseParamScopeFiles(llvm::ArrayRef<std::string> values);
+
 class Program {
 public:
   ~Program();
@@ -57,17 +69,19 @@ private:
   std::vector<std::string> tensorNames;
   std::deque<std::string> strings;           // stable c_str()s
   std::vector<std::vector<uint8_t>> buffers; // copies of splat/inline data
-  std::unique_ptr<Checkpoint> checkpoint;
+  std::vector<std::unique_ptr<Checkpoint>> checkpoints; // one per scope
   ModelInfo info;
 };
 
-/// Lowers `module`. Relative `qrealign.checkpoint` and `qrealign.tokenizer`
-/// paths are resolved against `baseDir` (the IR file's directory); a
-/// non-empty `checkpointOverride` replaces the module's checkpoint.
-/// Problems are reported as diagnostics located on the offending op.
+/// Lowers `module`. Relative paths of `qrealign.params` and
+/// `qrealign.tokenizer` are resolved against `baseDir` (the IR file's
+/// directory); `scopeFiles` replace or add entries of `qrealign.params`.
+/// Problems are reported as diagnostics located on the offending op (for a
+/// parameter: its name location, the checkpoint tensor name, when the
+/// importer wrote it).
 mlir::FailureOr<std::unique_ptr<Program>>
 lowerToProgram(mlir::ModuleOp module, llvm::StringRef baseDir,
-               llvm::StringRef checkpointOverride = "");
+               llvm::ArrayRef<ParamScopeFile> scopeFiles = {});
 } // namespace qrealign
 
 #endif // QREALIGN_ENGINE_PROGRAM_H

@@ -25,17 +25,24 @@ struct ImportOptions {
   /// Built-in chat template to record (`qrealign.chat_template`); guessed
   /// from the model when empty.
   std::string chatTemplate;
+  /// The directory the IR will be written to: the checkpoint and tokenizer
+  /// paths are recorded relative to it, so that IR and model move together.
+  /// Empty: absolute paths (IR written to stdout or kept in memory).
+  std::string irDirectory;
 };
 
 /// Everything an importer found: the model's config and its checkpoint.
 struct ImportedModel {
   ModelConfig config;
   std::unique_ptr<Checkpoint> checkpoint;
-  /// The path recorded as `qrealign.checkpoint` (absolute).
+  /// The checkpoint's path (absolute); recorded as scope `model` of
+  /// `qrealign.params`.
   std::string checkpointPath;
   /// Absolute path of the tokenizer, or empty.
   std::string tokenizerPath;
   std::string chatTemplate;
+  /// ImportOptions::irDirectory.
+  std::string irDirectory;
 };
 
 /// Opens `path` (a Hugging Face model directory, a llama2.c `.bin`) and reads
@@ -44,7 +51,10 @@ llvm::Expected<ImportedModel> openModel(llvm::StringRef path,
                                         const ImportOptions &options = {});
 
 /// Checks that the checkpoint holds every tensor the config implies, with
-/// the right shapes and a float dtype, then builds the module.
+/// the right shapes and a float dtype, then builds the module. Parameters
+/// are `#qrealign.external<"model"::NAME>`; every op carries a name location
+/// from its checkpoint tensor (`model.layers.3.self_attn.q_proj`), which
+/// the IR keeps when printed with debug info (as qrealign-import does).
 llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 importModel(mlir::MLIRContext &context, const ImportedModel &model);
 

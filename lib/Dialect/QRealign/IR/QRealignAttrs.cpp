@@ -8,6 +8,7 @@
 
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
@@ -27,6 +28,45 @@ void QRealignDialect::registerAttributes() {
 #define GET_ATTRDEF_LIST
 #include "qrealign/Dialect/QRealign/IR/QRealignAttrs.cpp.inc"
       >();
+}
+
+//===----------------------------------------------------------------------===//
+// ExternalAttr
+//===----------------------------------------------------------------------===//
+
+bool ExternalAttr::isValidScope(StringRef scope) {
+  if (scope.empty() || !(llvm::isAlpha(scope.front()) || scope.front() == '_'))
+    return false;
+  return llvm::all_of(
+      scope, [](char c) { return llvm::isAlnum(c) || c == '_' || c == '-'; });
+}
+
+LogicalResult ExternalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   StringRef scope, StringRef key) {
+  if (!isValidScope(scope))
+    return emitError() << "scope '" << scope
+                       << "' is not a name ([A-Za-z_][A-Za-z0-9_-]*)";
+  if (key.empty())
+    return emitError() << "external tensor name must not be empty";
+  return success();
+}
+
+// #qrealign.external<"scope"::"key">
+Attribute ExternalAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  std::string scope, key;
+  if (parser.parseLess() || parser.parseString(&scope) || parser.parseColon() ||
+      parser.parseColon() || parser.parseString(&key) || parser.parseGreater())
+    return {};
+  return parser.getChecked<ExternalAttr>(loc, parser.getContext(), scope, key);
+}
+
+void ExternalAttr::print(AsmPrinter &printer) const {
+  printer << "<";
+  printer.printString(getScope());
+  printer << "::";
+  printer.printString(getKey());
+  printer << ">";
 }
 
 bool mlir::qrealign::isValidWeightBits(unsigned bits) {

@@ -28,9 +28,17 @@ QRealignDialect::verifyOperationAttribute(Operation *op,
                                           NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
   Attribute value = attribute.getValue();
-  enum class Kind { Path, String, Template, NonNegInt, PositiveInt, IdList };
+  enum class Kind {
+    ScopeMap,
+    Path,
+    String,
+    Template,
+    NonNegInt,
+    PositiveInt,
+    IdList
+  };
   static constexpr std::pair<StringLiteral, Kind> kKnown[] = {
-      {"qrealign.checkpoint", Kind::Path},
+      {"qrealign.params", Kind::ScopeMap},
       {"qrealign.tokenizer", Kind::Path},
       {"qrealign.model_type", Kind::String},
       {"qrealign.chat_template", Kind::Template},
@@ -41,6 +49,10 @@ QRealignDialect::verifyOperationAttribute(Operation *op,
   };
   const auto *known = llvm::find_if(
       kKnown, [&](const auto &entry) { return entry.first == name; });
+  if (name == "qrealign.checkpoint")
+    return op->emitError() << "'qrealign.checkpoint' was replaced by "
+                              "'qrealign.params = {model = \"PATH\"}' (a "
+                              "scope map; reimport or edit the module)";
   if (known == std::end(kKnown)) {
     InFlightDiagnostic diag = op->emitError() << "unknown qrealign attribute '"
                                               << name << "' (known: ";
@@ -55,6 +67,24 @@ QRealignDialect::verifyOperationAttribute(Operation *op,
   auto str = dyn_cast<StringAttr>(value);
   auto integer = dyn_cast<IntegerAttr>(value);
   switch (known->second) {
+  case Kind::ScopeMap: {
+    auto map = dyn_cast<DictionaryAttr>(value);
+    if (!map)
+      return op->emitError()
+             << "'" << name << "' must be a dictionary of scope = \"path\"";
+    for (NamedAttribute entry : map) {
+      if (!ExternalAttr::isValidScope(entry.getName().getValue()))
+        return op->emitError()
+               << "'" << name << "': scope '" << entry.getName().getValue()
+               << "' is not a name ([A-Za-z_][A-Za-z0-9_-]*)";
+      auto path = dyn_cast<StringAttr>(entry.getValue());
+      if (!path || path.getValue().empty())
+        return op->emitError()
+               << "'" << name << "': scope '" << entry.getName().getValue()
+               << "' must map to a non-empty path string";
+    }
+    return success();
+  }
   case Kind::Path:
   case Kind::String:
     if (!str || str.getValue().empty())

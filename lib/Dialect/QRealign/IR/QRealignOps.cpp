@@ -67,64 +67,38 @@ static bool isPositiveFinite(double v) { return std::isfinite(v) && v > 0.0; }
 
 /// `: type = external "name"` or `: type = <elements attr without type>`.
 static ParseResult parseParamTypeAndInit(OpAsmParser &parser, TypeAttr &type,
-                                         StringAttr &tensorName,
-                                         ElementsAttr &value) {
+                                         Attribute &initialValue) {
   Type t;
   if (parser.parseType(t))
     return failure();
   type = TypeAttr::get(t);
   if (parser.parseEqual())
     return failure();
-  if (succeeded(parser.parseOptionalKeyword("external"))) {
-    std::string name;
-    if (parser.parseString(&name))
-      return failure();
-    tensorName = parser.getBuilder().getStringAttr(name);
-    return success();
-  }
-  Attribute attr;
   SMLoc loc = parser.getCurrentLocation();
-  if (parser.parseAttribute(attr, t))
+  if (parser.parseAttribute(initialValue, t))
     return failure();
-  value = dyn_cast<ElementsAttr>(attr);
-  if (!value)
-    return parser.emitError(loc, "expected 'external \"tensor-name\"' or an "
-                                 "elements attribute (dense, "
+  if (!isa<ElementsAttr, ExternalAttr>(initialValue))
+    return parser.emitError(loc, "expected #qrealign.external<\"scope\"::"
+                                 "\"key\"> or an elements attribute (dense, "
                                  "dense_resource)");
   return success();
 }
 
 static void printParamTypeAndInit(OpAsmPrinter &p, ParamOp, TypeAttr type,
-                                  StringAttr tensorName, ElementsAttr value) {
+                                  Attribute initialValue) {
   p << type.getValue() << " = ";
-  if (tensorName) {
-    p << "external ";
-    p.printString(tensorName.getValue());
-  } else if (value) {
-    p.printAttributeWithoutType(value);
-  }
+  if (isa<ElementsAttr>(initialValue))
+    p.printAttributeWithoutType(initialValue);
+  else
+    p.printAttribute(initialValue);
 }
 
 LogicalResult ParamOp::verify() {
-  bool hasName = getTensorName().has_value();
-  bool hasValue = getValue().has_value();
-  if (hasName == hasValue)
-    return emitOpError("must have exactly one of an external tensor name or "
-                       "an inline value");
-  if (hasName) {
-    if (getTensorName()->empty())
-      return emitOpError("external tensor name must not be empty");
-    auto module = (*this)->getParentOfType<ModuleOp>();
-    if (!module || !module->hasAttr(QRealignDialect::getCheckpointAttrName()))
-      return emitOpError("is external, but the enclosing module has no '")
-             << QRealignDialect::getCheckpointAttrName()
-             << "' attribute naming the checkpoint";
-    return success();
-  }
-  Type valueType = getValueAttr().getType();
-  if (valueType != getType())
-    return emitOpError("inline value has type ")
-           << valueType << " but the parameter is declared as " << getType();
+  if (ElementsAttr value = getInlineValue())
+    if (value.getType() != getType())
+      return emitOpError("inline value has type ")
+             << value.getType() << " but the parameter is declared as "
+             << getType();
   return success();
 }
 

@@ -1,40 +1,55 @@
 // RUN: qrealign-opt %s --split-input-file --verify-diagnostics
 
-// expected-error @+1 {{'qrealign.param' op must have exactly one of an external tensor name or an inline value}}
+// expected-error @+1 {{'qrealign.param' op requires attribute 'initial_value'}}
 "qrealign.param"() <{sym_name = "w", type = tensor<2xf32>}> : () -> ()
 
 // -----
 
-// expected-error @+1 {{'qrealign.param' op must have exactly one of an external tensor name or an inline value}}
-"qrealign.param"() <{sym_name = "w", type = tensor<2xf32>, tensor_name = "w", value = dense<1.0> : tensor<2xf32>}> : () -> ()
+// One initial value, inline or external: a string is neither.
+// expected-error @+1 {{'qrealign.param' op attribute 'initial_value' failed to satisfy constraint}}
+"qrealign.param"() <{sym_name = "w", type = tensor<2xf32>, initial_value = "w"}> : () -> ()
 
 // -----
 
-// An external parameter needs the checkpoint named on the module.
-// expected-error @+1 {{'qrealign.param' op is external, but the enclosing module has no 'qrealign.checkpoint' attribute naming the checkpoint}}
-qrealign.param @w : tensor<2x2xbf16> = external "model.w"
+// Whether the scope is mapped is not the op's business (the module's
+// qrealign.params or a tool's --params supply it): this verifies
+// (--verify-diagnostics fails on any unexpected error).
+qrealign.param @w : tensor<2x2xbf16> = #qrealign.external<"model"::"model.w">
 
 // -----
 
-module attributes {qrealign.checkpoint = "m.safetensors"} {
-  // expected-error @+1 {{'qrealign.param' op external tensor name must not be empty}}
-  qrealign.param @w : tensor<2x2xbf16> = external ""
-}
+// expected-error @+1 {{external tensor name must not be empty}}
+qrealign.param @w : tensor<2x2xbf16> = #qrealign.external<"model"::"">
+
+// -----
+
+// expected-error @+1 {{scope '' is not a name ([A-Za-z_][A-Za-z0-9_-]*)}}
+qrealign.param @w : tensor<2x2xbf16> = #qrealign.external<""::"w">
+
+// -----
+
+// expected-error @+1 {{scope 'a/b' is not a name ([A-Za-z_][A-Za-z0-9_-]*)}}
+qrealign.param @w : tensor<2x2xbf16> = #qrealign.external<"a/b"::"w">
+
+// -----
+
+// expected-error @+1 {{expected ':'}}
+qrealign.param @w : tensor<2x2xbf16> = #qrealign.external<"model":"w">
 
 // -----
 
 // expected-error @+1 {{'qrealign.param' op inline value has type 'tensor<3xf32>' but the parameter is declared as 'tensor<2xf32>'}}
-"qrealign.param"() <{sym_name = "w", type = tensor<2xf32>, value = dense<1.0> : tensor<3xf32>}> : () -> ()
+"qrealign.param"() <{sym_name = "w", type = tensor<2xf32>, initial_value = dense<1.0> : tensor<3xf32>}> : () -> ()
 
 // -----
 
 // Weights have static shapes.
 // expected-error @+1 {{'qrealign.param' op attribute 'type' failed to satisfy constraint: type attribute of statically shaped tensor of any type values}}
-qrealign.param @w : tensor<?x2xf32> = external "w"
+qrealign.param @w : tensor<?x2xf32> = #qrealign.external<"model"::"w">
 
 // -----
 
-// expected-error @+1 {{expected 'external "tensor-name"' or an elements attribute}}
+// expected-error @+1 {{expected #qrealign.external<"scope"::"key"> or an elements attribute (dense, dense_resource)}}
 qrealign.param @w : tensor<2xf32> = "oops"
 
 // -----

@@ -5,10 +5,10 @@
 
 // Every qrealign op in its custom form, printed and re-parsed.
 
-// CHECK: module attributes {qrealign.checkpoint = "model.safetensors"}
-module attributes {qrealign.checkpoint = "model.safetensors"} {
-  // CHECK: qrealign.param @ext : tensor<4096x4096xbf16> = external "model.layers.0.self_attn.q_proj.weight"
-  qrealign.param @ext : tensor<4096x4096xbf16> = external "model.layers.0.self_attn.q_proj.weight"
+// CHECK: module attributes {qrealign.params = {model = "model.safetensors"}}
+module attributes {qrealign.params = {model = "model.safetensors"}} {
+  // CHECK: qrealign.param @ext : tensor<4096x4096xbf16> = #qrealign.external<"model"::"model.layers.0.self_attn.q_proj.weight">
+  qrealign.param @ext : tensor<4096x4096xbf16> = #qrealign.external<"model"::"model.layers.0.self_attn.q_proj.weight">
   // CHECK: qrealign.param @emb : tensor<8x4xf32> = dense<5.000000e-01>
   qrealign.param @emb : tensor<8x4xf32> = dense<0.5>
   // CHECK: qrealign.param @norm : tensor<4xf32> = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]>

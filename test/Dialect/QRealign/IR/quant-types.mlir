@@ -3,13 +3,13 @@
 // At the lowered level, weights are upstream !quant.uniform tensors whose
 // storage width, axis and blocks agree with the linear's scheme.
 
-module attributes {qrealign.checkpoint = "model-w4.safetensors"} {
-  // CHECK: qrealign.param @w_tensor : tensor<2x16x!quant.uniform<i8:f32, 5.000000e-01:3>> = external "w_tensor"
-  qrealign.param @w_tensor : tensor<2x16x!quant.uniform<i8:f32, 0.5:3>> = external "w_tensor"
-  // CHECK: qrealign.param @w_axis : tensor<2x16x!quant.uniform<i8:f32:0, {5.000000e-01,2.500000e-01}>> = external "w_axis"
-  qrealign.param @w_axis : tensor<2x16x!quant.uniform<i8:f32:0, {0.5, 0.25}>> = external "w_axis"
-  // CHECK: qrealign.param @w_group : tensor<2x16x!quant.uniform<u4:f16:{0:1, 1:8}, {{[{][{]}}5.000000e-01:3, 5.000000e-01:3}, {2.500000e-01:7, 2.500000e-01:7}}>> = external "w_group"
-  qrealign.param @w_group : tensor<2x16x!quant.uniform<u4:f16:{0:1, 1:8}, {{0.5:3, 0.5:3}, {0.25:7, 0.25:7}}>> = external "w_group"
+module attributes {qrealign.params = {model = "model-w4.safetensors"}} {
+  // CHECK: qrealign.param @w_tensor : tensor<2x16x!quant.uniform<i8:f32, 5.000000e-01:3>> = #qrealign.external<"model"::"w_tensor">
+  qrealign.param @w_tensor : tensor<2x16x!quant.uniform<i8:f32, 0.5:3>> = #qrealign.external<"model"::"w_tensor">
+  // CHECK: qrealign.param @w_axis : tensor<2x16x!quant.uniform<i8:f32:0, {5.000000e-01,2.500000e-01}>> = #qrealign.external<"model"::"w_axis">
+  qrealign.param @w_axis : tensor<2x16x!quant.uniform<i8:f32:0, {0.5, 0.25}>> = #qrealign.external<"model"::"w_axis">
+  // CHECK: qrealign.param @w_group : tensor<2x16x!quant.uniform<u4:f16:{0:1, 1:8}, {{[{][{]}}5.000000e-01:3, 5.000000e-01:3}, {2.500000e-01:7, 2.500000e-01:7}}>> = #qrealign.external<"model"::"w_group">
+  qrealign.param @w_group : tensor<2x16x!quant.uniform<u4:f16:{0:1, 1:8}, {{0.5:3, 0.5:3}, {0.25:7, 0.25:7}}>> = #qrealign.external<"model"::"w_group">
 
   // CHECK-LABEL: func.func @per_tensor
   func.func @per_tensor(%x: tensor<?x16xf32>) -> tensor<?x2xf32> {

@@ -74,6 +74,42 @@ class QRealign_Attr<string name, string attrMnemonic, list<Trait> traits = []>
 }
 
 //===----------------------------------------------------------------------===//
+// ExternalAttr
+//===----------------------------------------------------------------------===//
+
+def QRealign_ExternalAttr : QRealign_Attr<"External", "external"> {
+  let summary = "A tensor stored outside the IR: scope and key";
+  let description = [{
+    Names the data of a `qrealign.param` that lives outside the IR, in the
+    spirit of IREE's `#stream.parameter.named<"scope"::"key">`: `key` is a
+    tensor name inside the file that `scope` maps to. The module attribute
+    `qrealign.params` maps each scope to a file (a `.safetensors` file, a
+    shard index `.safetensors.index.json`, a Hugging Face directory or a
+    llama2.c `.bin`) by a path relative to the IR file; every tool that
+    reads parameter data accepts `--params SCOPE=PATH` to override or
+    supply one.
+
+    The importer writes scope `model`; learned parameters and probes go to
+    scopes of their own, so a module can draw on several files.
+
+    - `scope`: `[A-Za-z_][A-Za-z0-9_-]*`.
+    - `key`: any non-empty string (Hugging Face names contain dots).
+
+    ```mlir
+    #qrealign.external<"model"::"model.layers.0.self_attn.q_proj.weight">
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"scope">:$scope,
+                        StringRefParameter<"tensor name in the scope">:$key);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// True if `scope` is a valid scope name.
+    static bool isValidScope(::llvm::StringRef scope);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // QuantSchemeAttr
 //===----------------------------------------------------------------------===//
 

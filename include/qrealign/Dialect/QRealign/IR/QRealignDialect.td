@@ -21,10 +21,12 @@ def QRealign_Dialect : Dialect {
     aligned model) attached to layers.
 
     **Parameters** are declared once at module level with `qrealign.param` and
-    read with `qrealign.get_param`. A parameter is either *external* (a tensor
-    name inside the safetensors checkpoint named by the module attribute
-    `qrealign.checkpoint`) or, for small tests, an inline `dense` /
-    `dense_resource` value. The weights of a real model never appear in the IR.
+    read with `qrealign.get_param`. A parameter is either *external*
+    (`#qrealign.external<"scope"::"key">`: tensor `key` of the file that the
+    module attribute `qrealign.params` maps `scope` to) or, for tests and
+    small data, an inline `dense` / `dense_resource` value. The weights of a
+    real model never appear in the IR. The importer writes scope `model`;
+    learned parameters and probes live in scopes of their own.
 
     **Tensors** are in row-major value semantics. Activations are
     `[batch, seq, features]`; linear weights are `[out_features, in_features]`
@@ -46,7 +48,7 @@ def QRealign_Dialect : Dialect {
 
     | attribute | value |
     |---|---|
-    | `qrealign.checkpoint` | checkpoint of the external parameters: a `.safetensors` file, a `.safetensors.index.json`, a Hugging Face directory or a llama2.c `.bin`; a relative path is relative to the IR file's directory |
+    | `qrealign.params` | dictionary from parameter scope to the file holding its tensors: a `.safetensors` file, a `.safetensors.index.json`, a Hugging Face directory or a llama2.c `.bin`; a relative path is relative to the IR file's directory; tools override an entry with `--params SCOPE=PATH` |
     | `qrealign.tokenizer` | tokenizer file (`tokenizer.model`, `tokenizer.json`, llama2.c `tok*.bin`), same path rule |
     | `qrealign.model_type` | `llama`, `mistral`, `qwen2` or `llama2c` |
     | `qrealign.chat_template` | built-in chat template: `llama-2`, `llama-3`, `chatml` or `none` |
@@ -62,11 +64,13 @@ def QRealign_Dialect : Dialect {
     /// classes are complete).
     void registerAttributes();
 
-    /// Name of the module attribute that names the checkpoint holding the
-    /// external parameters, relative to the IR file's directory.
-    static constexpr ::llvm::StringLiteral getCheckpointAttrName() {
-      return "qrealign.checkpoint";
+    /// Name of the module attribute that maps parameter scopes to files,
+    /// relative to the IR file's directory.
+    static constexpr ::llvm::StringLiteral getParamsAttrName() {
+      return "qrealign.params";
     }
+    /// The scope the importer writes the model's own weights to.
+    static constexpr ::llvm::StringLiteral getModelScope() { return "model"; }
   }];
 }
 

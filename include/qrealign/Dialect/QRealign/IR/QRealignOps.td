@@ -34,17 +34,20 @@ def QRealign_ParamOp : QRealign_Op<"param", [Symbol,
   let summary = "Declares a model parameter (weight) by symbol";
   let description = [{
     Declares one parameter tensor of the model, once, at module level. Its
-    contents live either in the checkpoint named by the module attribute
-    `qrealign.checkpoint`, under the given tensor name (`external`), or inline
-    as an elements attribute (`dense` or `dense_resource`; for small tests
-    only). The type must have a static shape; its element type is the type
-    the tensor has in storage (`bf16`, `f16`, `f32`, an integer, or a
-    `!quant.uniform` type for quantized weights).
+    contents are either external, a `#qrealign.external<"scope"::"key">`
+    reference to tensor `key` of the file that the module attribute
+    `qrealign.params` (or a tool's `--params SCOPE=PATH`) maps `scope` to,
+    or inline, an elements attribute (`dense` or `dense_resource`; for tests
+    and small data). The type must have a static shape; its element type is
+    the type the tensor has in storage (`bf16`, `f16`, `f32` or an integer).
+
+    Whether the scope is mapped is not a property of the op: tools report
+    an unmapped scope, located on the parameter, when they read the data.
 
     ```mlir
-    module attributes {qrealign.checkpoint = "model.safetensors"} {
+    module attributes {qrealign.params = {model = "model.safetensors"}} {
       qrealign.param @l0.q_proj : tensor<4096x4096xbf16>
-          = external "model.layers.0.self_attn.q_proj.weight"
+          = #qrealign.external<"model"::"model.layers.0.self_attn.q_proj.weight">
       qrealign.param @tiny : tensor<2xf32> = dense<[1.0, 2.0]>
     }
     ```
@@ -52,19 +55,25 @@ def QRealign_ParamOp : QRealign_Op<"param", [Symbol,
   let arguments = (ins
     SymbolNameAttr:$sym_name,
     TypeAttrOf<AnyStaticShapeTensor>:$type,
-    OptionalAttr<StrAttr>:$tensor_name,
-    OptionalAttr<ElementsAttr>:$value
+    AnyAttrOf<[ElementsAttr, QRealign_ExternalAttr]>:$initial_value
   );
   let assemblyFormat = [{
-    $sym_name `:` custom<ParamTypeAndInit>($type, $tensor_name, $value)
-    attr-dict
+    $sym_name `:` custom<ParamTypeAndInit>($type, $initial_value) attr-dict
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     ::mlir::RankedTensorType getTensorType() {
       return ::llvm::cast<::mlir::RankedTensorType>(getType());
     }
-    bool isExternal() { return getTensorName().has_value(); }
+    /// The external reference, or null for an inline parameter.
+    ExternalAttr getExternal() {
+      return ::llvm::dyn_cast<ExternalAttr>(getInitialValue());
+    }
+    /// The inline value, or null for an external parameter.
+    ::mlir::ElementsAttr getInlineValue() {
+      return ::llvm::dyn_cast<::mlir::ElementsAttr>(getInitialValue());
+    }
+    bool isExternal() { return static_cast<bool>(getExternal()); }
   }];
 }
 

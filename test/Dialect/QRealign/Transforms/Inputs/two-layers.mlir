@@ -1,22 +1,22 @@
 // Two Llama decoder layers (hidden 64, 4 heads of 16, 2 kv heads,
 // intermediate 128) and an LM head, with external weights. The pass tests
 // only look at the linears.
-module attributes {qrealign.checkpoint = "model.safetensors"} {
-  qrealign.param @wq0 : tensor<64x64xbf16> = external "model.layers.0.self_attn.q_proj.weight"
-  qrealign.param @wk0 : tensor<32x64xbf16> = external "model.layers.0.self_attn.k_proj.weight"
-  qrealign.param @wv0 : tensor<32x64xbf16> = external "model.layers.0.self_attn.v_proj.weight"
-  qrealign.param @wo0 : tensor<64x64xbf16> = external "model.layers.0.self_attn.o_proj.weight"
-  qrealign.param @wg0 : tensor<128x64xbf16> = external "model.layers.0.mlp.gate_proj.weight"
-  qrealign.param @wu0 : tensor<128x64xbf16> = external "model.layers.0.mlp.up_proj.weight"
-  qrealign.param @wd0 : tensor<64x128xbf16> = external "model.layers.0.mlp.down_proj.weight"
-  qrealign.param @wq1 : tensor<64x64xbf16> = external "model.layers.1.self_attn.q_proj.weight"
-  qrealign.param @wk1 : tensor<32x64xbf16> = external "model.layers.1.self_attn.k_proj.weight"
-  qrealign.param @wv1 : tensor<32x64xbf16> = external "model.layers.1.self_attn.v_proj.weight"
-  qrealign.param @wo1 : tensor<64x64xbf16> = external "model.layers.1.self_attn.o_proj.weight"
-  qrealign.param @wg1 : tensor<128x64xbf16> = external "model.layers.1.mlp.gate_proj.weight"
-  qrealign.param @wu1 : tensor<128x64xbf16> = external "model.layers.1.mlp.up_proj.weight"
-  qrealign.param @wd1 : tensor<64x128xbf16> = external "model.layers.1.mlp.down_proj.weight"
-  qrealign.param @head : tensor<96x64xbf16> = external "lm_head.weight"
+module attributes {qrealign.params = {model = "model.safetensors"}} {
+  qrealign.param @wq0 : tensor<64x64xbf16> = #qrealign.external<"model"::"model.layers.0.self_attn.q_proj.weight">
+  qrealign.param @wk0 : tensor<32x64xbf16> = #qrealign.external<"model"::"model.layers.0.self_attn.k_proj.weight">
+  qrealign.param @wv0 : tensor<32x64xbf16> = #qrealign.external<"model"::"model.layers.0.self_attn.v_proj.weight">
+  qrealign.param @wo0 : tensor<64x64xbf16> = #qrealign.external<"model"::"model.layers.0.self_attn.o_proj.weight">
+  qrealign.param @wg0 : tensor<128x64xbf16> = #qrealign.external<"model"::"model.layers.0.mlp.gate_proj.weight">
+  qrealign.param @wu0 : tensor<128x64xbf16> = #qrealign.external<"model"::"model.layers.0.mlp.up_proj.weight">
+  qrealign.param @wd0 : tensor<64x128xbf16> = #qrealign.external<"model"::"model.layers.0.mlp.down_proj.weight">
+  qrealign.param @wq1 : tensor<64x64xbf16> = #qrealign.external<"model"::"model.layers.1.self_attn.q_proj.weight">
+  qrealign.param @wk1 : tensor<32x64xbf16> = #qrealign.external<"model"::"model.layers.1.self_attn.k_proj.weight">
+  qrealign.param @wv1 : tensor<32x64xbf16> = #qrealign.external<"model"::"model.layers.1.self_attn.v_proj.weight">
+  qrealign.param @wo1 : tensor<64x64xbf16> = #qrealign.external<"model"::"model.layers.1.self_attn.o_proj.weight">
+  qrealign.param @wg1 : tensor<128x64xbf16> = #qrealign.external<"model"::"model.layers.1.mlp.gate_proj.weight">
+  qrealign.param @wu1 : tensor<128x64xbf16> = #qrealign.external<"model"::"model.layers.1.mlp.up_proj.weight">
+  qrealign.param @wd1 : tensor<64x128xbf16> = #qrealign.external<"model"::"model.layers.1.mlp.down_proj.weight">
+  qrealign.param @head : tensor<96x64xbf16> = #qrealign.external<"model"::"lm_head.weight">
 
   func.func @forward(%h: tensor<?x?x64xf32>, %pos: tensor<?x?xi64>) -> tensor<?x?x96xf32> {
     %h1 = qrealign.layer 0 (%h, %pos) : (tensor<?x?x64xf32>, tensor<?x?xi64>) -> tensor<?x?x64xf32> {

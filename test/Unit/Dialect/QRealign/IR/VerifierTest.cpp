@@ -69,7 +69,7 @@ protected:
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToStart(module->getBody());
     auto type = RankedTensorType::get(shape, builder.getF32Type());
-    ParamOp::create(builder, loc, name, type, /*tensor_name=*/StringAttr(),
+    ParamOp::create(builder, loc, name, type,
                     DenseElementsAttr::get(type, 0.5f));
     return Value();
   }
