@@ -37,17 +37,17 @@ module {
       %w_up = qrealign.get_param @model.layers.0.mlp.up_proj.weight : tensor<32x16xf32>
       %w_down = qrealign.get_param @model.layers.0.mlp.down_proj.weight : tensor<16x32xf32>
       %n1 = qrealign.rms_norm %x, %w_ln1 eps = 1.0e-05 : (tensor<?x?x16xf32>, tensor<16xf32>) -> tensor<?x?x16xf32>
-      %q = qrealign.linear "q_proj" %n1, %w_q : (tensor<?x?x16xf32>, tensor<16x16xf32>) -> tensor<?x?x16xf32>
-      %k = qrealign.linear "k_proj" %n1, %w_k : (tensor<?x?x16xf32>, tensor<8x16xf32>) -> tensor<?x?x8xf32>
-      %v = qrealign.linear "v_proj" %n1, %w_v : (tensor<?x?x16xf32>, tensor<8x16xf32>) -> tensor<?x?x8xf32>
+      %q = qrealign.linear "q_proj" %n1, %w_q {fusion = "qkv"} : (tensor<?x?x16xf32>, tensor<16x16xf32>) -> tensor<?x?x16xf32>
+      %k = qrealign.linear "k_proj" %n1, %w_k {fusion = "qkv"} : (tensor<?x?x16xf32>, tensor<8x16xf32>) -> tensor<?x?x8xf32>
+      %v = qrealign.linear "v_proj" %n1, %w_v {fusion = "qkv"} : (tensor<?x?x16xf32>, tensor<8x16xf32>) -> tensor<?x?x8xf32>
       %qr = qrealign.rope rotate_half %q, %pos head_dim = 4 theta = 10000.0 : (tensor<?x?x16xf32>, tensor<?x?xi64>) -> tensor<?x?x16xf32>
       %kr = qrealign.rope rotate_half %k, %pos head_dim = 4 theta = 10000.0 : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
       %attn = qrealign.attention %qr, %kr, %v mask %m heads = 4 kv_heads = 2 head_dim = 4 scale = 0.5 causal : (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?xi1>) -> tensor<?x?x16xf32>
       %o = qrealign.linear "o_proj" %attn, %w_o : (tensor<?x?x16xf32>, tensor<16x16xf32>) -> tensor<?x?x16xf32>
       %r1 = qrealign.add %x, %o : tensor<?x?x16xf32>
       %n2 = qrealign.rms_norm %r1, %w_ln2 eps = 1.0e-05 : (tensor<?x?x16xf32>, tensor<16xf32>) -> tensor<?x?x16xf32>
-      %gate = qrealign.linear "gate_proj" %n2, %w_gate : (tensor<?x?x16xf32>, tensor<32x16xf32>) -> tensor<?x?x32xf32>
-      %up = qrealign.linear "up_proj" %n2, %w_up : (tensor<?x?x16xf32>, tensor<32x16xf32>) -> tensor<?x?x32xf32>
+      %gate = qrealign.linear "gate_proj" %n2, %w_gate {fusion = "gate_up"} : (tensor<?x?x16xf32>, tensor<32x16xf32>) -> tensor<?x?x32xf32>
+      %up = qrealign.linear "up_proj" %n2, %w_up {fusion = "gate_up"} : (tensor<?x?x16xf32>, tensor<32x16xf32>) -> tensor<?x?x32xf32>
       %act = qrealign.swiglu %gate, %up : tensor<?x?x32xf32>
       %down = qrealign.linear "down_proj" %act, %w_down : (tensor<?x?x32xf32>, tensor<16x32xf32>) -> tensor<?x?x16xf32>
       %r2 = qrealign.add %r1, %down : tensor<?x?x16xf32>
@@ -65,17 +65,17 @@ module {
       %w_up = qrealign.get_param @model.layers.1.mlp.up_proj.weight : tensor<32x16xf32>
       %w_down = qrealign.get_param @model.layers.1.mlp.down_proj.weight : tensor<16x32xf32>
       %n1 = qrealign.rms_norm %x, %w_ln1 eps = 1.0e-05 : (tensor<?x?x16xf32>, tensor<16xf32>) -> tensor<?x?x16xf32>
-      %q = qrealign.linear "q_proj" %n1, %w_q : (tensor<?x?x16xf32>, tensor<16x16xf32>) -> tensor<?x?x16xf32>
-      %k = qrealign.linear "k_proj" %n1, %w_k : (tensor<?x?x16xf32>, tensor<8x16xf32>) -> tensor<?x?x8xf32>
-      %v = qrealign.linear "v_proj" %n1, %w_v : (tensor<?x?x16xf32>, tensor<8x16xf32>) -> tensor<?x?x8xf32>
+      %q = qrealign.linear "q_proj" %n1, %w_q {fusion = "qkv"} : (tensor<?x?x16xf32>, tensor<16x16xf32>) -> tensor<?x?x16xf32>
+      %k = qrealign.linear "k_proj" %n1, %w_k {fusion = "qkv"} : (tensor<?x?x16xf32>, tensor<8x16xf32>) -> tensor<?x?x8xf32>
+      %v = qrealign.linear "v_proj" %n1, %w_v {fusion = "qkv"} : (tensor<?x?x16xf32>, tensor<8x16xf32>) -> tensor<?x?x8xf32>
       %qr = qrealign.rope rotate_half %q, %pos head_dim = 4 theta = 10000.0 : (tensor<?x?x16xf32>, tensor<?x?xi64>) -> tensor<?x?x16xf32>
       %kr = qrealign.rope rotate_half %k, %pos head_dim = 4 theta = 10000.0 : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
       %attn = qrealign.attention %qr, %kr, %v mask %m heads = 4 kv_heads = 2 head_dim = 4 scale = 0.5 causal : (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?xi1>) -> tensor<?x?x16xf32>
       %o = qrealign.linear "o_proj" %attn, %w_o : (tensor<?x?x16xf32>, tensor<16x16xf32>) -> tensor<?x?x16xf32>
       %r1 = qrealign.add %x, %o : tensor<?x?x16xf32>
       %n2 = qrealign.rms_norm %r1, %w_ln2 eps = 1.0e-05 : (tensor<?x?x16xf32>, tensor<16xf32>) -> tensor<?x?x16xf32>
-      %gate = qrealign.linear "gate_proj" %n2, %w_gate : (tensor<?x?x16xf32>, tensor<32x16xf32>) -> tensor<?x?x32xf32>
-      %up = qrealign.linear "up_proj" %n2, %w_up : (tensor<?x?x16xf32>, tensor<32x16xf32>) -> tensor<?x?x32xf32>
+      %gate = qrealign.linear "gate_proj" %n2, %w_gate {fusion = "gate_up"} : (tensor<?x?x16xf32>, tensor<32x16xf32>) -> tensor<?x?x32xf32>
+      %up = qrealign.linear "up_proj" %n2, %w_up {fusion = "gate_up"} : (tensor<?x?x16xf32>, tensor<32x16xf32>) -> tensor<?x?x32xf32>
       %act = qrealign.swiglu %gate, %up : tensor<?x?x32xf32>
       %down = qrealign.linear "down_proj" %act, %w_down : (tensor<?x?x32xf32>, tensor<16x32xf32>) -> tensor<?x?x16xf32>
       %r2 = qrealign.add %r1, %down : tensor<?x?x16xf32>

@@ -333,10 +333,6 @@ LogicalResult ProgramLowering::lowerBlock(Block &block) {
         in.params[1] = *c;
       }
       in.name = str(l.getName());
-      if (l.getQparams())
-        return l.emitError("the engine does not apply learned qparams yet; "
-                           "remove 'qparams' to run with min-max "
-                           "quantization");
       if (QuantSchemeAttr q = l.getQuantAttr()) {
         if (q.quantizesActivations() && q.getAct() == ActQuantMode::Static)
           return l.emitError("static activation quantization needs "
@@ -344,10 +340,6 @@ LogicalResult ProgramLowering::lowerBlock(Block &block) {
                              "supports act = dynamic");
         in.quant = toQuant(q);
       }
-      auto wt = cast<RankedTensorType>(l.getWeight().getType());
-      if (!wt.getElementType().isFloat())
-        return l.emitError("the engine runs float weights only (quantized "
-                           "storage types are for the lowering)");
     } else if (auto r = dyn_cast<RopeOp>(op)) {
       in = newInstr(QR_OP_ROPE);
       if (failed(a = value(&op, r.getInput())) ||

@@ -4,7 +4,6 @@
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -26,7 +25,7 @@ static Error fail(const Twine &msg) {
 }
 
 void registerImportDialects(DialectRegistry &registry) {
-  registry.insert<QRealignDialect, func::FuncDialect, quant::QuantDialect>();
+  registry.insert<QRealignDialect, func::FuncDialect>();
 }
 
 static std::string absolute(StringRef path) {
@@ -283,18 +282,19 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
     Value x = body->getArgument(0), lpos = body->getArgument(1),
           lmask = body->getArgument(2);
     auto linear = [&](StringRef role, StringRef param, Value in, int64_t out,
-                      bool bias) -> Value {
+                      bool bias, StringRef fusion = "") -> Value {
       Value w = getParam(p + param.str() + ".weight");
       Value bv = bias ? getParam(p + param.str() + ".bias") : Value();
-      return LinearOp::create(b, named(p + param), act(out), role, in, w, bv,
-                              QuantSchemeAttr(), QuantParamsAttr());
+      return LinearOp::create(
+          b, named(p + param), act(out), role, in, w, bv, QuantSchemeAttr(),
+          fusion.empty() ? StringAttr() : b.getStringAttr(fusion));
     };
     Location attnLoc = named(p + "self_attn");
     Value n1 = RMSNormOp::create(b, named(p + "input_layernorm"), act(D), x,
                                  getParam(p + "input_layernorm.weight"), eps);
-    Value q = linear("q_proj", "self_attn.q_proj", n1, qd, c.qkvBias);
-    Value k = linear("k_proj", "self_attn.k_proj", n1, kvd, c.qkvBias);
-    Value v = linear("v_proj", "self_attn.v_proj", n1, kvd, c.qkvBias);
+    Value q = linear("q_proj", "self_attn.q_proj", n1, qd, c.qkvBias, "qkv");
+    Value k = linear("k_proj", "self_attn.k_proj", n1, kvd, c.qkvBias, "qkv");
+    Value v = linear("v_proj", "self_attn.v_proj", n1, kvd, c.qkvBias, "qkv");
     Value qr =
         RopeOp::create(b, attnLoc, act(qd), style, q, lpos, c.headDim, theta);
     Value kr =
@@ -307,10 +307,10 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
     Value n2 =
         RMSNormOp::create(b, named(p + "post_attention_layernorm"), act(D), r1,
                           getParam(p + "post_attention_layernorm.weight"), eps);
-    Value gate =
-        linear("gate_proj", "mlp.gate_proj", n2, c.intermediateSize, c.mlpBias);
-    Value up =
-        linear("up_proj", "mlp.up_proj", n2, c.intermediateSize, c.mlpBias);
+    Value gate = linear("gate_proj", "mlp.gate_proj", n2, c.intermediateSize,
+                        c.mlpBias, "gate_up");
+    Value up = linear("up_proj", "mlp.up_proj", n2, c.intermediateSize,
+                      c.mlpBias, "gate_up");
     Value swi = SwiGLUOp::create(b, named(p + "mlp"), gate, up);
     Value down = linear("down_proj", "mlp.down_proj", swi, D, c.mlpBias);
     Value r2 = AddOp::create(b, layerLoc, r1, down);
@@ -323,7 +323,7 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
   Value head = c.tieWordEmbeddings ? embed : getParam("lm_head.weight");
   Value logits =
       LinearOp::create(b, named("lm_head"), act(V), "lm_head", norm, head,
-                       Value(), QuantSchemeAttr(), QuantParamsAttr());
+                       Value(), QuantSchemeAttr(), StringAttr());
   func::ReturnOp::create(b, loc, logits);
 
   // ModelConfig::validate checks what the verifier checks, so this is an

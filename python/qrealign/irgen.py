@@ -156,8 +156,12 @@ def build(cfg, seed):
             if key + "_b" in names:
                 bias = " bias %%w_%s_b" % key
                 types += ", " + T(names[key + "_b"][1])
-            b.append('      %%%s = qrealign.linear "%s" %%%s, %%w_%s%s : (%s) -> %s'
-                     % (res, name, inp, key, bias, types, act_t(out_w)))
+            fusion = {"q_proj": "qkv", "k_proj": "qkv", "v_proj": "qkv",
+                      "gate_proj": "gate_up", "up_proj": "gate_up"}.get(name)
+            attrs = ' {fusion = "%s"}' % fusion if fusion else ""
+            b.append('      %%%s = qrealign.linear "%s" %%%s, %%w_%s%s%s : (%s) -> %s'
+                     % (res, name, inp, key, bias, attrs, types,
+                        act_t(out_w)))
 
         b.append("      %%n1 = qrealign.rms_norm %%x, %%w_ln1 eps = %s : (%s, %s) -> %s"
                  % (flt(cfg["eps"]), hid, T([D]), hid))

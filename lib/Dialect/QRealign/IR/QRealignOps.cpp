@@ -6,7 +6,6 @@
 
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 
-#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -182,80 +181,6 @@ std::optional<int64_t> LinearOp::getLayerIndex() {
   return std::nullopt;
 }
 
-/// Checks that a `!quant.uniform` weight agrees with the linear's scheme.
-static LogicalResult verifyQuantizedWeight(LinearOp op,
-                                           quant::QuantizedType qtype,
-                                           QuantSchemeAttr scheme) {
-  if (!scheme)
-    return op.emitOpError("has a quantized weight (")
-           << qtype << ") but no 'quant' scheme";
-  if (!scheme.quantizesWeights())
-    return op.emitOpError("has a quantized weight but its scheme has "
-                          "w_bits = 16");
-  if (qtype.getStorageTypeIntegralWidth() != scheme.getWBits())
-    return op.emitOpError("weight storage is ")
-           << qtype.getStorageTypeIntegralWidth()
-           << " bits but the scheme has w_bits = " << scheme.getWBits();
-  int64_t n = op.getOutFeatures();
-  auto zeroPointsAllZero = [](auto zeroPoints) {
-    return llvm::all_of(zeroPoints, [](auto z) { return z == 0; });
-  };
-  Granularity g = scheme.getGranularity();
-  if (auto t = dyn_cast<quant::UniformQuantizedType>(qtype)) {
-    if (g != Granularity::PerTensor)
-      return op.emitOpError("weight is quantized per tensor but the scheme "
-                            "is ")
-             << stringifyGranularity(g);
-    if (scheme.getSymmetric() && t.getZeroPoint() != 0)
-      return op.emitOpError("symmetric scheme but the weight type has a "
-                            "non-zero zero point");
-    return success();
-  }
-  if (auto t = dyn_cast<quant::UniformQuantizedPerAxisType>(qtype)) {
-    if (g != Granularity::PerChannel)
-      return op.emitOpError("weight is quantized per axis but the scheme is ")
-             << stringifyGranularity(g);
-    if (t.getQuantizedDimension() != 0)
-      return op.emitOpError("per-channel weight must be quantized along axis "
-                            "0 (output channels), got axis ")
-             << t.getQuantizedDimension();
-    if (!ShapedType::isDynamic(n) && int64_t(t.getScales().size()) != n)
-      return op.emitOpError("weight type has ")
-             << t.getScales().size() << " scales for " << n
-             << " output channels";
-    if (scheme.getSymmetric() && !zeroPointsAllZero(t.getZeroPoints()))
-      return op.emitOpError("symmetric scheme but the weight type has "
-                            "non-zero zero points");
-    return success();
-  }
-  if (auto t = dyn_cast<quant::UniformQuantizedSubChannelType>(qtype)) {
-    if (g != Granularity::PerGroup)
-      return op.emitOpError("weight is quantized in sub-channel blocks but "
-                            "the scheme is ")
-             << stringifyGranularity(g);
-    int64_t block0 = 1, block1 = 0;
-    for (auto [dim, size] :
-         llvm::zip_equal(t.getQuantizedDimensions(), t.getBlockSizes())) {
-      if (dim == 0)
-        block0 = size;
-      else if (dim == 1)
-        block1 = size;
-    }
-    if (block0 != 1 || block1 != scheme.getGroupSize())
-      return op.emitOpError("weight blocks are {0:")
-             << block0 << ", 1:" << block1
-             << "} but the scheme needs {0:1, 1:" << scheme.getGroupSize()
-             << "}";
-    if (scheme.getSymmetric() &&
-        !llvm::all_of(t.getZeroPoints().getValues<APInt>(),
-                      [](const APInt &z) { return z.isZero(); }))
-      return op.emitOpError("symmetric scheme but the weight type has "
-                            "non-zero zero points");
-    return success();
-  }
-  return op.emitOpError("unsupported quantized weight type ") << qtype;
-}
-
 LogicalResult LinearOp::verify() {
   if (getName().empty())
     return emitOpError("name must not be empty");
@@ -291,113 +216,14 @@ LogicalResult LinearOp::verify() {
   }
 
   QuantSchemeAttr scheme = getQuantAttr();
-  Type welt = weight.getElementType();
-  if (auto qtype = dyn_cast<quant::QuantizedType>(welt)) {
-    if (failed(verifyQuantizedWeight(*this, qtype, scheme)))
-      return failure();
-  } else if (!isa<FloatType>(welt)) {
-    return emitOpError("weight element type must be a float or a "
-                       "!quant.uniform type, got ")
-           << welt;
-  }
-
   if (scheme && scheme.getGranularity() == Granularity::PerGroup &&
       !ShapedType::isDynamic(k) && k % scheme.getGroupSize() != 0)
     return emitOpError("group_size ")
            << scheme.getGroupSize() << " does not divide the " << k
            << " input features";
-
-  if (QuantParamsAttr qparams = getQparamsAttr()) {
-    if (!scheme)
-      return emitOpError("has 'qparams' but no 'quant' scheme");
-    if (qparams.getWeightZeroPoint() && scheme.getSymmetric())
-      return emitOpError("symmetric scheme has no weight zero point, but "
-                         "'qparams' names one");
-    if ((qparams.getActScale() || qparams.getActZeroPoint()) &&
-        !(scheme.quantizesActivations() &&
-          scheme.getAct() == ActQuantMode::Static))
-      return emitOpError("'qparams' names static activation parameters but "
-                         "the scheme does not quantize activations "
-                         "statically");
-  }
-
-  // Fusion rule: linears that read the same value become one GEMM.
-  for (Operation *user : getInput().getUsers()) {
-    auto other = dyn_cast<LinearOp>(user);
-    if (!other || other == *this)
-      continue;
-    if (other.getQuantAttr() != scheme) {
-      InFlightDiagnostic diag = emitOpError("reads the same input as '")
-                                << other.getName()
-                                << "', so they are fused into one GEMM and "
-                                   "must have the same 'quant' scheme";
-      diag.attachNote(other.getLoc()) << "'" << other.getName() << "' is here";
-      return diag;
-    }
-  }
+  if (std::optional<StringRef> fusion = getFusion(); fusion && fusion->empty())
+    return emitOpError("fusion group name must not be empty");
   return success();
-}
-
-/// Checks that `ref` names a param with shape `shape` and a float (or, with
-/// `allowInt`, integer) element type.
-static LogicalResult checkParamRef(LinearOp op,
-                                   SymbolTableCollection &symbolTable,
-                                   FlatSymbolRefAttr ref, StringRef field,
-                                   ArrayRef<int64_t> shape, bool allowInt) {
-  if (!ref)
-    return success();
-  FailureOr<ParamOp> param =
-      lookupParam(op, symbolTable, ref, ("qparams " + field).str());
-  if (failed(param))
-    return failure();
-  RankedTensorType type = param->getTensorType();
-  Type elt = type.getElementType();
-  if (!isa<FloatType>(elt) && !(allowInt && elt.isSignlessInteger()))
-    return op.emitOpError("qparams ")
-           << field << " " << ref << " must have a float"
-           << (allowInt ? " or integer" : "") << " element type, got " << elt;
-  if (!compatibleShapes(type.getShape(), shape))
-    return op.emitOpError("qparams ")
-           << field << " " << ref << " has shape " << shapeStr(type.getShape())
-           << " but this linear needs " << shapeStr(shape);
-  return success();
-}
-
-LogicalResult LinearOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
-  QuantParamsAttr qparams = getQparamsAttr();
-  QuantSchemeAttr scheme = getQuantAttr();
-  if (!qparams || !scheme)
-    return success();
-  int64_t n = getOutFeatures(), k = getInFeatures();
-  SmallVector<int64_t> scaleShape;
-  switch (scheme.getGranularity()) {
-  case Granularity::PerTensor:
-    scaleShape = {1};
-    break;
-  case Granularity::PerChannel:
-    scaleShape = {n};
-    break;
-  case Granularity::PerGroup:
-    scaleShape = {n, ShapedType::isDynamic(k) ? ShapedType::kDynamic
-                                              : scheme.getNumGroups(k)};
-    break;
-  }
-  SmallVector<int64_t> one = {1}, perIn = {k};
-  return success(
-      succeeded(checkParamRef(*this, symbolTable, qparams.getWeightScale(),
-                              "weight_scale", scaleShape, false)) &&
-      succeeded(checkParamRef(*this, symbolTable, qparams.getWeightZeroPoint(),
-                              "weight_zero_point", scaleShape, true)) &&
-      succeeded(checkParamRef(*this, symbolTable, qparams.getClipMax(),
-                              "clip_max", scaleShape, false)) &&
-      succeeded(checkParamRef(*this, symbolTable, qparams.getClipMin(),
-                              "clip_min", scaleShape, false)) &&
-      succeeded(checkParamRef(*this, symbolTable, qparams.getSmooth(), "smooth",
-                              perIn, false)) &&
-      succeeded(checkParamRef(*this, symbolTable, qparams.getActScale(),
-                              "act_scale", one, false)) &&
-      succeeded(checkParamRef(*this, symbolTable, qparams.getActZeroPoint(),
-                              "act_zero_point", one, true)));
 }
 
 //===----------------------------------------------------------------------===//

@@ -152,15 +152,21 @@ void AssignQuantPass::runOnOperation() {
   if (!ok)
     return signalPassFailure();
 
-  // Collect linears and their fusion groups (linears reading one value).
+  // Collect linears and their fusion groups: the linears of one block with
+  // the same `fusion` name; a linear without one is a group of its own.
   SmallVector<LinearInfo> linears;
-  llvm::MapVector<Value, unsigned> groupOfInput;
+  llvm::MapVector<std::pair<Block *, StringAttr>, unsigned> groupOfName;
+  unsigned numGroups = 0;
   module.walk([&](LinearOp op) {
-    auto [it, inserted] =
-        groupOfInput.try_emplace(op.getInput(), groupOfInput.size());
-    linears.push_back({op, op.getLayerIndex(), it->second});
+    unsigned group = numGroups;
+    if (StringAttr fusion = op.getFusionAttr()) {
+      auto [it, inserted] =
+          groupOfName.try_emplace({op->getBlock(), fusion}, numGroups);
+      group = it->second;
+    }
+    numGroups += group == numGroups;
+    linears.push_back({op, op.getLayerIndex(), group});
   });
-  unsigned numGroups = groupOfInput.size();
 
   // Groups touched by a selector; reports selectors that match nothing.
   auto groupsMatching = [&](const LinearSelector &sel, StringRef what,
@@ -219,14 +225,8 @@ void AssignQuantPass::runOnOperation() {
       indivisible;
   for (auto [i, l] : llvm::enumerate(linears)) {
     LinearOp op = l.op;
-    if (skipped[l.group]) {
-      if (op.getQparamsAttr()) {
-        op.emitError() << "qrealign-assign-quant: cannot skip '" << op.getName()
-                       << "': it has learned quantization parameters";
-        ok = false;
-      }
+    if (skipped[l.group])
       continue;
-    }
     const SchemeFields &f = groupFields[l.group];
     if (llvm::is_contained(badFields, f))
       continue;
@@ -252,13 +252,6 @@ void AssignQuantPass::runOnOperation() {
     if (f.granularity == Granularity::PerGroup && !ShapedType::isDynamic(k) &&
         k % f.groupSize != 0) {
       indivisible[{f.groupSize, k}].push_back(op);
-      ok = false;
-      continue;
-    }
-    if (op.getQparamsAttr() && op.getQuantAttr() != scheme) {
-      emitErr() << "it has learned quantization parameters ('qparams') for "
-                   "its current scheme; remove them or re-run calibration "
-                   "after changing the scheme";
       ok = false;
       continue;
     }

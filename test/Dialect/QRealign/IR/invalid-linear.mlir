@@ -49,7 +49,7 @@ func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<128x64xf32>, %b: tensor<64xf32>)
 // -----
 
 func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<128x64xi8>) {
-  // expected-error @+1 {{'qrealign.linear' op weight element type must be a float or a !quant.uniform type, got 'i8'}}
+  // expected-error @+1 {{'qrealign.linear' op operand #1 must be ranked tensor of floating-point values, but got 'tensor<128x64xi8>'}}
   %0 = qrealign.linear "q_proj" %x, %w : (tensor<?x?x64xf32>, tensor<128x64xi8>) -> tensor<?x?x128xf32>
   return
 }

@@ -42,19 +42,6 @@ module attributes {qrealign.params = {model = "model.safetensors"}} {
     return %k : tensor<2x3x2xf32>
   }
 
-  qrealign.param @scale : tensor<2xf32> = dense<0.1>
-  qrealign.param @zero : tensor<2xi8> = dense<8>
-  qrealign.param @gamma : tensor<2xf32> = dense<4.0>
-  qrealign.param @smooth : tensor<4xf32> = dense<1.0>
-
-  // CHECK-LABEL: func.func @learned_qparams
-  func.func @learned_qparams(%x: tensor<3x4xf32>) -> tensor<3x2xf32> {
-    %w = qrealign.get_param @wk : tensor<2x4xf32>
-    // CHECK: qrealign.linear "k_proj" %{{.*}}, %{{.*}} {qparams = #qrealign.qparams<weight_scale = @scale, weight_zero_point = @zero, clip_max = @gamma, clip_min = @gamma, smooth = @smooth>, quant = #qrealign.quant<w_bits = 4>}
-    %y = qrealign.linear "k_proj" %x, %w {quant = #qrealign.quant<w_bits = 4>, qparams = #qrealign.qparams<weight_scale = @scale, weight_zero_point = @zero, clip_max = @gamma, clip_min = @gamma, smooth = @smooth>} : (tensor<3x4xf32>, tensor<2x4xf32>) -> tensor<3x2xf32>
-    return %y : tensor<3x2xf32>
-  }
-
   // CHECK-LABEL: func.func @linear_2d
   func.func @linear_2d(%x: tensor<5x4xf32>) -> tensor<5x4xf32> {
     %w = qrealign.get_param @wq : tensor<4x4xf32>

@@ -7,14 +7,14 @@
 // RUN: qrealign-opt %t.once.mlir --qrealign-assign-quant="w-bits=4 group-size=32" | diff %t.once.mlir -
 
 // The default scheme: W8A16 per-channel asymmetric, on every linear.
-// DEFAULT-COUNT-15: qrealign.linear {{.*}} {quant = #qrealign.quant<w_bits = 8>}
+// DEFAULT-COUNT-15: qrealign.linear {{.*}}quant = #qrealign.quant<w_bits = 8>}
 // DEFAULT-NOT: qrealign.linear {{"[a-z_]+"}} %{{[a-z0-9_]+}}, %{{[a-z0-9_]+}} :
 
-// W4G32-COUNT-2: qrealign.linear "q_proj" {{.*}} {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 32>}
-// W4G32: qrealign.linear "down_proj" {{.*}} {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 32>}
+// W4G32-COUNT-2: qrealign.linear "q_proj" {{.*}}quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 32>}
+// W4G32: qrealign.linear "down_proj" {{.*}}quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 32>}
 // W4G32: qrealign.linear "lm_head" %{{.*}}, %{{.*}} : (tensor<?x?x64xf32>, tensor<96x64xbf16>) -> tensor<?x?x96xf32>
 
-// W8A8: qrealign.linear "q_proj" {{.*}} {quant = #qrealign.quant<w_bits = 8, a_bits = 8, granularity = per_tensor, symmetric = true, act = static>}
-// W8A8: qrealign.linear "lm_head" {{.*}} {quant = #qrealign.quant<w_bits = 8, a_bits = 8, granularity = per_tensor, symmetric = true, act = static>}
+// W8A8: qrealign.linear "q_proj" {{.*}}quant = #qrealign.quant<w_bits = 8, a_bits = 8, granularity = per_tensor, symmetric = true, act = static>}
+// W8A8: qrealign.linear "lm_head" {{.*}}quant = #qrealign.quant<w_bits = 8, a_bits = 8, granularity = per_tensor, symmetric = true, act = static>}
 
-// W3: qrealign.linear "down_proj" {{.*}} {quant = #qrealign.quant<w_bits = 3, granularity = per_group, group_size = 64>}
+// W3: qrealign.linear "down_proj" {{.*}}quant = #qrealign.quant<w_bits = 3, granularity = per_group, group_size = 64>}

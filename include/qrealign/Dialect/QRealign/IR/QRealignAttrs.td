@@ -174,47 +174,6 @@ def QRealign_QuantSchemeAttr : QRealign_Attr<"QuantScheme", "quant"> {
 }
 
 //===----------------------------------------------------------------------===//
-// QuantParamsAttr
-//===----------------------------------------------------------------------===//
-
-def QRealign_QuantParamsAttr : QRealign_Attr<"QuantParams", "qparams"> {
-  let summary = "References to a linear's learned quantization parameters";
-  let description = [{
-    Symbol references to `qrealign.param` declarations that hold the learned
-    quantization parameters of one linear with weight `[N, K]` and scheme
-    `#qrealign.quant<...>`. Let `S` be the scale shape: `[1]` for
-    `per_tensor`, `[N]` for `per_channel`, `[N, K / group_size]` for
-    `per_group`.
-
-    - `weight_scale`, `weight_zero_point`: weight quantization step and zero
-      point, shape `S` (the zero point is absent for symmetric schemes).
-    - `clip_max`, `clip_min`: OmniQuant learnable weight clipping logits γ,
-      shape `S`; the clipping range is `σ(γ_max)·max(W)`, `σ(γ_min)·min(W)`.
-    - `smooth`: OmniQuant learnable equivalent transformation (channel
-      smoothing) scales, shape `[K]`: `x / s` and `W · diag(s)`.
-    - `act_scale`, `act_zero_point`: static activation step and zero point,
-      shape `[1]`; only with `act = static`.
-
-    Every field is optional. The referencing linear verifies that each symbol
-    names a `qrealign.param` of the right shape.
-
-    ```mlir
-    #qrealign.qparams<weight_scale = @l0.q_proj.scale, clip_max = @l0.q_proj.gamma_max, clip_min = @l0.q_proj.gamma_min>
-    ```
-  }];
-  let parameters = (ins
-    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$weight_scale,
-    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$weight_zero_point,
-    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$clip_max,
-    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$clip_min,
-    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$smooth,
-    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$act_scale,
-    OptionalParameter<"::mlir::FlatSymbolRefAttr">:$act_zero_point
-  );
-  let assemblyFormat = "`<` struct(params) `>`";
-}
-
-//===----------------------------------------------------------------------===//
 // SafetyBoundaryAttr
 //===----------------------------------------------------------------------===//
 

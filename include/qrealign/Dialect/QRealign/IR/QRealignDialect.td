@@ -34,10 +34,9 @@ def QRealign_Dialect : Dialect {
     `[batch, seq]` integers, the attention mask is `[batch, seq]` `i1` with
     `true` for real (non-padding) tokens.
 
-    **Quantization** is described by `#qrealign.quant` schemes on linears and
-    `#qrealign.qparams` references to learned parameters; at the lowered level
-    weights use the upstream `!quant.uniform` types (per-tensor, per-axis and
-    sub-channel) so other stacks can read them.
+    **Quantization** policy is the `#qrealign.quant` scheme on a linear.
+    Linears of one fusion group (`fusion`) share it at deployment;
+    `qrealign-check-fusion` checks that they can.
 
     **Safety boundaries** (`#qrealign.boundary`) record the sparse logistic
     regression probe of one layer: `p(malicious | h) = σ(w·h + b)` evaluated on
@@ -57,7 +56,6 @@ def QRealign_Dialect : Dialect {
     | `qrealign.max_positions`, `qrealign.sliding_window` | i64 > 0 |
   }];
   let useDefaultAttributePrinterParser = 1;
-  let dependentDialects = ["::mlir::quant::QuantDialect"];
   let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Registers the attributes (in QRealignAttrs.cpp, where their storage

@@ -142,8 +142,7 @@ def QRealign_RMSNormOp : QRealign_Op<"rms_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
-def QRealign_LinearOp : QRealign_Op<"linear", [Pure,
-    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+def QRealign_LinearOp : QRealign_Op<"linear", [Pure]> {
   let summary = "y = x · Wᵀ (+ b), the unit of quantization";
   let description = [{
     A linear layer with weight `[N, K]` (out, in) applied to the last axis of
@@ -152,19 +151,23 @@ def QRealign_LinearOp : QRealign_Op<"linear", [Pure,
     `o_proj`, `gate_proj`, `up_proj`, `down_proj`, `lm_head`): quantization
     options select linears by it.
 
-    Optional attributes:
-    - `quant`: the `#qrealign.quant` scheme of this linear. Linears that read
-      the same input value (q/k/v, gate/up) are fused into one GEMM at
-      deployment and must have the same scheme; the verifier enforces it.
-    - `qparams`: `#qrealign.qparams` references to learned quantization
-      parameters; requires `quant`.
+    The weight is a float tensor: quantized weights reach a linear through
+    the ops that produce them, never as a storage type of the linear's
+    operand, so there is one description of how a weight is quantized.
 
-    At the lowered level the weight may be a `!quant.uniform` tensor; its
-    storage width, axis and block sizes must then agree with `quant`.
+    Optional attributes:
+    - `quant`: the `#qrealign.quant` scheme (the policy) of this linear.
+    - `fusion`: the fusion group of this linear within its block (the
+      importer writes `"qkv"` for q/k/v and `"gate_up"` for gate/up).
+      Fused-GEMM runtimes (vLLM) run a group as one GEMM over one input
+      with one scheme; `qrealign-check-fusion` checks that a module can be
+      deployed so, and `qrealign-assign-quant` assigns one scheme per
+      group. The verifier does not look at the other members: that is a
+      property of the neighbourhood, which upstream rewrites may change.
 
     ```mlir
     %q = qrealign.linear "q_proj" %x, %wq
-        {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 128>}
+        {fusion = "qkv", quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 128>}
         : (tensor<?x?x4096xf32>, tensor<4096x4096xbf16>) -> tensor<?x?x4096xf32>
     %k = qrealign.linear "k_proj" %x, %wk bias %bk
         : (tensor<?x?x896xf32>, tensor<128x896xbf16>, tensor<128xbf16>)
@@ -174,10 +177,10 @@ def QRealign_LinearOp : QRealign_Op<"linear", [Pure,
   let arguments = (ins
     StrAttr:$name,
     QRealign_FloatTensor:$input,
-    AnyRankedTensor:$weight,
+    RankedTensorOf<[AnyFloat]>:$weight,
     Optional<RankedTensorOf<[AnyFloat]>>:$bias,
     OptionalAttr<QRealign_QuantSchemeAttr>:$quant,
-    OptionalAttr<QRealign_QuantParamsAttr>:$qparams
+    OptionalAttr<StrAttr>:$fusion
   );
   let results = (outs QRealign_FloatTensor:$result);
   let assemblyFormat = [{

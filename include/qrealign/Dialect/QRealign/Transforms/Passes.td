@@ -35,11 +35,11 @@ def QRealignAssignQuantPass : Pass<"qrealign-assign-quant", "::mlir::ModuleOp"> 
     applied in order on top of the default (later entries win), e.g.
     `overrides=L0-1:w-bits=8,down_proj:group-size=64:symmetric=true`.
 
-    **Fusion rule**: linears that read the same value (q/k/v of one layer,
-    gate/up of one layer) become one GEMM in vLLM-style runtimes and must
-    share a scheme. A skip or override that selects one member of such a
-    group applies to the whole group, in order, so the result always
-    satisfies the rule; `qrealign.linear`'s verifier checks it.
+    **Fusion groups**: the linears of one block with the same `fusion` name
+    (q/k/v, gate/up; the importer writes them) become one GEMM in vLLM-style
+    runtimes and get one scheme. A skip or override that selects one member
+    of a group applies to the whole group, in order, so the result always
+    passes `qrealign-check-fusion`.
 
     Malformed options, selectors that match no linear, and schemes a linear
     cannot take (a group size that does not divide its input width) are
@@ -75,6 +75,29 @@ def QRealignAssignQuantPass : Pass<"qrealign-assign-quant", "::mlir::ModuleOp"> 
     Statistic<"numSkipped", "num-skipped", "Linears left unquantized">
   ];
   let dependentDialects = ["::mlir::qrealign::QRealignDialect"];
+}
+
+def QRealignCheckFusionPass
+    : Pass<"qrealign-check-fusion", "::mlir::ModuleOp"> {
+  let summary = "Check that every fusion group can run as one GEMM";
+  let description = [{
+    Deployment legality for fused-GEMM runtimes (vLLM's fused QKV and
+    gate/up projections): the `qrealign.linear`s of one block that carry the
+    same `fusion` name must read the same input value and have the same
+    `quant` scheme (or none). Each violation is an error on the offending
+    linear with a note on the group's first member; the IR is not changed.
+
+    This is a pass and not a verifier rule because it depends on the
+    neighbourhood of an op: upstream rewrites such as `--cse` may merge or
+    split the producers of an input, and must never turn valid IR invalid.
+
+    ```
+    qrealign-opt model.mlir --qrealign-assign-quant="w-bits=4" --qrealign-check-fusion
+    ```
+  }];
+  let statistics = [
+    Statistic<"numGroups", "num-groups", "Fusion groups checked">
+  ];
 }
 
 def QRealignQuantReportPass

@@ -28,14 +28,14 @@ module attributes {qrealign.params = {model = "model.safetensors"}} {
       %wg = qrealign.get_param @wg0 : tensor<128x64xbf16>
       %wu = qrealign.get_param @wu0 : tensor<128x64xbf16>
       %wd = qrealign.get_param @wd0 : tensor<64x128xbf16>
-      %q = qrealign.linear "q_proj" %x, %wq : (tensor<?x?x64xf32>, tensor<64x64xbf16>) -> tensor<?x?x64xf32>
-      %k = qrealign.linear "k_proj" %x, %wk : (tensor<?x?x64xf32>, tensor<32x64xbf16>) -> tensor<?x?x32xf32>
-      %v = qrealign.linear "v_proj" %x, %wv : (tensor<?x?x64xf32>, tensor<32x64xbf16>) -> tensor<?x?x32xf32>
+      %q = qrealign.linear "q_proj" %x, %wq {fusion = "qkv"} : (tensor<?x?x64xf32>, tensor<64x64xbf16>) -> tensor<?x?x64xf32>
+      %k = qrealign.linear "k_proj" %x, %wk {fusion = "qkv"} : (tensor<?x?x64xf32>, tensor<32x64xbf16>) -> tensor<?x?x32xf32>
+      %v = qrealign.linear "v_proj" %x, %wv {fusion = "qkv"} : (tensor<?x?x64xf32>, tensor<32x64xbf16>) -> tensor<?x?x32xf32>
       %a = qrealign.attention %q, %k, %v heads = 4 kv_heads = 2 head_dim = 16 scale = 0.25 causal : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>) -> tensor<?x?x64xf32>
       %o = qrealign.linear "o_proj" %a, %wo : (tensor<?x?x64xf32>, tensor<64x64xbf16>) -> tensor<?x?x64xf32>
       %r = qrealign.add %x, %o : tensor<?x?x64xf32>
-      %g = qrealign.linear "gate_proj" %r, %wg : (tensor<?x?x64xf32>, tensor<128x64xbf16>) -> tensor<?x?x128xf32>
-      %u = qrealign.linear "up_proj" %r, %wu : (tensor<?x?x64xf32>, tensor<128x64xbf16>) -> tensor<?x?x128xf32>
+      %g = qrealign.linear "gate_proj" %r, %wg {fusion = "gate_up"} : (tensor<?x?x64xf32>, tensor<128x64xbf16>) -> tensor<?x?x128xf32>
+      %u = qrealign.linear "up_proj" %r, %wu {fusion = "gate_up"} : (tensor<?x?x64xf32>, tensor<128x64xbf16>) -> tensor<?x?x128xf32>
       %s = qrealign.swiglu %g, %u : tensor<?x?x128xf32>
       %d = qrealign.linear "down_proj" %s, %wd : (tensor<?x?x128xf32>, tensor<64x128xbf16>) -> tensor<?x?x64xf32>
       %y = qrealign.add %r, %d : tensor<?x?x64xf32>
@@ -50,14 +50,14 @@ module attributes {qrealign.params = {model = "model.safetensors"}} {
       %wg = qrealign.get_param @wg1 : tensor<128x64xbf16>
       %wu = qrealign.get_param @wu1 : tensor<128x64xbf16>
       %wd = qrealign.get_param @wd1 : tensor<64x128xbf16>
-      %q = qrealign.linear "q_proj" %x, %wq : (tensor<?x?x64xf32>, tensor<64x64xbf16>) -> tensor<?x?x64xf32>
-      %k = qrealign.linear "k_proj" %x, %wk : (tensor<?x?x64xf32>, tensor<32x64xbf16>) -> tensor<?x?x32xf32>
-      %v = qrealign.linear "v_proj" %x, %wv : (tensor<?x?x64xf32>, tensor<32x64xbf16>) -> tensor<?x?x32xf32>
+      %q = qrealign.linear "q_proj" %x, %wq {fusion = "qkv"} : (tensor<?x?x64xf32>, tensor<64x64xbf16>) -> tensor<?x?x64xf32>
+      %k = qrealign.linear "k_proj" %x, %wk {fusion = "qkv"} : (tensor<?x?x64xf32>, tensor<32x64xbf16>) -> tensor<?x?x32xf32>
+      %v = qrealign.linear "v_proj" %x, %wv {fusion = "qkv"} : (tensor<?x?x64xf32>, tensor<32x64xbf16>) -> tensor<?x?x32xf32>
       %a = qrealign.attention %q, %k, %v heads = 4 kv_heads = 2 head_dim = 16 scale = 0.25 causal : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>) -> tensor<?x?x64xf32>
       %o = qrealign.linear "o_proj" %a, %wo : (tensor<?x?x64xf32>, tensor<64x64xbf16>) -> tensor<?x?x64xf32>
       %r = qrealign.add %x, %o : tensor<?x?x64xf32>
-      %g = qrealign.linear "gate_proj" %r, %wg : (tensor<?x?x64xf32>, tensor<128x64xbf16>) -> tensor<?x?x128xf32>
-      %u = qrealign.linear "up_proj" %r, %wu : (tensor<?x?x64xf32>, tensor<128x64xbf16>) -> tensor<?x?x128xf32>
+      %g = qrealign.linear "gate_proj" %r, %wg {fusion = "gate_up"} : (tensor<?x?x64xf32>, tensor<128x64xbf16>) -> tensor<?x?x128xf32>
+      %u = qrealign.linear "up_proj" %r, %wu {fusion = "gate_up"} : (tensor<?x?x64xf32>, tensor<128x64xbf16>) -> tensor<?x?x128xf32>
       %s = qrealign.swiglu %g, %u : tensor<?x?x128xf32>
       %d = qrealign.linear "down_proj" %s, %wd : (tensor<?x?x128xf32>, tensor<64x128xbf16>) -> tensor<?x?x64xf32>
       %y = qrealign.add %r, %d : tensor<?x?x64xf32>
