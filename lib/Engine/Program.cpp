@@ -3,6 +3,7 @@
 #include "qrealign/Engine/Program.h"
 #include "qrealign/Checkpoint/Checkpoint.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
+#include "qrealign/Quant/Quantizer.h"
 #include "qrealign/Support/Limits.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -110,6 +111,7 @@ private:
   FailureOr<Checkpoint *> openScope(ParamOp user, StringRef scope);
   LogicalResult lowerBlock(Block &block);
   FailureOr<int32_t> param(Operation *user, Value v);
+  FailureOr<int32_t> dequantized(DequantizeOp op);
   FailureOr<int32_t> value(Operation *user, Value v);
   int32_t define(Value v) {
     int32_t id = numValues++;
@@ -137,6 +139,7 @@ private:
   std::unique_ptr<Program> prog;
   llvm::StringMap<Checkpoint *> scopes;
   llvm::StringMap<int32_t> paramIndex;
+  llvm::DenseMap<Operation *, int32_t> dequantizedIndex;
   llvm::DenseMap<Value, int32_t> values;
   int32_t numValues = 0;
   int32_t currentLayer = -1;
@@ -150,16 +153,11 @@ FailureOr<Checkpoint *> ProgramLowering::openScope(ParamOp user,
   auto it = scopes.find(scope);
   if (it != scopes.end())
     return it->second;
-  std::string path;
-  const ParamScopeFile *given = llvm::find_if(
-      scopeFiles, [&](const ParamScopeFile &f) { return f.scope == scope; });
-  if (given != scopeFiles.end()) {
-    path = given->path;
-  } else if (auto map = module->getAttrOfType<DictionaryAttr>(
-                 QRealignDialect::getParamsAttrName())) {
-    if (auto file = map.getAs<StringAttr>(scope))
-      path = resolve(file.getValue(), baseDir);
-  }
+  ParamEnvironment env;
+  env.inputDir = baseDir.str();
+  for (const ParamScopeFile &f : scopeFiles)
+    env.scopeFiles.push_back({f.scope, f.path});
+  std::string path = env.resolve(module, scope).value_or("");
   if (path.empty())
     return user.emitError("parameter scope '")
            << scope << "' has no file: map it in '"
@@ -280,6 +278,56 @@ FailureOr<int32_t> ProgramLowering::param(Operation *user, Value v) {
   return it->second;
 }
 
+/// The weight of `op` as an f32 parameter, dequantized once from its packed
+/// levels, scales and zero points (qrealign/Quant/Quantizer.h).
+FailureOr<int32_t> ProgramLowering::dequantized(DequantizeOp op) {
+  auto it = dequantizedIndex.find(op);
+  if (it != dequantizedIndex.end())
+    return it->second;
+  FailureOr<int32_t> packed = param(op, op.getPacked());
+  FailureOr<int32_t> scale = param(op, op.getScale());
+  FailureOr<int32_t> zero =
+      op.getZeroPoint() ? param(op, op.getZeroPoint()) : FailureOr<int32_t>(-1);
+  if (failed(packed) || failed(scale) || failed(zero))
+    return failure();
+  auto result = op.getResult().getType();
+  if (!result.getElementType().isF32() ||
+      prog->params[*scale].dtype != QR_DTYPE_F32)
+    return op.emitError("the engine dequantizes f32 scales to f32 weights");
+  int64_t n = result.getDimSize(0), k = result.getDimSize(1);
+  const qr_param &pp = prog->params[*packed], &sp = prog->params[*scale];
+  int bits = op.getBits();
+  int64_t packedBytes = n * k / (isNibblePacked(bits) ? 2 : 1);
+  int64_t scaleRows = sp.shape[0], groups = sp.shape[1];
+  if (llvm::Error err = checkAllocation(uint64_t(n) * k * sizeof(float),
+                                        "dequantizing a weight"))
+    return op.emitError(llvm::toString(std::move(err)));
+  std::vector<int8_t> q = unpackWeight(
+      ArrayRef(static_cast<const uint8_t *>(pp.data), packedBytes), n, k, bits);
+  ArrayRef<float> scales(static_cast<const float *>(sp.data),
+                         scaleRows * groups);
+  ArrayRef<int8_t> zeros;
+  if (*zero >= 0)
+    zeros = ArrayRef(static_cast<const int8_t *>(prog->params[*zero].data),
+                     scaleRows * groups);
+  std::vector<float> w =
+      dequantizeWeight(q, n, k, scales, zeros, scaleRows, groups);
+  std::vector<uint8_t> bytes(w.size() * sizeof(float));
+  memcpy(bytes.data(), w.data(), bytes.size());
+  prog->buffers.push_back(std::move(bytes));
+  qr_param out{};
+  out.name = pp.name;
+  out.dtype = QR_DTYPE_F32;
+  out.rank = 2;
+  out.shape[0] = n;
+  out.shape[1] = k;
+  out.data = prog->buffers.back().data();
+  int32_t index = prog->params.size();
+  prog->tensorNames.push_back(prog->tensorNames[*packed]);
+  prog->params.push_back(out);
+  return dequantizedIndex[op] = index;
+}
+
 FailureOr<int32_t> ProgramLowering::value(Operation *user, Value v) {
   auto it = values.find(v);
   if (it == values.end())
@@ -301,7 +349,8 @@ static qr_quant toQuant(QuantSchemeAttr q) {
 
 LogicalResult ProgramLowering::lowerBlock(Block &block) {
   for (Operation &op : block) {
-    if (isa<GetParamOp, YieldOp, func::ReturnOp>(op))
+    // Parameters and dequantized weights are read where they are used.
+    if (isa<GetParamOp, DequantizeOp, YieldOp, func::ReturnOp>(op))
       continue;
     FailureOr<int32_t> a, b, c, d;
     qr_instr in{};
@@ -322,8 +371,10 @@ LogicalResult ProgramLowering::lowerBlock(Block &block) {
       in.f0 = n.getEpsilon().convertToDouble();
     } else if (auto l = dyn_cast<LinearOp>(op)) {
       in = newInstr(QR_OP_LINEAR);
+      auto dequant = l.getWeight().getDefiningOp<DequantizeOp>();
       if (failed(a = value(&op, l.getInput())) ||
-          failed(b = param(&op, l.getWeight())))
+          failed(b = dequant ? dequantized(dequant)
+                             : param(&op, l.getWeight())))
         return failure();
       in.inputs[0] = *a;
       in.params[0] = *b;
@@ -339,6 +390,10 @@ LogicalResult ProgramLowering::lowerBlock(Block &block) {
                              "calibrated act_scale qparams; the engine "
                              "supports act = dynamic");
         in.quant = toQuant(q);
+        // A dequantized weight is already on its grid: only the activation
+        // part of the scheme remains for the engine.
+        if (dequant)
+          in.quant.w_bits = 16;
       }
     } else if (auto r = dyn_cast<RopeOp>(op)) {
       in = newInstr(QR_OP_ROPE);

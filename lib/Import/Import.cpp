@@ -35,23 +35,6 @@ static std::string absolute(StringRef path) {
   return std::string(p);
 }
 
-/// `target` relative to directory `base` (both made absolute first), e.g.
-/// `../models/m.safetensors`.
-static std::string relativeTo(StringRef target, StringRef base) {
-  std::string t = absolute(target), b = absolute(base);
-  SmallVector<StringRef> tp(sys::path::begin(t), sys::path::end(t));
-  SmallVector<StringRef> bp(sys::path::begin(b), sys::path::end(b));
-  size_t common = 0;
-  while (common < tp.size() && common < bp.size() && tp[common] == bp[common])
-    ++common;
-  SmallString<256> out;
-  for (size_t i = common; i < bp.size(); ++i)
-    sys::path::append(out, "..");
-  for (size_t i = common; i < tp.size(); ++i)
-    sys::path::append(out, tp[i]);
-  return out.empty() ? "." : std::string(out);
-}
-
 static std::string guessChatTemplate(const ModelConfig &c) {
   if (c.modelType == "qwen2")
     return "chatml";
@@ -202,9 +185,10 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
     paramTypes[name] = RankedTensorType::get(shape, elt);
   }
 
+  ParamEnvironment env;
+  env.outputDir = model.irDirectory;
   auto recorded = [&](StringRef path) {
-    return model.irDirectory.empty() ? path.str()
-                                     : relativeTo(path, model.irDirectory);
+    return model.irDirectory.empty() ? path.str() : env.recordedPath(path);
   };
   // Locations name what they come from in the checkpoint, without the
   // checkpoint's (absolute) path: IR and weights move together.

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Registration/Registration.h"
 #include "qrealign/Support/AtomicOutput.h"
 #include "qrealign/Support/IRInput.h"
@@ -22,7 +23,9 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -30,6 +33,13 @@
 #include <cstdio>
 #include <string>
 #include <vector>
+
+static llvm::cl::list<std::string>
+    paramScopes("params",
+                llvm::cl::desc("File of a parameter scope, replacing the "
+                               "module's qrealign.params entry, for passes "
+                               "that read parameter data (repeatable)"),
+                llvm::cl::value_desc("scope=path"));
 
 int main(int argc, char **argv) {
   mlir::qrealign::registerAllPasses();
@@ -54,12 +64,39 @@ int main(int argc, char **argv) {
       registry);
   mlir::MlirOptMainConfig config =
       mlir::MlirOptMainConfig::createFromCLOptions();
+  auto error = [](const llvm::Twine &msg) {
+    llvm::WithColor::error(llvm::errs(), "qrealign-opt") << msg << "\n";
+    return 1;
+  };
+  // Where parameter scopes resolve for passes that read or write parameter
+  // files: paths in the input are relative to its directory, paths a pass
+  // records are made relative to the output's (absolute on stdout).
+  mlir::qrealign::ParamEnvironment env;
+  if (inputFilename != "-")
+    env.inputDir = llvm::sys::path::parent_path(inputFilename).str();
+  if (outputFilename != "-") {
+    env.outputDir = llvm::sys::path::parent_path(outputFilename).str();
+    if (env.outputDir.empty())
+      env.outputDir = ".";
+  }
+  for (const std::string &v : paramScopes) {
+    auto [scope, path] = llvm::StringRef(v).split('=');
+    if (!llvm::StringRef(v).contains('=') || path.empty())
+      return error("--params " + v + ": expected SCOPE=PATH");
+    if (!mlir::qrealign::ExternalAttr::isValidScope(scope))
+      return error("--params " + v + ": scope '" + scope +
+                   "' is not a name ([A-Za-z_][A-Za-z0-9_-]*)");
+    env.scopeFiles.push_back({scope.str(), path.str()});
+  }
   // A pass option the command-line parser rejects ("w-bits=abc") is
   // printed by that parser; upstream then adds an empty
   // "<unknown>:0: error: " line. Drop that empty diagnostic.
   {
     mlir::MlirOptMainConfig base = config;
-    config.setPassPipelineSetupFn([base](mlir::PassManager &pm) {
+    config.setPassPipelineSetupFn([base, env](mlir::PassManager &pm) {
+      pm.getContext()
+          ->getOrLoadDialect<mlir::qrealign::QRealignDialect>()
+          ->setParamEnvironment(env);
       mlir::ScopedDiagnosticHandler dropEmpty(
           pm.getContext(), [](mlir::Diagnostic &d) {
             return mlir::success(llvm::isa<mlir::UnknownLoc>(d.getLocation()) &&
@@ -78,10 +115,6 @@ int main(int argc, char **argv) {
   // 22 lexer over-read, see IRInput.h), and -o is written atomically.
   char **initArgv = cargs.data();
   llvm::InitLLVM init(cargc, initArgv);
-  auto error = [](const llvm::Twine &msg) {
-    llvm::WithColor::error(llvm::errs(), "qrealign-opt") << msg << "\n";
-    return 1;
-  };
   if (inputFilename == "-" &&
       llvm::sys::Process::FileDescriptorIsDisplayed(fileno(stdin)))
     llvm::errs() << "(processing input from stdin now, hit ctrl-c/ctrl-d to "

@@ -66,7 +66,8 @@ at::ScalarType toScalarType(int32_t dtype) {
 
 /// Round-to-nearest quantize-dequantize of each row (last axis) of `x` with
 /// its own min-max range: signed levels without zero point when `symmetric`,
-/// unsigned levels with a zero point otherwise.
+/// unsigned levels with a zero point otherwise. The formulas of
+/// qrealign/Quant/Quantizer.h (the range always holds 0), in libtorch.
 Tensor quantDequantRows(const Tensor &x, int bits, bool symmetric) {
   double levels = std::pow(2.0, bits);
   if (symmetric) {
@@ -74,7 +75,7 @@ Tensor quantDequantRows(const Tensor &x, int bits, bool symmetric) {
     Tensor scale = x.abs().amax(-1, true).clamp_min(1e-8) / qmax;
     return (x / scale).round().clamp(qmin, qmax) * scale;
   }
-  Tensor mx = x.amax(-1, true), mn = x.amin(-1, true);
+  Tensor mx = x.amax(-1, true).clamp_min(0), mn = x.amin(-1, true).clamp_max(0);
   Tensor scale = ((mx - mn) / (levels - 1)).clamp_min(1e-8);
   Tensor zp = (-mn / scale).round();
   return ((x / scale).round() + zp).clamp(0, levels - 1).sub(zp) * scale;

@@ -10,10 +10,12 @@
 
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
+#include "qrealign/Dialect/QRealign/Transforms/Passes.h"
 #include "qrealign/Engine/Program.h"
 #include "qrealign/Import/Import.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 #include "gtest/gtest.h"
@@ -89,8 +91,11 @@ protected:
 
   /// Imports the model, applies `quant` to every linear (if given) and
   /// creates an engine; skips the test when the library is absent.
-  std::unique_ptr<Engine> load(
-      mlir::qrealign::QuantSchemeAttr (*quant)(mlir::MLIRContext &) = nullptr) {
+  /// With `packed`, qrealign-quantize-weights then materializes the
+  /// weights into packed storage in a scope file of its own.
+  std::unique_ptr<Engine>
+  load(mlir::qrealign::QuantSchemeAttr (*quant)(mlir::MLIRContext &) = nullptr,
+       bool packed = false) {
     auto model = openModel(*dir);
     EXPECT_TRUE(bool(model));
     auto module = importModel(context, *model);
@@ -99,7 +104,19 @@ protected:
       (**module)->walk([&](mlir::qrealign::LinearOp op) {
         op.setQuantAttr(quant(context));
       });
-    auto program = lowerToProgram(**module, "");
+    if (packed) {
+      mlir::qrealign::ParamEnvironment env;
+      env.inputDir = env.outputDir = *dir;
+      context.getOrLoadDialect<mlir::qrealign::QRealignDialect>()
+          ->setParamEnvironment(env);
+      mlir::PassManager pm(&context);
+      mlir::qrealign::QRealignQuantizeWeightsPassOptions options;
+      options.file =
+          *dir + "/packed-" + std::to_string(numPacked++) + ".safetensors";
+      pm.addPass(mlir::qrealign::createQRealignQuantizeWeightsPass(options));
+      EXPECT_TRUE(mlir::succeeded(pm.run(**module)));
+    }
+    auto program = lowerToProgram(**module, packed ? *dir : "");
     EXPECT_TRUE(mlir::succeeded(program));
     programs.push_back(std::move(*program));
     auto engine = Engine::create(*programs.back(), EngineOptions());
@@ -120,6 +137,7 @@ protected:
     return r;
   }()};
   std::vector<std::unique_ptr<Program>> programs;
+  int numPacked = 0;
 };
 std::string *EngineTest::dir = nullptr;
 
@@ -199,6 +217,53 @@ TEST_F(EngineTest, FakeQuantization) {
   EXPECT_GT(d8, 0.f);
   EXPECT_LT(d8, 0.1f);
   EXPECT_GT(d2, 10 * d8);
+}
+
+// The two forms of a quantized weight, fake-quantize (the engine's min-max
+// quantize-dequantize of the float weight) and packed storage with scales
+// (qrealign-quantize-weights, then qrealign.dequantize), give the same
+// logits for every granularity, symmetric and asymmetric, 8 and 4 bits.
+TEST_F(EngineTest, FakeQuantAndPackedFormsAgree) {
+  using mlir::qrealign::ActQuantMode;
+  using mlir::qrealign::Granularity;
+  using mlir::qrealign::QuantSchemeAttr;
+  using Scheme = QuantSchemeAttr (*)(mlir::MLIRContext &);
+  const Scheme schemes[] = {
+      [](mlir::MLIRContext &c) {
+        return QuantSchemeAttr::get(&c, 4, 16, Granularity::PerGroup, 8, false,
+                                    ActQuantMode::Dynamic);
+      },
+      [](mlir::MLIRContext &c) {
+        return QuantSchemeAttr::get(&c, 4, 8, Granularity::PerChannel, 0, true,
+                                    ActQuantMode::Dynamic);
+      },
+      [](mlir::MLIRContext &c) {
+        return QuantSchemeAttr::get(&c, 8, 16, Granularity::PerTensor, 0, false,
+                                    ActQuantMode::Dynamic);
+      },
+      [](mlir::MLIRContext &c) {
+        return QuantSchemeAttr::get(&c, 3, 16, Granularity::PerGroup, 8, true,
+                                    ActQuantMode::Dynamic);
+      },
+  };
+  std::vector<int64_t> seq = {1, 4, 9, 16, 25, 36};
+  LOAD_OR_SKIP(fp);
+  auto reference = fp->forward({seq});
+  ASSERT_TRUE(bool(reference));
+  for (Scheme scheme : schemes) {
+    LOAD_OR_SKIP(fake, scheme);
+    LOAD_OR_SKIP(packed, scheme, /*packed=*/true);
+    auto a = fake->forward({seq}), b = packed->forward({seq});
+    ASSERT_TRUE(bool(a) && bool(b));
+    float worst = 0, moved = 0;
+    for (size_t v = 0; v < (*a)[0].size(); ++v) {
+      float x = (*a)[0][v], y = (*b)[0][v];
+      worst = std::max(worst, std::abs(x - y) / std::max(std::abs(x), 1e-3f));
+      moved = std::max(moved, std::abs(x - (*reference)[0][v]));
+    }
+    EXPECT_LE(worst, 1e-5f) << scheme(context).getShortName();
+    EXPECT_GT(moved, 0.f) << scheme(context).getShortName();
+  }
 }
 
 TEST_F(EngineTest, BadInputIsAnError) {

@@ -227,6 +227,55 @@ LogicalResult LinearOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// DequantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DequantizeOp::verify() {
+  int64_t bits = getBits();
+  if (bits < 2 || bits > 8)
+    return emitOpError("bits must be in [2, 8], got ") << bits;
+  RankedTensorType packed = getPacked().getType();
+  RankedTensorType scale = getScale().getType();
+  RankedTensorType result = getResult().getType();
+  if (result.getRank() != 2 || packed.getRank() != 2 || scale.getRank() != 2)
+    return emitOpError("packed, scale and result must be 2-D, got ")
+           << shapeStr(packed.getShape()) << ", " << shapeStr(scale.getShape())
+           << " and " << shapeStr(result.getShape());
+  int64_t n = result.getDimSize(0), k = result.getDimSize(1);
+  bool nibbles = bits <= 4;
+  auto elt = cast<IntegerType>(packed.getElementType());
+  if (nibbles != elt.isUnsigned())
+    return emitOpError("levels of ")
+           << bits << " bits are stored as "
+           << (nibbles ? "ui8 (two per byte)" : "i8 (one per byte)") << ", got "
+           << packed.getElementType();
+  int64_t perByte = nibbles ? 2 : 1;
+  if (!compatible(packed.getDimSize(0), n) ||
+      (!ShapedType::isDynamic(k) &&
+       !ShapedType::isDynamic(packed.getDimSize(1)) &&
+       packed.getDimSize(1) * perByte != k))
+    return emitOpError("packed storage ")
+           << shapeStr(packed.getShape()) << " does not hold a "
+           << shapeStr(result.getShape()) << " weight at " << bits
+           << " bits (expected [N, K" << (nibbles ? " / 2" : "") << "])";
+  int64_t rows = scale.getDimSize(0), groups = scale.getDimSize(1);
+  if (!ShapedType::isDynamic(rows) && rows != 1 && !compatible(rows, n))
+    return emitOpError("scale has ")
+           << rows << " rows; expected 1 (per tensor) or " << n;
+  if (!ShapedType::isDynamic(groups) &&
+      (groups < 1 || (!ShapedType::isDynamic(k) && k % groups != 0)))
+    return emitOpError("scale has ")
+           << groups << " groups, which do not divide the " << k
+           << " input channels";
+  if (Value zp = getZeroPoint())
+    if (!compatibleShapes(rankedType(zp).getShape(), scale.getShape()))
+      return emitOpError("zero_point ")
+             << shapeStr(rankedType(zp).getShape())
+             << " must have the shape of scale " << shapeStr(scale.getShape());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // RopeOp
 //===----------------------------------------------------------------------===//
 

@@ -69,3 +69,11 @@ func.func @f(%x: tensor<f32>, %w: tensor<1x1xf32>) {
   %0 = qrealign.linear "q_proj" %x, %w : (tensor<f32>, tensor<1x1xf32>) -> tensor<1xf32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<128x64xf32>) {
+  // expected-error @+1 {{'qrealign.linear' op fusion group name must not be empty}}
+  %0 = qrealign.linear "q_proj" %x, %w {fusion = ""} : (tensor<?x?x64xf32>, tensor<128x64xf32>) -> tensor<?x?x128xf32>
+  return
+}

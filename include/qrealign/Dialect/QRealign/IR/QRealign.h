@@ -23,6 +23,8 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "qrealign/Dialect/QRealign/IR/ParamEnvironment.h"
+
 #include "qrealign/Dialect/QRealign/IR/QRealignOpsDialect.h.inc"
 
 #include "qrealign/Dialect/QRealign/IR/QRealignEnums.h.inc"

@@ -69,6 +69,18 @@ def QRealign_Dialect : Dialect {
     }
     /// The scope the importer writes the model's own weights to.
     static constexpr ::llvm::StringLiteral getModelScope() { return "model"; }
+
+    /// Where parameter scopes resolve for the passes of this context, as
+    /// the driving tool set it (ParamEnvironment.h).
+    const ParamEnvironment &getParamEnvironment() const { return paramEnv; }
+    void setParamEnvironment(ParamEnvironment env) {
+      paramEnv = std::move(env);
+    }
+
+  private:
+    ParamEnvironment paramEnv;
+
+  public:
   }];
 }
 

@@ -205,6 +205,44 @@ def QRealign_LinearOp : QRealign_Op<"linear", [Pure]> {
   }];
 }
 
+def QRealign_DequantizeOp : QRealign_Op<"dequantize", [Pure]> {
+  let summary = "A linear weight from packed integer storage and its scales";
+  let description = [{
+    The deployment form of a quantized weight: `result[n, k] = (q[n, k] -
+    zero_point[r, g]) * scale[r, g]` with `g = k / (K / G)` and `r = n` (or
+    0 when `scale` has one row), where `q` are signed `bits`-bit levels
+    unpacked from `packed`:
+
+    - `bits` 5 to 8: `packed` is `i8 [N, K]`, one two's-complement level per
+      byte (compressed-tensors' `int-quantized`);
+    - `bits` 2 to 4: `packed` is `ui8 [N, K/2]`, two levels per byte along
+      the input dimension, element `2j` in the low nibble of byte `j`,
+      stored offset-binary (`q + 8`): byte-identical to compressed-tensors'
+      `pack-quantized` at 4 bits.
+
+    `scale` is `[N, G]` (per group of `K / G` input channels; `G = 1` per
+    channel) or `[1, 1]` (per tensor); `zero_point`, for asymmetric schemes,
+    is `i8` of the same shape (signed, in the levels' range). The result is
+    `[N, K]`; its element type is the compute type.
+
+    ```mlir
+    %w = qrealign.dequantize %packed, %scale zero_point %zp bits = 4
+        : (tensor<4096x2048xui8>, tensor<4096x32xf32>, tensor<4096x32xi8>)
+        -> tensor<4096x4096xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I8, UI8]>:$packed,
+                       RankedTensorOf<[AnyFloat]>:$scale,
+                       Optional<RankedTensorOf<[I8]>>:$zero_point,
+                       I64Prop:$bits);
+  let results = (outs RankedTensorOf<[AnyFloat]>:$result);
+  let assemblyFormat = [{
+    $packed `,` $scale (`zero_point` $zero_point^)? `bits` `=` $bits
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def QRealign_RopeOp : QRealign_Op<"rope", [Pure]> {
   let summary = "Rotary position embedding";
   let description = [{

@@ -100,6 +100,50 @@ def QRealignCheckFusionPass
   ];
 }
 
+def QRealignQuantizeWeightsPass
+    : Pass<"qrealign-quantize-weights", "::mlir::ModuleOp"> {
+  let summary = "Round-to-nearest weight quantization into packed storage";
+  let description = [{
+    Materializes the weight part of every linear's `#qrealign.quant` scheme
+    (`w_bits` < 16): min-max round-to-nearest quantization per tensor, per
+    channel or per group, symmetric or asymmetric, at 8, 4, 3 or 2 bits,
+    with the formulas of `qrealign/Quant/Quantizer.h` (the engine's
+    fake-quantize computes the same numbers).
+
+    The levels, scales and zero points of each weight are written, in one
+    safetensors file written atomically (`file`), as tensors
+    `NAME.weight_packed` (`i8 [N, K]`, or `u8 [N, K/2]` with two levels per
+    byte for 2 to 4 bits), `NAME.weight_scale` (`f32`) and, for asymmetric
+    schemes, `NAME.weight_zero_point` (`i8`), where NAME is the weight's
+    tensor name without `.weight`. The module maps the new parameter scope
+    (`scope`) to the file, by a path relative to the output IR, and each
+    linear reads its weight through `qrealign.dequantize` of three new
+    `qrealign.param`s. A floating-point weight that no op reads any more is
+    removed (the embedding may still read the one the LM head shares).
+
+    The weights are read from inline values or from the files of their
+    scopes (`qrealign.params`, or the tool's `--params`). Linears whose
+    weight is already dequantized are left alone. The file is written
+    before the IR is changed; any error leaves the IR unchanged.
+
+    ```
+    qrealign-opt model.mlir --qrealign-assign-quant="w-bits=4 group-size=128 skip=lm_head" \
+      --qrealign-quantize-weights="file=model-w4.safetensors" -o model-w4.mlir
+    ```
+  }];
+  let options = [
+    Option<"file", "file", "std::string", /*default=*/"\"\"",
+           "Safetensors file to write the quantized weights to (required)">,
+    Option<"scope", "scope", "std::string", /*default=*/"\"quant\"",
+           "Parameter scope of the quantized weights">
+  ];
+  let statistics = [
+    Statistic<"numQuantized", "num-quantized", "Weights quantized">,
+    Statistic<"numBytes", "num-bytes", "Bytes written">
+  ];
+  let dependentDialects = ["::mlir::qrealign::QRealignDialect"];
+}
+
 def QRealignQuantReportPass
     : Pass<"qrealign-quant-report", "::mlir::ModuleOp"> {
   let summary = "Print a table of every linear's scheme and weight footprint";

@@ -1,0 +1,78 @@
+//===- Quantizer.h - Round-to-nearest weight quantization -------*- C++ -*-===//
+//
+// Part of the qrealign project.
+//
+// The one definition of min-max round-to-nearest weight quantization and of
+// the packed storage it produces, shared by the pass that materializes it
+// (qrealign-quantize-weights), the engine lowering that reads it back, and
+// the engine's fake-quantize (lib/Engine/Torch, which computes the same
+// formulas with libtorch; test/Unit/Quant checks the numbers).
+//
+// Levels are signed, q in [-2^(b-1), 2^(b-1) - 1], and w = (q - z) * s:
+//   - symmetric: s = max|w| / (2^(b-1) - 1), z = 0;
+//   - asymmetric: the range [min(w, 0), max(w, 0)] (it always holds 0, as
+//     in compressed-tensors), s = (max - min) / (2^b - 1),
+//     z = round(-min / s) - 2^(b-1).
+// s is at least 1e-8; rounding is to nearest, ties to even (as torch.round);
+// arithmetic is f32.
+//
+// Storage (byte-identical to compressed-tensors' pack-quantized layout for
+// 4 bits): `i8` [N, K] two's complement for 8 bits (5..8); for 2..4 bits,
+// `u8` [N, K/2] with two values per byte along the input dimension, element
+// 2j in the low nibble, stored offset-binary (q + 8). Scales are f32
+// [N, G] (G = K / group_size; [N, 1] per channel, [1, 1] per tensor); zero
+// points i8 of the same shape, for asymmetric schemes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_QUANT_QUANTIZER_H
+#define QREALIGN_QUANT_QUANTIZER_H
+
+#include "llvm/ADT/ArrayRef.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace qrealign {
+/// What to quantize: `bits` in 2..8; `groupSize` 0 for per channel, -1 for
+/// per tensor, else the input channels per group (it divides K).
+struct WeightQuantSpec {
+  int bits = 8;
+  int64_t groupSize = 0;
+  bool symmetric = false;
+};
+
+/// A quantized [N, K] weight, unpacked.
+struct QuantizedWeight {
+  int64_t rows = 0, cols = 0;        // N, K
+  int64_t scaleRows = 0, groups = 0; // scale shape [scaleRows, groups]
+  std::vector<int8_t> q;             // [N, K], signed levels
+  std::vector<float> scale;          // [scaleRows, groups]
+  std::vector<int8_t> zeroPoint;     // [scaleRows, groups]; empty if symmetric
+};
+
+/// Quantizes `w` ([N, K], row-major f32).
+QuantizedWeight quantizeWeight(llvm::ArrayRef<float> w, int64_t n, int64_t k,
+                               const WeightQuantSpec &spec);
+
+/// True if `bits` is stored two values per byte (2..4 bits).
+inline bool isNibblePacked(int bits) { return bits <= 4; }
+
+/// The storage bytes of `q` ([N, K]): i8 for 5..8 bits, nibbles for 2..4.
+std::vector<uint8_t> packWeight(llvm::ArrayRef<int8_t> q, int64_t n, int64_t k,
+                                int bits);
+
+/// Levels from storage: the inverse of packWeight.
+std::vector<int8_t> unpackWeight(llvm::ArrayRef<uint8_t> packed, int64_t n,
+                                 int64_t k, int bits);
+
+/// w = (q - z) * s in f32, [N, K]; `zeroPoint` may be empty (symmetric).
+/// `scale` and `zeroPoint` are [scaleRows, groups] with scaleRows 1 or N
+/// and groups dividing K.
+std::vector<float> dequantizeWeight(llvm::ArrayRef<int8_t> q, int64_t n,
+                                    int64_t k, llvm::ArrayRef<float> scale,
+                                    llvm::ArrayRef<int8_t> zeroPoint,
+                                    int64_t scaleRows, int64_t groups);
+} // namespace qrealign
+
+#endif // QREALIGN_QUANT_QUANTIZER_H

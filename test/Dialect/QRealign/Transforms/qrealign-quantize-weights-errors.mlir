@@ -1,0 +1,67 @@
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: qrealign-opt %s --split-input-file --qrealign-quantize-weights="file=%t/q.safetensors" --verify-diagnostics
+// RUN: not test -e %t/q.safetensors
+// RUN: qrealign-opt %S/Inputs/one-linear.mlir --qrealign-quantize-weights --verify-diagnostics
+// RUN: not qrealign-opt %S/Inputs/one-linear.mlir --qrealign-quantize-weights="file=%t/q.safetensors scope=a/b" 2>&1 | FileCheck %s --check-prefix=SCOPE
+// SCOPE: error: qrealign-quantize-weights: scope 'a/b' is not a name ([A-Za-z_][A-Za-z0-9_-]*)
+// Nothing is written on error, and the IR is not changed (checked above by
+// --verify-diagnostics finding only the expected errors).
+
+// expected-error @+1 {{qrealign-quantize-weights: scope 'quant' is already mapped (to "old.safetensors"); choose another scope=}}
+module attributes {qrealign.params = {quant = "old.safetensors"}} {
+  qrealign.param @w : tensor<2x8xf32> = dense<1.0>
+  func.func @f(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
+    %w = qrealign.get_param @w : tensor<2x8xf32>
+    %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4>} : (tensor<3x8xf32>, tensor<2x8xf32>) -> tensor<3x2xf32>
+    return %y : tensor<3x2xf32>
+  }
+}
+
+// -----
+
+module {
+  // expected-error @+1 {{qrealign-quantize-weights: parameter scope 'model' has no file: map it in 'qrealign.params' or pass --params model=PATH}}
+  qrealign.param @w : tensor<2x8xf32> = #qrealign.external<"model"::"w">
+  func.func @f(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
+    %w = qrealign.get_param @w : tensor<2x8xf32>
+    %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4>} : (tensor<3x8xf32>, tensor<2x8xf32>) -> tensor<3x2xf32>
+    return %y : tensor<3x2xf32>
+  }
+}
+
+// -----
+
+module attributes {qrealign.params = {model = "does-not-exist.safetensors"}} {
+  // expected-error @+1 {{qrealign-quantize-weights: parameter scope 'model': }}
+  qrealign.param @w : tensor<2x8xf32> = #qrealign.external<"model"::"w">
+  func.func @f(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
+    %w = qrealign.get_param @w : tensor<2x8xf32>
+    %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4>} : (tensor<3x8xf32>, tensor<2x8xf32>) -> tensor<3x2xf32>
+    return %y : tensor<3x2xf32>
+  }
+}
+
+// -----
+
+module {
+  qrealign.param @w : tensor<2x7xf32> = dense<1.0>
+  func.func @f(%x: tensor<3x7xf32>) -> tensor<3x2xf32> {
+    %w = qrealign.get_param @w : tensor<2x7xf32>
+    // expected-error @+1 {{qrealign-quantize-weights: 4-bit levels are packed two per byte along the 7 input channels, which must be even}}
+    %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4>} : (tensor<3x7xf32>, tensor<2x7xf32>) -> tensor<3x2xf32>
+    return %y : tensor<3x2xf32>
+  }
+}
+
+// -----
+
+module {
+  // Weights are read from f32, f16 or bf16.
+  // expected-error @+1 {{qrealign-quantize-weights: cannot read 'tensor<2x8xf64>' weights (128 bytes)}}
+  qrealign.param @w : tensor<2x8xf64> = dense<1.0>
+  func.func @f(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
+    %w = qrealign.get_param @w : tensor<2x8xf64>
+    %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4>} : (tensor<3x8xf32>, tensor<2x8xf64>) -> tensor<3x2xf32>
+    return %y : tensor<3x2xf32>
+  }
+}
