@@ -75,9 +75,10 @@ if [ -x "$RUN" ] && [ -f "$ROOT/build/lib/libQRealignEngine.so" ] && [ -d "$STOR
   "$IMPORT" "$STORIES/stories260K.bin" -o "$OUT/stories260K.mlir"
   "$RUN" "$OUT/stories260K.mlir" --prompt '' --max-new-tokens 60
   echo
-  echo "The same model with W4 g16 weights (fake-quantized by the engine):"
+  echo "The same model with W4 per-channel weights (fake-quantized by the"
+  echo "engine; its MLP width, 172, has no power-of-two group size):"
   echo
-  "$OPT" "$OUT/stories260K.mlir" --qrealign-assign-quant="w-bits=4 group-size=16" \
+  "$OPT" "$OUT/stories260K.mlir" --qrealign-assign-quant="w-bits=4" \
     -o "$OUT/stories260K.w4.mlir"
   "$RUN" "$OUT/stories260K.w4.mlir" --prompt '' --max-new-tokens 60
 else
@@ -85,6 +86,45 @@ else
   echo "(Skipping the stories260K run: it needs ../shared/models/stories260K and"
   echo " the libtorch engine, build/lib/libQRealignEngine.so.)"
 fi
+# The paper's first baseline: what plain round-to-nearest quantization does
+# to the attacked lab model (scripts/demo.sh writes it to build/lab).
+LAB=${QREALIGN_LAB_DIR:-$BUILD_DIR/lab}
+SHARED=${QREALIGN_SHARED_DATA:-$ROOT/../shared/data}
+if [ -f "$LAB/finetuned-p0.1/model.safetensors" ] && [ -d "$LAB/splits" ] &&
+   [ -f "$BUILD_DIR/lib/libQRealignEngine.so" ]; then
+  echo
+  echo "The baseline: the attacked lab model (fine-tuned p = 0.1, from"
+  echo "scripts/demo.sh) quantized round-to-nearest, weights materialized into"
+  echo "packed storage (qrealign-quantize-weights), evaluated as IR:"
+  echo
+  Q=$OUT/baseline
+  mkdir -p "$Q"
+  "$IMPORT" "$LAB/finetuned-p0.1" -o "$Q/fine-tuned.mlir"
+  MODELS=(--model "fine-tuned p=0.1=$Q/fine-tuned.mlir")
+  for spec in "W8A8:w-bits=8 a-bits=8" "W8A16:w-bits=8" \
+              "W4A16 g128:w-bits=4 group-size=128" "W4A4:w-bits=4 a-bits=4"; do
+    name=${spec%%:*}
+    file=$(echo "$name" | tr -d ' ' | tr 'A-Z' 'a-z')
+    "$OPT" "$Q/fine-tuned.mlir" --qrealign-assign-quant="${spec#*:} skip=lm_head" \
+      --qrealign-check-fusion \
+      --qrealign-quantize-weights="file=$Q/$file.safetensors" -o "$Q/$file.mlir"
+    MODELS+=(--model "RTN $name=$Q/$file.mlir")
+  done
+  KEYWORDS=()
+  [ -f "$SHARED/refusal_keywords/refusal_keywords.json" ] &&
+    KEYWORDS=(--keywords "$SHARED/refusal_keywords/refusal_keywords.json")
+  "$BUILD_DIR/bin/qrealign-eval" --splits "$LAB/splits" "${KEYWORDS[@]}" \
+    "${MODELS[@]}" -o "$Q/eval" --force > /dev/null
+  cat "$Q/eval/results.md"
+  echo
+  echo "W4A16 g128 weights on disk: $(stat -c %s "$Q/w4a16g128.safetensors") bytes"
+  echo "(levels, f32 scales, i8 zero points) for the linears the LM head aside."
+else
+  echo
+  echo "(Skipping the quantization baseline: run scripts/demo.sh first; it"
+  echo " writes the attacked lab model to ${LAB#$ROOT/}.)"
+fi
+
 cat <<TXT
 
 Next: docs/architecture.md (the plan: probes, calibration, lowering) and

@@ -540,6 +540,15 @@ FailureOr<std::unique_ptr<Program>> ProgramLowering::run() {
       info.eosTokenIds.push_back(cast<IntegerAttr>(e).getInt());
   if (auto a = module->getAttrOfType<IntegerAttr>("qrealign.max_positions"))
     info.maxPositions = a.getInt();
+  // The engine's attention is full causal attention, which equals
+  // sliding-window attention (Mistral) exactly while the sequence fits in
+  // the window: the usable context is the smaller of the two, so a longer
+  // sequence is refused rather than attended to without the window.
+  if (auto a = module->getAttrOfType<IntegerAttr>("qrealign.sliding_window")) {
+    info.slidingWindow = a.getInt();
+    if (info.maxPositions <= 0 || info.slidingWindow < info.maxPositions)
+      info.maxPositions = info.slidingWindow;
+  }
   return std::move(prog);
 }
 

@@ -5,14 +5,18 @@
 #include "qrealign/Checkpoint/ModelConfig.h"
 #include "qrealign/Import/Import.h"
 #include "qrealign/Support/AtomicOutput.h"
+#include "qrealign/Support/IRInput.h"
+#include "qrealign/Support/InputFile.h"
 #include "qrealign/Support/Limits.h"
 #include "qrealign/Support/OutputDirectory.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Parser/Parser.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -192,21 +196,47 @@ Expected<std::unique_ptr<LabModel>> loadModel(StringRef dir,
   registerImportDialects(registry);
   m->context.appendDialectRegistry(registry);
   m->dir = dir.str();
-  Expected<ImportedModel> imported = openModel(dir, ImportOptions());
-  if (!imported)
-    return imported.takeError();
-  auto module = importModel(m->context, *imported);
-  if (!module)
-    return module.takeError();
-  m->module = std::move(*module);
   std::string diag;
   mlir::ScopedDiagnosticHandler handler(&m->context, [&](mlir::Diagnostic &d) {
-    diag = d.str();
+    if (diag.empty()) {
+      llvm::raw_string_ostream os(diag);
+      mlir::Location loc = d.getLocation();
+      if (auto file = loc->findInstanceOf<mlir::FileLineColLoc>())
+        os << file.getFilename().getValue() << ":" << file.getLine() << ":"
+           << file.getColumn() << ": ";
+      else if (auto name = loc->findInstanceOf<mlir::NameLoc>())
+        os << '"' << name.getName().getValue() << "\": ";
+      os << d.str();
+    }
     return mlir::success();
   });
-  auto program = lowerToProgram(*m->module, "");
+  std::string baseDir;
+  if (dir.ends_with(".mlir") || dir.ends_with(".mlirbc")) {
+    // Quantized or otherwise transformed IR: its parameter scopes resolve
+    // against its directory.
+    Expected<std::unique_ptr<llvm::MemoryBuffer>> file =
+        readRegularFile(dir, uint64_t(1) << 30, "an IR file");
+    if (!file)
+      return file.takeError();
+    llvm::SourceMgr sourceMgr;
+    sourceMgr.AddNewSourceBuffer(withTrailingNewline(std::move(*file)),
+                                 llvm::SMLoc());
+    m->module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &m->context);
+    if (!m->module)
+      return fail(diag.empty() ? dir + ": cannot parse" : diag);
+    baseDir = llvm::sys::path::parent_path(dir).str();
+  } else {
+    Expected<ImportedModel> imported = openModel(dir, ImportOptions());
+    if (!imported)
+      return imported.takeError();
+    auto module = importModel(m->context, *imported);
+    if (!module)
+      return module.takeError();
+    m->module = std::move(*module);
+  }
+  auto program = lowerToProgram(*m->module, baseDir);
   if (failed(program))
-    return fail(dir + ": " + diag);
+    return fail(baseDir.empty() ? dir + ": " + diag : diag);
   m->program = std::move(*program);
   const ModelInfo &info = m->program->getModelInfo();
   if (info.tokenizerPath.empty())

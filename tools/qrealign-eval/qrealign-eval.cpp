@@ -37,7 +37,9 @@ using namespace qrealign;
 static cl::OptionCategory cat("qrealign-eval options");
 static cl::list<std::string> models("model",
                                     cl::desc("A model to evaluate: NAME=DIR "
-                                             "(repeatable)"),
+                                             "(a Hugging Face directory) or "
+                                             "NAME=FILE.mlir (qrealign IR, "
+                                             "e.g. quantized) (repeatable)"),
                                     cl::value_desc("name=dir"), cl::cat(cat));
 static cl::opt<std::string> splitsDir("splits",
                                       cl::desc("Directory written by "

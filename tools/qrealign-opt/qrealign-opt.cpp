@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qrealign/Dialect/QRealign/IR/NameLocDiagnostics.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Registration/Registration.h"
 #include "qrealign/Support/AtomicOutput.h"
@@ -68,6 +69,14 @@ int main(int argc, char **argv) {
     llvm::WithColor::error(llvm::errs(), "qrealign-opt") << msg << "\n";
     return 1;
   };
+  // Bytecode before version 5 has no native encoding of properties: an
+  // op's non-attribute properties (rope's head_dim, a layer's index) would
+  // be written as discardable attributes and read back as zero.
+  if (std::optional<int64_t> version = config.bytecodeVersionToEmit();
+      version && *version < 5)
+    return error("--emit-bytecode-version " + llvm::Twine(*version) +
+                 ": qrealign IR needs bytecode version 5 or later (native "
+                 "op properties); older versions would lose them");
   // Where parameter scopes resolve for passes that read or write parameter
   // files: paths in the input are relative to its directory, paths a pass
   // records are made relative to the output's (absolute on stdout).
@@ -97,6 +106,11 @@ int main(int argc, char **argv) {
       pm.getContext()
           ->getOrLoadDialect<mlir::qrealign::QRealignDialect>()
           ->setParamEnvironment(env);
+      // Imported IR locates ops by checkpoint tensor name; print pass
+      // errors at such locations as "NAME": error: (not under a verifier).
+      if (!base.shouldVerifyDiagnostics())
+        mlir::qrealign::registerNameLocDiagnosticHandler(pm.getContext(),
+                                                         "qrealign-opt");
       mlir::ScopedDiagnosticHandler dropEmpty(
           pm.getContext(), [](mlir::Diagnostic &d) {
             return mlir::success(llvm::isa<mlir::UnknownLoc>(d.getLocation()) &&

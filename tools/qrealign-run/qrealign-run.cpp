@@ -282,10 +282,17 @@ int main(int argc, char **argv) {
   int64_t contextLen = maxContext > 0 ? int64_t(maxContext) : info.maxPositions;
   if (maxContext > 0 && info.maxPositions > 0 && maxContext > info.maxPositions)
     return error(formatv("--max-context {0} exceeds the model's context of "
-                         "{1} tokens (max_position_embeddings)",
-                         maxContext.getValue(), info.maxPositions));
+                         "{1} tokens ({2})",
+                         maxContext.getValue(), info.maxPositions,
+                         info.slidingWindow > 0 &&
+                                 info.maxPositions == info.slidingWindow
+                             ? "its sliding window"
+                             : "max_position_embeddings"));
   StringRef contextOrigin =
-      maxContext > 0 ? "--max-context" : "max_position_embeddings";
+      maxContext > 0 ? "--max-context"
+      : info.slidingWindow > 0 && info.maxPositions == info.slidingWindow
+          ? "the sliding window, beyond which full attention is not exact"
+          : "max_position_embeddings";
   if (contextLen <= 0) {
     contextLen = 4096;
     contextOrigin = "the default without max_position_embeddings; set "

@@ -34,7 +34,12 @@ struct ModelInfo {
   std::string chatTemplate;  // "none" when absent
   int64_t bosTokenId = -1;
   std::vector<int64_t> eosTokenIds;
+  /// The usable context: max_position_embeddings, or the sliding window
+  /// when that is smaller (the engine attends over the whole sequence,
+  /// which is exact only within the window).
   int64_t maxPositions = 0;
+  /// `qrealign.sliding_window`, or 0.
+  int64_t slidingWindow = 0;
 };
 
 /// A parameter scope's file given on a command line (`--params SCOPE=PATH`);

@@ -9,6 +9,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Location.h"
 
+#include <functional>
+
 using namespace mlir;
 using namespace mlir::qrealign;
 
@@ -35,11 +37,9 @@ static std::optional<StringRef> nameOnly(Location loc) {
   return std::nullopt;
 }
 
-NameLocDiagnosticHandler::NameLocDiagnosticHandler(MLIRContext *context,
-                                                   StringRef toolName,
-                                                   llvm::raw_ostream &os)
-    : ScopedDiagnosticHandler(context) {
-  setHandler([&os, tool = toolName.str()](Diagnostic &diag) -> LogicalResult {
+static std::function<LogicalResult(Diagnostic &)>
+makeHandler(llvm::raw_ostream &os, StringRef toolName) {
+  return [&os, tool = toolName.str()](Diagnostic &diag) -> LogicalResult {
     if (isa<UnknownLoc>(diag.getLocation()) && diag.getNotes().empty()) {
       os << tool << ": " << severityName(diag.getSeverity()) << ": "
          << diag.str() << "\n";
@@ -60,5 +60,17 @@ NameLocDiagnosticHandler::NameLocDiagnosticHandler(MLIRContext *context,
             note);
     os.flush();
     return success();
-  });
+  };
+}
+
+DiagnosticEngine::HandlerID mlir::qrealign::registerNameLocDiagnosticHandler(
+    MLIRContext *context, StringRef toolName, llvm::raw_ostream &os) {
+  return context->getDiagEngine().registerHandler(makeHandler(os, toolName));
+}
+
+NameLocDiagnosticHandler::NameLocDiagnosticHandler(MLIRContext *context,
+                                                   StringRef toolName,
+                                                   llvm::raw_ostream &os)
+    : ScopedDiagnosticHandler(context) {
+  setHandler(makeHandler(os, toolName));
 }

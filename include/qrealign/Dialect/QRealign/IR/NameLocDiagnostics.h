@@ -21,8 +21,15 @@
 #include "llvm/Support/raw_ostream.h"
 
 namespace mlir::qrealign {
-/// Register after the tool's SourceMgrDiagnosticHandler, so that it sees
-/// diagnostics first.
+/// Registers the handler on `context` for the context's lifetime (for a
+/// driver that does not own the context, such as MlirOptMain). Register it
+/// after the tool's SourceMgrDiagnosticHandler, so that it sees diagnostics
+/// first, and never together with a diagnostic verifier.
+DiagnosticEngine::HandlerID
+registerNameLocDiagnosticHandler(MLIRContext *context, llvm::StringRef toolName,
+                                 llvm::raw_ostream &os = llvm::errs());
+
+/// The same, scoped: unregistered when destroyed.
 class NameLocDiagnosticHandler : public ScopedDiagnosticHandler {
 public:
   NameLocDiagnosticHandler(MLIRContext *context, llvm::StringRef toolName,
