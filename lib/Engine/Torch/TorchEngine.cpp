@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -117,6 +118,8 @@ Tensor fakeQuantActivation(const Tensor &x, const qr_quant &q) {
 class Engine {
 public:
   Engine(const qr_program &p, const qr_engine_options &o) : prog(p) {
+    prog.params = nullptr;
+    prog.instrs = nullptr;
     std::string dev = o.device && *o.device ? o.device : "cpu";
     if (dev.rfind("cuda", 0) == 0) {
       if (!at::hasCUDA())
@@ -136,6 +139,10 @@ public:
     if (p.abi_version != QR_ENGINE_ABI_VERSION)
       throw EngineError("program ABI mismatch");
     instrs.assign(p.instrs, p.instrs + p.num_instrs);
+    for (qr_instr &in : instrs) {
+      names.emplace_back(in.name ? in.name : "");
+      in.name = names.back().c_str();
+    }
     c10::InferenceMode guard;
     // Parameters: copied to the device in f32 (the engine computes in f32).
     for (int32_t i = 0; i < p.num_params; ++i) {
@@ -759,10 +766,14 @@ public:
     std::memcpy(out, t.data_ptr<float>(), t.numel() * sizeof(float));
   }
 
-  const qr_program &prog;
+  // Copies: EngineAPI.h promises the caller may free its program after
+  // qr_engine_create. `prog` keeps the scalar fields only (its pointers are
+  // cleared), `instrs` the instructions, `names` their name strings.
+  qr_program prog;
   at::Device device = at::kCPU;
   std::string deviceName;
   std::vector<qr_instr> instrs;
+  std::deque<std::string> names;
   std::vector<Tensor> params;
   std::map<size_t, Tensor> linearWeights;
   std::vector<int> lastUse;

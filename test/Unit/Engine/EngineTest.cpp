@@ -266,6 +266,36 @@ TEST_F(EngineTest, FakeQuantAndPackedFormsAgree) {
   }
 }
 
+// EngineAPI.h: the engine copies what it needs, so the program it was
+// created from may be freed (it used to keep a reference to the program and
+// its instructions' name strings).
+TEST_F(EngineTest, EngineOutlivesItsProgram) {
+  LOAD_OR_SKIP(reference);
+  std::vector<int64_t> seq = {1, 4, 9, 16};
+  auto before = reference->forward({seq});
+  ASSERT_TRUE(bool(before));
+  LOAD_OR_SKIP(engine);
+  // Scribble over the program `engine` was created from (as if the caller
+  // had freed and reused it): an engine that kept references sees this.
+  auto &p = const_cast<qr_program &>(programs.back()->get());
+  auto *instrs = const_cast<qr_instr *>(p.instrs);
+  for (int i = 0; i < p.num_instrs; ++i)
+    instrs[i].name = "scribbled";
+  p.vocab_size = 1;
+  p.hidden_size = 1;
+  p.num_layers = 0;
+  p.logits_value = p.ids_value;
+  auto after = engine->forward({seq});
+  ASSERT_TRUE(bool(after));
+  EXPECT_EQ(*before, *after);
+  // LoRA finds its target linears by the instructions' names.
+  TrainOptions o;
+  o.loraRank = 2;
+  o.loraAlpha = 4;
+  EXPECT_FALSE(bool(engine->trainBegin(o)));
+  EXPECT_FALSE(bool(engine->trainEnd()));
+}
+
 TEST_F(EngineTest, BadInputIsAnError) {
   LOAD_OR_SKIP(engine);
   auto oov = engine->forward({{1, 48}});
