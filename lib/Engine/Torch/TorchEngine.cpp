@@ -108,11 +108,13 @@ Tensor fakeQuantWeight(const Tensor &w, const qr_quant &q) {
   return out.reshape({N, K});
 }
 
-/// Dynamic per-token quantize-dequantize of activations [..., K].
+/// Dynamic per-token quantize-dequantize of activations [..., K]:
+/// asymmetric, with a zero point per token (OmniQuant's activation
+/// quantizer). The scheme's `symmetric` is the weights' and does not apply.
 Tensor fakeQuantActivation(const Tensor &x, const qr_quant &q) {
   if (q.a_bits >= 16)
     return x;
-  return quantDequantRows(x, q.a_bits, q.symmetric);
+  return quantDequantRows(x, q.a_bits, /*symmetric=*/false);
 }
 
 class Engine {

@@ -266,6 +266,30 @@ TEST_F(EngineTest, FakeQuantAndPackedFormsAgree) {
   }
 }
 
+// Activation quantization does not read the weights' `symmetric` flag: with
+// float weights (w_bits 16), two schemes that differ only in it give the
+// same logits, and they differ from the unquantized model.
+TEST_F(EngineTest, ActivationQuantizationIgnoresTheWeightFlag) {
+  using mlir::qrealign::ActQuantMode;
+  using mlir::qrealign::Granularity;
+  using mlir::qrealign::QuantSchemeAttr;
+  LOAD_OR_SKIP(fp);
+  LOAD_OR_SKIP(asym, [](mlir::MLIRContext &c) {
+    return QuantSchemeAttr::get(&c, 16, 4, Granularity::PerChannel, 0, false,
+                                ActQuantMode::Dynamic);
+  });
+  LOAD_OR_SKIP(sym, [](mlir::MLIRContext &c) {
+    return QuantSchemeAttr::get(&c, 16, 4, Granularity::PerChannel, 0, true,
+                                ActQuantMode::Dynamic);
+  });
+  std::vector<int64_t> seq = {1, 4, 9, 16};
+  auto a = asym->forward({seq}), b = sym->forward({seq}),
+       f = fp->forward({seq});
+  ASSERT_TRUE(bool(a) && bool(b) && bool(f));
+  EXPECT_EQ(*a, *b);
+  EXPECT_NE(*a, *f);
+}
+
 // EngineAPI.h: the engine copies what it needs, so the program it was
 // created from may be freed (it used to keep a reference to the program and
 // its instructions' name strings).

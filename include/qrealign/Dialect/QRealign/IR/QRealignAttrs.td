@@ -127,8 +127,10 @@ def QRealign_QuantSchemeAttr : QRealign_Attr<"QuantScheme", "quant"> {
       `group_size` consecutive input channels of each output channel).
     - `group_size`: required with, and only with, `per_group`; a power of two
       of at least 8. The linear verifies that it divides its input width.
-    - `symmetric`: signed levels without zero point (`true`) or unsigned
-      levels with a zero point (`false`, the default, as in OmniQuant).
+    - `symmetric`: weights on signed levels without zero point (`true`) or
+      with a zero point (`false`, the default, as in OmniQuant). Dynamic
+      activations are always quantized with a zero point per token
+      (OmniQuant's activation quantizer); this flag does not apply to them.
     - `act`: `dynamic` (per-token min/max at run time, the default) or
       `static` (calibrated per-tensor scale). Only meaningful when
       `a_bits < 16`.
