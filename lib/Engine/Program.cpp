@@ -13,6 +13,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
 
 using namespace mlir;
@@ -550,6 +551,87 @@ FailureOr<std::unique_ptr<Program>> ProgramLowering::run() {
       info.maxPositions = info.slidingWindow;
   }
   return std::move(prog);
+}
+
+static StringRef opcodeName(int32_t op) {
+  switch (op) {
+  case QR_OP_EMBEDDING:
+    return "embedding";
+  case QR_OP_RMS_NORM:
+    return "rms_norm";
+  case QR_OP_LINEAR:
+    return "linear";
+  case QR_OP_ROPE:
+    return "rope";
+  case QR_OP_ATTENTION:
+    return "attention";
+  case QR_OP_SWIGLU:
+    return "swiglu";
+  case QR_OP_ADD:
+    return "add";
+  case QR_OP_LAYER_END:
+    return "layer_end";
+  }
+  return "?";
+}
+
+static StringRef dtypeName(int32_t d) {
+  static const char *names[] = {"f32", "f16", "bf16", "i8", "u8", "i32", "i64"};
+  return d >= 0 && d < 7 ? names[d] : "?";
+}
+
+static size_t dtypeBytes(int32_t d) {
+  static const size_t bytes[] = {4, 2, 2, 1, 1, 4, 8};
+  return d >= 0 && d < 7 ? bytes[d] : 0;
+}
+
+void printProgram(const Program &program, llvm::raw_ostream &os) {
+  const qr_program &p = program.get();
+  os << "program abi " << p.abi_version << ": " << p.num_params << " params, "
+     << p.num_instrs << " instrs, " << p.num_values << " values; ids %"
+     << p.ids_value << " positions %" << p.positions_value << " mask %"
+     << p.mask_value << " logits %" << p.logits_value << "; hidden "
+     << p.hidden_size << " vocab " << p.vocab_size << " layers " << p.num_layers
+     << "\n";
+  for (int i = 0; i < p.num_params; ++i) {
+    const qr_param &q = p.params[i];
+    size_t bytes = dtypeBytes(q.dtype);
+    os << "param " << i << " \"" << program.getTensorName(i) << "\" "
+       << dtypeName(q.dtype) << " [";
+    for (int r = 0; r < q.rank; ++r) {
+      os << (r ? ", " : "") << q.shape[r];
+      bytes *= q.shape[r];
+    }
+    // FNV-1a over the data: equal data, equal checksum.
+    uint64_t h = 1469598103934665603ull;
+    const auto *data = static_cast<const uint8_t *>(q.data);
+    for (size_t b = 0; b < bytes; ++b)
+      h = (h ^ data[b]) * 1099511628211ull;
+    os << "] " << bytes << " bytes fnv1a " << llvm::format_hex(h, 18) << "\n";
+  }
+  for (int i = 0; i < p.num_instrs; ++i) {
+    const qr_instr &in = p.instrs[i];
+    os << "%" << in.output << " = " << opcodeName(in.opcode) << "(";
+    bool first = true;
+    for (int32_t v : in.inputs)
+      if (v >= 0) {
+        os << (first ? "" : ", ") << "%" << v;
+        first = false;
+      }
+    os << ")";
+    for (int32_t q : in.params)
+      if (q >= 0)
+        os << " param " << q;
+    if (in.name && *in.name)
+      os << " \"" << in.name << "\"";
+    os << " layer " << in.layer << " i " << in.i0 << " " << in.i1 << " "
+       << in.i2 << " f " << in.f0 << " flags " << in.flags;
+    if (in.opcode == QR_OP_LINEAR)
+      os << " quant w" << in.quant.w_bits << " a" << in.quant.a_bits << " gran "
+         << in.quant.granularity << " group " << in.quant.group_size << " sym "
+         << in.quant.symmetric << " static " << in.quant.act_static;
+    os << "\n";
+  }
 }
 
 FailureOr<std::unique_ptr<Program>>

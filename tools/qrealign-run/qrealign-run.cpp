@@ -78,6 +78,11 @@ static cl::opt<std::string> tokenizerPath("tokenizer",
                                           cl::desc("Tokenizer file (default: "
                                                    "qrealign.tokenizer)"),
                                           cl::value_desc("file"), cl::cat(cat));
+static cl::opt<bool> dumpProgram(
+    "dump-program",
+    cl::desc("Print the engine program the model lowers to and exit "
+             "(no engine is loaded, no prompt is needed)"),
+    cl::cat(cat));
 static cl::list<std::string>
     paramScopes("params",
                 cl::desc("File of a parameter scope, replacing the module's "
@@ -149,7 +154,7 @@ int main(int argc, char **argv) {
       if (!l.trim().empty())
         texts.push_back(l.rtrim("\r").str());
   }
-  if (texts.empty())
+  if (texts.empty() && !dumpProgram)
     return error("no prompt: pass --prompt TEXT or --prompts-file FILE");
 
   // The model: IR, or a checkpoint imported on the fly.
@@ -198,6 +203,10 @@ int main(int argc, char **argv) {
       qrealign::lowerToProgram(*module, baseDir, *scopeFiles);
   if (failed(program))
     return 1;
+  if (dumpProgram) {
+    qrealign::printProgram(**program, outs());
+    return 0;
+  }
   const qrealign::ModelInfo &info = (*program)->getModelInfo();
 
   // Tokenizer and template.

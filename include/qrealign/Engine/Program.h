@@ -18,6 +18,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <deque>
 #include <memory>
@@ -77,6 +78,12 @@ private:
   std::vector<std::unique_ptr<Checkpoint>> checkpoints; // one per scope
   ModelInfo info;
 };
+
+/// Prints `program` as text, one line per parameter and per instruction,
+/// with every field the engine reads (parameter data as its byte count and
+/// a checksum): what the lowering produced, testable without libtorch
+/// (`qrealign-run --dump-program`).
+void printProgram(const Program &program, llvm::raw_ostream &os);
 
 /// Lowers `module`. Relative paths of `qrealign.params` and
 /// `qrealign.tokenizer` are resolved against `baseDir` (the IR file's
