@@ -60,9 +60,11 @@ class Module:
         self.params = []      # (symbol, shape)
         self.resources = []   # (key, hex)
 
-    def param(self, name, shape, kind):
-        """Declares a parameter; kind picks the init of inline weights."""
-        self.params.append((name, shape, kind))
+    def param(self, name, shape, kind, elt=None, scope="model"):
+        """Declares a parameter; kind picks the init of inline weights;
+        elt and scope, when given, are an external parameter's storage type
+        and scope (packed weights)."""
+        self.params.append((name, shape, kind, elt, scope))
         return name
 
     def elt(self):
@@ -85,9 +87,11 @@ class Module:
 
     def render_params(self):
         out = []
-        for name, shape, kind in self.params:
-            ty = tensor_type(shape, self.elt())
-            if self.cfg["weights"] == "inline":
+        for name, shape, kind, elt, scope in self.params:
+            ty = tensor_type(shape, elt or self.elt())
+            if elt is not None:
+                init = '#qrealign.external<"%s"::"%s">' % (scope, name)
+            elif self.cfg["weights"] == "inline":
                 key = name.replace(".", "_")
                 self.resources.append((key, self.inline_blob(shape, kind)))
                 init = "dense_resource<%s>" % key
@@ -137,6 +141,21 @@ def build(cfg, seed):
                   "o": "self_attn.o_proj.weight",
                   "gate": "mlp.gate_proj.weight", "up": "mlp.up_proj.weight",
                   "down": "mlp.down_proj.weight"}[key]
+            packed = cfg.get("packed")
+            if packed and kind == "weight":
+                # The deployment form: levels, scales and zero points in
+                # scope "quant", dequantized in the layer.
+                bits, group = packed
+                N, K = shape
+                pre = p + hf[:-len(".weight")]
+                store = [N, K // 2] if bits <= 4 else [N, K]
+                sshape = [N, K // group if group else 1]
+                m.param(pre + ".weight_packed", store, kind,
+                        "ui8" if bits <= 4 else "i8", "quant")
+                m.param(pre + ".weight_scale", sshape, kind, "f32", "quant")
+                m.param(pre + ".weight_zero_point", sshape, kind, "i8", "quant")
+                names[key] = (pre, shape, ("packed", bits, store, sshape))
+                continue
             names[key] = (m.param(p + hf, shape, kind), shape)
             if cfg["qkv_bias"] and key in ("q", "k", "v"):
                 bname = p + hf.replace(".weight", ".bias")
@@ -146,19 +165,43 @@ def build(cfg, seed):
         b.append("    %%h%d = qrealign.layer %d (%%h%d, %%positions, %%mask) "
                  ": (%s, %s, %s) -> %s {" % (i + 1, i, i, hid, pos, mask, hid))
         b.append("    ^bb0(%%x: %s, %%pos: %s, %%m: %s):" % (hid, pos, mask))
-        for key, (sym, shape) in names.items():
+        for key, (sym, shape, *extra) in names.items():
+            if extra:
+                _, bits, store, sshape = extra[0]
+                st = tensor_type(store, "ui8" if bits <= 4 else "i8")
+                ft, zt = tensor_type(sshape, "f32"), tensor_type(sshape, "i8")
+                b.append("      %%p_%s = qrealign.get_param @%s.weight_packed : %s"
+                         % (key, sym, st))
+                b.append("      %%s_%s = qrealign.get_param @%s.weight_scale : %s"
+                         % (key, sym, ft))
+                b.append("      %%z_%s = qrealign.get_param @%s.weight_zero_point : %s"
+                         % (key, sym, zt))
+                b.append("      %%w_%s = qrealign.dequantize %%p_%s, %%s_%s zero_point %%z_%s bits = %d : (%s, %s, %s) -> %s"
+                         % (key, key, key, key, bits, st, ft, zt,
+                            tensor_type(shape, "f32")))
+                continue
             b.append("      %%w_%s = qrealign.get_param @%s : %s"
                      % (key, sym, T(shape)))
 
         def linear(res, name, inp, in_w, key, out_w):
             bias = ""
-            types = "%s, %s" % (act_t(in_w), T(names[key][1]))
+            packed = len(names[key]) > 2
+            types = "%s, %s" % (act_t(in_w), tensor_type(names[key][1], "f32")
+                                if packed else T(names[key][1]))
             if key + "_b" in names:
                 bias = " bias %%w_%s_b" % key
                 types += ", " + T(names[key + "_b"][1])
             fusion = {"q_proj": "qkv", "k_proj": "qkv", "v_proj": "qkv",
                       "gate_proj": "gate_up", "up_proj": "gate_up"}.get(name)
-            attrs = ' {fusion = "%s"}' % fusion if fusion else ""
+            fields = []
+            if fusion:
+                fields.append('fusion = "%s"' % fusion)
+            if packed:
+                bits, group = cfg["packed"]
+                fields.append("quant = #qrealign.quant<w_bits = %d%s>" % (
+                    bits, ", granularity = per_group, group_size = %d" % group
+                    if group else ""))
+            attrs = " {%s}" % ", ".join(fields) if fields else ""
             b.append('      %%%s = qrealign.linear "%s" %%%s, %%w_%s%s%s : (%s) -> %s'
                      % (res, name, inp, key, bias, attrs, types,
                         act_t(out_w)))
@@ -204,8 +247,10 @@ def build(cfg, seed):
     lines = []
     attrs = ""
     if cfg["weights"] == "external":
-        attrs = (' attributes {qrealign.params = {model = "%s"}}'
-                 % cfg["checkpoint"])
+        quant = (', quant = "%s"' % cfg["quant_params"]
+                 if cfg.get("packed") else "")
+        attrs = (' attributes {qrealign.params = {model = "%s"%s}}'
+                 % (cfg["checkpoint"], quant))
     lines.append("module%s {" % attrs)
     lines.extend(m.render_params())
     lines.append("  func.func @forward(%%ids: %s, %%positions: %s, %%mask: %s) -> %s {"
@@ -262,6 +307,13 @@ def main(argv=None):
                     help="element type of external weights")
     ap.add_argument("--checkpoint", default="model.safetensors",
                     help="checkpoint named by external weights")
+    ap.add_argument("--packed", metavar="BITS:GROUP",
+                    help="linears in their deployment form: external packed "
+                         "levels, f32 scales and i8 zero points in scope "
+                         "'quant', read through qrealign.dequantize "
+                         "(GROUP 0: per channel); external weights only")
+    ap.add_argument("--quant-params", default="quant.safetensors",
+                    help="file of scope 'quant' with --packed")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--output", default="-")
     args = ap.parse_args(argv)
@@ -279,6 +331,15 @@ def main(argv=None):
         ap.error("--kv-heads must divide --heads")
     if cfg["head_dim"] % 2:
         ap.error("--head-dim must be even")
+    if args.packed:
+        try:
+            bits, group = (int(x) for x in args.packed.split(":"))
+        except ValueError:
+            ap.error("--packed takes BITS:GROUP, e.g. 4:128")
+        if cfg["weights"] != "external" or not 2 <= bits <= 8:
+            ap.error("--packed needs external weights and BITS in 2..8")
+        cfg["packed"] = (bits, group)
+        cfg["quant_params"] = args.quant_params
 
     text = header(cfg, argv) + build(cfg, args.seed)
     if args.output == "-":
