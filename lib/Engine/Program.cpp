@@ -72,34 +72,10 @@ static std::string resolve(StringRef path, StringRef baseDir) {
   return std::string(p);
 }
 
-llvm::Expected<std::vector<ParamScopeFile>>
-parseParamScopeFiles(ArrayRef<std::string> values) {
-  std::vector<ParamScopeFile> out;
-  for (const std::string &v : values) {
-    auto [scope, path] = StringRef(v).split('=');
-    auto fail = [&](const Twine &why) {
-      return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                     "--params " + v + ": " + why);
-    };
-    if (path.empty() || !StringRef(v).contains('='))
-      return fail("expected SCOPE=PATH");
-    if (!ExternalAttr::isValidScope(scope))
-      return fail("scope '" + scope +
-                  "' is not a name ([A-Za-z_][A-Za-z0-9_-]*)");
-    if (llvm::any_of(out,
-                     [&](const ParamScopeFile &f) { return f.scope == scope; }))
-      return fail("scope '" + scope + "' is given twice");
-    out.push_back({scope.str(), path.str()});
-  }
-  return out;
-}
-
 class ProgramLowering {
 public:
-  ProgramLowering(ModuleOp module, StringRef baseDir,
-                  ArrayRef<ParamScopeFile> scopeFiles)
-      : module(module), baseDir(baseDir), scopeFiles(scopeFiles),
-        prog(new Program()) {}
+  ProgramLowering(ModuleOp module, const ParamEnvironment &env)
+      : module(module), env(env), prog(new Program()) {}
 
   FailureOr<std::unique_ptr<Program>> run();
 
@@ -135,8 +111,7 @@ private:
   }
 
   ModuleOp module;
-  StringRef baseDir;
-  ArrayRef<ParamScopeFile> scopeFiles;
+  const ParamEnvironment &env;
   std::unique_ptr<Program> prog;
   llvm::StringMap<Checkpoint *> scopes;
   llvm::StringMap<int32_t> paramIndex;
@@ -154,10 +129,6 @@ FailureOr<Checkpoint *> ProgramLowering::openScope(ParamOp user,
   auto it = scopes.find(scope);
   if (it != scopes.end())
     return it->second;
-  ParamEnvironment env;
-  env.inputDir = baseDir.str();
-  for (const ParamScopeFile &f : scopeFiles)
-    env.scopeFiles.push_back({f.scope, f.path});
   std::string path = env.resolve(module, scope).value_or("");
   if (path.empty())
     return user.emitError("parameter scope '")
@@ -175,14 +146,14 @@ FailureOr<Checkpoint *> ProgramLowering::openScope(ParamOp user,
 LogicalResult ProgramLowering::lowerParams() {
   auto params = llvm::to_vector(module.getOps<ParamOp>());
   // A scope given on the command line that nothing uses is a typo.
-  for (const ParamScopeFile &f : scopeFiles)
+  for (const auto &[scope, path] : env.scopeFiles)
     if (llvm::none_of(params, [&](ParamOp p) {
           ExternalAttr ext = p.getExternal();
-          return ext && ext.getScope() == f.scope;
+          return ext && ext.getScope() == scope;
         }))
       return mlir::emitError(UnknownLoc::get(module.getContext()), "--params ")
-             << f.scope << "=" << f.path << ": no parameter of the module "
-             << "is in scope '" << f.scope << "'";
+             << scope << "=" << path << ": no parameter of the module "
+             << "is in scope '" << scope << "'";
   for (ParamOp p : params) {
     auto type = cast<RankedTensorType>(p.getType());
     qr_param out{};
@@ -530,7 +501,7 @@ FailureOr<std::unique_ptr<Program>> ProgramLowering::run() {
     return "";
   };
   info.modelType = getStr("qrealign.model_type");
-  info.tokenizerPath = resolve(getStr("qrealign.tokenizer"), baseDir);
+  info.tokenizerPath = resolve(getStr("qrealign.tokenizer"), env.inputDir);
   info.chatTemplate = getStr("qrealign.chat_template");
   if (info.chatTemplate.empty())
     info.chatTemplate = "none";
@@ -635,8 +606,7 @@ void printProgram(const Program &program, llvm::raw_ostream &os) {
 }
 
 FailureOr<std::unique_ptr<Program>>
-lowerToProgram(ModuleOp module, StringRef baseDir,
-               ArrayRef<ParamScopeFile> scopeFiles) {
-  return ProgramLowering(module, baseDir, scopeFiles).run();
+lowerToProgram(ModuleOp module, const ParamEnvironment &env) {
+  return ProgramLowering(module, env).run();
 }
 } // namespace qrealign

@@ -210,7 +210,7 @@ Expected<std::unique_ptr<LabModel>> loadModel(StringRef dir,
     }
     return mlir::success();
   });
-  std::string baseDir;
+  mlir::qrealign::ParamEnvironment env;
   if (dir.ends_with(".mlir") || dir.ends_with(".mlirbc")) {
     // Quantized or otherwise transformed IR: its parameter scopes resolve
     // against its directory.
@@ -224,7 +224,7 @@ Expected<std::unique_ptr<LabModel>> loadModel(StringRef dir,
     m->module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &m->context);
     if (!m->module)
       return fail(diag.empty() ? dir + ": cannot parse" : diag);
-    baseDir = llvm::sys::path::parent_path(dir).str();
+    env.inputDir = llvm::sys::path::parent_path(dir).str();
   } else {
     Expected<ImportedModel> imported = openModel(dir, ImportOptions());
     if (!imported)
@@ -234,9 +234,9 @@ Expected<std::unique_ptr<LabModel>> loadModel(StringRef dir,
       return module.takeError();
     m->module = std::move(*module);
   }
-  auto program = lowerToProgram(*m->module, baseDir);
+  auto program = lowerToProgram(*m->module, env);
   if (failed(program))
-    return fail(baseDir.empty() ? dir + ": " + diag : diag);
+    return fail(env.inputDir.empty() ? dir + ": " + diag : diag);
   m->program = std::move(*program);
   const ModelInfo &info = m->program->getModelInfo();
   if (info.tokenizerPath.empty())

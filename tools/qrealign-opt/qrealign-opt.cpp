@@ -88,15 +88,9 @@ int main(int argc, char **argv) {
     if (env.outputDir.empty())
       env.outputDir = ".";
   }
-  for (const std::string &v : paramScopes) {
-    auto [scope, path] = llvm::StringRef(v).split('=');
-    if (!llvm::StringRef(v).contains('=') || path.empty())
-      return error("--params " + v + ": expected SCOPE=PATH");
-    if (!mlir::qrealign::ExternalAttr::isValidScope(scope))
-      return error("--params " + v + ": scope '" + scope +
-                   "' is not a name ([A-Za-z_][A-Za-z0-9_-]*)");
-    env.scopeFiles.push_back({scope.str(), path.str()});
-  }
+  if (llvm::Error err = env.addScopeFiles(
+          std::vector<std::string>(paramScopes.begin(), paramScopes.end())))
+    return error(llvm::toString(std::move(err)));
   // A pass option the command-line parser rejects ("w-bits=abc") is
   // printed by that parser; upstream then adds an empty
   // "<unknown>:0: error: " line. Drop that empty diagnostic.

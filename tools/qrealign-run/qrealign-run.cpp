@@ -165,7 +165,8 @@ int main(int argc, char **argv) {
   // adds nothing for a user.
   context.printOpOnDiagnostic(false);
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  std::string baseDir;
+  // Where the IR's parameter scopes resolve: its directory, and --params.
+  mlir::qrealign::ParamEnvironment env;
   SourceMgr sourceMgr;
   mlir::SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
   // Imported IR locates ops by checkpoint tensor name.
@@ -183,7 +184,7 @@ int main(int argc, char **argv) {
     module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
     if (!module)
       return 1;
-    baseDir = sys::path::parent_path(modelPath).str();
+    env.inputDir = sys::path::parent_path(modelPath).str();
   } else {
     Expected<qrealign::ImportedModel> m =
         qrealign::openModel(modelPath, qrealign::ImportOptions());
@@ -194,13 +195,11 @@ int main(int argc, char **argv) {
       return error(toString(imported.takeError()));
     module = std::move(*imported);
   }
-  Expected<std::vector<qrealign::ParamScopeFile>> scopeFiles =
-      qrealign::parseParamScopeFiles(
-          std::vector<std::string>(paramScopes.begin(), paramScopes.end()));
-  if (!scopeFiles)
-    return error(toString(scopeFiles.takeError()));
+  if (Error err = env.addScopeFiles(
+          std::vector<std::string>(paramScopes.begin(), paramScopes.end())))
+    return error(toString(std::move(err)));
   mlir::FailureOr<std::unique_ptr<qrealign::Program>> program =
-      qrealign::lowerToProgram(*module, baseDir, *scopeFiles);
+      qrealign::lowerToProgram(*module, env);
   if (failed(program))
     return 1;
   if (dumpProgram) {

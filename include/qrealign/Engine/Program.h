@@ -14,6 +14,7 @@
 #ifndef QREALIGN_ENGINE_PROGRAM_H
 #define QREALIGN_ENGINE_PROGRAM_H
 
+#include "qrealign/Dialect/QRealign/IR/ParamEnvironment.h"
 #include "qrealign/Engine/EngineAPI.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -42,18 +43,6 @@ struct ModelInfo {
   /// `qrealign.sliding_window`, or 0.
   int64_t slidingWindow = 0;
 };
-
-/// A parameter scope's file given on a command line (`--params SCOPE=PATH`);
-/// it replaces the module's `qrealign.params` entry for SCOPE.
-struct ParamScopeFile {
-  std::string scope;
-  std::string path; // relative to the working directory
-};
-
-/// Parses `--params` values of the form SCOPE=PATH; rejects a malformed
-/// value, an invalid scope name and a scope given twice.
-llvm::Expected<std::vector<ParamScopeFile>>
-parseParamScopeFiles(llvm::ArrayRef<std::string> values);
 
 class Program {
 public:
@@ -85,15 +74,15 @@ private:
 /// (`qrealign-run --dump-program`).
 void printProgram(const Program &program, llvm::raw_ostream &os);
 
-/// Lowers `module`. Relative paths of `qrealign.params` and
-/// `qrealign.tokenizer` are resolved against `baseDir` (the IR file's
-/// directory); `scopeFiles` replace or add entries of `qrealign.params`.
+/// Lowers `module`. Parameter scopes resolve through `env` (its `inputDir`,
+/// the IR file's directory, also anchors a relative `qrealign.tokenizer`;
+/// its `scopeFiles` replace or add entries of `qrealign.params`).
 /// Problems are reported as diagnostics located on the offending op (for a
 /// parameter: its name location, the checkpoint tensor name, when the
 /// importer wrote it).
 mlir::FailureOr<std::unique_ptr<Program>>
-lowerToProgram(mlir::ModuleOp module, llvm::StringRef baseDir,
-               llvm::ArrayRef<ParamScopeFile> scopeFiles = {});
+lowerToProgram(mlir::ModuleOp module,
+               const mlir::qrealign::ParamEnvironment &env = {});
 } // namespace qrealign
 
 #endif // QREALIGN_ENGINE_PROGRAM_H

@@ -104,8 +104,8 @@ protected:
       (**module)->walk([&](mlir::qrealign::LinearOp op) {
         op.setQuantAttr(quant(context));
       });
+    mlir::qrealign::ParamEnvironment env;
     if (packed) {
-      mlir::qrealign::ParamEnvironment env;
       env.inputDir = env.outputDir = *dir;
       context.getOrLoadDialect<mlir::qrealign::QRealignDialect>()
           ->setParamEnvironment(env);
@@ -116,7 +116,7 @@ protected:
       pm.addPass(mlir::qrealign::createQRealignQuantizeWeightsPass(options));
       EXPECT_TRUE(mlir::succeeded(pm.run(**module)));
     }
-    auto program = lowerToProgram(**module, packed ? *dir : "");
+    auto program = lowerToProgram(**module, env);
     EXPECT_TRUE(mlir::succeeded(program));
     programs.push_back(std::move(*program));
     auto engine = Engine::create(*programs.back(), EngineOptions());

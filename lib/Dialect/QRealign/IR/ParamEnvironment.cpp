@@ -14,6 +14,27 @@
 using namespace mlir;
 using namespace mlir::qrealign;
 
+llvm::Error
+ParamEnvironment::addScopeFiles(llvm::ArrayRef<std::string> values) {
+  for (const std::string &v : values) {
+    auto [scope, path] = llvm::StringRef(v).split('=');
+    auto fail = [&](const llvm::Twine &why) {
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "--params " + v + ": " + why);
+    };
+    if (path.empty() || !llvm::StringRef(v).contains('='))
+      return fail("expected SCOPE=PATH");
+    if (!ExternalAttr::isValidScope(scope))
+      return fail("scope '" + scope +
+                  "' is not a name ([A-Za-z_][A-Za-z0-9_-]*)");
+    if (llvm::any_of(scopeFiles,
+                     [&](const auto &f) { return f.first == scope; }))
+      return fail("scope '" + scope + "' is given twice");
+    scopeFiles.push_back({scope.str(), path.str()});
+  }
+  return llvm::Error::success();
+}
+
 std::optional<std::string>
 ParamEnvironment::resolve(ModuleOp module, llvm::StringRef scope) const {
   for (const auto &[s, path] : scopeFiles)

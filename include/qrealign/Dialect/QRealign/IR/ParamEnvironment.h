@@ -14,7 +14,9 @@
 #ifndef QREALIGN_DIALECT_QREALIGN_IR_PARAMENVIRONMENT_H
 #define QREALIGN_DIALECT_QREALIGN_IR_PARAMENVIRONMENT_H
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
 
 #include <optional>
 #include <string>
@@ -35,6 +37,11 @@ struct ParamEnvironment {
   /// `--params SCOPE=PATH` values (paths relative to the working
   /// directory); they replace the module's entries.
   std::vector<std::pair<std::string, std::string>> scopeFiles;
+
+  /// Appends `--params` values of the form SCOPE=PATH to `scopeFiles`;
+  /// rejects a malformed value, an invalid scope name and a scope given
+  /// twice ("--params VALUE: why").
+  llvm::Error addScopeFiles(llvm::ArrayRef<std::string> values);
 
   /// The file of `scope`: a --params value, else the module's
   /// `qrealign.params` entry resolved against `inputDir`; std::nullopt if
