@@ -15,26 +15,11 @@ quantized / plain. The acceptance bar: <= 2 s and <= 500 MB quantized.
 """
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-
-def measure(tool, model, out, runs):
-    walls, rss = [], []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        pid = os.fork()
-        if pid == 0:
-            os.execv(tool, [tool, model, "-o", out])
-        _, status, usage = os.wait4(pid, 0)
-        walls.append(time.perf_counter() - t0)
-        if status != 0:
-            sys.exit("%s %s failed" % (tool, model))
-        rss.append(usage.ru_maxrss / 1024.0)
-    return statistics.median(walls), max(rss)
+from import_7b import measure  # median wall time and peak RSS of a tool run
 
 
 def main():

@@ -185,11 +185,9 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
     paramTypes[name] = RankedTensorType::get(shape, elt);
   }
 
+  // Paths relative to the IR's directory (absolute without one).
   ParamEnvironment env;
   env.outputDir = model.irDirectory;
-  auto recorded = [&](StringRef path) {
-    return model.irDirectory.empty() ? path.str() : env.recordedPath(path);
-  };
   // Locations name what they come from in the checkpoint, without the
   // checkpoint's (absolute) path: IR and weights move together.
   Location unknown = UnknownLoc::get(&ctx);
@@ -203,13 +201,14 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
   auto setAttr = [&](StringRef name, Attribute value) {
     (*module)->setAttr(name, value);
   };
-  setAttr(QRealignDialect::getParamsAttrName(),
-          attrs.getDictionaryAttr(attrs.getNamedAttr(
-              scope, attrs.getStringAttr(recorded(model.checkpointPath)))));
+  setAttr(
+      QRealignDialect::getParamsAttrName(),
+      attrs.getDictionaryAttr(attrs.getNamedAttr(
+          scope, attrs.getStringAttr(env.recordedPath(model.checkpointPath)))));
   setAttr("qrealign.model_type", attrs.getStringAttr(c.modelType));
   if (!model.tokenizerPath.empty())
     setAttr("qrealign.tokenizer",
-            attrs.getStringAttr(recorded(model.tokenizerPath)));
+            attrs.getStringAttr(env.recordedPath(model.tokenizerPath)));
   setAttr("qrealign.chat_template", attrs.getStringAttr(model.chatTemplate));
   if (c.bosTokenId >= 0)
     setAttr("qrealign.bos_token_id", attrs.getI64IntegerAttr(c.bosTokenId));
