@@ -44,7 +44,9 @@ for name, script in [("%exitcode", "exitcode.py"),
                      ("%mkhostile", "make-hostile.py"),
                      ("%truncations", "check-truncations.py"),
                      ("%maxrss", "maxrss.py"),
-                     ("%mkbpe", "make-bpe-tokenizer.py")]:
+                     ("%mkbpe", "make-bpe-tokenizer.py"),
+                     ("%cmplogits", "compare-logits.py"),
+                     ("%settensor", "set-tensor.py")]:
     config.substitutions.append(
         (name, "%s %s" % (config.python_executable,
                           os.path.join(src, "test", "lit-utils", script))))

@@ -88,7 +88,11 @@ private:
   FailureOr<Checkpoint *> openScope(ParamOp user, StringRef scope);
   LogicalResult lowerBlock(Block &block);
   FailureOr<int32_t> param(Operation *user, Value v);
-  FailureOr<int32_t> dequantized(DequantizeOp op);
+  FailureOr<std::vector<float>> evalWeight(Value v);
+  FailureOr<int32_t> weight(Operation *user, Value v);
+  std::vector<float> floats(int32_t index) const;
+  int32_t addF32Param(const qr_param &like, std::vector<float> values,
+                      int64_t n, int64_t k);
   FailureOr<int32_t> value(Operation *user, Value v);
   int32_t define(Value v) {
     int32_t id = numValues++;
@@ -115,7 +119,7 @@ private:
   std::unique_ptr<Program> prog;
   llvm::StringMap<Checkpoint *> scopes;
   llvm::StringMap<int32_t> paramIndex;
-  llvm::DenseMap<Operation *, int32_t> dequantizedIndex;
+  llvm::DenseMap<Operation *, int32_t> foldedIndex;
   llvm::DenseMap<Value, int32_t> values;
   int32_t numValues = 0;
   int32_t currentLayer = -1;
@@ -250,54 +254,203 @@ FailureOr<int32_t> ProgramLowering::param(Operation *user, Value v) {
   return it->second;
 }
 
-/// The weight of `op` as an f32 parameter, dequantized once from its packed
-/// levels, scales and zero points (qrealign/Quant/Quantizer.h).
-FailureOr<int32_t> ProgramLowering::dequantized(DequantizeOp op) {
-  auto it = dequantizedIndex.find(op);
-  if (it != dequantizedIndex.end())
-    return it->second;
-  FailureOr<int32_t> packed = param(op, op.getPacked());
-  FailureOr<int32_t> scale = param(op, op.getScale());
-  FailureOr<int32_t> zero =
-      op.getZeroPoint() ? param(op, op.getZeroPoint()) : FailureOr<int32_t>(-1);
-  if (failed(packed) || failed(scale) || failed(zero))
-    return failure();
-  auto result = op.getResult().getType();
-  if (!result.getElementType().isF32() ||
-      prog->params[*scale].dtype != QR_DTYPE_F32)
-    return op.emitError("the engine dequantizes f32 scales to f32 weights");
-  int64_t n = result.getDimSize(0), k = result.getDimSize(1);
-  const qr_param &pp = prog->params[*packed], &sp = prog->params[*scale];
-  int bits = op.getBits();
-  int64_t packedBytes = n * k / (isNibblePacked(bits) ? 2 : 1);
-  int64_t scaleRows = sp.shape[0], groups = sp.shape[1];
-  if (llvm::Error err = checkAllocation(uint64_t(n) * k * sizeof(float),
-                                        "dequantizing a weight"))
-    return op.emitError(llvm::toString(std::move(err)));
-  std::vector<int8_t> q = unpackWeight(
-      ArrayRef(static_cast<const uint8_t *>(pp.data), packedBytes), n, k, bits);
-  ArrayRef<float> scales(static_cast<const float *>(sp.data),
-                         scaleRows * groups);
-  ArrayRef<int8_t> zeros;
-  if (*zero >= 0)
-    zeros = ArrayRef(static_cast<const int8_t *>(prog->params[*zero].data),
-                     scaleRows * groups);
-  std::vector<float> w =
-      dequantizeWeight(q, n, k, scales, zeros, scaleRows, groups);
-  std::vector<uint8_t> bytes(w.size() * sizeof(float));
-  memcpy(bytes.data(), w.data(), bytes.size());
+/// The elements of parameter `index` (f32, f16 or bf16) as floats.
+std::vector<float> ProgramLowering::floats(int32_t index) const {
+  const qr_param &p = prog->params[index];
+  size_t count = 1;
+  for (int r = 0; r < p.rank; ++r)
+    count *= p.shape[r];
+  std::vector<float> out(count);
+  const auto *bytes = static_cast<const uint8_t *>(p.data);
+  for (size_t i = 0; i < count; ++i) {
+    if (p.dtype == QR_DTYPE_F32) {
+      memcpy(&out[i], bytes + 4 * i, 4);
+      continue;
+    }
+    uint16_t bits;
+    memcpy(&bits, bytes + 2 * i, 2);
+    if (p.dtype == QR_DTYPE_BF16) {
+      uint32_t wide = uint32_t(bits) << 16;
+      memcpy(&out[i], &wide, 4);
+    } else {
+      out[i] = APFloat(APFloat::IEEEhalf(), APInt(16, bits)).convertToFloat();
+    }
+  }
+  return out;
+}
+
+int32_t ProgramLowering::addF32Param(const qr_param &like,
+                                     std::vector<float> values, int64_t n,
+                                     int64_t k) {
+  std::vector<uint8_t> bytes(values.size() * sizeof(float));
+  memcpy(bytes.data(), values.data(), bytes.size());
   prog->buffers.push_back(std::move(bytes));
   qr_param out{};
-  out.name = pp.name;
+  out.name = like.name;
   out.dtype = QR_DTYPE_F32;
   out.rank = 2;
   out.shape[0] = n;
   out.shape[1] = k;
   out.data = prog->buffers.back().data();
   int32_t index = prog->params.size();
-  prog->tensorNames.push_back(prog->tensorNames[*packed]);
+  prog->tensorNames.push_back(like.name);
   prog->params.push_back(out);
-  return dequantizedIndex[op] = index;
+  return index;
+}
+
+/// True if `v` is a weight the lowering computes once from parameters: a
+/// parameter, or dequantize / smooth_weight / fake_quantize of such.
+static bool isConstantWeight(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (isa_and_nonnull<GetParamOp, DequantizeOp>(def))
+    return true;
+  if (auto sw = dyn_cast_or_null<SmoothWeightOp>(def))
+    return isConstantWeight(sw.getWeight());
+  if (auto fq = dyn_cast_or_null<FakeQuantizeOp>(def))
+    return isConstantWeight(fq.getInput());
+  return false;
+}
+
+/// A weight computed once, at lowering, in f32, with the formulas of
+/// qrealign/Quant/Quantizer.h: `qrealign.dequantize` of packed levels,
+/// `qrealign.smooth_weight`, or `qrealign.fake_quantize` (with its clipping
+/// factors or static ranges) of a computed weight or a parameter. The
+/// packed and fake-quantize forms of one quantization give the same
+/// floats.
+FailureOr<std::vector<float>> ProgramLowering::evalWeight(Value v) {
+  Operation *op = v.getDefiningOp();
+  if (isa_and_nonnull<GetParamOp>(op)) {
+    FailureOr<int32_t> index = param(op, v);
+    if (failed(index))
+      return failure();
+    int32_t dtype = prog->params[*index].dtype;
+    if (dtype != QR_DTYPE_F32 && dtype != QR_DTYPE_F16 &&
+        dtype != QR_DTYPE_BF16)
+      return op->emitError("the engine computes weights from float "
+                           "parameters");
+    return floats(*index);
+  }
+  auto result = cast<RankedTensorType>(v.getType());
+  if (result.getRank() != 2 || !result.hasStaticShape())
+    return op->emitError("the engine computes 2-D weights of static shape");
+  int64_t n = result.getDimSize(0), k = result.getDimSize(1);
+  if (llvm::Error err = checkAllocation(uint64_t(n) * k * sizeof(float),
+                                        "computing a weight"))
+    return op->emitError(llvm::toString(std::move(err)));
+  auto optionalParam = [&](Value x) -> FailureOr<int32_t> {
+    return x ? param(op, x) : FailureOr<int32_t>(-1);
+  };
+  auto span = [&](int32_t index, auto *type) {
+    using T = std::remove_pointer_t<decltype(type)>;
+    const qr_param &p = prog->params[index];
+    return ArrayRef(static_cast<const T *>(p.data), p.shape[0] * p.shape[1]);
+  };
+  if (auto dq = dyn_cast<DequantizeOp>(op)) {
+    FailureOr<int32_t> packed = param(op, dq.getPacked());
+    FailureOr<int32_t> scale = param(op, dq.getScale());
+    FailureOr<int32_t> zero = optionalParam(dq.getZeroPoint());
+    if (failed(packed) || failed(scale) || failed(zero))
+      return failure();
+    if (prog->params[*scale].dtype != QR_DTYPE_F32)
+      return op->emitError("the engine dequantizes with f32 scales");
+    const qr_param &pp = prog->params[*packed], &sp = prog->params[*scale];
+    int bits = dq.getBits();
+    int64_t packedBytes = n * k / (isNibblePacked(bits) ? 2 : 1);
+    std::vector<int8_t> q = unpackWeight(
+        ArrayRef(static_cast<const uint8_t *>(pp.data), packedBytes), n, k,
+        bits);
+    ArrayRef<int8_t> zeros;
+    if (*zero >= 0)
+      zeros = span(*zero, (int8_t *)nullptr);
+    return dequantizeWeight(q, n, k, span(*scale, (float *)nullptr), zeros,
+                            sp.shape[0], sp.shape[1]);
+  }
+  if (auto sw = dyn_cast<SmoothWeightOp>(op)) {
+    FailureOr<std::vector<float>> w = evalWeight(sw.getWeight());
+    FailureOr<int32_t> scale = param(op, sw.getScale());
+    if (failed(w) || failed(scale))
+      return failure();
+    std::vector<float> s = floats(*scale);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < k; ++c)
+        (*w)[r * k + c] *= s[c];
+    return w;
+  }
+  auto fq = cast<FakeQuantizeOp>(op);
+  FailureOr<std::vector<float>> w = evalWeight(fq.getInput());
+  FailureOr<int32_t> scale = optionalParam(fq.getScale());
+  FailureOr<int32_t> zero = optionalParam(fq.getZeroPoint());
+  FailureOr<int32_t> clipMax = optionalParam(fq.getClipMax());
+  FailureOr<int32_t> clipMin = optionalParam(fq.getClipMin());
+  if (failed(w) || failed(scale) || failed(zero) || failed(clipMax) ||
+      failed(clipMin))
+    return failure();
+  int bits = fq.getBits();
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+  std::vector<int8_t> zeros;
+  int64_t scaleRows, groups;
+  if (*scale >= 0) {
+    const qr_param &sp = prog->params[*scale];
+    scaleRows = sp.shape[0];
+    groups = sp.shape[1];
+    scales = span(*scale, (float *)nullptr).vec();
+    if (*zero >= 0)
+      zeros = span(*zero, (int8_t *)nullptr).vec();
+    q = quantizeOnGrid(*w, n, k, bits, scales, zeros, scaleRows, groups);
+  } else {
+    WeightQuantSpec spec;
+    spec.bits = bits;
+    spec.symmetric = fq.getSymmetric();
+    switch (fq.getGranularity()) {
+    case Granularity::PerTensor:
+      spec.groupSize = -1;
+      break;
+    case Granularity::PerChannel:
+      spec.groupSize = 0;
+      break;
+    case Granularity::PerGroup:
+      spec.groupSize = *fq.getGroupSize();
+      break;
+    }
+    std::vector<float> cmax, cmin;
+    if (*clipMax >= 0)
+      cmax = floats(*clipMax);
+    if (*clipMin >= 0)
+      cmin = floats(*clipMin);
+    spec.clipMax = cmax;
+    spec.clipMin = cmin;
+    QuantizedWeight r = quantizeWeight(*w, n, k, spec);
+    q = std::move(r.q);
+    scales = std::move(r.scale);
+    zeros = std::move(r.zeroPoint);
+    scaleRows = r.scaleRows;
+    groups = r.groups;
+  }
+  return dequantizeWeight(q, n, k, scales, zeros, scaleRows, groups);
+}
+
+/// The parameter a linear reads as its weight: a parameter, or one computed
+/// once by evalWeight (named after the parameter it starts from).
+FailureOr<int32_t> ProgramLowering::weight(Operation *user, Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!def || isa<GetParamOp>(def) || !isConstantWeight(v))
+    return param(user, v);
+  auto it = foldedIndex.find(def);
+  if (it != foldedIndex.end())
+    return it->second;
+  FailureOr<std::vector<float>> w = evalWeight(v);
+  if (failed(w))
+    return failure();
+  Value root = v;
+  while (!root.getDefiningOp<GetParamOp>())
+    root = root.getDefiningOp()->getOperand(0); // levels, weight or input
+  FailureOr<int32_t> origin = param(def, root);
+  if (failed(origin))
+    return failure();
+  auto type = cast<RankedTensorType>(v.getType());
+  return foldedIndex[def] = addF32Param(prog->params[*origin], std::move(*w),
+                                        type.getDimSize(0), type.getDimSize(1));
 }
 
 FailureOr<int32_t> ProgramLowering::value(Operation *user, Value v) {
@@ -322,7 +475,9 @@ static qr_quant toQuant(QuantSchemeAttr q) {
 LogicalResult ProgramLowering::lowerBlock(Block &block) {
   for (Operation &op : block) {
     // Parameters and dequantized weights are read where they are used.
-    if (isa<GetParamOp, DequantizeOp, YieldOp, func::ReturnOp>(op))
+    if (isa<GetParamOp, DequantizeOp, SmoothWeightOp, YieldOp, func::ReturnOp>(
+            op) ||
+        (isa<FakeQuantizeOp>(op) && isConstantWeight(op.getResult(0))))
       continue;
     FailureOr<int32_t> a, b, c, d;
     qr_instr in{};
@@ -343,10 +498,8 @@ LogicalResult ProgramLowering::lowerBlock(Block &block) {
       in.f0 = n.getEpsilon().convertToDouble();
     } else if (auto l = dyn_cast<LinearOp>(op)) {
       in = newInstr(QR_OP_LINEAR);
-      auto dequant = l.getWeight().getDefiningOp<DequantizeOp>();
       if (failed(a = value(&op, l.getInput())) ||
-          failed(b = dequant ? dequantized(dequant)
-                             : param(&op, l.getWeight())))
+          failed(b = weight(&op, l.getWeight())))
         return failure();
       in.inputs[0] = *a;
       in.params[0] = *b;
@@ -357,16 +510,65 @@ LogicalResult ProgramLowering::lowerBlock(Block &block) {
       }
       in.name = str(l.getName());
       if (QuantSchemeAttr q = l.getQuantAttr()) {
-        if (q.quantizesActivations() && q.getAct() == ActQuantMode::Static)
-          return l.emitError("static activation quantization needs "
-                             "calibrated act_scale qparams; the engine "
-                             "supports act = dynamic");
+        // An operand that comes from a quantization op is already on its
+        // grid; the engine applies the rest of the scheme (the convenience
+        // of evaluating a scheme before any pass materializes it).
+        bool inputQuantized = l.getInput().getDefiningOp<FakeQuantizeOp>();
+        bool weightQuantized = isa_and_nonnull<DequantizeOp, FakeQuantizeOp>(
+                                   l.getWeight().getDefiningOp()) &&
+                               isConstantWeight(l.getWeight());
+        if (q.quantizesActivations() && q.getAct() == ActQuantMode::Static &&
+            !inputQuantized)
+          return l.emitError("act = static: the input must come from a "
+                             "qrealign.fake_quantize with calibrated "
+                             "ranges (scale and zero_point)");
         in.quant = toQuant(q);
-        // A dequantized weight is already on its grid: only the activation
-        // part of the scheme remains for the engine.
-        if (dequant)
+        if (weightQuantized)
           in.quant.w_bits = 16;
+        if (inputQuantized)
+          in.quant.a_bits = 16;
       }
+    } else if (auto fq = dyn_cast<FakeQuantizeOp>(op)) {
+      in = newInstr(QR_OP_FAKE_QUANT);
+      if (fq.getClipMax())
+        return fq.emitError("the engine applies clipping factors to "
+                            "parameters (weights) only");
+      if (fq.getScale() && fq.getGranularity() != Granularity::PerTensor)
+        return fq.emitError("the engine supports static ranges on "
+                            "activations per tensor only");
+      if (failed(a = value(&op, fq.getInput())))
+        return failure();
+      in.inputs[0] = *a;
+      if (fq.getScale()) {
+        if (failed(b = param(&op, fq.getScale())))
+          return failure();
+        in.params[0] = *b;
+        if (fq.getZeroPoint()) {
+          if (failed(c = param(&op, fq.getZeroPoint())))
+            return failure();
+          in.params[1] = *c;
+        }
+      }
+      in.i0 = fq.getBits();
+      switch (fq.getGranularity()) {
+      case Granularity::PerTensor:
+        in.i1 = -1;
+        break;
+      case Granularity::PerChannel:
+        in.i1 = 0;
+        break;
+      case Granularity::PerGroup:
+        in.i1 = *fq.getGroupSize();
+        break;
+      }
+      in.flags = fq.getSymmetric() ? 1 : 0;
+    } else if (auto sm = dyn_cast<SmoothOp>(op)) {
+      in = newInstr(QR_OP_SMOOTH);
+      if (failed(a = value(&op, sm.getInput())) ||
+          failed(b = param(&op, sm.getScale())))
+        return failure();
+      in.inputs[0] = *a;
+      in.params[0] = *b;
     } else if (auto r = dyn_cast<RopeOp>(op)) {
       in = newInstr(QR_OP_ROPE);
       if (failed(a = value(&op, r.getInput())) ||
@@ -542,6 +744,10 @@ static StringRef opcodeName(int32_t op) {
     return "add";
   case QR_OP_LAYER_END:
     return "layer_end";
+  case QR_OP_FAKE_QUANT:
+    return "fake_quant";
+  case QR_OP_SMOOTH:
+    return "smooth";
   }
   return "?";
 }

@@ -33,6 +33,12 @@ QuantizedWeight qrealign::quantizeWeight(llvm::ArrayRef<float> w, int64_t n,
   const float half = float(1 << (spec.bits - 1));
   const float qmin = -half, qmax = half - 1;
 
+  assert((spec.clipMax.empty() || spec.clipMax.size() == out.scale.size()) &&
+         "one clip_max logit per range");
+  assert((spec.symmetric || spec.clipMin.empty() ||
+          spec.clipMin.size() == out.scale.size()) &&
+         "one clip_min logit per range");
+
   auto quantizeBlock = [&](int64_t index, auto forEach) {
     float lo = 0, hi = 0, absMax = 0;
     forEach([&](int64_t i) {
@@ -40,6 +46,12 @@ QuantizedWeight qrealign::quantizeWeight(llvm::ArrayRef<float> w, int64_t n,
       hi = std::max(hi, w[i]);
       absMax = std::max(absMax, std::fabs(w[i]));
     });
+    if (!spec.clipMax.empty()) {
+      hi *= clipFactor(spec.clipMax[index]);
+      absMax *= clipFactor(spec.clipMax[index]);
+    }
+    if (!spec.symmetric && !spec.clipMin.empty())
+      lo *= clipFactor(spec.clipMin[index]);
     float s, z;
     if (spec.symmetric) {
       s = std::max(absMax, 1e-8f) / qmax;
@@ -76,6 +88,29 @@ QuantizedWeight qrealign::quantizeWeight(llvm::ArrayRef<float> w, int64_t n,
         for (int64_t c = g * groupLen; c < (g + 1) * groupLen; ++c)
           f(r * k + c);
       });
+  return out;
+}
+
+float qrealign::clipFactor(float c) { return 1.0f / (1.0f + std::exp(-c)); }
+
+std::vector<int8_t> qrealign::quantizeOnGrid(llvm::ArrayRef<float> w, int64_t n,
+                                             int64_t k, int bits,
+                                             llvm::ArrayRef<float> scale,
+                                             llvm::ArrayRef<int8_t> zeroPoint,
+                                             int64_t scaleRows,
+                                             int64_t groups) {
+  assert(int64_t(w.size()) == n * k && "weight size");
+  const float half = float(1 << (bits - 1));
+  std::vector<int8_t> out(n * k);
+  int64_t groupLen = k / groups;
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c) {
+      int64_t s = (scaleRows == 1 ? 0 : r) * groups + c / groupLen;
+      float z = zeroPoint.empty() ? 0.0f : float(zeroPoint[s]);
+      float q = std::clamp(std::nearbyint(w[r * k + c] / scale[s]) + z, -half,
+                           half - 1);
+      out[r * k + c] = int8_t(q);
+    }
   return out;
 }
 

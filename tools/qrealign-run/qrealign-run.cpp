@@ -113,6 +113,11 @@ static cl::opt<int64_t> maxContext(
              "model's max_position_embeddings (qrealign.max_positions), or "
              "4096 when the model records none"),
     cl::init(0), cl::cat(cat));
+static cl::opt<std::string> logitsPath(
+    "logits",
+    cl::desc("Also write the logits of each prompt's last token, before "
+             "generation, to this file (NumPy .npy, f32 [prompts, vocab])"),
+    cl::value_desc("file"), cl::cat(cat));
 static cl::opt<bool> noEos("ignore-eos",
                            cl::desc("Do not stop at end-of-sequence tokens"),
                            cl::cat(cat));
@@ -323,6 +328,38 @@ int main(int argc, char **argv) {
   double loadSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
+
+  if (!logitsPath.empty()) {
+    std::vector<std::vector<float>> logits;
+    for (size_t from = 0; from < inputs.size(); from += batchSize) {
+      size_t to = std::min(inputs.size(), from + size_t(batchSize));
+      auto rows = (*engine)->forward(ArrayRef(inputs).slice(from, to - from));
+      if (!rows)
+        return error(toString(rows.takeError()));
+      for (auto &row : *rows)
+        logits.push_back(std::move(row));
+    }
+    int64_t vocab = (*engine)->getVocabSize();
+    Error err = qrealign::writeFileAtomically(logitsPath, [&](raw_ostream &os) {
+      // NumPy format 1.0: magic, header length, a dict padded to 64.
+      std::string header = formatv("{{'descr': '<f4', 'fortran_order': "
+                                   "False, 'shape': ({0}, {1}), }",
+                                   logits.size(), vocab)
+                               .str();
+      size_t total = 10 + header.size() + 1;
+      header.append((64 - total % 64) % 64, ' ');
+      header += '\n';
+      os << "\x93NUMPY" << char(1) << char(0);
+      uint16_t len = header.size();
+      os << char(len & 0xff) << char(len >> 8) << header;
+      for (const auto &row : logits)
+        os.write(reinterpret_cast<const char *>(row.data()),
+                 row.size() * sizeof(float));
+      return Error::success();
+    });
+    if (err)
+      return error(toString(std::move(err)));
+  }
 
   std::vector<std::vector<int64_t>> outputs;
   qr_generate_stats total{};

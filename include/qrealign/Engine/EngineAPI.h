@@ -25,24 +25,31 @@
 extern "C" {
 #endif
 
-#define QR_ENGINE_ABI_VERSION 3
+#define QR_ENGINE_ABI_VERSION 4
 
 /* The engine library is built with hidden visibility; these are its only
    exported symbols. */
 #define QR_ENGINE_API __attribute__((visibility("default")))
 
 enum qr_opcode {
-  QR_OP_EMBEDDING = 1, /* out = table[ids]; in0 = ids, param0 = table */
-  QR_OP_RMS_NORM = 2,  /* in0 = x, param0 = weight, f0 = eps */
-  QR_OP_LINEAR = 3,    /* in0 = x, param0 = weight, param1 = bias or -1 */
-  QR_OP_ROPE = 4,      /* in0 = x, in1 = positions, i0 = head_dim,
-                          i1 = style (0 rotate_half, 1 interleaved), f0 = theta */
-  QR_OP_ATTENTION = 5, /* in0..2 = q, k, v, in3 = mask or -1, i0 = heads,
-                          i1 = kv_heads, i2 = head_dim, f0 = scale,
-                          flags & 1 = causal */
-  QR_OP_SWIGLU = 6,    /* silu(in0) * in1 */
-  QR_OP_ADD = 7,       /* in0 + in1 */
-  QR_OP_LAYER_END = 8  /* out = in0; the output of layer i0 (hook point) */
+  QR_OP_EMBEDDING = 1,  /* out = table[ids]; in0 = ids, param0 = table */
+  QR_OP_RMS_NORM = 2,   /* in0 = x, param0 = weight, f0 = eps */
+  QR_OP_LINEAR = 3,     /* in0 = x, param0 = weight, param1 = bias or -1 */
+  QR_OP_ROPE = 4,       /* in0 = x, in1 = positions, i0 = head_dim,
+                           i1 = style (0 rotate_half, 1 interleaved), f0 = theta */
+  QR_OP_ATTENTION = 5,  /* in0..2 = q, k, v, in3 = mask or -1, i0 = heads,
+                           i1 = kv_heads, i2 = head_dim, f0 = scale,
+                           flags & 1 = causal */
+  QR_OP_SWIGLU = 6,     /* silu(in0) * in1 */
+  QR_OP_ADD = 7,        /* in0 + in1 */
+  QR_OP_LAYER_END = 8,  /* out = in0; the output of layer i0 (hook point) */
+  QR_OP_FAKE_QUANT = 9, /* quantize-dequantize of in0 over its last axis:
+                           i0 = bits, i1 = range (-1 per tensor, 0 per row,
+                           > 0 per group of i1), flags & 1 = symmetric;
+                           param0 = scale [1, 1] and param1 = zero point
+                           (signed levels) for static ranges, else -1
+                           (dynamic min-max ranges) */
+  QR_OP_SMOOTH = 10     /* in0 / param0 along the last axis */
 };
 
 enum qr_dtype {

@@ -14,7 +14,9 @@
 //     in compressed-tensors), s = (max - min) / (2^b - 1),
 //     z = round(-min / s) - 2^(b-1).
 // s is at least 1e-8; rounding is to nearest, ties to even (as torch.round);
-// arithmetic is f32.
+// arithmetic is f32. Learnable weight clipping (OmniQuant's LWC) scales the
+// range: [sigmoid(c_min) * min(w, 0), sigmoid(c_max) * max(w, 0)], or
+// sigmoid(c_max) * max|w| when symmetric, with one logit per range.
 //
 // Storage (byte-identical to compressed-tensors' pack-quantized layout for
 // 4 bits): `i8` [N, K] two's complement for 8 bits (5..8); for 2..4 bits,
@@ -40,7 +42,13 @@ struct WeightQuantSpec {
   int bits = 8;
   int64_t groupSize = 0;
   bool symmetric = false;
+  /// Clipping logits, one per range ([scaleRows, groups], row-major), or
+  /// empty for factor 1. `clipMin` is not used when symmetric.
+  llvm::ArrayRef<float> clipMax, clipMin;
 };
+
+/// The clipping factor of logit `c`: 1 / (1 + exp(-c)), in f32.
+float clipFactor(float c);
 
 /// A quantized [N, K] weight, unpacked.
 struct QuantizedWeight {
@@ -54,6 +62,15 @@ struct QuantizedWeight {
 /// Quantizes `w` ([N, K], row-major f32).
 QuantizedWeight quantizeWeight(llvm::ArrayRef<float> w, int64_t n, int64_t k,
                                const WeightQuantSpec &spec);
+
+/// Levels of `w` on given scales and zero points (`zeroPoint` empty when
+/// symmetric), [scaleRows, groups] as in dequantizeWeight:
+/// q = clamp(round(w / s) + z, -2^(b-1), 2^(b-1) - 1).
+std::vector<int8_t> quantizeOnGrid(llvm::ArrayRef<float> w, int64_t n,
+                                   int64_t k, int bits,
+                                   llvm::ArrayRef<float> scale,
+                                   llvm::ArrayRef<int8_t> zeroPoint,
+                                   int64_t scaleRows, int64_t groups);
 
 /// True if `bits` is stored two values per byte (2..4 bits).
 inline bool isNibblePacked(int bits) { return bits <= 4; }

@@ -117,6 +117,33 @@ Tensor fakeQuantActivation(const Tensor &x, const qr_quant &q) {
   return quantDequantRows(x, q.a_bits, /*symmetric=*/false);
 }
 
+/// The QR_OP_FAKE_QUANT instruction `in` on `x` (see EngineAPI.h): dynamic
+/// min-max ranges, or the static per-tensor scale and zero point.
+Tensor fakeQuantOp(const Tensor &x, const qr_instr &in,
+                   const std::vector<Tensor> &params) {
+  int bits = int(in.i0);
+  bool symmetric = in.flags & 1;
+  if (in.params[0] >= 0) {
+    double half = std::pow(2.0, bits - 1);
+    Tensor s = params.at(in.params[0]).reshape({});
+    Tensor z = in.params[1] >= 0 ? params.at(in.params[1]).reshape({})
+                                 : at::zeros({}, x.options());
+    return ((x / s).round() + z).clamp(-half, half - 1).sub(z) * s;
+  }
+  int64_t k = x.size(-1);
+  Tensor rows;
+  if (in.i1 < 0)
+    rows = x.reshape({1, -1});
+  else if (in.i1 == 0)
+    rows = x.reshape({-1, k});
+  else if (k % in.i1)
+    throw EngineError("fake_quantize group size " + std::to_string(in.i1) +
+                      " does not divide " + std::to_string(k));
+  else
+    rows = x.reshape({-1, in.i1});
+  return quantDequantRows(rows, bits, symmetric).reshape(x.sizes());
+}
+
 class Engine {
 public:
   Engine(const qr_program &p, const qr_engine_options &o) : prog(p) {
@@ -239,6 +266,12 @@ public:
         break;
       case QR_OP_ADD:
         out = arg(0) + arg(1);
+        break;
+      case QR_OP_FAKE_QUANT:
+        out = fakeQuantOp(arg(0), in, params);
+        break;
+      case QR_OP_SMOOTH:
+        out = arg(0) / params.at(in.params[0]);
         break;
       case QR_OP_LAYER_END:
         out = arg(0);
@@ -515,13 +548,15 @@ public:
     if (train.active)
       throw EngineError("training has already begun");
     for (const qr_instr &in : instrs)
-      if (in.opcode == QR_OP_LINEAR &&
-          (in.quant.w_bits < 16 || in.quant.a_bits < 16))
-        throw EngineError("cannot train a program with quantized linears "
-                          "(linear '" +
-                          std::string(in.name) + "' of layer " +
-                          std::to_string(in.layer) +
-                          " has a scheme): train the full-precision model");
+      if (in.opcode == QR_OP_FAKE_QUANT ||
+          (in.opcode == QR_OP_LINEAR &&
+           (in.quant.w_bits < 16 || in.quant.a_bits < 16)))
+        throw EngineError("cannot train a program with quantized linears (" +
+                          (in.opcode == QR_OP_FAKE_QUANT
+                               ? std::string("a fake_quantize")
+                               : "linear '" + std::string(in.name) + "'") +
+                          " in layer " + std::to_string(in.layer) +
+                          " quantizes): train the full-precision model");
     if (o.lora_rank < 0)
       throw EngineError("lora_rank must be >= 0");
     if (!(o.lora_dropout >= 0 && o.lora_dropout < 1))

@@ -13,8 +13,10 @@
 #include "qrealign/Dialect/QRealign/Transforms/Passes.h"
 #include "qrealign/Engine/Program.h"
 #include "qrealign/Import/Import.h"
+#include "qrealign/Quant/Quantizer.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
@@ -318,6 +320,99 @@ TEST_F(EngineTest, EngineOutlivesItsProgram) {
   o.loraAlpha = 4;
   EXPECT_FALSE(bool(engine->trainBegin(o)));
   EXPECT_FALSE(bool(engine->trainEnd()));
+}
+
+// The engine's run-time quantize-dequantize (libtorch) against the scalar
+// quantizer of qrealign/Quant: a one-layer model whose layer yields
+// `fake_quantize` of the embedded tokens, captured at the last token.
+TEST_F(EngineTest, RunTimeFakeQuantizeMatchesTheScalarQuantizer) {
+  const std::vector<float> table = {
+      -1.5f, 0.75f, 0.45f, -2.2f, -0.65f, 2.85f, 0.85f, 0.0f,  //
+      1.0f,  0.7f,  -2.6f, 0.85f, -2.95f, 2.8f,  2.35f, 0.0f,  //
+      0.1f,  -0.3f, 0.37f, 0.9f,  -0.05f, 0.2f,  0.61f, -0.8f, //
+      3.1f,  -1.2f, 0.05f, 0.3f,  1.7f,   -0.4f, -2.1f, 0.9f};
+  std::string values = "[[";
+  for (size_t i = 0; i < table.size(); ++i)
+    values += (i % 8 ? ", " : (i ? "], [" : "")) + std::to_string(table[i]);
+  values += "]]";
+  auto run = [&](llvm::StringRef quantize) -> std::vector<float> {
+    std::string ir = R"(
+module {
+  qrealign.param @table : tensor<4x8xf32> = dense<)" +
+                     values + R"(>
+  qrealign.param @scale : tensor<1x1xf32> = dense<0.25>
+  qrealign.param @zero : tensor<1x1xi8> = dense<3>
+  func.func @forward(%ids: tensor<?x?xi64>, %pos: tensor<?x?xi64>, %mask: tensor<?x?xi1>) -> tensor<?x?x4xf32> {
+    %t = qrealign.get_param @table : tensor<4x8xf32>
+    %h = qrealign.embedding %ids, %t : (tensor<?x?xi64>, tensor<4x8xf32>) -> tensor<?x?x8xf32>
+    %o = qrealign.layer 0 (%h) : (tensor<?x?x8xf32>) -> tensor<?x?x8xf32> {
+    ^bb0(%x: tensor<?x?x8xf32>):
+      %s = qrealign.get_param @scale : tensor<1x1xf32>
+      %z = qrealign.get_param @zero : tensor<1x1xi8>
+      %q = )" + quantize.str() +
+                     R"(
+      qrealign.yield %q : tensor<?x?x8xf32>
+    }
+    %t2 = qrealign.get_param @table : tensor<4x8xf32>
+    %l = qrealign.linear "lm_head" %o, %t2 : (tensor<?x?x8xf32>, tensor<4x8xf32>) -> tensor<?x?x4xf32>
+    return %l : tensor<?x?x4xf32>
+  }
+})";
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        mlir::parseSourceString<mlir::ModuleOp>(ir, &context);
+    EXPECT_TRUE(bool(module)) << ir;
+    if (!module)
+      return {};
+    auto program = lowerToProgram(*module);
+    EXPECT_TRUE(mlir::succeeded(program));
+    if (mlir::failed(program))
+      return {};
+    programs.push_back(std::move(*program));
+    auto engine = Engine::create(*programs.back(), EngineOptions());
+    if (!engine) {
+      llvm::consumeError(engine.takeError());
+      return {};
+    }
+    // Tokens 2 then 3: the last token's row is table row 3.
+    auto captured = (*engine)->capture({{2, 3}}, {0}, {-1});
+    EXPECT_TRUE(bool(captured));
+    return captured ? (*captured)[0][0] : std::vector<float>();
+  };
+  auto expectRow = [&](llvm::StringRef quantize, std::vector<float> want) {
+    SCOPED_TRACE(quantize.str());
+    std::vector<float> got = run(quantize);
+    if (got.empty() && !HasFailure())
+      GTEST_SKIP() << "libQRealignEngine.so not built";
+    ASSERT_EQ(got.size(), 8u);
+    for (int i = 0; i < 8; ++i)
+      EXPECT_NEAR(got[i], want[i], 1e-6f) << i;
+  };
+  llvm::ArrayRef<float> row3(table.data() + 24, 8);
+  llvm::ArrayRef<float> rows23(table.data() + 16, 16);
+  auto scalar = [](llvm::ArrayRef<float> w, int64_t n, WeightQuantSpec spec) {
+    QuantizedWeight q = quantizeWeight(w, n, 8, spec);
+    return dequantizeWeight(q.q, n, 8, q.scale, q.zeroPoint, q.scaleRows,
+                            q.groups);
+  };
+  // Per token, asymmetric 4 bits.
+  expectRow("qrealign.fake_quantize %x bits = 4 per_channel : "
+            "(tensor<?x?x8xf32>) -> tensor<?x?x8xf32>",
+            scalar(row3, 1, {4, 0, false}));
+  // Per token and group of 4, symmetric 8 bits.
+  expectRow("qrealign.fake_quantize %x bits = 8 per_group group_size = 4 "
+            "symmetric : (tensor<?x?x8xf32>) -> tensor<?x?x8xf32>",
+            scalar(row3, 1, {8, 4, true}));
+  // Per tensor: one range over both tokens.
+  std::vector<float> both = scalar(rows23, 2, {3, -1, false});
+  expectRow("qrealign.fake_quantize %x bits = 3 per_tensor : "
+            "(tensor<?x?x8xf32>) -> tensor<?x?x8xf32>",
+            std::vector<float>(both.begin() + 8, both.end()));
+  // Static: scale 0.25 and zero point 3 (act = static).
+  std::vector<int8_t> q = quantizeOnGrid(row3, 1, 8, 4, {0.25f}, {3}, 1, 1);
+  expectRow("qrealign.fake_quantize %x scale %s zero_point %z bits = 4 "
+            "per_tensor : (tensor<?x?x8xf32>, tensor<1x1xf32>, "
+            "tensor<1x1xi8>) -> tensor<?x?x8xf32>",
+            dequantizeWeight(q, 1, 8, {0.25f}, {3}, 1, 1));
 }
 
 TEST_F(EngineTest, BadInputIsAnError) {

@@ -177,4 +177,47 @@ TEST(QuantizerTest, GroupsRunAlongK) {
       back[r * 8 + c] = alongN.q[c * 2 + r];
   EXPECT_NE(back, alongK.q);
 }
+TEST(QuantizerTest, ClippingFactors) {
+  // Logit 0 gives factor sigmoid(0) = 1/2: each row's range is halved, so
+  // the outer weights clamp to the end levels (hand-computed in f32).
+  std::vector<float> zeros(2, 0.0f);
+  WeightQuantSpec asym{4, 0, false};
+  asym.clipMax = zeros;
+  asym.clipMin = zeros;
+  QuantizedWeight a = quantizeWeight(kW, 2, 8, asym);
+  EXPECT_EQ(a.q, (std::vector<int8_t>{-8, 3, 2, -8, -5, 7, 4, -1, 5, 4, -8, 4,
+                                      -8, 7, 7, 0}));
+  EXPECT_NEAR(a.scale[0], (1.425f + 1.1f) / 15, 1e-7f);
+  EXPECT_NEAR(a.scale[1], (1.4f + 1.475f) / 15, 1e-7f);
+  EXPECT_EQ(a.zeroPoint, (std::vector<int8_t>{-1, 0}));
+  WeightQuantSpec sym{4, 0, true};
+  sym.clipMax = zeros;
+  QuantizedWeight s = quantizeWeight(kW, 2, 8, sym);
+  EXPECT_EQ(s.q, (std::vector<int8_t>{-7, 4, 2, -8, -3, 7, 4, 0, 5, 3, -8, 4,
+                                      -8, 7, 7, 0}));
+  EXPECT_NEAR(s.scale[0], 1.425f / 7, 1e-7f);
+  // Large logits are factor 1 in f32: plain round-to-nearest.
+  std::vector<float> large(2, 30.0f);
+  asym.clipMax = large;
+  asym.clipMin = large;
+  EXPECT_EQ(quantizeWeight(kW, 2, 8, asym).q,
+            quantizeWeight(kW, 2, 8, {4, 0, false}).q);
+  EXPECT_EQ(clipFactor(0.0f), 0.5f);
+  EXPECT_EQ(clipFactor(30.0f), 1.0f);
+}
+
+TEST(QuantizerTest, QuantizeOnGivenGrid) {
+  // scale 0.5, zero point 1, 4 bits: round(w / 0.5) + 1, clamped to
+  // [-8, 7].
+  std::vector<float> w = {-5.0f, 0.26f, 0.74f, 3.3f};
+  EXPECT_EQ(quantizeOnGrid(w, 1, 4, 4, {0.5f}, {1}, 1, 1),
+            (std::vector<int8_t>{-8, 2, 2, 7}));
+  // On the grid min-max quantization chose, the levels are the same.
+  for (bool symmetric : {false, true}) {
+    QuantizedWeight qw = quantizeWeight(kW, 2, 8, {4, 4, symmetric});
+    EXPECT_EQ(quantizeOnGrid(kW, 2, 8, 4, qw.scale, qw.zeroPoint, qw.scaleRows,
+                             qw.groups),
+              qw.q);
+  }
+}
 } // namespace

@@ -276,6 +276,140 @@ LogicalResult DequantizeOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// FakeQuantizeOp
+//===----------------------------------------------------------------------===//
+
+std::optional<std::pair<int64_t, int64_t>> FakeQuantizeOp::getRangeShape() {
+  RankedTensorType input = getInput().getType();
+  if (input.getRank() != 2 || !input.hasStaticShape())
+    return std::nullopt;
+  int64_t n = input.getDimSize(0), k = input.getDimSize(1);
+  switch (getGranularity()) {
+  case Granularity::PerTensor:
+    return std::make_pair(int64_t(1), int64_t(1));
+  case Granularity::PerChannel:
+    return std::make_pair(n, int64_t(1));
+  case Granularity::PerGroup:
+    if (!getGroupSize() || *getGroupSize() <= 0 || k % *getGroupSize())
+      return std::nullopt;
+    return std::make_pair(n, k / int64_t(*getGroupSize()));
+  }
+  return std::nullopt;
+}
+
+LogicalResult FakeQuantizeOp::verify() {
+  int64_t bits = getBits();
+  if (bits < 2 || bits > 8)
+    return emitOpError("bits must be in [2, 8], got ") << bits;
+  RankedTensorType input = getInput().getType();
+  int64_t width = input.getRank() ? input.getShape().back() : 1;
+  if (input.getRank() == 0)
+    return emitOpError("input must have rank >= 1");
+  if (!compatibleShapes(getResult().getType().getShape(), input.getShape()))
+    return emitOpError("result shape ")
+           << shapeStr(getResult().getType().getShape())
+           << " must be the input shape " << shapeStr(input.getShape());
+  bool perGroup = getGranularity() == Granularity::PerGroup;
+  if (perGroup != getGroupSize().has_value())
+    return emitOpError(perGroup ? "per_group needs group_size"
+                                : "group_size is only valid with per_group");
+  if (perGroup) {
+    int64_t g = *getGroupSize();
+    if (g <= 0)
+      return emitOpError("group_size must be positive, got ") << g;
+    if (!ShapedType::isDynamic(width) && width % g)
+      return emitOpError("group_size ")
+             << g << " does not divide the last axis (" << width << ")";
+  }
+  if (getZeroPoint() && !getScale())
+    return emitOpError("zero_point needs scale (static ranges)");
+  if (getScale() && (getClipMax() || getClipMin()))
+    return emitOpError("clipping factors apply to dynamic ranges; static "
+                       "ranges (scale) are already clipped");
+  if (getScale() && getSymmetric() == static_cast<bool>(getZeroPoint()))
+    return emitOpError(getSymmetric()
+                           ? "symmetric quantization has no zero_point"
+                           : "asymmetric static quantization needs zero_point");
+  if (getClipMax() && getSymmetric() && getClipMin())
+    return emitOpError("symmetric quantization takes clip_max only");
+  if (getClipMax() && !getSymmetric() && !getClipMin())
+    return emitOpError("asymmetric clipping needs clip_max and clip_min");
+
+  // Operands shaped like the ranges.
+  SmallVector<std::pair<StringRef, Value>> ranged;
+  for (auto [name, v] : {std::pair<StringRef, Value>("scale", getScale()),
+                         {"zero_point", getZeroPoint()},
+                         {"clip_max", getClipMax()},
+                         {"clip_min", getClipMin()}})
+    if (v)
+      ranged.push_back({name, v});
+  if (ranged.empty())
+    return success();
+  std::optional<std::pair<int64_t, int64_t>> expected = getRangeShape();
+  bool perTensor = getGranularity() == Granularity::PerTensor;
+  if (!expected && !perTensor)
+    return emitOpError(ranged.front().first)
+           << " needs a 2-D input of static shape (a weight) for "
+           << stringifyGranularity(getGranularity()) << " ranges, got "
+           << shapeStr(input.getShape());
+  std::pair<int64_t, int64_t> shape =
+      expected ? *expected : std::make_pair(int64_t(1), int64_t(1));
+  SmallVector<int64_t> want = {shape.first, shape.second};
+  for (auto [name, v] : ranged) {
+    ArrayRef<int64_t> got = rankedType(v).getShape();
+    if (got.size() != 2 || !compatibleShapes(got, want))
+      return emitOpError(name)
+             << " " << shapeStr(got) << " must be " << shapeStr(want) << " for "
+             << stringifyGranularity(getGranularity()) << " ranges of a "
+             << shapeStr(input.getShape()) << " input";
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SmoothOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SmoothOp::verify() {
+  RankedTensorType input = getInput().getType();
+  if (input.getRank() == 0)
+    return emitOpError("input must have rank >= 1");
+  int64_t width = input.getShape().back();
+  ArrayRef<int64_t> got = getScale().getType().getShape();
+  if (got.size() != 1 || !compatible(got[0], width))
+    return emitOpError("scale ")
+           << shapeStr(got) << " must have one element per channel ["
+           << (ShapedType::isDynamic(width) ? std::string("?")
+                                            : std::to_string(width))
+           << "]";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SmoothWeightOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SmoothWeightOp::verify() {
+  RankedTensorType weight = getWeight().getType();
+  if (weight.getRank() != 2)
+    return emitOpError("weight must be 2-D [N, K], got ")
+           << shapeStr(weight.getShape());
+  if (!compatibleShapes(getResult().getType().getShape(), weight.getShape()))
+    return emitOpError("result shape ")
+           << shapeStr(getResult().getType().getShape())
+           << " must be the weight shape " << shapeStr(weight.getShape());
+  ArrayRef<int64_t> got = getScale().getType().getShape();
+  if (got.size() != 1 || !compatible(got[0], weight.getDimSize(1)))
+    return emitOpError("scale ")
+           << shapeStr(got) << " must have one element per input channel ["
+           << (ShapedType::isDynamic(weight.getDimSize(1))
+                   ? std::string("?")
+                   : std::to_string(weight.getDimSize(1)))
+           << "]";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // RopeOp
 //===----------------------------------------------------------------------===//
 

@@ -42,6 +42,28 @@ module attributes {qrealign.params = {model = "model.safetensors"}} {
     return %k : tensor<2x3x2xf32>
   }
 
+  // CHECK-LABEL: func.func @fake_quantize
+  func.func @fake_quantize(%w: tensor<2x16xbf16>, %x: tensor<?x?x16xf32>, %c: tensor<2x2xf32>, %s: tensor<1x1xf32>, %z: tensor<1x1xi8>) -> (tensor<2x16xf32>, tensor<2x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) {
+    // CHECK: qrealign.fake_quantize %{{.*}} clip %{{.*}}, %{{.*}} bits = 4 per_group group_size = 8 : (tensor<2x16xbf16>, tensor<2x2xf32>, tensor<2x2xf32>) -> tensor<2x16xf32>
+    %a = qrealign.fake_quantize %w clip %c, %c bits = 4 per_group group_size = 8 : (tensor<2x16xbf16>, tensor<2x2xf32>, tensor<2x2xf32>) -> tensor<2x16xf32>
+    // CHECK: qrealign.fake_quantize %{{.*}} bits = 3 per_tensor symmetric : (tensor<2x16xbf16>) -> tensor<2x16xf32>
+    %b = qrealign.fake_quantize %w bits = 3 per_tensor symmetric : (tensor<2x16xbf16>) -> tensor<2x16xf32>
+    // CHECK: qrealign.fake_quantize %{{.*}} bits = 8 per_channel : (tensor<?x?x16xf32>) -> tensor<?x?x16xf32>
+    %d = qrealign.fake_quantize %x bits = 8 per_channel : (tensor<?x?x16xf32>) -> tensor<?x?x16xf32>
+    // CHECK: qrealign.fake_quantize %{{.*}} scale %{{.*}} zero_point %{{.*}} bits = 8 per_tensor : (tensor<?x?x16xf32>, tensor<1x1xf32>, tensor<1x1xi8>) -> tensor<?x?x16xf32>
+    %e = qrealign.fake_quantize %x scale %s zero_point %z bits = 8 per_tensor : (tensor<?x?x16xf32>, tensor<1x1xf32>, tensor<1x1xi8>) -> tensor<?x?x16xf32>
+    return %a, %b, %d, %e : tensor<2x16xf32>, tensor<2x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>
+  }
+
+  // CHECK-LABEL: func.func @smooth
+  func.func @smooth(%x: tensor<?x?x16xf32>, %w: tensor<2x16xbf16>, %s: tensor<16xf32>) -> (tensor<?x?x16xf32>, tensor<2x16xf32>) {
+    // CHECK: qrealign.smooth %{{.*}}, %{{.*}} : (tensor<?x?x16xf32>, tensor<16xf32>) -> tensor<?x?x16xf32>
+    %a = qrealign.smooth %x, %s : (tensor<?x?x16xf32>, tensor<16xf32>) -> tensor<?x?x16xf32>
+    // CHECK: qrealign.smooth_weight %{{.*}}, %{{.*}} : (tensor<2x16xbf16>, tensor<16xf32>) -> tensor<2x16xf32>
+    %b = qrealign.smooth_weight %w, %s : (tensor<2x16xbf16>, tensor<16xf32>) -> tensor<2x16xf32>
+    return %a, %b : tensor<?x?x16xf32>, tensor<2x16xf32>
+  }
+
   // CHECK-LABEL: func.func @dequantize
   func.func @dequantize(%p4: tensor<2x4xui8>, %p8: tensor<2x8xi8>, %s: tensor<2x2xf32>, %z: tensor<2x2xi8>, %st: tensor<1x1xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>) {
     // CHECK: qrealign.dequantize %{{.*}}, %{{.*}} zero_point %{{.*}} bits = 4 : (tensor<2x4xui8>, tensor<2x2xf32>, tensor<2x2xi8>) -> tensor<2x8xf32>

@@ -243,6 +243,151 @@ def QRealign_DequantizeOp : QRealign_Op<"dequantize", [Pure]> {
   let hasVerifier = 1;
 }
 
+def QRealign_FakeQuantizeOp : QRealign_Op<"fake_quantize", [Pure,
+    AttrSizedOperandSegments]> {
+  let summary = "Quantize-dequantize of a weight or an activation";
+  let description = [{
+    Rounds `input` to the grid of `bits`-bit signed levels and maps it back:
+    `result = (clamp(round(x / s) + z, -2^(b-1), 2^(b-1) - 1) - z) * s`,
+    with rounding to nearest, ties to even (the formulas of
+    `qrealign/Quant/Quantizer.h`), computed in f32. The result has the
+    shape of the input; its element type is the compute type (a `bf16`
+    weight quantizes to `f32` values, as `qrealign.dequantize` gives).
+    This is the form that calibration trains; `qrealign.dequantize` of
+    packed levels is the form that is deployed.
+
+    Ranges are taken over the last axis:
+    - `per_tensor`: one range for the whole tensor;
+    - `per_channel`: one range per row, i.e. per output channel of a weight
+      `[N, K]` or per token of an activation `[..., K]`;
+    - `per_group`: one range per `group_size` consecutive elements of each
+      row (on Q or K `[B, S, H * head_dim]` with `group_size = head_dim`:
+      per token and head).
+
+    The scale `s` and zero point `z` are either operands, or computed from
+    the data when `scale` is absent (dynamic ranges):
+
+    - **Static**: `scale` (f32) and, unless `symmetric`, `zero_point` (i8,
+      signed, in the levels' range) of shape `[R, G]`: `[1, 1]` per tensor,
+      `[N, 1]` per channel and `[N, K / group_size]` per group, where a
+      per-channel or per-group input must be a 2-D `[N, K]` tensor with
+      static shape (a weight). Static activation quantization (`act =
+      static`) is a per-tensor `fake_quantize` of the linear's input.
+    - **Dynamic**: min-max ranges of the data. Asymmetric: the range
+      `[lo, hi] = [σ(clip_min) · min(x, 0), σ(clip_max) · max(x, 0)]`,
+      `s = max((hi - lo) / (2^b - 1), 1e-8)`, `z = round(-lo / s) - 2^(b-1)`.
+      Symmetric: `s = max(σ(clip_max) · max|x| / (2^(b-1) - 1), 1e-8)`,
+      `z = 0`.
+
+    `clip_max` and `clip_min` are OmniQuant's learnable weight clipping
+    (LWC): logits of shape `[R, G]` (as for `scale`; a 2-D static input)
+    whose sigmoids scale each channel's or group's maximum and minimum.
+    Without them the factors are 1 (plain round-to-nearest). Symmetric
+    quantization takes `clip_max` only.
+
+    Gradient (for calibration): rounding passes the gradient straight
+    through (`∂round(v)/∂v := 1`), clamping to the level range stops it;
+    the clipping factors get their exact gradient through `s` and `z`
+    (with the same straight-through rule for the rounding inside `z`), as
+    in OmniQuant.
+
+    ```mlir
+    // W4 g128 asymmetric with learnable clipping (the calibration form).
+    %wq = qrealign.fake_quantize %w clip %up, %lo bits = 4 per_group
+        group_size = 128
+        : (tensor<4096x4096xf32>, tensor<4096x32xf32>, tensor<4096x32xf32>)
+        -> tensor<4096x4096xf32>
+    // A8 dynamic per token and head on the attention's query.
+    %q8 = qrealign.fake_quantize %q bits = 8 per_group group_size = 128
+        : (tensor<?x?x4096xf32>) -> tensor<?x?x4096xf32>
+    // A8 static per tensor.
+    %x8 = qrealign.fake_quantize %x scale %s zero_point %z bits = 8 per_tensor
+        : (tensor<?x?x4096xf32>, tensor<1x1xf32>, tensor<1x1xi8>)
+        -> tensor<?x?x4096xf32>
+    ```
+  }];
+  let arguments = (ins QRealign_FloatTensor:$input,
+                       Optional<RankedTensorOf<[F32]>>:$scale,
+                       Optional<RankedTensorOf<[I8]>>:$zero_point,
+                       Optional<RankedTensorOf<[AnyFloat]>>:$clip_max,
+                       Optional<RankedTensorOf<[AnyFloat]>>:$clip_min,
+                       I64Prop:$bits,
+                       EnumProp<QRealign_Granularity>:$granularity,
+                       OptionalAttr<I64Attr>:$group_size,
+                       UnitAttr:$symmetric);
+  let results = (outs QRealign_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`scale` $scale^)? (`zero_point` $zero_point^)?
+    (`clip` $clip_max^ (`,` $clip_min^)?)? `bits` `=` $bits $granularity
+    (`group_size` `=` $group_size^)? (`symmetric` $symmetric^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// True if the ranges come from the data (no `scale` operand).
+    bool isDynamic() { return !getScale(); }
+    /// The `[R, G]` shape of scales and clipping factors for a 2-D static
+    /// input, or std::nullopt when the input is not one.
+    std::optional<std::pair<int64_t, int64_t>> getRangeShape();
+  }];
+}
+
+def QRealign_SmoothOp : QRealign_Op<"smooth", [Pure,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "Equivalent transformation of a shared activation edge (LET)";
+  let description = [{
+    OmniQuant's learnable equivalent transformation, activation side:
+    `result[..., k] = input[..., k] / scale[k]`, with `scale` of `K`
+    elements (the last axis). It sits on the edge that every consumer of
+    the input shares (the output of the `rms_norm` before q/k/v or
+    gate/up), so fused linears cannot disagree on it. Each consumer's
+    weight carries the inverse, `qrealign.smooth_weight` with the same
+    scale, so that the pair computes the model's function while the
+    quantizers see the transformed tensors. `qrealign-fold-smoothing`
+    folds `scale` into the preceding `rms_norm` weight and the consumers'
+    weights, removing both ops.
+
+    Only a scale: OmniQuant's shift needs a bias to absorb it before the
+    edge, which `rms_norm` does not have (OmniQuant turns shifts off for
+    Llama for the same reason).
+
+    ```mlir
+    %xs = qrealign.smooth %x, %s
+        : (tensor<?x?x4096xf32>, tensor<4096xf32>) -> tensor<?x?x4096xf32>
+    ```
+  }];
+  let arguments = (ins QRealign_FloatTensor:$input,
+                       RankedTensorOf<[AnyFloat]>:$scale);
+  let results = (outs QRealign_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QRealign_SmoothWeightOp : QRealign_Op<"smooth_weight", [Pure]> {
+  let summary = "The weight side of a smoothing transformation";
+  let description = [{
+    `result[n, k] = weight[n, k] * scale[k]`, in f32: the weight `[N, K]` of
+    a linear whose input went through `qrealign.smooth` with the same
+    `scale` (`K` elements), so that `linear(smooth(x, s), smooth_weight(W,
+    s)) = linear(x, W)`. A `fake_quantize` of the result quantizes the
+    transformed weight, as OmniQuant does.
+
+    ```mlir
+    %ws = qrealign.smooth_weight %w, %s
+        : (tensor<4096x4096xbf16>, tensor<4096xf32>) -> tensor<4096x4096xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[AnyFloat]>:$weight,
+                       RankedTensorOf<[AnyFloat]>:$scale);
+  let results = (outs RankedTensorOf<[AnyFloat]>:$result);
+  let assemblyFormat = [{
+    $weight `,` $scale attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def QRealign_RopeOp : QRealign_Op<"rope", [Pure]> {
   let summary = "Rotary position embedding";
   let description = [{
