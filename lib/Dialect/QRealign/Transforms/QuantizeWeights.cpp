@@ -6,12 +6,12 @@
 
 #include "qrealign/Checkpoint/Checkpoint.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
+#include "qrealign/Dialect/QRealign/Transforms/ParamData.h"
 #include "qrealign/Dialect/QRealign/Transforms/Passes.h"
 #include "qrealign/Quant/Quantizer.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -37,8 +37,19 @@ struct Job {
   QuantSchemeAttr scheme;
   SmallVector<LinearOp> linears;
   std::string prefix; // tensor names: PREFIX.weight_packed, ...
-  QuantizedWeight result;
-  std::vector<uint8_t> packed;
+  int64_t n = 0, k = 0;
+  QuantizedWeight result;      // form=packed
+  std::vector<uint8_t> packed; // form=packed
+  int64_t rangeRows = 0, groups = 0;
+  std::vector<float> clipMax, clipMin; // form=fake with lwc
+};
+
+/// An rms_norm whose shared output edge gets a smoothing op.
+struct SmoothJob {
+  RMSNormOp norm;
+  SmallVector<LinearOp> linears;
+  std::string name; // NORM.smooth_scale
+  std::vector<float> scale;
 };
 
 struct QuantizeWeightsPass
@@ -46,123 +57,58 @@ struct QuantizeWeightsPass
           QuantizeWeightsPass> {
   using QRealignQuantizeWeightsPassBase::QRealignQuantizeWeightsPassBase;
   void runOnOperation() override;
-
-private:
-  using CheckpointCache =
-      llvm::StringMap<std::unique_ptr<::qrealign::Checkpoint>>;
-  FailureOr<std::vector<float>> readWeight(ParamOp param,
-                                           CheckpointCache &checkpoints);
 };
+
+constexpr StringLiteral kPass = "qrealign-quantize-weights";
 } // namespace
 
-/// `count` floats from raw storage of element type `elt`.
-static std::optional<std::vector<float>> toFloats(ArrayRef<char> raw, Type elt,
-                                                  size_t count) {
-  std::vector<float> out(count);
-  if (elt.isF32() && raw.size() == count * 4) {
-    memcpy(out.data(), raw.data(), raw.size());
-    return out;
+static WeightQuantSpec getSpec(QuantSchemeAttr scheme) {
+  WeightQuantSpec spec;
+  spec.bits = scheme.getWBits();
+  spec.symmetric = scheme.getSymmetric();
+  switch (scheme.getGranularity()) {
+  case Granularity::PerTensor:
+    spec.groupSize = -1;
+    break;
+  case Granularity::PerChannel:
+    spec.groupSize = 0;
+    break;
+  case Granularity::PerGroup:
+    spec.groupSize = scheme.getGroupSize();
+    break;
   }
-  if ((elt.isBF16() || elt.isF16()) && raw.size() == count * 2) {
-    for (size_t i = 0; i < count; ++i) {
-      uint16_t bits;
-      memcpy(&bits, raw.data() + 2 * i, 2);
-      if (elt.isBF16()) {
-        uint32_t wide = uint32_t(bits) << 16;
-        memcpy(&out[i], &wide, 4);
-      } else {
-        out[i] = APFloat(APFloat::IEEEhalf(), APInt(16, bits)).convertToFloat();
-      }
-    }
-    return out;
-  }
-  return std::nullopt;
+  return spec;
 }
 
-FailureOr<std::vector<float>>
-QuantizeWeightsPass::readWeight(ParamOp param, CheckpointCache &checkpoints) {
-  RankedTensorType type = param.getTensorType();
-  Type elt = type.getElementType();
-  size_t count = type.getNumElements();
-  ArrayRef<char> raw;
-  std::vector<char> splat;
-  if (ExternalAttr ext = param.getExternal()) {
-    const ParamEnvironment &env =
-        getContext().getOrLoadDialect<QRealignDialect>()->getParamEnvironment();
-    std::unique_ptr<::qrealign::Checkpoint> &ckpt = checkpoints[ext.getScope()];
-    if (!ckpt) {
-      std::optional<std::string> path =
-          env.resolve(getOperation(), ext.getScope());
-      if (!path)
-        return param.emitError("qrealign-quantize-weights: parameter scope '")
-               << ext.getScope()
-               << "' has no file: map it in 'qrealign.params' or pass "
-                  "--params "
-               << ext.getScope() << "=PATH";
-      auto opened = ::qrealign::Checkpoint::open(*path);
-      if (!opened)
-        return param.emitError("qrealign-quantize-weights: parameter scope '")
-               << ext.getScope() << "': " << toString(opened.takeError());
-      ckpt = std::move(*opened);
-    }
-    const ::qrealign::TensorInfo *t = ckpt->lookup(ext.getKey());
-    if (!t || ArrayRef<int64_t>(t->shape) != type.getShape())
-      return param.emitError("qrealign-quantize-weights: tensor '")
-             << ext.getKey() << "' is not a " << type << " in "
-             << ckpt->getPath();
-    auto data = ckpt->getData(*t);
-    if (!data)
-      return param.emitError("qrealign-quantize-weights: ")
-             << toString(data.takeError());
-    raw = ArrayRef(reinterpret_cast<const char *>(data->data()), data->size());
-  } else if (auto dense = dyn_cast<DenseElementsAttr>(param.getInlineValue())) {
-    raw = dense.getRawData();
-    if (dense.isSplat()) {
-      size_t width = raw.size();
-      splat.resize(width * count);
-      for (size_t i = 0; i < count; ++i)
-        memcpy(splat.data() + i * width, raw.data(), width);
-      raw = splat;
-    }
-  } else if (auto res =
-                 dyn_cast<DenseResourceElementsAttr>(param.getInlineValue())) {
-    AsmResourceBlob *blob = res.getRawHandle().getBlob();
-    if (!blob)
-      return param.emitError("qrealign-quantize-weights: dense_resource "
-                             "blob has no data");
-    raw = blob->getData();
-  } else {
-    return param.emitError("qrealign-quantize-weights: cannot read this "
-                           "kind of inline value");
-  }
-  std::optional<std::vector<float>> values = toFloats(raw, elt, count);
-  if (!values)
-    return param.emitError("qrealign-quantize-weights: cannot read ")
-           << type << " weights (" << raw.size() << " bytes)";
-  return std::move(*values);
+/// The activation bits of the linear that produces `v` (directly or through
+/// rope), or 16.
+static unsigned producerActBits(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (auto rope = dyn_cast_or_null<RopeOp>(def))
+    def = rope.getInput().getDefiningOp();
+  auto linear = dyn_cast_or_null<LinearOp>(def);
+  if (!linear || !linear.getQuantAttr())
+    return 16;
+  return linear.getQuantAttr().getABits();
 }
 
 void QuantizeWeightsPass::runOnOperation() {
   ModuleOp module = getOperation();
   MLIRContext *ctx = &getContext();
-  if (file.empty()) {
-    module.emitError("qrealign-quantize-weights: set file=PATH, the "
-                     "safetensors file to write the quantized weights to");
+  if (form != "packed" && form != "fake") {
+    module.emitError(kPass)
+        << ": form must be packed or fake, got '" << form << "'";
     return signalPassFailure();
   }
-  if (!ExternalAttr::isValidScope(scope)) {
-    module.emitError("qrealign-quantize-weights: scope '")
-        << scope << "' is not a name ([A-Za-z_][A-Za-z0-9_-]*)";
+  bool fake = form == "fake";
+  if (!fake && (lwc || smooth)) {
+    module.emitError(kPass)
+        << ": " << (lwc ? "lwc" : "smooth")
+        << " belongs to the calibration form: add form=fake";
     return signalPassFailure();
   }
-  auto scopes = module->getAttrOfType<DictionaryAttr>(
-      QRealignDialect::getParamsAttrName());
-  if (scopes && scopes.get(scope)) {
-    module.emitError("qrealign-quantize-weights: scope '")
-        << scope << "' is already mapped (to " << scopes.get(scope)
-        << "); choose another scope=";
+  if (failed(checkNewScope(module, kPass, scope)))
     return signalPassFailure();
-  }
 
   // One job per (weight, scheme).
   SymbolTable symbols(module);
@@ -173,7 +119,7 @@ void QuantizeWeightsPass::runOnOperation() {
       return;
     auto get = linear.getWeight().getDefiningOp<GetParamOp>();
     if (!get)
-      return; // already dequantized, or computed
+      return; // already quantized, or computed
     auto param = symbols.lookup<ParamOp>(get.getName());
     if (!param)
       return;
@@ -182,49 +128,63 @@ void QuantizeWeightsPass::runOnOperation() {
     job.scheme = scheme;
     job.linears.push_back(linear);
   });
-  if (jobs.empty()) {
-    module.emitWarning("qrealign-quantize-weights: no linear has a weight "
-                       "to quantize (run qrealign-assign-quant first); "
-                       "nothing written");
+
+  // Shared edges to smooth: rms_norms that only quantized linears read.
+  std::vector<SmoothJob> smoothJobs;
+  if (smooth)
+    module.walk([&](RMSNormOp norm) {
+      SmoothJob sj;
+      sj.norm = norm;
+      for (OpOperand &use : norm.getResult().getUses()) {
+        auto linear = dyn_cast<LinearOp>(use.getOwner());
+        if (!linear || use.getOperandNumber() != 0 || !linear.getQuantAttr() ||
+            !linear.getQuantAttr().quantizesWeights() ||
+            !linear.getWeight().getDefiningOp<GetParamOp>())
+          return;
+        sj.linears.push_back(linear);
+      }
+      auto get = norm.getWeight().getDefiningOp<GetParamOp>();
+      auto param = get ? symbols.lookup<ParamOp>(get.getName()) : ParamOp();
+      if (sj.linears.empty() || !param)
+        return;
+      StringRef name = getTensorName(param);
+      name.consume_back(".weight");
+      sj.name = name.str() + ".smooth_scale";
+      sj.scale.assign(norm.getResult().getType().getShape().back(), 1.0f);
+      smoothJobs.push_back(std::move(sj));
+    });
+
+  // Attention operands to quantize at the activation width.
+  SmallVector<std::pair<OpOperand *, unsigned>> qkOperands;
+  if (qk)
+    module.walk([&](AttentionOp at) {
+      for (OpOperand *operand : {&at.getQueryMutable(), &at.getKeyMutable()}) {
+        if (operand->get().getDefiningOp<FakeQuantizeOp>())
+          continue;
+        unsigned bits = producerActBits(operand->get());
+        if (bits < 16)
+          qkOperands.push_back({operand, bits});
+      }
+    });
+
+  if (jobs.empty() && qkOperands.empty()) {
+    module.emitWarning(kPass) << ": no linear has a weight to quantize (run "
+                                 "qrealign-assign-quant first); nothing "
+                                 "written";
     return;
   }
 
   bool ok = true;
   llvm::StringMap<unsigned> prefixes;
-  CheckpointCache checkpoints;
+  ParamReader reader(module, kPass);
   for (auto &[key, job] : jobs) {
-    FailureOr<std::vector<float>> w = readWeight(job.param, checkpoints);
-    if (failed(w)) {
-      ok = false;
-      continue;
-    }
     RankedTensorType type = job.param.getTensorType();
-    int64_t n = type.getDimSize(0), k = type.getDimSize(1);
-    WeightQuantSpec spec;
-    spec.bits = job.scheme.getWBits();
-    spec.symmetric = job.scheme.getSymmetric();
-    switch (job.scheme.getGranularity()) {
-    case Granularity::PerTensor:
-      spec.groupSize = -1;
-      break;
-    case Granularity::PerChannel:
-      spec.groupSize = 0;
-      break;
-    case Granularity::PerGroup:
-      spec.groupSize = job.scheme.getGroupSize();
-      break;
-    }
-    if (isNibblePacked(spec.bits) && k % 2) {
-      job.linears.front().emitError("qrealign-quantize-weights: ")
-          << spec.bits << "-bit levels are packed two per byte along the " << k
-          << " input channels, which must be even";
-      ok = false;
-      continue;
-    }
-    job.result = quantizeWeight(*w, n, k, spec);
-    job.packed = packWeight(job.result.q, n, k, spec.bits);
-    StringRef name = job.param.getExternal() ? job.param.getExternal().getKey()
-                                             : job.param.getSymName();
+    job.n = type.getDimSize(0);
+    job.k = type.getDimSize(1);
+    WeightQuantSpec spec = getSpec(job.scheme);
+    job.rangeRows = spec.groupSize < 0 ? 1 : job.n;
+    job.groups = spec.groupSize > 0 ? job.k / spec.groupSize : 1;
+    StringRef name = getTensorName(job.param);
     std::string prefix = name.str();
     if (StringRef(prefix).ends_with(".weight"))
       prefix.resize(prefix.size() - strlen(".weight"));
@@ -234,6 +194,30 @@ void QuantizeWeightsPass::runOnOperation() {
     job.prefix = seen ? prefix + ".w" + std::to_string(job.scheme.getWBits()) +
                             "_" + std::to_string(seen)
                       : prefix;
+    if (fake) {
+      if (lwc) {
+        size_t count = job.rangeRows * job.groups;
+        job.clipMax.assign(count, float(lwcInit));
+        if (!spec.symmetric)
+          job.clipMin.assign(count, float(lwcInit));
+      }
+      continue;
+    }
+    if (isNibblePacked(spec.bits) && job.k % 2) {
+      job.linears.front().emitError(kPass)
+          << ": " << spec.bits
+          << "-bit levels are packed two per byte along the " << job.k
+          << " input channels, which must be even";
+      ok = false;
+      continue;
+    }
+    FailureOr<std::vector<float>> w = reader.readFloats(job.param);
+    if (failed(w)) {
+      ok = false;
+      continue;
+    }
+    job.result = quantizeWeight(*w, job.n, job.k, spec);
+    job.packed = packWeight(job.result.q, job.n, job.k, spec.bits);
   }
   if (!ok)
     return signalPassFailure();
@@ -241,6 +225,15 @@ void QuantizeWeightsPass::runOnOperation() {
   // Write the file, then change the IR.
   std::vector<::qrealign::TensorToWrite> tensors;
   for (auto &[key, job] : jobs) {
+    if (fake) {
+      if (!job.clipMax.empty())
+        tensors.push_back(f32Tensor(job.prefix + ".weight_clip_max",
+                                    {job.rangeRows, job.groups}, job.clipMax));
+      if (!job.clipMin.empty())
+        tensors.push_back(f32Tensor(job.prefix + ".weight_clip_min",
+                                    {job.rangeRows, job.groups}, job.clipMin));
+      continue;
+    }
     const QuantizedWeight &r = job.result;
     ::qrealign::TensorToWrite packed;
     packed.name = job.prefix + ".weight_packed";
@@ -250,13 +243,8 @@ void QuantizeWeightsPass::runOnOperation() {
     packed.shape = {r.rows, int64_t(job.packed.size()) / r.rows};
     packed.data = job.packed;
     tensors.push_back(packed);
-    ::qrealign::TensorToWrite scale;
-    scale.name = job.prefix + ".weight_scale";
-    scale.dtype = ::qrealign::DType::F32;
-    scale.shape = {r.scaleRows, r.groups};
-    scale.data = ArrayRef(reinterpret_cast<const uint8_t *>(r.scale.data()),
-                          r.scale.size() * sizeof(float));
-    tensors.push_back(scale);
+    tensors.push_back(f32Tensor(job.prefix + ".weight_scale",
+                                {r.scaleRows, r.groups}, r.scale));
     if (!r.zeroPoint.empty()) {
       ::qrealign::TensorToWrite zp;
       zp.name = job.prefix + ".weight_zero_point";
@@ -267,60 +255,65 @@ void QuantizeWeightsPass::runOnOperation() {
       tensors.push_back(zp);
     }
   }
-  for (const auto &t : tensors)
-    numBytes += t.data.size();
-  if (llvm::Error err = ::qrealign::writeSafeTensors(
-          file, tensors,
-          {{"format", "qrealign-rtn"},
-           {"layout", "levels signed; <=4 bits: u8, two per byte, low nibble "
-                      "first, offset-binary (q + 8); else i8"}})) {
-    module.emitError("qrealign-quantize-weights: ") << toString(std::move(err));
-    return signalPassFailure();
+  for (const SmoothJob &sj : smoothJobs)
+    tensors.push_back(f32Tensor(sj.name, {int64_t(sj.scale.size())}, sj.scale));
+  if (!tensors.empty()) {
+    if (file.empty()) {
+      module.emitError(kPass) << ": set file=PATH, the safetensors file to "
+                                 "write the "
+                              << tensors.size() << " new tensors to";
+      return signalPassFailure();
+    }
+    for (const auto &t : tensors)
+      numBytes += t.data.size();
+    if (failed(writeScope(
+            module, kPass, file, scope, tensors,
+            {{"format", fake ? "qrealign-fake-quant" : "qrealign-rtn"},
+             {"layout", "levels signed; <=4 bits: u8, two per byte, low "
+                        "nibble first, offset-binary (q + 8); else i8"}})))
+      return signalPassFailure();
   }
 
-  const ParamEnvironment &env =
-      ctx->getOrLoadDialect<QRealignDialect>()->getParamEnvironment();
-  SmallVector<NamedAttribute> entries;
-  if (scopes)
-    entries.append(scopes.begin(), scopes.end());
-  entries.push_back(
-      NamedAttribute(StringAttr::get(ctx, scope),
-                     StringAttr::get(ctx, env.recordedPath(file))));
-  module->setAttr(QRealignDialect::getParamsAttrName(),
-                  DictionaryAttr::get(ctx, entries));
-
-  // New parameters follow the weight they come from, in job order.
+  // New parameters follow the tensor they come from, in job order.
   DenseMap<Operation *, Operation *> lastDeclared;
-  for (auto &[key, job] : jobs) {
-    const QuantizedWeight &r = job.result;
-    int bits = job.scheme.getWBits();
-    OpBuilder b(job.param);
-    Operation *&after = lastDeclared[job.param];
-    if (!after)
-      after = job.param;
-    auto declare = [&](StringRef suffix, RankedTensorType type) {
-      std::string name = job.prefix + "." + suffix.str();
-      b.setInsertionPointAfter(after);
-      auto p = ParamOp::create(b, NameLoc::get(b.getStringAttr(name)), name,
-                               type, ExternalAttr::get(ctx, scope, name));
-      symbols.insert(p);
+  auto declarer = [&](ParamOp origin) {
+    return [&, origin](StringRef name, RankedTensorType type) {
+      Operation *&after = lastDeclared[origin];
+      if (!after)
+        after = origin;
+      OpBuilder b(origin);
+      ParamOp p = declareExternalParam(b, after, symbols, scope, name, type);
       after = p;
       return p;
     };
-    Type i8 = IntegerType::get(ctx, 8);
-    Type storage = isNibblePacked(bits)
-                       ? IntegerType::get(ctx, 8, IntegerType::Unsigned)
-                       : i8;
-    auto packedType = RankedTensorType::get(
-        {r.rows, int64_t(job.packed.size()) / r.rows}, storage);
-    auto scaleType =
-        RankedTensorType::get({r.scaleRows, r.groups}, b.getF32Type());
-    ParamOp packed = declare("weight_packed", packedType);
-    ParamOp scaleParam = declare("weight_scale", scaleType);
-    ParamOp zero;
-    if (!r.zeroPoint.empty())
-      zero = declare("weight_zero_point",
-                     RankedTensorType::get({r.scaleRows, r.groups}, i8));
+  };
+  Type i8 = IntegerType::get(ctx, 8);
+  Type f32 = Float32Type::get(ctx);
+  for (auto &[key, job] : jobs) {
+    int bits = job.scheme.getWBits();
+    auto declare = declarer(job.param);
+    ParamOp packed, scaleParam, zero, clipMax, clipMin;
+    if (fake) {
+      auto rangeType = RankedTensorType::get({job.rangeRows, job.groups}, f32);
+      if (!job.clipMax.empty())
+        clipMax = declare(job.prefix + ".weight_clip_max", rangeType);
+      if (!job.clipMin.empty())
+        clipMin = declare(job.prefix + ".weight_clip_min", rangeType);
+    } else {
+      const QuantizedWeight &r = job.result;
+      Type storage = isNibblePacked(bits)
+                         ? IntegerType::get(ctx, 8, IntegerType::Unsigned)
+                         : i8;
+      packed =
+          declare(job.prefix + ".weight_packed",
+                  RankedTensorType::get(
+                      {r.rows, int64_t(job.packed.size()) / r.rows}, storage));
+      scaleParam = declare(job.prefix + ".weight_scale",
+                           RankedTensorType::get({r.scaleRows, r.groups}, f32));
+      if (!r.zeroPoint.empty())
+        zero = declare(job.prefix + ".weight_zero_point",
+                       RankedTensorType::get({r.scaleRows, r.groups}, i8));
+    }
     for (LinearOp linear : job.linears) {
       OpBuilder lb(linear);
       Location loc = linear.getLoc();
@@ -330,19 +323,69 @@ void QuantizeWeightsPass::runOnOperation() {
         return GetParamOp::create(lb, loc, p.getTensorType(), p.getSymName());
       };
       auto weightType = cast<RankedTensorType>(linear.getWeight().getType());
+      auto resultType = RankedTensorType::get(weightType.getShape(), f32);
+      Value w;
+      if (fake) {
+        Value cmax = read(clipMax), cmin = read(clipMin);
+        IntegerAttr group;
+        if (job.scheme.getGranularity() == Granularity::PerGroup)
+          group = lb.getI64IntegerAttr(job.scheme.getGroupSize());
+        w = FakeQuantizeOp::create(
+            lb, loc, resultType, linear.getWeight(), Value(), Value(), cmax,
+            cmin, bits, job.scheme.getGranularity(), group,
+            job.scheme.getSymmetric() ? lb.getUnitAttr() : UnitAttr());
+        linear.getWeightMutable().assign(w);
+        continue;
+      }
       Value packedValue = read(packed);
       Value scaleValue = read(scaleParam);
       Value zeroValue = read(zero);
-      Value w = DequantizeOp::create(
-          lb, loc,
-          RankedTensorType::get(weightType.getShape(), lb.getF32Type()),
-          packedValue, scaleValue, zeroValue, bits);
+      w = DequantizeOp::create(lb, loc, resultType, packedValue, scaleValue,
+                               zeroValue, bits);
       Operation *old = linear.getWeight().getDefiningOp();
       linear.getWeightMutable().assign(w);
       if (old->use_empty())
         old->erase();
     }
     ++numQuantized;
+  }
+  for (SmoothJob &sj : smoothJobs) {
+    auto get = sj.norm.getWeight().getDefiningOp<GetParamOp>();
+    auto origin = symbols.lookup<ParamOp>(get.getName());
+    ParamOp scaleParam = declarer(origin)(
+        sj.name, RankedTensorType::get({int64_t(sj.scale.size())}, f32));
+    OpBuilder b(sj.norm);
+    b.setInsertionPointAfter(sj.norm);
+    Location loc = sj.norm.getLoc();
+    Value scaleValue = GetParamOp::create(b, loc, scaleParam.getTensorType(),
+                                          scaleParam.getSymName());
+    auto sm = SmoothOp::create(b, loc, sj.norm.getResult().getType(),
+                               sj.norm.getResult(), scaleValue);
+    // Each consumer takes the edge's scale into its weight, before the
+    // fake_quantize that form=fake put there.
+    for (LinearOp linear : sj.linears) {
+      linear.getInputMutable().assign(sm);
+      auto fq = linear.getWeight().getDefiningOp<FakeQuantizeOp>();
+      OpBuilder wb(fq);
+      Value w = fq.getInput();
+      auto wType = cast<RankedTensorType>(w.getType());
+      Value ws = SmoothWeightOp::create(
+          wb, linear.getLoc(), RankedTensorType::get(wType.getShape(), f32), w,
+          scaleValue);
+      fq.getInputMutable().assign(ws);
+    }
+    ++numSmoothed;
+  }
+  for (auto [operand, bits] : qkOperands) {
+    auto at = cast<AttentionOp>(operand->getOwner());
+    OpBuilder b(at);
+    Value v = operand->get();
+    Value q = FakeQuantizeOp::create(
+        b, at.getLoc(), v.getType(), v, Value(), Value(), Value(), Value(),
+        bits, Granularity::PerGroup, b.getI64IntegerAttr(at.getHeadDim()),
+        UnitAttr());
+    operand->set(q);
+    ++numQK;
   }
   // A float weight that no op reads any more goes (the embedding may still
   // read the one the LM head shares).

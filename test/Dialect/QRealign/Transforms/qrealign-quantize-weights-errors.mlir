@@ -4,6 +4,18 @@
 // RUN: qrealign-opt %S/Inputs/one-linear.mlir --qrealign-quantize-weights --verify-diagnostics
 // RUN: not qrealign-opt %S/Inputs/one-linear.mlir --qrealign-quantize-weights="file=%t/q.safetensors scope=a/b" 2>&1 | FileCheck %s --check-prefix=SCOPE
 // SCOPE: error: qrealign-quantize-weights: scope 'a/b' is not a name ([A-Za-z_][A-Za-z0-9_-]*)
+// RUN: not qrealign-opt %S/Inputs/one-linear.mlir --qrealign-quantize-weights="file=%t/q.safetensors form=int4" 2>&1 | FileCheck %s --check-prefix=FORM
+// FORM: error: qrealign-quantize-weights: form must be packed or fake, got 'int4'
+// RUN: not qrealign-opt %S/Inputs/one-linear.mlir --qrealign-quantize-weights="file=%t/q.safetensors lwc" 2>&1 | FileCheck %s --check-prefix=LWC
+// LWC: error: qrealign-quantize-weights: lwc belongs to the calibration form: add form=fake
+// RUN: not qrealign-opt %S/Inputs/one-linear.mlir --qrealign-quantize-weights="file=%t/q.safetensors smooth" 2>&1 | FileCheck %s --check-prefix=SMOOTH
+// SMOOTH: error: qrealign-quantize-weights: smooth belongs to the calibration form: add form=fake
+// RUN: not qrealign-opt %S/Inputs/one-linear.mlir --qrealign-quantize-weights="form=fake lwc" 2>&1 | FileCheck %s --check-prefix=NOFILE
+// NOFILE: error: qrealign-quantize-weights: set file=PATH, the safetensors file to write the 2 new tensors to
+// Without learnable tensors the fake form writes nothing and needs no file.
+// RUN: qrealign-opt %S/Inputs/one-linear.mlir --qrealign-quantize-weights="form=fake" | FileCheck %s --check-prefix=NOTHING
+// NOTHING-NOT: qrealign.params
+// NOTHING: qrealign.fake_quantize
 // Nothing is written on error, and the IR is not changed (checked above by
 // --verify-diagnostics finding only the expected errors).
 
@@ -57,7 +69,7 @@ module {
 
 module {
   // Weights are read from f32, f16 or bf16.
-  // expected-error @+1 {{qrealign-quantize-weights: cannot read 'tensor<2x8xf64>' weights (128 bytes)}}
+  // expected-error @+1 {{qrealign-quantize-weights: cannot read 'tensor<2x8xf64>' as floats (128 bytes)}}
   qrealign.param @w : tensor<2x8xf64> = dense<1.0>
   func.func @f(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
     %w = qrealign.get_param @w : tensor<2x8xf64>

@@ -102,44 +102,115 @@ def QRealignCheckFusionPass
 
 def QRealignQuantizeWeightsPass
     : Pass<"qrealign-quantize-weights", "::mlir::ModuleOp"> {
-  let summary = "Round-to-nearest weight quantization into packed storage";
+  let summary = "Materialize each linear's scheme as quantization ops";
   let description = [{
     Materializes the weight part of every linear's `#qrealign.quant` scheme
     (`w_bits` < 16): min-max round-to-nearest quantization per tensor, per
     channel or per group, symmetric or asymmetric, at 8, 4, 3 or 2 bits,
-    with the formulas of `qrealign/Quant/Quantizer.h` (the engine's
-    fake-quantize computes the same numbers).
+    with the formulas of `qrealign/Quant/Quantizer.h`. Two forms:
 
-    The levels, scales and zero points of each weight are written, in one
-    safetensors file written atomically (`file`), as tensors
-    `NAME.weight_packed` (`i8 [N, K]`, or `u8 [N, K/2]` with two levels per
-    byte for 2 to 4 bits), `NAME.weight_scale` (`f32`) and, for asymmetric
-    schemes, `NAME.weight_zero_point` (`i8`), where NAME is the weight's
-    tensor name without `.weight`. The module maps the new parameter scope
-    (`scope`) to the file, by a path relative to the output IR, and each
-    linear reads its weight through `qrealign.dequantize` of three new
-    `qrealign.param`s. A floating-point weight that no op reads any more is
-    removed (the embedding may still read the one the LM head shares).
+    - `form=packed` (the default, the deployment form): the levels, scales
+      and zero points of each weight are written, in one safetensors file
+      written atomically (`file`), as tensors `NAME.weight_packed` (`i8
+      [N, K]`, or `u8 [N, K/2]` with two levels per byte for 2 to 4 bits),
+      `NAME.weight_scale` (`f32`) and, for asymmetric schemes,
+      `NAME.weight_zero_point` (`i8`), where NAME is the weight's tensor
+      name without `.weight`. Each linear reads its weight through
+      `qrealign.dequantize` of three new `qrealign.param`s.
+    - `form=fake` (the form calibration trains): each linear reads
+      `qrealign.fake_quantize` of its float weight, with dynamic ranges.
+      With `lwc`, the op gets learnable clipping logits, tensors
+      `NAME.weight_clip_max` (and `NAME.weight_clip_min` when asymmetric)
+      initialised to `lwc-init` (OmniQuant's 4.0: factors σ(4) ≈ 0.982).
+      With `smooth`, every `rms_norm` whose result only quantized linears
+      read gets a `qrealign.smooth` on that shared edge and each of those
+      linears a `qrealign.smooth_weight` before its `fake_quantize`, both
+      with one scale tensor `NORM.smooth_scale` initialised to ones (the
+      identity; to be learned, and folded by `qrealign-fold-smoothing`).
 
-    The weights are read from inline values or from the files of their
-    scopes (`qrealign.params`, or the tool's `--params`). Linears whose
-    weight is already dequantized are left alone. The file is written
-    before the IR is changed; any error leaves the IR unchanged.
+    Both forms write new tensors, if any, to one safetensors file (`file`,
+    written atomically) which the module maps as the new parameter scope
+    `scope`, by a path relative to the output IR. With `qk`, the query and
+    key operands of each attention whose `q_proj`/`k_proj` scheme quantizes
+    activations get a dynamic asymmetric `fake_quantize` at that width, per
+    token and head (`per_group`, `group_size` = head_dim), as OmniQuant
+    quantizes the Q·Kᵀ product's inputs.
+
+    A floating-point weight that no op reads any more is removed (the
+    embedding may still read the one the LM head shares). The weights are
+    read from inline values or from the files of their scopes
+    (`qrealign.params`, or the tool's `--params`). Linears whose weight is
+    already quantized are left alone. The file is written before the IR is
+    changed; any error leaves the IR unchanged.
 
     ```
     qrealign-opt model.mlir --qrealign-assign-quant="w-bits=4 group-size=128 skip=lm_head" \
       --qrealign-quantize-weights="file=model-w4.safetensors" -o model-w4.mlir
+    qrealign-opt model.mlir --qrealign-assign-quant="w-bits=4 a-bits=4 group-size=128 skip=lm_head" \
+      --qrealign-quantize-weights="form=fake lwc smooth qk file=learn.safetensors scope=learn" -o w4a4-fake.mlir
     ```
   }];
   let options = [
     Option<"file", "file", "std::string", /*default=*/"\"\"",
-           "Safetensors file to write the quantized weights to (required)">,
+           "Safetensors file to write new tensors to (required when there "
+           "are any)">,
     Option<"scope", "scope", "std::string", /*default=*/"\"quant\"",
-           "Parameter scope of the quantized weights">
+           "Parameter scope of the new tensors">,
+    Option<"form", "form", "std::string", /*default=*/"\"packed\"",
+           "packed (dequantize of packed levels) or fake (fake_quantize of "
+           "the float weights)">,
+    Option<"lwc", "lwc", "bool", /*default=*/"false",
+           "form=fake: learnable weight clipping logits">,
+    Option<"lwcInit", "lwc-init", "double", /*default=*/"4.0",
+           "Initial clipping logit">,
+    Option<"smooth", "smooth", "bool", /*default=*/"false",
+           "form=fake: identity smoothing on each rms_norm edge read by "
+           "quantized linears">,
+    Option<"qk", "qk", "bool", /*default=*/"false",
+           "Quantize attention Q and K at the q_proj/k_proj activation width">
   ];
   let statistics = [
     Statistic<"numQuantized", "num-quantized", "Weights quantized">,
+    Statistic<"numSmoothed", "num-smoothed", "Smoothing ops inserted">,
+    Statistic<"numQK", "num-qk", "Attention Q/K operands quantized">,
     Statistic<"numBytes", "num-bytes", "Bytes written">
+  ];
+  let dependentDialects = ["::mlir::qrealign::QRealignDialect"];
+}
+
+def QRealignFoldSmoothingPass
+    : Pass<"qrealign-fold-smoothing", "::mlir::ModuleOp"> {
+  let summary = "Fold qrealign.smooth into the rms_norm before it and the "
+                "linears after it";
+  let description = [{
+    Removes every `qrealign.smooth` whose input is an `rms_norm` and whose
+    users are all `qrealign.linear`s that read it as their input and carry
+    the inverse transformation in their weight (`qrealign.smooth_weight`
+    with the same scale parameter, directly or under a `fake_quantize`,
+    the calibration form): the norm's weight `g` becomes `g / scale` and
+    each `smooth_weight(W, scale)` becomes the parameter `W · diag(scale)`,
+    so the module computes the same function without the two ops (up to
+    f32 rounding; a `fake_quantize` then quantizes the folded weight, as
+    OmniQuant quantizes after its equivalent transformation). A `smooth`
+    that cannot fold is an error located on it or on the offending user.
+
+    The folded tensors are written to one safetensors file (`file`, written
+    atomically) that the module maps as the new scope `scope`; their names
+    are those of the tensors they replace. Parameters no op reads any more
+    are removed.
+
+    ```
+    qrealign-opt calibrated.mlir --qrealign-fold-smoothing="file=folded.safetensors"
+    ```
+  }];
+  let options = [
+    Option<"file", "file", "std::string", /*default=*/"\"\"",
+           "Safetensors file to write the folded tensors to (required)">,
+    Option<"scope", "scope", "std::string", /*default=*/"\"smooth\"",
+           "Parameter scope of the folded tensors">
+  ];
+  let statistics = [
+    Statistic<"numFolded", "num-folded", "Smoothing ops folded">
   ];
   let dependentDialects = ["::mlir::qrealign::QRealignDialect"];
 }

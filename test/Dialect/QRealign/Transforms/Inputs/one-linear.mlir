@@ -1,6 +1,6 @@
 // One quantized linear over an inline weight (qrealign-quantize-weights
 // option errors).
-// expected-error @+1 {{qrealign-quantize-weights: set file=PATH, the safetensors file to write the quantized weights to}}
+// expected-error @+1 {{qrealign-quantize-weights: set file=PATH, the safetensors file to write the 3 new tensors to}}
 module {
   qrealign.param @w : tensor<2x8xf32> = dense<1.0>
   func.func @f(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {

@@ -1,0 +1,164 @@
+//===- ParamData.cpp - Parameter data for passes that compute weights -----===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Dialect/QRealign/Transforms/ParamData.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::qrealign;
+
+/// `count` floats from raw storage of element type `elt`.
+static std::optional<std::vector<float>> toFloats(ArrayRef<char> raw, Type elt,
+                                                  size_t count) {
+  std::vector<float> out(count);
+  if (elt.isF32() && raw.size() == count * 4) {
+    memcpy(out.data(), raw.data(), raw.size());
+    return out;
+  }
+  if ((elt.isBF16() || elt.isF16()) && raw.size() == count * 2) {
+    for (size_t i = 0; i < count; ++i) {
+      uint16_t bits;
+      memcpy(&bits, raw.data() + 2 * i, 2);
+      if (elt.isBF16()) {
+        uint32_t wide = uint32_t(bits) << 16;
+        memcpy(&out[i], &wide, 4);
+      } else {
+        out[i] = APFloat(APFloat::IEEEhalf(), APInt(16, bits)).convertToFloat();
+      }
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+FailureOr<std::vector<float>> ParamReader::readFloats(ParamOp param) {
+  RankedTensorType type = param.getTensorType();
+  Type elt = type.getElementType();
+  size_t count = type.getNumElements();
+  ArrayRef<char> raw;
+  std::vector<char> splat;
+  auto error = [&]() { return param.emitError(passName) << ": "; };
+  if (ExternalAttr ext = param.getExternal()) {
+    const ParamEnvironment &env = module.getContext()
+                                      ->getOrLoadDialect<QRealignDialect>()
+                                      ->getParamEnvironment();
+    std::unique_ptr<::qrealign::Checkpoint> &ckpt = checkpoints[ext.getScope()];
+    if (!ckpt) {
+      std::optional<std::string> path = env.resolve(module, ext.getScope());
+      if (!path)
+        return error() << "parameter scope '" << ext.getScope()
+                       << "' has no file: map it in 'qrealign.params' or "
+                          "pass --params "
+                       << ext.getScope() << "=PATH";
+      auto opened = ::qrealign::Checkpoint::open(*path);
+      if (!opened)
+        return error() << "parameter scope '" << ext.getScope()
+                       << "': " << toString(opened.takeError());
+      ckpt = std::move(*opened);
+    }
+    const ::qrealign::TensorInfo *t = ckpt->lookup(ext.getKey());
+    if (!t || ArrayRef<int64_t>(t->shape) != type.getShape())
+      return error() << "tensor '" << ext.getKey() << "' is not a " << type
+                     << " in " << ckpt->getPath();
+    auto data = ckpt->getData(*t);
+    if (!data)
+      return error() << toString(data.takeError());
+    raw = ArrayRef(reinterpret_cast<const char *>(data->data()), data->size());
+  } else if (auto dense = dyn_cast<DenseElementsAttr>(param.getInlineValue())) {
+    raw = dense.getRawData();
+    if (dense.isSplat()) {
+      size_t width = raw.size();
+      splat.resize(width * count);
+      for (size_t i = 0; i < count; ++i)
+        memcpy(splat.data() + i * width, raw.data(), width);
+      raw = splat;
+    }
+  } else if (auto res =
+                 dyn_cast<DenseResourceElementsAttr>(param.getInlineValue())) {
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (!blob)
+      return error() << "dense_resource blob has no data";
+    raw = blob->getData();
+  } else {
+    return error() << "cannot read this kind of inline value";
+  }
+  std::optional<std::vector<float>> values = toFloats(raw, elt, count);
+  if (!values)
+    return error() << "cannot read " << type << " as floats (" << raw.size()
+                   << " bytes)";
+  return std::move(*values);
+}
+
+LogicalResult mlir::qrealign::checkNewScope(ModuleOp module, StringRef passName,
+                                            StringRef scope) {
+  if (!ExternalAttr::isValidScope(scope))
+    return module.emitError(passName)
+           << ": scope '" << scope
+           << "' is not a name ([A-Za-z_][A-Za-z0-9_-]*)";
+  auto scopes = module->getAttrOfType<DictionaryAttr>(
+      QRealignDialect::getParamsAttrName());
+  if (scopes && scopes.get(scope))
+    return module.emitError(passName)
+           << ": scope '" << scope << "' is already mapped (to "
+           << scopes.get(scope) << "); choose another scope=";
+  return success();
+}
+
+LogicalResult mlir::qrealign::writeScope(
+    ModuleOp module, StringRef passName, StringRef file, StringRef scope,
+    ArrayRef<::qrealign::TensorToWrite> tensors,
+    ArrayRef<std::pair<std::string, std::string>> metadata) {
+  if (llvm::Error err = ::qrealign::writeSafeTensors(file, tensors, metadata))
+    return module.emitError(passName) << ": " << toString(std::move(err));
+  MLIRContext *ctx = module.getContext();
+  const ParamEnvironment &env =
+      ctx->getOrLoadDialect<QRealignDialect>()->getParamEnvironment();
+  SmallVector<NamedAttribute> entries;
+  if (auto scopes = module->getAttrOfType<DictionaryAttr>(
+          QRealignDialect::getParamsAttrName()))
+    entries.append(scopes.begin(), scopes.end());
+  entries.push_back(
+      NamedAttribute(StringAttr::get(ctx, scope),
+                     StringAttr::get(ctx, env.recordedPath(file))));
+  module->setAttr(QRealignDialect::getParamsAttrName(),
+                  DictionaryAttr::get(ctx, entries));
+  return success();
+}
+
+::qrealign::TensorToWrite mlir::qrealign::f32Tensor(std::string name,
+                                                    ArrayRef<int64_t> shape,
+                                                    ArrayRef<float> values) {
+  ::qrealign::TensorToWrite t;
+  t.name = std::move(name);
+  t.dtype = ::qrealign::DType::F32;
+  t.shape.assign(shape.begin(), shape.end());
+  t.data = ArrayRef(reinterpret_cast<const uint8_t *>(values.data()),
+                    values.size() * sizeof(float));
+  return t;
+}
+
+ParamOp mlir::qrealign::declareExternalParam(OpBuilder &b, Operation *after,
+                                             SymbolTable &symbols,
+                                             StringRef scope, StringRef name,
+                                             RankedTensorType type) {
+  MLIRContext *ctx = b.getContext();
+  b.setInsertionPointAfter(after);
+  auto p = ParamOp::create(b, NameLoc::get(b.getStringAttr(name)), name, type,
+                           ExternalAttr::get(ctx, scope, name));
+  symbols.insert(p);
+  return p;
+}
+
+StringRef mlir::qrealign::getTensorName(ParamOp param) {
+  if (ExternalAttr ext = param.getExternal())
+    return ext.getKey();
+  return param.getSymName();
+}
