@@ -81,6 +81,15 @@ Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
 #if !defined(__SANITIZE_ADDRESS__)
     flags |= RTLD_DEEPBIND;
 #endif
+    // Thread pools are sized when libtorch's OpenMP and OpenBLAS load: with
+    // a thread count given, they start with that many threads (the engine
+    // also sets them at creation, for an engine loaded earlier). A value
+    // the user exported wins.
+    if (options.numThreads > 0) {
+      std::string n = std::to_string(options.numThreads);
+      setenv("OPENBLAS_NUM_THREADS", n.c_str(), /*overwrite=*/0);
+      setenv("OMP_NUM_THREADS", n.c_str(), /*overwrite=*/0);
+    }
     api.lib = dlopen(path.c_str(), flags);
     if (api.lib)
       break;

@@ -14,9 +14,13 @@
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 
+#include <dlfcn.h>
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -144,6 +148,54 @@ Tensor fakeQuantOp(const Tensor &x, const qr_instr &in,
   return quantDequantRows(rows, bits, symmetric).reshape(x.sizes());
 }
 
+/// `n` compute threads: libtorch's intra-op (OpenMP) pool and OpenBLAS's own
+/// pthread pool, which at::set_num_threads does not reach (the pthread
+/// build of OpenBLAS otherwise runs its GEMMs on one thread per core).
+void setThreads(int n) {
+  at::set_num_threads(n);
+  // The engine library is loaded RTLD_LOCAL: look the function up in the
+  // already-loaded OpenBLAS itself.
+  using SetThreads = void (*)(int);
+  for (const char *name : {"libopenblas.so.0", "libblas.so.3"}) {
+    void *lib = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+    if (!lib)
+      continue;
+    auto set =
+        reinterpret_cast<SetThreads>(dlsym(lib, "openblas_set_num_threads"));
+    if (set)
+      set(n);
+    dlclose(lib);
+    if (set)
+      break;
+  }
+}
+
+/// The engine allocates and frees activations of the same few sizes on
+/// every instruction. glibc returns large blocks to the kernel at once
+/// (mmap threshold, heap trimming), so each new one is page-faulted in
+/// again: on the lab model's batch-32 forward that was about 80k faults per
+/// pass and half the time. Keep freed memory in the heap instead (the
+/// process's, as MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ would),
+/// unless the user set those variables.
+void keepFreedMemory() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (!std::getenv("MALLOC_MMAP_THRESHOLD_"))
+      mallopt(M_MMAP_THRESHOLD, 32 << 20); // glibc's maximum on 64-bit
+    if (!std::getenv("MALLOC_TRIM_THRESHOLD_"))
+      mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  });
+}
+
+/// True when every slot of `captured` is filled.
+bool allCaptured(const std::map<int, int> &slots,
+                 const std::vector<Tensor> &captured) {
+  for (const auto &[layer, slot] : slots)
+    if (!captured[slot].defined())
+      return false;
+  return true;
+}
+
 class Engine {
 public:
   Engine(const qr_program &p, const qr_engine_options &o) : prog(p) {
@@ -164,7 +216,9 @@ public:
     if (device.is_cuda() && !device.has_index())
       deviceName = "cuda:0";
     if (o.num_threads > 0)
-      at::set_num_threads(o.num_threads);
+      setThreads(o.num_threads);
+    if (!device.is_cuda())
+      keepFreedMemory();
     if (p.abi_version != QR_ENGINE_ABI_VERSION)
       throw EngineError("program ABI mismatch");
     instrs.assign(p.instrs, p.instrs + p.num_instrs);
@@ -173,9 +227,24 @@ public:
       in.name = names.back().c_str();
     }
     c10::InferenceMode guard;
-    // Parameters: copied to the device in f32 (the engine computes in f32).
+    // Parameters: copied to the device in f32 (the engine computes in f32),
+    // those the instructions read. The others (packed levels and float
+    // weights that the lowering turned into computed weights) stay behind
+    // as empty placeholders.
+    std::vector<bool> read(p.num_params, false);
+    for (const qr_instr &in : instrs)
+      for (int32_t i : in.params)
+        if (i >= 0 && i < p.num_params)
+          read[i] = true;
     for (int32_t i = 0; i < p.num_params; ++i) {
       const qr_param &pp = p.params[i];
+      paramNames.emplace_back(pp.name ? pp.name : "");
+      if (!read[i]) {
+        params.push_back(at::empty(
+            {0}, at::TensorOptions().dtype(at::kFloat).device(device)));
+        unread.insert(i);
+        continue;
+      }
       std::vector<int64_t> shape(pp.shape, pp.shape + pp.rank);
       Tensor t =
           at::from_blob(const_cast<void *>(pp.data), shape,
@@ -201,10 +270,18 @@ public:
           lastUse.at(v) = i;
   }
 
-  /// Runs the program. `captureAt` (layer -> slot) receives layer outputs.
+  /// Which positions the program's output (the LM head) is computed at.
+  enum class Head {
+    All,  // every position
+    Last, // the last position only ([B, 1, V]): the head's input is sliced
+    None  // no logits: stop after the last captured layer
+  };
+
+  /// Runs the program. `captureLayers` (layer -> slot) receives layer
+  /// outputs.
   Tensor run(const Tensor &ids, const Tensor &pos, const Tensor &mask,
              KVCache *cache, const std::map<int, int> *captureLayers,
-             std::vector<Tensor> *captured) {
+             std::vector<Tensor> *captured, Head head = Head::All) {
     std::vector<Tensor> vals(prog.num_values);
     vals[prog.ids_value] = ids;
     vals[prog.positions_value] = pos;
@@ -220,6 +297,11 @@ public:
           throw EngineError("value used after it was freed (engine bug)");
         return t;
       };
+      // Only the last position's logits are asked for: the head (a linear
+      // producing the program's output) reads the last position alone.
+      if (head == Head::Last && in.output == prog.logits_value &&
+          in.opcode == QR_OP_LINEAR && arg(0).dim() == 3 && arg(0).size(1) > 1)
+        arg(0) = arg(0).narrow(1, arg(0).size(1) - 1, 1);
       Tensor out;
       switch (in.opcode) {
       case QR_OP_EMBEDDING:
@@ -279,6 +361,9 @@ public:
           auto it = captureLayers->find(int(in.i0));
           if (it != captureLayers->end())
             (*captured)[it->second] = out;
+          // Everything captured: the rest of the model is not needed.
+          if (head == Head::None && allCaptured(*captureLayers, *captured))
+            return Tensor();
         }
         break;
       default:
@@ -411,17 +496,18 @@ public:
                bool all, float *outLogits) {
     c10::InferenceMode guard;
     Batch b = makeBatch(batch, tokens, lengths);
-    Tensor logits = run(b.ids, b.pos, b.mask, nullptr, nullptr, nullptr)
+    Tensor logits = run(b.ids, b.pos, b.mask, nullptr, nullptr, nullptr,
+                        all ? Head::All : Head::Last)
                         .to(at::kCPU, at::kFloat)
                         .contiguous();
-    int64_t V = prog.vocab_size;
+    int64_t V = prog.vocab_size, S = logits.size(1);
     const float *src = logits.data_ptr<float>();
     float *dst = outLogits;
     for (int32_t r = 0; r < batch; ++r) {
-      int64_t pad = b.S - b.lengths[r];
-      int64_t from = all ? pad : b.S - 1;
-      for (int64_t s = from; s < b.S; ++s) {
-        std::memcpy(dst, src + (r * b.S + s) * V, V * sizeof(float));
+      // Sequences are padded on the left: the last position is S - 1.
+      int64_t from = all ? b.S - b.lengths[r] : S - 1;
+      for (int64_t s = from; s < S; ++s) {
+        std::memcpy(dst, src + (r * S + s) * V, V * sizeof(float));
         dst += V;
       }
     }
@@ -441,7 +527,7 @@ public:
     }
     Batch b = makeBatch(batch, tokens, lengths);
     std::vector<Tensor> captured(slots.size());
-    run(b.ids, b.pos, b.mask, nullptr, &slots, &captured);
+    run(b.ids, b.pos, b.mask, nullptr, &slots, &captured, Head::None);
     int64_t D = prog.hidden_size;
     float *dst = out;
     for (int32_t r = 0; r < batch; ++r) {
@@ -486,7 +572,8 @@ public:
     }
     KVCache cache;
     auto t0 = clock::now();
-    Tensor logits = run(b.ids, b.pos, b.mask, &cache, nullptr, nullptr);
+    Tensor logits =
+        run(b.ids, b.pos, b.mask, &cache, nullptr, nullptr, Head::Last);
     Tensor next = logits.select(1, logits.size(1) - 1).argmax(-1).to(at::kCPU);
     auto t1 = clock::now();
     st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
@@ -567,6 +654,11 @@ public:
                         "weight_decay >= 0");
     TrainState st;
     st.options = o;
+    if (!unread.empty())
+      throw EngineError("cannot train: parameter '" +
+                        paramNames[*unread.begin()] +
+                        "' is not read by the program (train the "
+                        "full-precision model)");
     // Parameters were made under InferenceMode; autograd needs normal
     // tensors.
     for (Tensor &p : params)
@@ -798,6 +890,10 @@ public:
       throw EngineError("parameter index " + std::to_string(index) +
                         " is out of range (the program has " +
                         std::to_string(params.size()) + ")");
+    if (unread.count(index))
+      throw EngineError("parameter '" + paramNames[index] +
+                        "' is not read by the program, so the engine did "
+                        "not load it");
     c10::NoGradGuard noGrad;
     Tensor t = params[index].detach().to(at::kCPU, at::kFloat).contiguous();
     std::memcpy(out, t.data_ptr<float>(), t.numel() * sizeof(float));
@@ -812,6 +908,8 @@ public:
   std::vector<qr_instr> instrs;
   std::deque<std::string> names;
   std::vector<Tensor> params;
+  std::vector<std::string> paramNames;
+  std::set<int32_t> unread; // parameters no instruction reads (not loaded)
   std::map<size_t, Tensor> linearWeights;
   std::vector<int> lastUse;
 };

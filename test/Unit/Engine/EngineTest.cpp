@@ -188,6 +188,23 @@ TEST_F(EngineTest, PaddingIsInvisible) {
   EXPECT_NE((*capA)[0][0], (*capA)[0][1]);
 }
 
+// The LM head runs at the last position only when only that is asked for;
+// the logits are those of the all-positions pass.
+TEST_F(EngineTest, LastTokenLogitsMatchAllPositions) {
+  LOAD_OR_SKIP(engine);
+  std::vector<int64_t> a = {1, 2, 3, 4, 5, 6, 7}, b = {3, 9};
+  auto last = engine->forward({a, b});
+  auto all = engine->forward({a, b}, /*allPositions=*/true);
+  ASSERT_TRUE(bool(last) && bool(all));
+  ASSERT_EQ(last->size(), 2u);
+  ASSERT_EQ(all->size(), 9u);
+  for (size_t v = 0; v < (*last)[0].size(); ++v) {
+    EXPECT_NEAR((*last)[0][v], (*all)[6][v], 1e-5) << v;
+    EXPECT_NEAR((*last)[1][v], (*all)[8][v], 1e-5) << v;
+  }
+  EXPECT_NE((*last)[0], (*last)[1]);
+}
+
 TEST_F(EngineTest, FakeQuantization) {
   LOAD_OR_SKIP(fp);
   LOAD_OR_SKIP(w16, [](mlir::MLIRContext &c) {

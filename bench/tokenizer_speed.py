@@ -21,7 +21,7 @@ Tokenizers, generated at run time into a temporary directory:
 Texts: prose (the repository's docs, shuffled), one letter repeated, only
 spaces, no spaces (random letters and punctuation), digits, mixed scripts.
 
-    /usr/bin/python3 bench/tokenize.py [--bin build/bin | --tool PATH]
+    /usr/bin/python3 bench/tokenizer_speed.py [--bin build/bin | --tool PATH]
         [--sizes 10000,100000,1000000] [--runs 3] [--timeout 60]
         [--kinds llama2c,bpe,...] [--texts prose,spaces,...]
 
