@@ -5,18 +5,14 @@
 #include "qrealign/Checkpoint/ModelConfig.h"
 #include "qrealign/Import/Import.h"
 #include "qrealign/Support/AtomicOutput.h"
-#include "qrealign/Support/IRInput.h"
-#include "qrealign/Support/InputFile.h"
 #include "qrealign/Support/Limits.h"
 #include "qrealign/Support/OutputDirectory.h"
 
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/Parser/Parser.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -192,69 +188,15 @@ EngineOptions makeEngineOptions(StringRef device, int threads,
 Expected<std::unique_ptr<LabModel>> loadModel(StringRef dir,
                                               const EngineOptions &options) {
   auto m = std::make_unique<LabModel>();
-  mlir::DialectRegistry registry;
-  registerImportDialects(registry);
-  m->context.appendDialectRegistry(registry);
   m->dir = dir.str();
-  std::string diag;
-  mlir::ScopedDiagnosticHandler handler(&m->context, [&](mlir::Diagnostic &d) {
-    if (diag.empty()) {
-      llvm::raw_string_ostream os(diag);
-      mlir::Location loc = d.getLocation();
-      if (auto file = loc->findInstanceOf<mlir::FileLineColLoc>())
-        os << file.getFilename().getValue() << ":" << file.getLine() << ":"
-           << file.getColumn() << ": ";
-      else if (auto name = loc->findInstanceOf<mlir::NameLoc>())
-        os << '"' << name.getName().getValue() << "\": ";
-      os << d.str();
-    }
-    return mlir::success();
-  });
-  mlir::qrealign::ParamEnvironment env;
-  if (dir.ends_with(".mlir") || dir.ends_with(".mlirbc")) {
-    // Quantized or otherwise transformed IR: its parameter scopes resolve
-    // against its directory.
-    Expected<std::unique_ptr<llvm::MemoryBuffer>> file =
-        readRegularFile(dir, uint64_t(1) << 30, "an IR file");
-    if (!file)
-      return file.takeError();
-    llvm::SourceMgr sourceMgr;
-    sourceMgr.AddNewSourceBuffer(withTrailingNewline(std::move(*file)),
-                                 llvm::SMLoc());
-    m->module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &m->context);
-    if (!m->module)
-      return fail(diag.empty() ? dir + ": cannot parse" : diag);
-    env.inputDir = llvm::sys::path::parent_path(dir).str();
-  } else {
-    Expected<ImportedModel> imported = openModel(dir, ImportOptions());
-    if (!imported)
-      return imported.takeError();
-    auto module = importModel(m->context, *imported);
-    if (!module)
-      return module.takeError();
-    m->module = std::move(*module);
-  }
-  auto program = lowerToProgram(*m->module, env);
-  if (failed(program))
-    return fail(env.inputDir.empty() ? dir + ": " + diag : diag);
-  m->program = std::move(*program);
-  const ModelInfo &info = m->program->getModelInfo();
-  if (info.tokenizerPath.empty())
-    return fail(dir + ": no tokenizer in the model directory");
-  Expected<std::unique_ptr<Tokenizer>> tok =
-      Tokenizer::load(info.tokenizerPath);
-  if (!tok)
-    return tok.takeError();
-  m->tokenizer = std::move(*tok);
-  m->chatTemplate = info.chatTemplate;
-  if (auto check = applyChatTemplate(m->chatTemplate, "", ""); !check)
-    return fail(dir + ": " + toString(check.takeError()));
-  m->eosIds = info.eosTokenIds;
-  if (m->eosIds.empty() && m->tokenizer->getEosId() >= 0)
-    m->eosIds.push_back(m->tokenizer->getEosId());
-  m->bos = info.bosTokenId >= 0 ? info.bosTokenId : m->tokenizer->getBosId();
-  Expected<std::unique_ptr<Engine>> engine =
-      Engine::create(*m->program, options);
+  SessionOptions sessionOptions;
+  sessionOptions.toolName = "qrealign-lab";
+  Expected<std::unique_ptr<ModelSession>> session =
+      ModelSession::open(dir, sessionOptions);
+  if (!session)
+    return session.takeError();
+  m->session = std::move(*session);
+  Expected<std::unique_ptr<Engine>> engine = m->session->createEngine(options);
   if (!engine)
     return engine.takeError();
   m->engine = std::move(*engine);
@@ -305,14 +247,8 @@ std::vector<int64_t> encodePrompt(const LabModel &model, StringRef prompt,
   std::string user = prompt.str();
   std::vector<int64_t> ids;
   for (int attempt = 0; attempt < 12; ++attempt) {
-    // loadModel checked the template name.
-    ChatPrompt chat = cantFail(applyChatTemplate(
-        model.chatTemplate, data::getLabSystemPrompt(), user));
-    ids.clear();
-    if (chat.addBos && model.bos >= 0)
-      ids.push_back(model.bos);
-    std::vector<int64_t> body = model.tokenizer->encode(chat.text);
-    ids.insert(ids.end(), body.begin(), body.end());
+    // The session checked the template name and loaded a tokenizer.
+    ids = cantFail(model.session->encodeChat(data::getLabSystemPrompt(), user));
     if (int(ids.size()) <= maxTokens || user.size() < 8)
       break;
     user.resize(user.size() * 3 / 4); // keep the start of the request
@@ -325,12 +261,12 @@ Encoded encodeExample(const LabModel &model, const data::Example &example,
   Encoded e;
   e.ids = encodePrompt(model, example.prompt, maxPrompt);
   e.targets.assign(e.ids.size(), 0);
-  std::vector<int64_t> resp = model.tokenizer->encode(example.response);
+  std::vector<int64_t> resp = model.getTokenizer().encode(example.response);
   bool fits = int(resp.size()) < maxResponse;
   if (!fits)
     resp.resize(maxResponse);
-  else if (!model.eosIds.empty())
-    resp.push_back(model.eosIds.front());
+  else if (model.session->getEosId() >= 0)
+    resp.push_back(model.session->getEosId());
   e.ids.insert(e.ids.end(), resp.begin(), resp.end());
   e.targets.insert(e.targets.end(), resp.size(), 1);
   return e;
@@ -395,7 +331,7 @@ Expected<std::vector<std::string>> complete(LabModel &model,
                                             StringRef progressLabel) {
   std::vector<std::vector<int64_t>> enc;
   int maxPrompt = std::max<int>(
-      16, int(model.program->getModelInfo().maxPositions) - maxNewTokens);
+      16, int(model.session->getModelInfo().maxPositions) - maxNewTokens);
   for (const data::Example &e : prompts)
     enc.push_back(encodePrompt(model, e.prompt, maxPrompt));
   // Similar lengths together: less padding.
@@ -411,12 +347,12 @@ Expected<std::vector<std::string>> complete(LabModel &model,
     size_t end = std::min(order.size(), i + batchSize);
     for (size_t k = i; k < end; ++k)
       batch.push_back(enc[order[k]]);
-    Expected<GenerateResult> gen =
-        model.engine->generate(batch, maxNewTokens, model.eosIds);
+    Expected<GenerateResult> gen = model.engine->generate(
+        batch, maxNewTokens, model.session->getStopIds());
     if (!gen)
       return gen.takeError();
     for (size_t k = i; k < end; ++k)
-      out[order[k]] = model.tokenizer->decode(gen->tokens[k - i]);
+      out[order[k]] = model.getTokenizer().decode(gen->tokens[k - i]);
     progress.update(end);
   }
   progress.finish();

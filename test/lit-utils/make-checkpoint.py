@@ -4,7 +4,7 @@
 Stdlib only. Subcommands:
 
   hf DIR [--arch llama|qwen2] [--shards N] [--drop NAME] [--reshape NAME]
-         [--dtype F32|F16|BF16] [--config-set KEY=JSON]...
+         [--dtype F32|F16|BF16] [--config-set KEY=JSON]... [--vocab V]
       A tiny Hugging Face model directory (config.json + model.safetensors or
       N shards with model.safetensors.index.json) with random weights.
       llama: GQA (4 heads, 2 kv heads), untied; qwen2: q/k/v bias, tied.
@@ -78,7 +78,7 @@ def write_atomic(path, data):
 def hf(args):
     rng = random.Random(args.seed)
     qwen = args.arch == "qwen2"
-    D, L, H, KV, HD, F, V = 16, 2, 4, 2, 4, 32, 64
+    D, L, H, KV, HD, F, V = 16, 2, 4, 2, 4, 32, args.vocab
     config = {
         "architectures": ["Qwen2ForCausalLM" if qwen else "LlamaForCausalLM"],
         "model_type": args.arch, "hidden_size": D, "num_hidden_layers": L,
@@ -221,6 +221,7 @@ def main():
     h.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"])
     h.add_argument("--config-set", action="append", default=[])
     h.add_argument("--seed", type=int, default=0)
+    h.add_argument("--vocab", type=int, default=64)
     s = sub.add_parser("safetensors")
     s.add_argument("path")
     s.add_argument("--corrupt", default="none", choices=CORRUPTIONS)

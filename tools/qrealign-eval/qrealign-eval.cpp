@@ -194,8 +194,10 @@ int main(int argc, char **argv) {
   std::vector<std::pair<std::string, std::vector<std::string>>> rows;
   for (const auto &[name, dir] : modelSpecs) {
     auto model = lab::loadModel(dir, options);
-    if (!model)
-      return error(toString(model.takeError()));
+    if (!model) {
+      qrealign::reportError("qrealign-eval", model.takeError());
+      return 1;
+    }
     json::Object metrics;
     std::vector<std::string> cells;
     for (auto &[s, examples] : sets) {

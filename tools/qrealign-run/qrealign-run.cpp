@@ -17,6 +17,7 @@
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Engine/Program.h"
 #include "qrealign/Import/Import.h"
+#include "qrealign/Session/ModelSession.h"
 #include "qrealign/Support/AtomicOutput.h"
 #include "qrealign/Support/IRInput.h"
 #include "qrealign/Support/InputFile.h"
@@ -172,63 +173,29 @@ int main(int argc, char **argv) {
     return error("no prompt: pass --prompt TEXT or --prompts-file FILE");
 
   // The model: IR, or a checkpoint imported on the fly.
-  mlir::DialectRegistry registry;
-  qrealign::registerImportDialects(registry);
+  qrealign::SessionOptions sessionOptions;
+  sessionOptions.paramScopes.assign(paramScopes.begin(), paramScopes.end());
+  sessionOptions.tokenizerPath = tokenizerPath;
+  sessionOptions.chatTemplate = chatTemplate;
+  sessionOptions.loadTokenizer = !promptIds && !dumpProgram;
   // With --num-threads, the parser's thread pool stays unstarted too: the
   // process runs the threads it was asked for.
-  mlir::MLIRContext context(
-      registry, threads > 0 ? mlir::MLIRContext::Threading::DISABLED
-                            : mlir::MLIRContext::Threading::ENABLED);
-  // Diagnostics point at the op in the source; the generic-form dump of it
-  // adds nothing for a user.
-  context.printOpOnDiagnostic(false);
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  // Where the IR's parameter scopes resolve: its directory, and --params.
-  mlir::qrealign::ParamEnvironment env;
-  SourceMgr sourceMgr;
-  mlir::SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
-  // Imported IR locates ops by checkpoint tensor name.
-  mlir::qrealign::NameLocDiagnosticHandler nameLocHandler(&context,
-                                                          "qrealign-run");
-  if (StringRef(modelPath).ends_with(".mlir") ||
-      StringRef(modelPath).ends_with(".mlirbc") || modelPath == "-") {
-    std::string err;
-    std::unique_ptr<MemoryBuffer> file = mlir::openInputFile(modelPath, &err);
-    if (!file)
-      return error(err);
-    // An MLIR 22 lexer over-read (qrealign/Support/IRInput.h).
-    file = qrealign::withTrailingNewline(std::move(file));
-    sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
-    module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
-    if (!module)
-      return 1;
-    env.inputDir = sys::path::parent_path(modelPath).str();
-  } else {
-    Expected<qrealign::ImportedModel> m =
-        qrealign::openModel(modelPath, qrealign::ImportOptions());
-    if (!m)
-      return error(toString(m.takeError()));
-    auto imported = qrealign::importModel(context, *m);
-    if (!imported)
-      return error(toString(imported.takeError()));
-    module = std::move(*imported);
-  }
-  if (Error err = env.addScopeFiles(
-          std::vector<std::string>(paramScopes.begin(), paramScopes.end())))
-    return error(toString(std::move(err)));
-  mlir::FailureOr<std::unique_ptr<qrealign::Program>> program =
-      qrealign::lowerToProgram(*module, env);
-  if (failed(program))
+  sessionOptions.multithreaded = threads <= 0;
+  sessionOptions.toolName = "qrealign-run";
+  auto session = qrealign::ModelSession::open(modelPath, sessionOptions);
+  if (!session) {
+    qrealign::reportError("qrealign-run", session.takeError());
     return 1;
+  }
   if (dumpProgram) {
-    qrealign::printProgram(**program, outs());
+    qrealign::printProgram((*session)->getProgram(), outs());
     return 0;
   }
-  const qrealign::ModelInfo &info = (*program)->getModelInfo();
+  const qrealign::ModelInfo &info = (*session)->getModelInfo();
+  const qrealign::Tokenizer *tokenizer = (*session)->getTokenizer();
+  std::vector<int64_t> eos((*session)->getStopIds().begin(),
+                           (*session)->getStopIds().end());
 
-  // Tokenizer and template.
-  std::unique_ptr<qrealign::Tokenizer> tokenizer;
-  std::vector<int64_t> eos = info.eosTokenIds;
   std::vector<std::vector<int64_t>> inputs;
   if (promptIds) {
     for (const std::string &text : texts) {
@@ -245,44 +212,17 @@ int main(int argc, char **argv) {
         return error("--prompt-ids: empty prompt");
       inputs.push_back(std::move(ids));
     }
-  }
-  std::string tmpl = chatTemplate.empty() ? info.chatTemplate : chatTemplate;
-  if (auto check = qrealign::applyChatTemplate(tmpl, "", ""); !check)
-    return error(toString(check.takeError()));
-  std::string tokPath =
-      tokenizerPath.empty() ? info.tokenizerPath : tokenizerPath.getValue();
-  if (!promptIds) {
-    if (tokPath.empty())
-      return error("the model names no tokenizer: pass --tokenizer FILE");
-    auto loaded = qrealign::Tokenizer::load(tokPath);
-    if (!loaded)
-      return error(toString(loaded.takeError()));
-    tokenizer = std::move(*loaded);
-    if (eos.empty() && tokenizer->getEosId() >= 0)
-      eos.push_back(tokenizer->getEosId());
-  }
-  int64_t bos = info.bosTokenId >= 0 ? info.bosTokenId
-                : tokenizer          ? tokenizer->getBosId()
-                                     : -1;
-
-  for (const std::string &text :
-       promptIds ? std::vector<std::string>() : texts) {
-    auto chat = qrealign::applyChatTemplate(tmpl, systemPrompt, text);
-    if (!chat)
-      return error(toString(chat.takeError()));
-    std::vector<int64_t> ids;
-    if (chat->addBos && bos >= 0)
-      ids.push_back(bos);
-    std::vector<int64_t> body = tokenizer->encode(chat->text);
-    ids.insert(ids.end(), body.begin(), body.end());
-    for (const std::string &stop : chat->stopTokens)
-      if (std::optional<int64_t> id = tokenizer->lookup(stop))
-        eos.push_back(*id);
-    if (ids.empty())
-      return error("prompt '" + text +
-                   "' encodes to no tokens and the "
-                   "model has no BOS token");
-    inputs.push_back(std::move(ids));
+  } else {
+    for (const std::string &text : texts) {
+      auto ids = (*session)->encodeChat(systemPrompt, text);
+      if (!ids)
+        return error(toString(ids.takeError()));
+      if (ids->empty())
+        return error("prompt '" + text +
+                     "' encodes to no tokens and the "
+                     "model has no BOS token");
+      inputs.push_back(std::move(*ids));
+    }
   }
   if (noEos)
     eos.clear();
@@ -335,7 +275,7 @@ int main(int argc, char **argv) {
   options.numThreads = threads;
   options.executablePath = argv[0];
   auto t0 = std::chrono::steady_clock::now();
-  auto engine = qrealign::Engine::create(**program, options);
+  auto engine = (*session)->createEngine(options);
   if (!engine)
     return error(toString(engine.takeError()));
   double loadSeconds =

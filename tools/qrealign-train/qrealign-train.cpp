@@ -329,11 +329,13 @@ int main(int argc, char **argv) {
   }
   EngineOptions options = lab::makeEngineOptions(device, threads, argv[0]);
   auto model = lab::loadModel(start, options);
-  if (!model)
-    return error(toString(model.takeError()));
+  if (!model) {
+    qrealign::reportError("qrealign-train", model.takeError());
+    return 1;
+  }
   lab::LabModel &m = **model;
   // The prompt-length limit comes from the model.
-  if (int64_t ctx = m.program->getModelInfo().maxPositions;
+  if (int64_t ctx = m.session->getModelInfo().maxPositions;
       ctx > 0 && int64_t(maxPrompt) + maxResponse + 1 > ctx)
     return error(formatv("--max-prompt-tokens {0} + --max-response-tokens "
                          "{1} + EOS exceed the model's context of {2} "

@@ -14,6 +14,7 @@
 #include "qrealign/Data/Splits.h"
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Engine/Program.h"
+#include "qrealign/Session/ModelSession.h"
 #include "qrealign/Tokenizer/Tokenizer.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -49,16 +50,14 @@ llvm::Error createModel(llvm::StringRef dir, const ModelShape &shape,
 EngineOptions makeEngineOptions(llvm::StringRef device, int threads,
                                 const char *argv0);
 
-/// A model directory on the engine.
+/// A model on the engine: a Hugging Face directory, a llama2.c checkpoint
+/// or IR (quantized, for instance), opened through ModelSession like every
+/// tool's model.
 struct LabModel {
-  mlir::MLIRContext context;
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  std::unique_ptr<Program> program;
-  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<ModelSession> session;
   std::unique_ptr<Engine> engine;
-  std::string dir, chatTemplate;
-  std::vector<int64_t> eosIds;
-  int64_t bos = -1;
+  std::string dir;
+  const Tokenizer &getTokenizer() const { return *session->getTokenizer(); }
 };
 llvm::Expected<std::unique_ptr<LabModel>>
 loadModel(llvm::StringRef dir, const EngineOptions &options);
