@@ -87,6 +87,8 @@ private:
   LogicalResult lowerParams();
   FailureOr<Checkpoint *> openScope(ParamOp user, StringRef scope);
   LogicalResult lowerBlock(Block &block);
+  LogicalResult lowerLayer(LayerOp layer);
+  LogicalResult linearFields(LinearOp linear, qr_instr &in);
   FailureOr<int32_t> param(Operation *user, Value v);
   FailureOr<std::vector<float>> evalWeight(Value v);
   FailureOr<int32_t> weight(Operation *user, Value v);
@@ -472,173 +474,220 @@ static qr_quant toQuant(QuantSchemeAttr q) {
   return out;
 }
 
+namespace {
+/// Where an operand of an op goes in its instruction: a value (`inputs[i]`),
+/// a parameter (`params[i]`), or a weight (`params[i]`, possibly computed
+/// once from parameters by evalWeight).
+enum class Kind { Value, Param, Weight };
+struct OperandRule {
+  Kind kind;
+  int slot;
+  Value (*get)(Operation *); // null Value: an optional operand that is absent
+};
+/// How one op becomes one instruction: its opcode, where each operand goes,
+/// and the scalar fields (or a check the engine needs) from its attributes.
+struct OpRule {
+  int32_t opcode;
+  std::vector<OperandRule> operands;
+  LogicalResult (*fields)(Operation *, qr_instr &) = nullptr;
+};
+
+#define QR_OPERAND(KIND, SLOT, OP, GETTER)                                     \
+  OperandRule {                                                                \
+    Kind::KIND, SLOT,                                                          \
+        [](Operation *op) -> Value { return cast<OP>(op).GETTER(); }           \
+  }
+
+static LogicalResult noFields(Operation *, qr_instr &) { return success(); }
+
+/// The lowering of every op the engine runs as one instruction.
+const llvm::DenseMap<TypeID, OpRule> &getOpRules() {
+  static const llvm::DenseMap<TypeID, OpRule> rules = [] {
+    llvm::DenseMap<TypeID, OpRule> r;
+    r[TypeID::get<EmbeddingOp>()] = {
+        QR_OP_EMBEDDING,
+        {QR_OPERAND(Value, 0, EmbeddingOp, getIds),
+         QR_OPERAND(Param, 0, EmbeddingOp, getTable)},
+        noFields};
+    r[TypeID::get<RMSNormOp>()] = {
+        QR_OP_RMS_NORM,
+        {QR_OPERAND(Value, 0, RMSNormOp, getInput),
+         QR_OPERAND(Param, 0, RMSNormOp, getWeight)},
+        [](Operation *op, qr_instr &in) {
+          in.f0 = cast<RMSNormOp>(op).getEpsilon().convertToDouble();
+          return success();
+        }};
+    r[TypeID::get<LinearOp>()] = {
+        QR_OP_LINEAR,
+        {QR_OPERAND(Value, 0, LinearOp, getInput),
+         QR_OPERAND(Weight, 0, LinearOp, getWeight),
+         QR_OPERAND(Param, 1, LinearOp, getBias)},
+        nullptr}; // fields need the lowering's string table: see lowerBlock
+    r[TypeID::get<RopeOp>()] = {
+        QR_OP_ROPE,
+        {QR_OPERAND(Value, 0, RopeOp, getInput),
+         QR_OPERAND(Value, 1, RopeOp, getPositions)},
+        [](Operation *op, qr_instr &in) {
+          auto rope = cast<RopeOp>(op);
+          in.i0 = rope.getHeadDim();
+          in.i1 = rope.getStyle() == RopeStyle::Interleaved ? 1 : 0;
+          in.f0 = rope.getTheta().convertToDouble();
+          return success();
+        }};
+    r[TypeID::get<AttentionOp>()] = {
+        QR_OP_ATTENTION,
+        {QR_OPERAND(Value, 0, AttentionOp, getQuery),
+         QR_OPERAND(Value, 1, AttentionOp, getKey),
+         QR_OPERAND(Value, 2, AttentionOp, getValue),
+         QR_OPERAND(Value, 3, AttentionOp, getMask)},
+        [](Operation *op, qr_instr &in) {
+          auto at = cast<AttentionOp>(op);
+          in.i0 = at.getNumHeads();
+          in.i1 = at.getNumKvHeads();
+          in.i2 = at.getHeadDim();
+          in.f0 = at.getScale().convertToDouble();
+          in.flags = at.getCausal() ? 1 : 0;
+          return success();
+        }};
+    r[TypeID::get<SwiGLUOp>()] = {QR_OP_SWIGLU,
+                                  {QR_OPERAND(Value, 0, SwiGLUOp, getGate),
+                                   QR_OPERAND(Value, 1, SwiGLUOp, getUp)},
+                                  noFields};
+    r[TypeID::get<AddOp>()] = {QR_OP_ADD,
+                               {QR_OPERAND(Value, 0, AddOp, getLhs),
+                                QR_OPERAND(Value, 1, AddOp, getRhs)},
+                               noFields};
+    r[TypeID::get<SmoothOp>()] = {QR_OP_SMOOTH,
+                                  {QR_OPERAND(Value, 0, SmoothOp, getInput),
+                                   QR_OPERAND(Param, 0, SmoothOp, getScale)},
+                                  noFields};
+    r[TypeID::get<FakeQuantizeOp>()] = {
+        QR_OP_FAKE_QUANT,
+        {QR_OPERAND(Value, 0, FakeQuantizeOp, getInput),
+         QR_OPERAND(Param, 0, FakeQuantizeOp, getScale),
+         QR_OPERAND(Param, 1, FakeQuantizeOp, getZeroPoint)},
+        [](Operation *op, qr_instr &in) -> LogicalResult {
+          auto fq = cast<FakeQuantizeOp>(op);
+          if (fq.getClipMax())
+            return fq.emitError("the engine applies clipping factors to "
+                                "parameters (weights) only");
+          if (fq.getScale() && fq.getGranularity() != Granularity::PerTensor)
+            return fq.emitError("the engine supports static ranges on "
+                                "activations per tensor only");
+          in.i0 = fq.getBits();
+          switch (fq.getGranularity()) {
+          case Granularity::PerTensor:
+            in.i1 = -1;
+            break;
+          case Granularity::PerChannel:
+            in.i1 = 0;
+            break;
+          case Granularity::PerGroup:
+            in.i1 = *fq.getGroupSize();
+            break;
+          }
+          in.flags = fq.getSymmetric() ? 1 : 0;
+          return success();
+        }};
+    return r;
+  }();
+  return rules;
+}
+#undef QR_OPERAND
+} // namespace
+
 LogicalResult ProgramLowering::lowerBlock(Block &block) {
   for (Operation &op : block) {
-    // Parameters and dequantized weights are read where they are used.
+    // Parameters and weights computed from them are read where they are
+    // used.
     if (isa<GetParamOp, DequantizeOp, SmoothWeightOp, YieldOp, func::ReturnOp>(
             op) ||
         (isa<FakeQuantizeOp>(op) && isConstantWeight(op.getResult(0))))
       continue;
-    FailureOr<int32_t> a, b, c, d;
-    qr_instr in{};
-    if (auto e = dyn_cast<EmbeddingOp>(op)) {
-      in = newInstr(QR_OP_EMBEDDING);
-      if (failed(a = value(&op, e.getIds())) ||
-          failed(b = param(&op, e.getTable())))
+    if (auto layer = dyn_cast<LayerOp>(op)) {
+      if (failed(lowerLayer(layer)))
         return failure();
-      in.inputs[0] = *a;
-      in.params[0] = *b;
-    } else if (auto n = dyn_cast<RMSNormOp>(op)) {
-      in = newInstr(QR_OP_RMS_NORM);
-      if (failed(a = value(&op, n.getInput())) ||
-          failed(b = param(&op, n.getWeight())))
-        return failure();
-      in.inputs[0] = *a;
-      in.params[0] = *b;
-      in.f0 = n.getEpsilon().convertToDouble();
-    } else if (auto l = dyn_cast<LinearOp>(op)) {
-      in = newInstr(QR_OP_LINEAR);
-      if (failed(a = value(&op, l.getInput())) ||
-          failed(b = weight(&op, l.getWeight())))
-        return failure();
-      in.inputs[0] = *a;
-      in.params[0] = *b;
-      if (l.getBias()) {
-        if (failed(c = param(&op, l.getBias())))
-          return failure();
-        in.params[1] = *c;
-      }
-      in.name = str(l.getName());
-      if (QuantSchemeAttr q = l.getQuantAttr()) {
-        // An operand that comes from a quantization op is already on its
-        // grid; the engine applies the rest of the scheme (the convenience
-        // of evaluating a scheme before any pass materializes it).
-        bool inputQuantized = l.getInput().getDefiningOp<FakeQuantizeOp>();
-        bool weightQuantized = isa_and_nonnull<DequantizeOp, FakeQuantizeOp>(
-                                   l.getWeight().getDefiningOp()) &&
-                               isConstantWeight(l.getWeight());
-        if (q.quantizesActivations() && q.getAct() == ActQuantMode::Static &&
-            !inputQuantized)
-          return l.emitError("act = static: the input must come from a "
-                             "qrealign.fake_quantize with calibrated "
-                             "ranges (scale and zero_point)");
-        in.quant = toQuant(q);
-        if (weightQuantized)
-          in.quant.w_bits = 16;
-        if (inputQuantized)
-          in.quant.a_bits = 16;
-      }
-    } else if (auto fq = dyn_cast<FakeQuantizeOp>(op)) {
-      in = newInstr(QR_OP_FAKE_QUANT);
-      if (fq.getClipMax())
-        return fq.emitError("the engine applies clipping factors to "
-                            "parameters (weights) only");
-      if (fq.getScale() && fq.getGranularity() != Granularity::PerTensor)
-        return fq.emitError("the engine supports static ranges on "
-                            "activations per tensor only");
-      if (failed(a = value(&op, fq.getInput())))
-        return failure();
-      in.inputs[0] = *a;
-      if (fq.getScale()) {
-        if (failed(b = param(&op, fq.getScale())))
-          return failure();
-        in.params[0] = *b;
-        if (fq.getZeroPoint()) {
-          if (failed(c = param(&op, fq.getZeroPoint())))
-            return failure();
-          in.params[1] = *c;
-        }
-      }
-      in.i0 = fq.getBits();
-      switch (fq.getGranularity()) {
-      case Granularity::PerTensor:
-        in.i1 = -1;
-        break;
-      case Granularity::PerChannel:
-        in.i1 = 0;
-        break;
-      case Granularity::PerGroup:
-        in.i1 = *fq.getGroupSize();
-        break;
-      }
-      in.flags = fq.getSymmetric() ? 1 : 0;
-    } else if (auto sm = dyn_cast<SmoothOp>(op)) {
-      in = newInstr(QR_OP_SMOOTH);
-      if (failed(a = value(&op, sm.getInput())) ||
-          failed(b = param(&op, sm.getScale())))
-        return failure();
-      in.inputs[0] = *a;
-      in.params[0] = *b;
-    } else if (auto r = dyn_cast<RopeOp>(op)) {
-      in = newInstr(QR_OP_ROPE);
-      if (failed(a = value(&op, r.getInput())) ||
-          failed(b = value(&op, r.getPositions())))
-        return failure();
-      in.inputs[0] = *a;
-      in.inputs[1] = *b;
-      in.i0 = r.getHeadDim();
-      in.i1 = r.getStyle() == RopeStyle::Interleaved ? 1 : 0;
-      in.f0 = r.getTheta().convertToDouble();
-    } else if (auto at = dyn_cast<AttentionOp>(op)) {
-      in = newInstr(QR_OP_ATTENTION);
-      if (failed(a = value(&op, at.getQuery())) ||
-          failed(b = value(&op, at.getKey())) ||
-          failed(c = value(&op, at.getValue())))
-        return failure();
-      in.inputs[0] = *a;
-      in.inputs[1] = *b;
-      in.inputs[2] = *c;
-      if (at.getMask()) {
-        if (failed(d = value(&op, at.getMask())))
-          return failure();
-        in.inputs[3] = *d;
-      }
-      in.i0 = at.getNumHeads();
-      in.i1 = at.getNumKvHeads();
-      in.i2 = at.getHeadDim();
-      in.f0 = at.getScale().convertToDouble();
-      in.flags = at.getCausal() ? 1 : 0;
-    } else if (auto s = dyn_cast<SwiGLUOp>(op)) {
-      in = newInstr(QR_OP_SWIGLU);
-      if (failed(a = value(&op, s.getGate())) ||
-          failed(b = value(&op, s.getUp())))
-        return failure();
-      in.inputs[0] = *a;
-      in.inputs[1] = *b;
-    } else if (auto add = dyn_cast<AddOp>(op)) {
-      in = newInstr(QR_OP_ADD);
-      if (failed(a = value(&op, add.getLhs())) ||
-          failed(b = value(&op, add.getRhs())))
-        return failure();
-      in.inputs[0] = *a;
-      in.inputs[1] = *b;
-    } else if (auto layer = dyn_cast<LayerOp>(op)) {
-      Block &body = layer.getBody().front();
-      for (auto [arg, operand] :
-           llvm::zip(body.getArguments(), layer.getInputs())) {
-        if (failed(a = value(&op, operand)))
-          return failure();
-        values[arg] = *a;
-      }
-      int32_t outer = currentLayer;
-      currentLayer = layer.getIndex();
-      if (failed(lowerBlock(body)))
-        return failure();
-      auto yield = cast<YieldOp>(body.getTerminator());
-      in = newInstr(QR_OP_LAYER_END);
-      if (failed(a = value(yield, yield.getValue())))
-        return failure();
-      in.inputs[0] = *a;
-      in.i0 = layer.getIndex();
-      currentLayer = outer;
-      ++numLayers;
-    } else {
+      continue;
+    }
+    const auto &rules = getOpRules();
+    auto rule = rules.find(op.getName().getTypeID());
+    if (rule == rules.end())
       return op.emitError("the engine cannot run '")
              << op.getName() << "' operations";
+    qr_instr in = newInstr(rule->second.opcode);
+    for (const OperandRule &o : rule->second.operands) {
+      Value v = o.get(&op);
+      if (!v)
+        continue;
+      FailureOr<int32_t> id = o.kind == Kind::Value   ? value(&op, v)
+                              : o.kind == Kind::Param ? param(&op, v)
+                                                      : weight(&op, v);
+      if (failed(id))
+        return failure();
+      (o.kind == Kind::Value ? in.inputs : in.params)[o.slot] = *id;
     }
+    if (rule->second.fields && failed(rule->second.fields(&op, in)))
+      return failure();
+    if (auto l = dyn_cast<LinearOp>(op))
+      if (failed(linearFields(l, in)))
+        return failure();
     in.output = define(op.getResult(0));
     prog->instrs.push_back(in);
   }
+  return success();
+}
+
+/// The linear's role and the part of its scheme the engine still applies.
+LogicalResult ProgramLowering::linearFields(LinearOp l, qr_instr &in) {
+  in.name = str(l.getName());
+  QuantSchemeAttr q = l.getQuantAttr();
+  if (!q)
+    return success();
+  // An operand that comes from a quantization op is already on its grid;
+  // the engine applies the rest of the scheme (the convenience of
+  // evaluating a scheme before any pass materializes it).
+  bool inputQuantized = l.getInput().getDefiningOp<FakeQuantizeOp>();
+  bool weightQuantized = isa_and_nonnull<DequantizeOp, FakeQuantizeOp>(
+                             l.getWeight().getDefiningOp()) &&
+                         isConstantWeight(l.getWeight());
+  if (q.quantizesActivations() && q.getAct() == ActQuantMode::Static &&
+      !inputQuantized)
+    return l.emitError("act = static: the input must come from a "
+                       "qrealign.fake_quantize with calibrated "
+                       "ranges (scale and zero_point)");
+  in.quant = toQuant(q);
+  if (weightQuantized)
+    in.quant.w_bits = 16;
+  if (inputQuantized)
+    in.quant.a_bits = 16;
+  return success();
+}
+
+/// A layer's body, inlined, and its output as a hook point.
+LogicalResult ProgramLowering::lowerLayer(LayerOp layer) {
+  Block &body = layer.getBody().front();
+  for (auto [arg, operand] :
+       llvm::zip(body.getArguments(), layer.getInputs())) {
+    FailureOr<int32_t> id = value(layer, operand);
+    if (failed(id))
+      return failure();
+    values[arg] = *id;
+  }
+  int32_t outer = currentLayer;
+  currentLayer = layer.getIndex();
+  if (failed(lowerBlock(body)))
+    return failure();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  qr_instr in = newInstr(QR_OP_LAYER_END);
+  FailureOr<int32_t> out = value(yield, yield.getValue());
+  if (failed(out))
+    return failure();
+  in.inputs[0] = *out;
+  in.i0 = layer.getIndex();
+  currentLayer = outer;
+  ++numLayers;
+  in.output = define(layer.getResult());
+  prog->instrs.push_back(in);
   return success();
 }
 
