@@ -262,23 +262,10 @@ std::vector<float> ProgramLowering::floats(int32_t index) const {
   size_t count = 1;
   for (int r = 0; r < p.rank; ++r)
     count *= p.shape[r];
-  std::vector<float> out(count);
-  const auto *bytes = static_cast<const uint8_t *>(p.data);
-  for (size_t i = 0; i < count; ++i) {
-    if (p.dtype == QR_DTYPE_F32) {
-      memcpy(&out[i], bytes + 4 * i, 4);
-      continue;
-    }
-    uint16_t bits;
-    memcpy(&bits, bytes + 2 * i, 2);
-    if (p.dtype == QR_DTYPE_BF16) {
-      uint32_t wide = uint32_t(bits) << 16;
-      memcpy(&out[i], &wide, 4);
-    } else {
-      out[i] = APFloat(APFloat::IEEEhalf(), APInt(16, bits)).convertToFloat();
-    }
-  }
-  return out;
+  FloatFormat format = p.dtype == QR_DTYPE_F32    ? FloatFormat::F32
+                       : p.dtype == QR_DTYPE_BF16 ? FloatFormat::BF16
+                                                  : FloatFormat::F16;
+  return widenToF32(p.data, count, format);
 }
 
 int32_t ProgramLowering::addF32Param(const qr_param &like,
@@ -404,17 +391,8 @@ FailureOr<std::vector<float>> ProgramLowering::evalWeight(Value v) {
     WeightQuantSpec spec;
     spec.bits = bits;
     spec.symmetric = fq.getSymmetric();
-    switch (fq.getGranularity()) {
-    case Granularity::PerTensor:
-      spec.groupSize = -1;
-      break;
-    case Granularity::PerChannel:
-      spec.groupSize = 0;
-      break;
-    case Granularity::PerGroup:
-      spec.groupSize = *fq.getGroupSize();
-      break;
-    }
+    spec.groupSize =
+        getRangeGroupSize(fq.getGranularity(), fq.getGroupSize().value_or(0));
     std::vector<float> cmax, cmin;
     if (*clipMax >= 0)
       cmax = floats(*clipMax);
@@ -575,17 +553,8 @@ const llvm::DenseMap<TypeID, OpRule> &getOpRules() {
             return fq.emitError("the engine supports static ranges on "
                                 "activations per tensor only");
           in.i0 = fq.getBits();
-          switch (fq.getGranularity()) {
-          case Granularity::PerTensor:
-            in.i1 = -1;
-            break;
-          case Granularity::PerChannel:
-            in.i1 = 0;
-            break;
-          case Granularity::PerGroup:
-            in.i1 = *fq.getGroupSize();
-            break;
-          }
+          in.i1 = getRangeGroupSize(fq.getGranularity(),
+                                    fq.getGroupSize().value_or(0));
           in.flags = fq.getSymmetric() ? 1 : 0;
           return success();
         }};

@@ -6,9 +6,12 @@
 
 #include "qrealign/Quant/Quantizer.h"
 
+#include "llvm/ADT/APFloat.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 
 using namespace qrealign;
 
@@ -150,5 +153,27 @@ std::vector<float> qrealign::dequantizeWeight(
       float z = zeroPoint.empty() ? 0.0f : float(zeroPoint[s]);
       out[r * k + c] = (float(q[r * k + c]) - z) * scale[s];
     }
+  return out;
+}
+
+std::vector<float> qrealign::widenToF32(const void *data, size_t count,
+                                        FloatFormat format) {
+  std::vector<float> out(count);
+  const auto *bytes = static_cast<const uint8_t *>(data);
+  if (format == FloatFormat::F32) {
+    std::memcpy(out.data(), bytes, count * sizeof(float));
+    return out;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    uint16_t bits;
+    std::memcpy(&bits, bytes + 2 * i, 2);
+    if (format == FloatFormat::BF16) {
+      uint32_t wide = uint32_t(bits) << 16;
+      std::memcpy(&out[i], &wide, 4);
+    } else {
+      out[i] = llvm::APFloat(llvm::APFloat::IEEEhalf(), llvm::APInt(16, bits))
+                   .convertToFloat();
+    }
+  }
   return out;
 }

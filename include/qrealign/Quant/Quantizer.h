@@ -72,6 +72,13 @@ std::vector<int8_t> quantizeOnGrid(llvm::ArrayRef<float> w, int64_t n,
                                    llvm::ArrayRef<int8_t> zeroPoint,
                                    int64_t scaleRows, int64_t groups);
 
+/// Storage formats of float tensors.
+enum class FloatFormat { F32, F16, BF16 };
+
+/// `count` elements of `format` at `data` (little-endian) as f32: exact.
+std::vector<float> widenToF32(const void *data, size_t count,
+                              FloatFormat format);
+
 /// True if `bits` is stored two values per byte (2..4 bits).
 inline bool isNibblePacked(int bits) { return bits <= 4; }
 

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Dialect/QRealign/Transforms/ParamData.h"
+#include "qrealign/Quant/Quantizer.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -18,25 +19,18 @@ using namespace mlir::qrealign;
 /// `count` floats from raw storage of element type `elt`.
 static std::optional<std::vector<float>> toFloats(ArrayRef<char> raw, Type elt,
                                                   size_t count) {
-  std::vector<float> out(count);
-  if (elt.isF32() && raw.size() == count * 4) {
-    memcpy(out.data(), raw.data(), raw.size());
-    return out;
-  }
-  if ((elt.isBF16() || elt.isF16()) && raw.size() == count * 2) {
-    for (size_t i = 0; i < count; ++i) {
-      uint16_t bits;
-      memcpy(&bits, raw.data() + 2 * i, 2);
-      if (elt.isBF16()) {
-        uint32_t wide = uint32_t(bits) << 16;
-        memcpy(&out[i], &wide, 4);
-      } else {
-        out[i] = APFloat(APFloat::IEEEhalf(), APInt(16, bits)).convertToFloat();
-      }
-    }
-    return out;
-  }
-  return std::nullopt;
+  using ::qrealign::FloatFormat;
+  std::optional<FloatFormat> format;
+  if (elt.isF32())
+    format = FloatFormat::F32;
+  else if (elt.isBF16())
+    format = FloatFormat::BF16;
+  else if (elt.isF16())
+    format = FloatFormat::F16;
+  size_t width = format == FloatFormat::F32 ? 4 : 2;
+  if (!format || raw.size() != count * width)
+    return std::nullopt;
+  return ::qrealign::widenToF32(raw.data(), count, *format);
 }
 
 FailureOr<std::vector<float>> ParamReader::readFloats(ParamOp param) {

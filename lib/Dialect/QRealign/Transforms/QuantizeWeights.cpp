@@ -66,17 +66,8 @@ static WeightQuantSpec getSpec(QuantSchemeAttr scheme) {
   WeightQuantSpec spec;
   spec.bits = scheme.getWBits();
   spec.symmetric = scheme.getSymmetric();
-  switch (scheme.getGranularity()) {
-  case Granularity::PerTensor:
-    spec.groupSize = -1;
-    break;
-  case Granularity::PerChannel:
-    spec.groupSize = 0;
-    break;
-  case Granularity::PerGroup:
-    spec.groupSize = scheme.getGroupSize();
-    break;
-  }
+  spec.groupSize =
+      getRangeGroupSize(scheme.getGranularity(), scheme.getGroupSize());
   return spec;
 }
 

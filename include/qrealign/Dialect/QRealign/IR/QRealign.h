@@ -49,6 +49,21 @@ bool isValidWeightBits(unsigned bits);
 bool isValidActBits(unsigned bits);
 /// True if `groupSize` is a valid per-group size (a power of two >= 8).
 bool isValidGroupSize(int64_t groupSize);
+
+/// Ranges in the convention of qrealign/Quant (WeightQuantSpec::groupSize)
+/// and of the engine's QR_OP_FAKE_QUANT (i1): -1 per tensor, 0 per row
+/// (channel or token), else the elements per group.
+inline int64_t getRangeGroupSize(Granularity granularity, int64_t groupSize) {
+  switch (granularity) {
+  case Granularity::PerTensor:
+    return -1;
+  case Granularity::PerChannel:
+    return 0;
+  case Granularity::PerGroup:
+    return groupSize;
+  }
+  return 0;
+}
 } // namespace mlir::qrealign
 
 #endif // QREALIGN_DIALECT_QREALIGN_IR_QREALIGN_H
