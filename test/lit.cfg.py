@@ -60,7 +60,7 @@ config.substitutions.append(
 
 tool_dirs = [config.qrealign_tools_dir, config.llvm_tools_dir]
 tools = ["qrealign-opt", "qrealign-import", "qrealign-run", "qrealign-tokenize",
-         "qrealign-data", "qrealign-train", "qrealign-eval"]
+         "qrealign-data", "qrealign-train", "qrealign-eval", "qrealign-probe"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # Python's third-party `regex` module (Debian's python3-regex) understands
