@@ -134,6 +134,7 @@ Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
   engine->program = &program;
   engine->vocab = program.get().vocab_size;
   engine->hidden = program.get().hidden_size;
+  engine->numLayers = program.get().num_layers;
   return std::move(engine);
 }
 

@@ -66,6 +66,8 @@ public:
   std::string getBuildInfo() const;
   int64_t getVocabSize() const { return vocab; }
   int64_t getHiddenSize() const { return hidden; }
+  /// The number of qrealign.layer ops (decoder layers).
+  int32_t getNumLayers() const { return numLayers; }
 
   /// Logits of the last token of each sequence ([batch][vocab]), or of every
   /// token when `allPositions` ([sum of lengths][vocab]).
@@ -73,7 +75,8 @@ public:
   forward(llvm::ArrayRef<std::vector<int64_t>> batch,
           bool allPositions = false);
   /// Residual stream after `layers` at one position per sequence (negative:
-  /// from the end). Result [batch][layer][hidden].
+  /// from the end); layer getNumLayers() is the LM head's input (the final
+  /// norm's output). Result [batch][layer][hidden].
   llvm::Expected<std::vector<std::vector<std::vector<float>>>>
   capture(llvm::ArrayRef<std::vector<int64_t>> batch,
           llvm::ArrayRef<int32_t> layers, llvm::ArrayRef<int32_t> positions);
@@ -120,6 +123,7 @@ private:
   std::unique_ptr<Api> api;
   qr_engine *handle = nullptr;
   int64_t vocab = 0, hidden = 0;
+  int32_t numLayers = 0;
 };
 } // namespace qrealign
 

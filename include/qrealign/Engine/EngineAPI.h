@@ -147,8 +147,9 @@ QR_ENGINE_API int32_t qr_engine_forward(qr_engine *engine, int32_t batch,
                                         int32_t all_positions, float *logits,
                                         char *err, size_t err_len);
 
-/* The residual stream after each layer in `layers` (qrealign.layer indices)
-   at one position per sequence (`positions[b]` >= 0 counts from the start of
+/* The residual stream after each layer in `layers` (qrealign.layer indices;
+   num_layers is the LM head's input, the final norm's output) at one
+   position per sequence (`positions[b]` >= 0 counts from the start of
    sequence b, < 0 from its end: -1 is the last token). Writes
    batch x num_layers x hidden_size floats, layer-major within a sequence. */
 QR_ENGINE_API int32_t qr_engine_capture(

@@ -297,6 +297,15 @@ public:
           throw EngineError("value used after it was freed (engine bug)");
         return t;
       };
+      // The LM head's input (the final norm's output) is captured as layer
+      // num_layers.
+      if (captureLayers && in.output == prog.logits_value) {
+        auto it = captureLayers->find(prog.num_layers);
+        if (it != captureLayers->end() && in.inputs[0] >= 0)
+          (*captured)[it->second] = arg(0);
+        if (head == Head::None && allCaptured(*captureLayers, *captured))
+          return Tensor();
+      }
       // Only the last position's logits are asked for: the head (a linear
       // producing the program's output) reads the last position alone.
       if (head == Head::Last && in.output == prog.logits_value &&
@@ -519,10 +528,12 @@ public:
     c10::InferenceMode guard;
     std::map<int, int> slots;
     for (int32_t i = 0; i < numLayers; ++i) {
-      if (layers[i] < 0 || layers[i] >= prog.num_layers)
+      if (layers[i] < 0 || layers[i] > prog.num_layers)
         throw EngineError("layer " + std::to_string(layers[i]) +
                           " does not exist (the model has " +
-                          std::to_string(prog.num_layers) + ")");
+                          std::to_string(prog.num_layers) + "; layer " +
+                          std::to_string(prog.num_layers) +
+                          " is the LM head's input)");
       slots.emplace(layers[i], int(slots.size()));
     }
     Batch b = makeBatch(batch, tokens, lengths);

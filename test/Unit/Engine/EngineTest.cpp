@@ -188,6 +188,34 @@ TEST_F(EngineTest, PaddingIsInvisible) {
   EXPECT_NE((*capA)[0][0], (*capA)[0][1]);
 }
 
+// Layer num_layers is the LM head's input: the tied head (the embedding
+// table) applied to it gives the forward pass's logits.
+TEST_F(EngineTest, FinalNormCaptureIsTheHeadInput) {
+  LOAD_OR_SKIP(engine);
+  std::vector<int64_t> a = {1, 2, 3, 4, 5}, b = {7, 8};
+  int32_t final = engine->getNumLayers();
+  ASSERT_EQ(final, 2);
+  auto cap = engine->capture({a, b}, {final, 1}, {-1, -1});
+  auto logits = engine->forward({a, b});
+  auto table = engine->readParam(0); // model.embed_tokens.weight [48, 16]
+  ASSERT_TRUE(bool(cap) && bool(logits) && bool(table));
+  int64_t D = engine->getHiddenSize(), V = engine->getVocabSize();
+  for (int r = 0; r < 2; ++r) {
+    for (int64_t v = 0; v < V; ++v) {
+      double dot = 0;
+      for (int64_t k = 0; k < D; ++k)
+        dot += (*table)[v * D + k] * (*cap)[r][0][k];
+      EXPECT_NEAR(dot, (*logits)[r][v], 1e-4) << r << " " << v;
+    }
+    // Not the last layer's output: the final norm lies between.
+    EXPECT_NE((*cap)[r][0], (*cap)[r][1]);
+  }
+  auto bad = engine->capture({a}, {final + 1}, {-1});
+  ASSERT_FALSE(bool(bad));
+  EXPECT_NE(llvm::toString(bad.takeError()).find("the LM head's input"),
+            std::string::npos);
+}
+
 // The LM head runs at the last position only when only that is asked for;
 // the logits are those of the all-positions pass.
 TEST_F(EngineTest, LastTokenLogitsMatchAllPositions) {
@@ -438,10 +466,11 @@ TEST_F(EngineTest, BadInputIsAnError) {
   ASSERT_FALSE(bool(oov));
   EXPECT_EQ(llvm::toString(oov.takeError()),
             "token id 48 is outside the vocabulary [0, 48)");
-  auto layer = engine->capture({{1, 2}}, {2}, {-1});
+  auto layer = engine->capture({{1, 2}}, {3}, {-1});
   ASSERT_FALSE(bool(layer));
   EXPECT_EQ(llvm::toString(layer.takeError()),
-            "layer 2 does not exist (the model has 2)");
+            "layer 3 does not exist (the model has 2; layer 2 is the LM "
+            "head's input)");
   auto pos = engine->capture({{1, 2}}, {0}, {5});
   ASSERT_FALSE(bool(pos));
   EXPECT_EQ(llvm::toString(pos.takeError()),
