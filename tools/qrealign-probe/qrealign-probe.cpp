@@ -62,6 +62,12 @@ static cl::opt<std::string>
                 cl::desc("Labelled prompts: JSONL with prompt and label (0 "
                          "benign, 1 malicious), as the lab's probe.jsonl"),
                 cl::value_desc("file"), cl::sub(fitCmd));
+static cl::list<std::string> testSets(
+    "test",
+    cl::desc("Also evaluate the probes on NAME=SPEC[,SPEC...]: each SPEC a "
+             "labelled JSONL file, or harmful:KIND:PATH / benign:KIND:PATH "
+             "for a prompt set of qrealign-data's kinds (repeatable)"),
+    cl::value_desc("name=spec"), cl::sub(fitCmd));
 static cl::opt<double>
     heldoutFraction("heldout",
                     cl::desc("Share of each class held out for evaluation"),
@@ -276,6 +282,11 @@ static double auc(ArrayRef<double> scores, ArrayRef<int8_t> labels) {
   return (rankSum - positives * (positives + 1) / 2) / (positives * negatives);
 }
 
+/// `v` for JSON: null when undefined (an AUC of a single class).
+static json::Value number(double v) {
+  return std::isnan(v) ? json::Value(nullptr) : json::Value(v);
+}
+
 static int fit(const char *argv0) {
   Expected<LogRegOptions> parsed = getOptions();
   if (!parsed)
@@ -312,25 +323,86 @@ static int fit(const char *argv0) {
   // last prompt token.
   std::vector<int32_t> layers(L + 1);
   std::iota(layers.begin(), layers.end(), 0);
-  std::vector<std::vector<float>> features(L + 1, std::vector<float>(n * D));
-  lab::Progress progress("capture", n);
-  for (int64_t from = 0; from < n; from += batchSize) {
-    int64_t to = std::min<int64_t>(n, from + batchSize);
-    std::vector<std::vector<int64_t>> batch;
-    for (int64_t i = from; i < to; ++i)
-      batch.push_back(
-          lab::encodePrompt(m, (*examples)[i].prompt, maxPromptTokens));
-    auto cap = m.engine->capture(batch, layers,
-                                 std::vector<int32_t>(batch.size(), -1));
-    if (!cap)
-      return error(toString(cap.takeError()));
-    for (int64_t i = from; i < to; ++i)
-      for (int32_t l = 0; l <= L; ++l)
-        std::copy((*cap)[i - from][l].begin(), (*cap)[i - from][l].end(),
-                  features[l].begin() + i * D);
-    progress.update(to);
+  auto captureAll =
+      [&](ArrayRef<data::Example> set,
+          StringRef label) -> Expected<std::vector<std::vector<float>>> {
+    int64_t count = set.size();
+    std::vector<std::vector<float>> out(L + 1, std::vector<float>(count * D));
+    lab::Progress progress(label.str(), count);
+    for (int64_t from = 0; from < count; from += batchSize) {
+      int64_t to = std::min<int64_t>(count, from + batchSize);
+      std::vector<std::vector<int64_t>> batch;
+      for (int64_t i = from; i < to; ++i)
+        batch.push_back(lab::encodePrompt(m, set[i].prompt, maxPromptTokens));
+      auto cap = m.engine->capture(batch, layers,
+                                   std::vector<int32_t>(batch.size(), -1));
+      if (!cap)
+        return cap.takeError();
+      for (int64_t i = from; i < to; ++i)
+        for (int32_t l = 0; l <= L; ++l)
+          std::copy((*cap)[i - from][l].begin(), (*cap)[i - from][l].end(),
+                    out[l].begin() + i * D);
+      progress.update(to);
+    }
+    progress.finish();
+    return out;
+  };
+
+  // The extra test sets, loaded before anything runs.
+  struct TestSet {
+    std::string name;
+    std::vector<data::Example> examples;
+    std::vector<int8_t> labels;
+    std::vector<std::vector<float>> features;
+  };
+  std::vector<TestSet> extra;
+  for (StringRef spec : testSets) {
+    auto [name, parts] = spec.split('=');
+    if (name.empty() || parts.empty())
+      return error("--test '" + spec + "': expected NAME=SPEC[,SPEC...]");
+    TestSet t;
+    t.name = name.str();
+    SmallVector<StringRef> items;
+    parts.split(items, ',');
+    for (StringRef item : items) {
+      int label = -1;
+      Expected<std::vector<data::Example>> loaded =
+          std::vector<data::Example>();
+      if (item.starts_with("harmful:") || item.starts_with("benign:")) {
+        label = item.starts_with("harmful:") ? 1 : 0;
+        auto [kind, path] = item.split(':').second.split(':');
+        loaded = data::loadDataset(kind, path);
+      } else {
+        loaded = data::readExamples(item);
+      }
+      if (!loaded)
+        return error("--test " + name + ": " + toString(loaded.takeError()));
+      for (data::Example &e : *loaded) {
+        if (label >= 0)
+          e.label = label;
+        if (e.label != 0 && e.label != 1)
+          return error(formatv("--test {0}: '{1}' has an example with label "
+                               "{2}; give harmful:KIND:PATH or "
+                               "benign:KIND:PATH",
+                               name, item, e.label));
+        t.labels.push_back(int8_t(e.label));
+        t.examples.push_back(std::move(e));
+      }
+    }
+    extra.push_back(std::move(t));
   }
-  progress.finish();
+
+  Expected<std::vector<std::vector<float>>> captured =
+      captureAll(*examples, "capture");
+  if (!captured)
+    return error(toString(captured.takeError()));
+  std::vector<std::vector<float>> &features = *captured;
+  for (TestSet &t : extra) {
+    auto f = captureAll(t.examples, "capture " + t.name);
+    if (!f)
+      return error(toString(f.takeError()));
+    t.features = std::move(*f);
+  }
 
   // A stratified held-out split.
   std::mt19937_64 rng(seed);
@@ -368,6 +440,7 @@ static int fit(const char *argv0) {
     std::vector<float> weight;
     float bias;
     double trainAcc, testAcc, testAuc;
+    std::vector<std::pair<double, double>> extra; // accuracy, AUC
     LogRegResult r;
   };
   std::vector<Fitted> fitted;
@@ -395,6 +468,17 @@ static int fit(const char *argv0) {
       return double(right) / double(z.size());
     };
     std::vector<double> zTrain = scores(train), zTest = scores(test);
+    std::vector<std::pair<double, double>> extraScores;
+    for (const TestSet &t : extra) {
+      std::vector<double> z;
+      for (size_t row = 0; row < t.examples.size(); ++row) {
+        double v = r->bias;
+        for (int64_t k = 0; k < D; ++k)
+          v += r->weights[k] * t.features[l][row * D + k];
+        z.push_back(v);
+      }
+      extraScores.push_back({accuracy(z, t.labels), auc(z, t.labels)});
+    }
     Fitted f;
     f.name = l < L ? formatv("layers.{0}", l).str() : "final_norm";
     f.tensor = l < L ? formatv("output of qrealign.layer {0}", l).str()
@@ -404,6 +488,7 @@ static int fit(const char *argv0) {
     f.trainAcc = accuracy(zTrain, yTrain);
     f.testAcc = accuracy(zTest, yTest);
     f.testAuc = auc(zTest, yTest);
+    f.extra = std::move(extraScores);
     f.r = std::move(*r);
     fitted.push_back(std::move(f));
     fitting.update(l + 1);
@@ -426,12 +511,18 @@ static int fit(const char *argv0) {
          DType::F32,
          {1},
          ArrayRef(reinterpret_cast<const uint8_t *>(&f.bias), sizeof(float))});
+    json::Object tests;
+    for (auto [t, score] : zip(extra, f.extra))
+      tests[t.name] = json::Object{{"accuracy", score.first},
+                                   {"auc", number(score.second)},
+                                   {"examples", int64_t(t.labels.size())}};
     records.push_back(json::Object{{"name", f.name},
+                                   {"tests", std::move(tests)},
                                    {"tensor", f.tensor},
                                    {"position", -1},
                                    {"train_accuracy", f.trainAcc},
                                    {"heldout_accuracy", f.testAcc},
-                                   {"heldout_auc", f.testAuc},
+                                   {"heldout_auc", number(f.testAuc)},
                                    {"nonzeros", f.r.nonZeros},
                                    {"iterations", f.r.iterations},
                                    {"converged", f.r.converged},
@@ -470,6 +561,15 @@ static int fit(const char *argv0) {
     outs() << formatv("| {0} | {1:f3} | {2:f3} | {3:f3} | {4} / {5} |\n",
                       f.name, f.trainAcc, f.testAcc, f.testAuc, f.r.nonZeros,
                       D);
+  for (auto [k, t] : enumerate(extra)) {
+    int64_t pos = llvm::count(t.labels, int8_t(1));
+    outs() << formatv("\nTest set {0} ({1} malicious, {2} benign):\n\n"
+                      "| tensor | accuracy | AUC |\n|---|---:|---:|\n",
+                      t.name, pos, int64_t(t.labels.size()) - pos);
+    for (const Fitted &f : fitted)
+      outs() << formatv("| {0} | {1:f3} | {2:f3} |\n", f.name, f.extra[k].first,
+                        f.extra[k].second);
+  }
   return 0;
 }
 
