@@ -169,17 +169,12 @@ std::string QuantSchemeAttr::getShortName() const {
 
 LogicalResult
 SafetyBoundaryAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                           FlatSymbolRefAttr weight, llvm::APFloat biasValue,
-                           int64_t position, int64_t layer,
-                           llvm::APFloat accuracyValue) {
-  double bias = biasValue.convertToDouble();
+                           FlatSymbolRefAttr weight, FlatSymbolRefAttr bias,
+                           int64_t position, llvm::APFloat accuracyValue) {
   double accuracy = accuracyValue.convertToDouble();
-  if (!weight)
-    return emitError() << "safety boundary needs a probe weight symbol";
-  if (!std::isfinite(bias))
-    return emitError() << "safety boundary bias must be finite";
-  if (layer < 0)
-    return emitError() << "safety boundary layer must be >= 0, got " << layer;
+  if (!weight || !bias)
+    return emitError() << "safety boundary needs probe weight and bias "
+                          "symbols";
   if (!(accuracy >= 0.0 && accuracy <= 1.0))
     return emitError() << "safety boundary accuracy must be in [0, 1], got "
                        << accuracy;

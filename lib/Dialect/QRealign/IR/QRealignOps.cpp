@@ -521,11 +521,6 @@ LogicalResult LayerOp::verify() {
     return emitOpError("result type ")
            << getResult().getType() << " must equal the residual stream type "
            << hidden;
-  if (SafetyBoundaryAttr boundary = getBoundaryAttr())
-    if (boundary.getLayer() != getIndex())
-      return emitOpError("safety boundary was fitted on layer ")
-             << boundary.getLayer() << " but is attached to layer "
-             << getIndex();
   if (Block *block = (*this)->getBlock()) {
     for (Operation &op : *block) {
       if (&op == getOperation())
@@ -578,6 +573,16 @@ LogicalResult LayerOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
     return emitOpError("safety boundary weight ")
            << boundary.getWeight() << " must be a 1-D float tensor of the "
            << "hidden size " << hidden << ", got " << type;
+  FailureOr<ParamOp> bias = lookupParam(*this, symbolTable, boundary.getBias(),
+                                        "safety boundary bias");
+  if (failed(bias))
+    return failure();
+  RankedTensorType biasType = bias->getTensorType();
+  if (biasType.getRank() != 1 || !isa<FloatType>(biasType.getElementType()) ||
+      biasType.getDimSize(0) != 1)
+    return emitOpError("safety boundary bias ")
+           << boundary.getBias() << " must be a float tensor<1>, got "
+           << biasType;
   return success();
 }
 
@@ -589,8 +594,6 @@ void LayerOp::setSafetyBoundary(SafetyBoundaryAttr boundary) {
   else
     removeBoundaryAttr();
 }
-
-int64_t LayerOp::getBoundaryLayerIndex() { return getIndex(); }
 
 int64_t LayerOp::getProbedHiddenSize() {
   return rankedType(getHidden()).getShape().back();

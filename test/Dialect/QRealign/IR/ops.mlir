@@ -17,6 +17,7 @@ module attributes {qrealign.params = {model = "model.safetensors"}} {
   qrealign.param @wk : tensor<2x4xf32> = dense<0.25>
   qrealign.param @bk : tensor<2xf32> = dense<0.0>
   qrealign.param @wg : tensor<8x4xf32> = dense<0.125>
+  qrealign.param @probe_bias : tensor<1xf32> = dense<-0.25>
   // CHECK: qrealign.param @blob : tensor<2xf32> = dense_resource<blob>
   qrealign.param @blob : tensor<2xf32> = dense_resource<blob>
 
@@ -121,8 +122,8 @@ module attributes {qrealign.params = {model = "model.safetensors"}} {
       %r = qrealign.add %x, %y : tensor<?x?x4xf32>
       qrealign.yield %r : tensor<?x?x4xf32>
     }
-    // CHECK: qrealign.layer 1 boundary <weight = @norm, bias = -2.500000e-01, position = -1, layer = 1, accuracy = 7.500000e-01> (%[[L0]])
-    %1 = qrealign.layer 1 boundary #qrealign.boundary<weight = @norm, bias = -0.25, position = -1, layer = 1, accuracy = 0.75> (%0) : (tensor<?x?x4xf32>) -> tensor<?x?x4xf32> {
+    // CHECK: qrealign.layer 1 boundary <weight = @norm, bias = @probe_bias, position = -1, accuracy = 7.500000e-01> (%[[L0]])
+    %1 = qrealign.layer 1 boundary #qrealign.boundary<weight = @norm, bias = @probe_bias, position = -1, accuracy = 0.75> (%0) : (tensor<?x?x4xf32>) -> tensor<?x?x4xf32> {
     ^bb0(%x: tensor<?x?x4xf32>):
       qrealign.yield %x : tensor<?x?x4xf32>
     }

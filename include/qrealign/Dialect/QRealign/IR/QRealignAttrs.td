@@ -182,30 +182,33 @@ def QRealign_QuantSchemeAttr : QRealign_Attr<"QuantScheme", "quant"> {
 def QRealign_SafetyBoundaryAttr : QRealign_Attr<"SafetyBoundary", "boundary"> {
   let summary = "A layer's safety boundary: a linear probe on its output";
   let description = [{
-    The safety boundary of decoder layer `layer`: a sparse logistic-regression
-    probe fitted on the *aligned* model, which classifies the layer's output
-    residual stream `h ∈ R^D` at token `position` as malicious when
-    `w·h + b > 0` (`p(malicious) = σ(w·h + b)`).
+    The safety boundary of the decoder layer that carries it: a sparse
+    logistic-regression probe fitted on the *aligned* model, which
+    classifies the layer's output residual stream `h ∈ R^D` at token
+    `position` as malicious when `w·h + b > 0` (`p(malicious) = σ(w·h +
+    b)`). The layer is the op the attribute is attached to; the attribute
+    does not repeat its index.
 
-    - `weight`: symbol of a `qrealign.param` of type `tensor<D x f*>`, where `D`
-      is the hidden size of the layer carrying the boundary.
-    - `bias`: the probe's intercept `b`.
+    - `weight`: symbol of a `qrealign.param` of type `tensor<D x f*>`, where
+      `D` is the hidden size of the layer carrying the boundary.
+    - `bias`: symbol of a `qrealign.param` of type `tensor<1 x f*>`, the
+      probe's intercept `b`.
     - `position`: the token position the probe reads. Negative values count
       from the end of the prompt: `-1` is the last prompt token (the end of
       the chat template's generation prompt), which is what Q-realign uses.
-    - `layer`: the index of the decoder layer the probe was fitted on; must
-      equal the index of the `qrealign.layer` that carries the boundary.
     - `accuracy`: held-out accuracy of the probe, in [0, 1].
 
+    `qrealign-attach-probes` writes boundaries from a probes file whose
+    tensors are the parameters' data (scope `probes`).
+
     ```mlir
-    #qrealign.boundary<weight = @probe.l1.w, bias = -0.25, position = -1, layer = 1, accuracy = 0.97>
+    #qrealign.boundary<weight = @probes.layers.1.weight, bias = @probes.layers.1.bias, position = -1, accuracy = 0.97>
     ```
   }];
   let parameters = (ins
     "::mlir::FlatSymbolRefAttr":$weight,
-    QRealign_F64Param<"probe intercept">:$bias,
+    "::mlir::FlatSymbolRefAttr":$bias,
     "int64_t":$position,
-    "int64_t":$layer,
     QRealign_F64Param<"held-out accuracy in [0, 1]">:$accuracy
   );
   let assemblyFormat = "`<` struct(params) `>`";

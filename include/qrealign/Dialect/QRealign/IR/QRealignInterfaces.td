@@ -25,8 +25,6 @@ def QRealign_SafetyBoundaryOpInterface
       "attribute removes it.",
       "void", "setSafetyBoundary",
       (ins "::mlir::qrealign::SafetyBoundaryAttr":$boundary)>,
-    InterfaceMethod<"Returns the layer index a boundary must name.",
-      "int64_t", "getBoundaryLayerIndex">,
     InterfaceMethod<"Returns the width D of the hidden state the probe reads, "
       "or ShapedType::kDynamic if unknown.",
       "int64_t", "getProbedHiddenSize">,

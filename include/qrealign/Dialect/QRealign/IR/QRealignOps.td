@@ -505,8 +505,8 @@ def QRealign_LayerOp : QRealign_Op<"layer", [IsolatedFromAbove,
 
     `index` is the layer's position in the model (0-based) and is unique
     among the layers of one block. `boundary` is the layer's safety boundary,
-    a probe on the yielded residual stream; its `layer` must equal `index`
-    and its weight must have `D` elements.
+    a probe on the yielded residual stream; its weight must have `D`
+    elements.
 
     ```mlir
     %h1 = qrealign.layer 0 (%h0, %pos, %mask)

@@ -133,6 +133,7 @@ TEST_F(VerifierTest, BoundaryThroughTheInterface) {
   const char *text = R"mlir(
     qrealign.param @w : tensor<8x8xf32> = dense<0.1>
     qrealign.param @probe : tensor<8xf32> = dense<0.2>
+    qrealign.param @probe_bias : tensor<1xf32> = dense<-0.5>
     func.func @f(%h: tensor<?x?x8xf32>) -> tensor<?x?x8xf32> {
       %0 = qrealign.layer 2 (%h) : (tensor<?x?x8xf32>) -> tensor<?x?x8xf32> {
       ^bb0(%x: tensor<?x?x8xf32>):
@@ -146,21 +147,20 @@ TEST_F(VerifierTest, BoundaryThroughTheInterface) {
   SafetyBoundaryOpInterface layer;
   parsed->walk([&](SafetyBoundaryOpInterface op) { layer = op; });
   ASSERT_TRUE(layer);
-  EXPECT_EQ(layer.getBoundaryLayerIndex(), 2);
   EXPECT_EQ(layer.getProbedHiddenSize(), 8);
   EXPECT_FALSE(layer.getSafetyBoundary());
 
-  auto boundary =
-      SafetyBoundaryAttr::get(&ctx, FlatSymbolRefAttr::get(&ctx, "probe"),
-                              llvm::APFloat(-0.5), -1, 2, llvm::APFloat(0.95));
+  auto boundary = SafetyBoundaryAttr::get(
+      &ctx, FlatSymbolRefAttr::get(&ctx, "probe"),
+      FlatSymbolRefAttr::get(&ctx, "probe_bias"), -1, llvm::APFloat(0.95));
   layer.setSafetyBoundary(boundary);
   EXPECT_TRUE(succeeded(verify(*parsed)));
   EXPECT_EQ(layer.getSafetyBoundary(), boundary);
 
   // A probe of the wrong width is rejected.
-  layer.setSafetyBoundary(
-      SafetyBoundaryAttr::get(&ctx, FlatSymbolRefAttr::get(&ctx, "w"),
-                              llvm::APFloat(0.0), -1, 2, llvm::APFloat(0.9)));
+  layer.setSafetyBoundary(SafetyBoundaryAttr::get(
+      &ctx, FlatSymbolRefAttr::get(&ctx, "w"),
+      FlatSymbolRefAttr::get(&ctx, "probe_bias"), -1, llvm::APFloat(0.9)));
   std::string errors;
   {
     ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
