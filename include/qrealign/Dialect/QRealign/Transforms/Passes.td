@@ -215,6 +215,49 @@ def QRealignFoldSmoothingPass
   let dependentDialects = ["::mlir::qrealign::QRealignDialect"];
 }
 
+def QRealignAttachProbesPass
+    : Pass<"qrealign-attach-probes", "::mlir::ModuleOp"> {
+  let summary = "Attach per-layer safety boundaries from a probes file";
+  let description = [{
+    Reads a probes file written by `qrealign-probe fit` (safetensors with
+    `format = qrealign-probes` metadata) and attaches to every
+    `qrealign.layer` of the module a `#qrealign.boundary` whose weight and
+    bias are new `qrealign.param`s in scope `scope`, mapped to the file by a
+    path relative to the output IR (the file itself is not copied). The
+    probes may have been fitted on another model of the same shape (the
+    aligned base, applied to the fine-tuned model).
+
+    The pass checks, each failure a located error that leaves the IR
+    unchanged:
+    - the file is a probes file, and it was fitted on a model with as many
+      layers as the module has `qrealign.layer`s, of the same hidden size as
+      each layer's residual stream;
+    - the probe attached to layer N was fitted on the output of layer N at
+      the last prompt token (not on another tensor, such as the final
+      norm's output);
+    - its tensors have the shapes a boundary needs (`[D]`, `[1]`);
+    - no layer already carries a boundary, and the scope is new.
+
+    The probe on the final norm's output (`final_norm`) is not attached: no
+    layer yields that tensor.
+
+    ```
+    qrealign-probe fit base/ --data probe.jsonl -o probes.safetensors
+    qrealign-opt finetuned.mlir --qrealign-attach-probes="file=probes.safetensors" -o probed.mlir
+    ```
+  }];
+  let options = [
+    Option<"file", "file", "std::string", /*default=*/"\"\"",
+           "Probes file (qrealign-probe fit) (required)">,
+    Option<"scope", "scope", "std::string", /*default=*/"\"probes\"",
+           "Parameter scope of the probe tensors">
+  ];
+  let statistics = [
+    Statistic<"numAttached", "num-attached", "Boundaries attached">
+  ];
+  let dependentDialects = ["::mlir::qrealign::QRealignDialect"];
+}
+
 def QRealignQuantReportPass
     : Pass<"qrealign-quant-report", "::mlir::ModuleOp"> {
   let summary = "Print a table of every linear's scheme and weight footprint";

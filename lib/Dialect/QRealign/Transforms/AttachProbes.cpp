@@ -1,0 +1,190 @@
+//===- AttachProbes.cpp - Attach safety boundaries from a probes file -----===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Checkpoint/Checkpoint.h"
+#include "qrealign/Dialect/QRealign/IR/QRealign.h"
+#include "qrealign/Dialect/QRealign/Transforms/ParamData.h"
+#include "qrealign/Dialect/QRealign/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/JSON.h"
+
+namespace mlir::qrealign {
+#define GEN_PASS_DEF_QREALIGNATTACHPROBESPASS
+#include "qrealign/Dialect/QRealign/Transforms/Passes.h.inc"
+} // namespace mlir::qrealign
+
+using namespace mlir;
+using namespace mlir::qrealign;
+
+namespace {
+constexpr StringLiteral kPass = "qrealign-attach-probes";
+
+struct AttachProbesPass
+    : public mlir::qrealign::impl::QRealignAttachProbesPassBase<
+          AttachProbesPass> {
+  using QRealignAttachProbesPassBase::QRealignAttachProbesPassBase;
+  void runOnOperation() override;
+};
+} // namespace
+
+void AttachProbesPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  MLIRContext *ctx = &getContext();
+  auto fail = [&](Operation *at) {
+    InFlightDiagnostic diag = at->emitError(kPass);
+    diag << ": ";
+    return diag;
+  };
+  if (file.empty()) {
+    fail(module) << "set file=PATH, the probes file (qrealign-probe fit)";
+    return signalPassFailure();
+  }
+  if (failed(checkNewScope(module, kPass, scope)))
+    return signalPassFailure();
+  auto opened = ::qrealign::Checkpoint::open(file);
+  if (!opened) {
+    fail(module) << llvm::toString(opened.takeError());
+    return signalPassFailure();
+  }
+  ::qrealign::Checkpoint &probes = **opened;
+  std::optional<StringRef> format = probes.getMetadataValue("format");
+  std::optional<StringRef> text = probes.getMetadataValue("probes");
+  if (!format || *format != "qrealign-probes" || !text) {
+    fail(module) << file
+                 << " is not a probes file (no 'format: qrealign-probes' and "
+                    "'probes' metadata; write one with qrealign-probe fit)";
+    return signalPassFailure();
+  }
+  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(*text);
+  const llvm::json::Object *meta = parsed ? parsed->getAsObject() : nullptr;
+  std::optional<int64_t> hidden =
+      meta ? meta->getInteger("hidden_size") : std::nullopt;
+  std::optional<int64_t> numLayers =
+      meta ? meta->getInteger("num_layers") : std::nullopt;
+  const llvm::json::Array *list = meta ? meta->getArray("probes") : nullptr;
+  if (!parsed)
+    llvm::consumeError(parsed.takeError());
+  if (!hidden || !numLayers || !list) {
+    fail(module) << file
+                 << ": the 'probes' metadata lacks hidden_size, num_layers "
+                    "or probes";
+    return signalPassFailure();
+  }
+
+  SmallVector<LayerOp> layers;
+  module.walk([&](LayerOp layer) { layers.push_back(layer); });
+  if (int64_t(layers.size()) != *numLayers) {
+    fail(module) << "the probes in " << file << " were fitted on a model with "
+                 << *numLayers << " layers; this module has " << layers.size();
+    return signalPassFailure();
+  }
+
+  // Check everything before changing anything.
+  struct Plan {
+    LayerOp layer;
+    std::string name;
+    double accuracy;
+  };
+  SmallVector<Plan> plans;
+  bool ok = true;
+  for (LayerOp layer : layers) {
+    std::string name = "layers." + std::to_string(layer.getIndex());
+    const llvm::json::Object *entry = nullptr;
+    for (const llvm::json::Value &v : *list)
+      if (const llvm::json::Object *o = v.getAsObject())
+        if (o->getString("name") == StringRef(name))
+          entry = o;
+    int64_t width = layer.getProbedHiddenSize();
+    std::string expectedTensor =
+        "output of qrealign.layer " + std::to_string(layer.getIndex());
+    auto tensorOk = [&](StringRef suffix, int64_t size) {
+      const ::qrealign::TensorInfo *t = probes.lookup(name + suffix.str());
+      return t && t->dtype == ::qrealign::DType::F32 && t->shape.size() == 1 &&
+             t->shape[0] == size;
+    };
+    if (layer.getSafetyBoundary()) {
+      fail(layer) << "the layer already has a safety boundary";
+      ok = false;
+    } else if (!entry) {
+      fail(layer) << file << " has no probe '" << name << "'";
+      ok = false;
+    } else if (entry->getString("tensor") != StringRef(expectedTensor) ||
+               entry->getInteger("position") != -1) {
+      fail(layer) << "probe '" << name << "' in " << file << " was fitted on '"
+                  << entry->getString("tensor").value_or("?")
+                  << "' at position "
+                  << entry->getInteger("position").value_or(0)
+                  << ", not on this layer's output at the last prompt token";
+      ok = false;
+    } else if (*hidden != width && !ShapedType::isDynamic(width)) {
+      fail(layer) << "probe '" << name << "' in " << file
+                  << " was fitted on hidden size " << *hidden
+                  << "; this layer's residual stream has " << width;
+      ok = false;
+    } else if (!tensorOk(".weight", *hidden) || !tensorOk(".bias", 1)) {
+      fail(layer) << file << ": tensors '" << name << ".weight' (F32 ["
+                  << *hidden << "]) and '" << name
+                  << ".bias' (F32 [1]) are missing or of another shape";
+      ok = false;
+    } else {
+      std::optional<double> accuracy = entry->getNumber("heldout_accuracy");
+      if (!accuracy || !(*accuracy >= 0 && *accuracy <= 1)) {
+        fail(layer) << "probe '" << name << "' in " << file
+                    << " has no held-out accuracy in [0, 1]";
+        ok = false;
+      } else {
+        plans.push_back({layer, name, *accuracy});
+      }
+    }
+  }
+  if (!ok)
+    return signalPassFailure();
+
+  // The scope maps to the probes file as it is.
+  const ParamEnvironment &env =
+      ctx->getOrLoadDialect<QRealignDialect>()->getParamEnvironment();
+  SmallVector<NamedAttribute> entries;
+  if (auto scopes = module->getAttrOfType<DictionaryAttr>(
+          QRealignDialect::getParamsAttrName()))
+    entries.append(scopes.begin(), scopes.end());
+  entries.push_back(
+      NamedAttribute(StringAttr::get(ctx, scope),
+                     StringAttr::get(ctx, env.recordedPath(file))));
+  module->setAttr(QRealignDialect::getParamsAttrName(),
+                  DictionaryAttr::get(ctx, entries));
+
+  SymbolTable symbols(module);
+  OpBuilder b(ctx);
+  Operation *after = nullptr;
+  for (Operation &op : module.getBody()->getOperations())
+    if (isa<ParamOp>(op))
+      after = &op;
+  Type f32 = Float32Type::get(ctx);
+  for (Plan &p : plans) {
+    // @SCOPE.layers.N.weight = #qrealign.external<"SCOPE"::"layers.N.weight">
+    auto declare = [&](StringRef suffix, int64_t size) {
+      std::string key = p.name + suffix.str();
+      if (after)
+        b.setInsertionPointAfter(after);
+      else
+        b.setInsertionPointToStart(module.getBody());
+      auto param =
+          ParamOp::create(b, NameLoc::get(b.getStringAttr(key)),
+                          scope + "." + key, RankedTensorType::get({size}, f32),
+                          ExternalAttr::get(ctx, scope, key));
+      symbols.insert(param); // renamed if the name is taken
+      after = param;
+      return FlatSymbolRefAttr::get(param.getSymNameAttr());
+    };
+    FlatSymbolRefAttr weight = declare(".weight", *hidden);
+    FlatSymbolRefAttr bias = declare(".bias", 1);
+    p.layer.setSafetyBoundary(SafetyBoundaryAttr::get(
+        ctx, weight, bias, /*position=*/-1, llvm::APFloat(p.accuracy)));
+    ++numAttached;
+  }
+}
