@@ -146,17 +146,7 @@ void AttachProbesPass::runOnOperation() {
     return signalPassFailure();
 
   // The scope maps to the probes file as it is.
-  const ParamEnvironment &env =
-      ctx->getOrLoadDialect<QRealignDialect>()->getParamEnvironment();
-  SmallVector<NamedAttribute> entries;
-  if (auto scopes = module->getAttrOfType<DictionaryAttr>(
-          QRealignDialect::getParamsAttrName()))
-    entries.append(scopes.begin(), scopes.end());
-  entries.push_back(
-      NamedAttribute(StringAttr::get(ctx, scope),
-                     StringAttr::get(ctx, env.recordedPath(file))));
-  module->setAttr(QRealignDialect::getParamsAttrName(),
-                  DictionaryAttr::get(ctx, entries));
+  mapScope(module, scope, file);
 
   SymbolTable symbols(module);
   OpBuilder b(ctx);

@@ -112,6 +112,12 @@ LogicalResult mlir::qrealign::writeScope(
     ArrayRef<std::pair<std::string, std::string>> metadata) {
   if (llvm::Error err = ::qrealign::writeSafeTensors(file, tensors, metadata))
     return module.emitError(passName) << ": " << toString(std::move(err));
+  mapScope(module, scope, file);
+  return success();
+}
+
+void mlir::qrealign::mapScope(ModuleOp module, StringRef scope,
+                              StringRef file) {
   MLIRContext *ctx = module.getContext();
   const ParamEnvironment &env =
       ctx->getOrLoadDialect<QRealignDialect>()->getParamEnvironment();
@@ -124,7 +130,6 @@ LogicalResult mlir::qrealign::writeScope(
                      StringAttr::get(ctx, env.recordedPath(file))));
   module->setAttr(QRealignDialect::getParamsAttrName(),
                   DictionaryAttr::get(ctx, entries));
-  return success();
 }
 
 ::qrealign::TensorToWrite mlir::qrealign::f32Tensor(std::string name,

@@ -53,6 +53,10 @@ writeScope(ModuleOp module, llvm::StringRef passName, llvm::StringRef file,
            llvm::ArrayRef<::qrealign::TensorToWrite> tensors,
            llvm::ArrayRef<std::pair<std::string, std::string>> metadata);
 
+/// Maps `scope` to `file` in the module's `qrealign.params`, by the path the
+/// ParamEnvironment records (relative to the output IR).
+void mapScope(ModuleOp module, llvm::StringRef scope, llvm::StringRef file);
+
 /// An f32 tensor to write, viewing `values`.
 ::qrealign::TensorToWrite f32Tensor(std::string name,
                                     llvm::ArrayRef<int64_t> shape,
