@@ -12,29 +12,19 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Checkpoint/ModelConfig.h"
-#include "qrealign/Dialect/QRealign/IR/NameLocDiagnostics.h"
-#include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Engine/Program.h"
-#include "qrealign/Import/Import.h"
 #include "qrealign/Session/ModelSession.h"
 #include "qrealign/Support/AtomicOutput.h"
-#include "qrealign/Support/IRInput.h"
 #include "qrealign/Support/InputFile.h"
 #include "qrealign/Tokenizer/Tokenizer.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Path.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
 
 #include <sys/resource.h>
