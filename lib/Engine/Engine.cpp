@@ -66,6 +66,15 @@ Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
   std::unique_ptr<Engine> engine(new Engine());
   engine->api = std::make_unique<Api>();
   Api &api = *engine->api;
+  // Thread pools are sized when libtorch's OpenMP and OpenBLAS load: with a
+  // thread count given, they start with that many threads (the engine also
+  // sets them at creation, for an engine loaded earlier). A value the user
+  // exported wins.
+  if (options.numThreads > 0) {
+    std::string n = std::to_string(options.numThreads);
+    setenv("OPENBLAS_NUM_THREADS", n.c_str(), /*overwrite=*/0);
+    setenv("OMP_NUM_THREADS", n.c_str(), /*overwrite=*/0);
+  }
   std::string tried;
   for (const std::string &path : candidates(options)) {
     if (path.find('/') != std::string::npos && !sys::fs::exists(path)) {
@@ -81,15 +90,6 @@ Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
 #if !defined(__SANITIZE_ADDRESS__)
     flags |= RTLD_DEEPBIND;
 #endif
-    // Thread pools are sized when libtorch's OpenMP and OpenBLAS load: with
-    // a thread count given, they start with that many threads (the engine
-    // also sets them at creation, for an engine loaded earlier). A value
-    // the user exported wins.
-    if (options.numThreads > 0) {
-      std::string n = std::to_string(options.numThreads);
-      setenv("OPENBLAS_NUM_THREADS", n.c_str(), /*overwrite=*/0);
-      setenv("OMP_NUM_THREADS", n.c_str(), /*overwrite=*/0);
-    }
     api.lib = dlopen(path.c_str(), flags);
     if (api.lib)
       break;
