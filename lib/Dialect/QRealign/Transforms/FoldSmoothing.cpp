@@ -53,12 +53,6 @@ struct FoldSmoothingPass
 };
 } // namespace
 
-/// The parameter `v` reads, or null.
-static ParamOp readParam(Value v, SymbolTable &symbols) {
-  auto get = v.getDefiningOp<GetParamOp>();
-  return get ? symbols.lookup<ParamOp>(get.getName()) : ParamOp();
-}
-
 /// The smooth_weight that carries the inverse of a smoothing into
 /// `linear`'s weight: the weight itself, or the input of its fake_quantize.
 static SmoothWeightOp findSmoothWeight(LinearOp linear) {
@@ -66,12 +60,6 @@ static SmoothWeightOp findSmoothWeight(LinearOp linear) {
   if (auto fq = w.getDefiningOp<FakeQuantizeOp>())
     w = fq.getInput();
   return w.getDefiningOp<SmoothWeightOp>();
-}
-
-/// The symbol of the parameter `v` reads, or null.
-static StringAttr paramSymbol(Value v) {
-  auto get = v.getDefiningOp<GetParamOp>();
-  return get ? get.getNameAttr().getAttr() : StringAttr();
 }
 
 void FoldSmoothingPass::runOnOperation() {
@@ -111,12 +99,11 @@ void FoldSmoothingPass::runOnOperation() {
     if (!fold.norm)
       return fail("the input must come from a qrealign.rms_norm to fold "
                   "the scale into");
-    ParamOp normParam = readParam(fold.norm.getWeight(), symbols);
-    ParamOp scaleParam = readParam(smooth.getScale(), symbols);
+    ParamOp normParam = lookupReadParam(fold.norm.getWeight(), symbols);
+    ParamOp scaleParam = lookupReadParam(smooth.getScale(), symbols);
     if (!normParam || !scaleParam)
       return fail("the rms_norm weight and the scale must be parameters "
                   "(qrealign.get_param)");
-    StringAttr scaleSymbol = paramSymbol(smooth.getScale());
     if (smooth.getResult().use_empty())
       return fail("nothing reads the smoothed edge");
     // Every offending user is reported, in program order.
@@ -135,7 +122,7 @@ void FoldSmoothingPass::runOnOperation() {
       SmoothWeightOp sw = linear && use->getOperandNumber() == 0
                               ? findSmoothWeight(linear)
                               : SmoothWeightOp();
-      if (!sw || paramSymbol(sw.getScale()) != scaleSymbol) {
+      if (!sw || lookupReadParam(sw.getScale(), symbols) != scaleParam) {
         InFlightDiagnostic diag =
             use->getOwner()->emitError(kPass)
             << ": reads a smoothed edge without the inverse on its weight "
@@ -147,7 +134,7 @@ void FoldSmoothingPass::runOnOperation() {
         usersOk = false;
         continue;
       }
-      ParamOp w = readParam(sw.getWeight(), symbols);
+      ParamOp w = lookupReadParam(sw.getWeight(), symbols);
       if (!w) {
         InFlightDiagnostic diag = sw.emitError(kPass)
                                   << ": the weight must be a parameter "

@@ -156,6 +156,11 @@ ParamOp mlir::qrealign::declareExternalParam(OpBuilder &b, Operation *after,
   return p;
 }
 
+ParamOp mlir::qrealign::lookupReadParam(Value v, SymbolTable &symbols) {
+  auto get = v.getDefiningOp<GetParamOp>();
+  return get ? symbols.lookup<ParamOp>(get.getName()) : ParamOp();
+}
+
 StringRef mlir::qrealign::getTensorName(ParamOp param) {
   if (ExternalAttr ext = param.getExternal())
     return ext.getKey();

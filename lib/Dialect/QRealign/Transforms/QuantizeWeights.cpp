@@ -47,6 +47,7 @@ struct Job {
 /// An rms_norm whose shared output edge gets a smoothing op.
 struct SmoothJob {
   RMSNormOp norm;
+  ParamOp normWeight; // the parameter the norm reads
   SmallVector<LinearOp> linears;
   std::string name; // NORM.smooth_scale
   std::vector<float> scale;
@@ -108,12 +109,9 @@ void QuantizeWeightsPass::runOnOperation() {
     QuantSchemeAttr scheme = linear.getQuantAttr();
     if (!scheme || !scheme.quantizesWeights())
       return;
-    auto get = linear.getWeight().getDefiningOp<GetParamOp>();
-    if (!get)
-      return; // already quantized, or computed
-    auto param = symbols.lookup<ParamOp>(get.getName());
+    ParamOp param = lookupReadParam(linear.getWeight(), symbols);
     if (!param)
-      return;
+      return; // already quantized, or computed
     Job &job = jobs[{param.getOperation(), scheme}];
     job.param = param;
     job.scheme = scheme;
@@ -134,11 +132,10 @@ void QuantizeWeightsPass::runOnOperation() {
           return;
         sj.linears.push_back(linear);
       }
-      auto get = norm.getWeight().getDefiningOp<GetParamOp>();
-      auto param = get ? symbols.lookup<ParamOp>(get.getName()) : ParamOp();
-      if (sj.linears.empty() || !param)
+      sj.normWeight = lookupReadParam(norm.getWeight(), symbols);
+      if (sj.linears.empty() || !sj.normWeight)
         return;
-      StringRef name = getTensorName(param);
+      StringRef name = getTensorName(sj.normWeight);
       name.consume_back(".weight");
       sj.name = name.str() + ".smooth_scale";
       sj.scale.assign(norm.getResult().getType().getShape().back(), 1.0f);
@@ -341,9 +338,7 @@ void QuantizeWeightsPass::runOnOperation() {
     ++numQuantized;
   }
   for (SmoothJob &sj : smoothJobs) {
-    auto get = sj.norm.getWeight().getDefiningOp<GetParamOp>();
-    auto origin = symbols.lookup<ParamOp>(get.getName());
-    ParamOp scaleParam = declarer(origin)(
+    ParamOp scaleParam = declarer(sj.normWeight)(
         sj.name, RankedTensorType::get({int64_t(sj.scale.size())}, f32));
     OpBuilder b(sj.norm);
     b.setInsertionPointAfter(sj.norm);

@@ -68,6 +68,10 @@ ParamOp declareExternalParam(OpBuilder &b, Operation *after,
                              SymbolTable &symbols, llvm::StringRef scope,
                              llvm::StringRef name, RankedTensorType type);
 
+/// The parameter `v` reads through `qrealign.get_param`, or null when `v`
+/// comes from anything else.
+ParamOp lookupReadParam(Value v, SymbolTable &symbols);
+
 /// The tensor name of `param`: its external key, else its symbol name.
 llvm::StringRef getTensorName(ParamOp param);
 } // namespace mlir::qrealign
