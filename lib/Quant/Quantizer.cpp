@@ -94,6 +94,12 @@ QuantizedWeight qrealign::quantizeWeight(llvm::ArrayRef<float> w, int64_t n,
   return out;
 }
 
+/// The index into [scaleRows, groups] ranges of element (r, c).
+static int64_t rangeIndex(int64_t r, int64_t c, int64_t scaleRows,
+                          int64_t groups, int64_t groupLen) {
+  return (scaleRows == 1 ? 0 : r) * groups + c / groupLen;
+}
+
 float qrealign::clipFactor(float c) { return 1.0f / (1.0f + std::exp(-c)); }
 
 std::vector<int8_t> qrealign::quantizeOnGrid(llvm::ArrayRef<float> w, int64_t n,
@@ -108,7 +114,7 @@ std::vector<int8_t> qrealign::quantizeOnGrid(llvm::ArrayRef<float> w, int64_t n,
   int64_t groupLen = k / groups;
   for (int64_t r = 0; r < n; ++r)
     for (int64_t c = 0; c < k; ++c) {
-      int64_t s = (scaleRows == 1 ? 0 : r) * groups + c / groupLen;
+      int64_t s = rangeIndex(r, c, scaleRows, groups, groupLen);
       float z = zeroPoint.empty() ? 0.0f : float(zeroPoint[s]);
       float q = std::clamp(std::nearbyint(w[r * k + c] / scale[s]) + z, -half,
                            half - 1);
@@ -149,7 +155,7 @@ std::vector<float> qrealign::dequantizeWeight(
   int64_t groupLen = k / groups;
   for (int64_t r = 0; r < n; ++r)
     for (int64_t c = 0; c < k; ++c) {
-      int64_t s = (scaleRows == 1 ? 0 : r) * groups + c / groupLen;
+      int64_t s = rangeIndex(r, c, scaleRows, groups, groupLen);
       float z = zeroPoint.empty() ? 0.0f : float(zeroPoint[s]);
       out[r * k + c] = (float(q[r * k + c]) - z) * scale[s];
     }
