@@ -451,14 +451,17 @@ static int fit(const char *argv0) {
         fitLogisticRegression(xTrain, yTrain, train.size(), D, *parsed);
     if (!r)
       return error(formatv("layer {0}: {1}", l, toString(r.takeError())));
+    // The probe's logit w . h + b on row `row` of the features `x`.
+    auto logit = [&](ArrayRef<float> x, int64_t row) {
+      double z = r->bias;
+      for (int64_t k = 0; k < D; ++k)
+        z += r->weights[k] * x[row * D + k];
+      return z;
+    };
     auto scores = [&](ArrayRef<int64_t> rows) {
       std::vector<double> out;
-      for (int64_t row : rows) {
-        double z = r->bias;
-        for (int64_t k = 0; k < D; ++k)
-          z += r->weights[k] * features[l][row * D + k];
-        out.push_back(z);
-      }
+      for (int64_t row : rows)
+        out.push_back(logit(features[l], row));
       return out;
     };
     auto accuracy = [](ArrayRef<double> z, ArrayRef<int8_t> y) {
@@ -471,12 +474,8 @@ static int fit(const char *argv0) {
     std::vector<std::pair<double, double>> extraScores;
     for (const TestSet &t : extra) {
       std::vector<double> z;
-      for (size_t row = 0; row < t.examples.size(); ++row) {
-        double v = r->bias;
-        for (int64_t k = 0; k < D; ++k)
-          v += r->weights[k] * t.features[l][row * D + k];
-        z.push_back(v);
-      }
+      for (size_t row = 0; row < t.examples.size(); ++row)
+        z.push_back(logit(t.features[l], row));
       extraScores.push_back({accuracy(z, t.labels), auc(z, t.labels)});
     }
     Fitted f;
