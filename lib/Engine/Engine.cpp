@@ -25,6 +25,7 @@ struct Engine::Api {
   decltype(&qr_engine_forward) forward;
   decltype(&qr_engine_capture) capture;
   decltype(&qr_engine_generate) generate;
+  decltype(&qr_engine_head) head;
   decltype(&qr_engine_train_begin) trainBegin;
   decltype(&qr_engine_train_step) trainStep;
   decltype(&qr_engine_eval_loss) evalLoss;
@@ -113,6 +114,7 @@ Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
       !sym(api.forward, "qr_engine_forward") ||
       !sym(api.capture, "qr_engine_capture") ||
       !sym(api.generate, "qr_engine_generate") ||
+      !sym(api.head, "qr_engine_head") ||
       !sym(api.trainBegin, "qr_engine_train_begin") ||
       !sym(api.trainStep, "qr_engine_train_step") ||
       !sym(api.evalLoss, "qr_engine_eval_loss") ||
@@ -210,15 +212,55 @@ Engine::capture(ArrayRef<std::vector<int64_t>> batch, ArrayRef<int32_t> layers,
   return result;
 }
 
+Expected<std::vector<std::vector<float>>>
+Engine::head(ArrayRef<std::vector<float>> states) {
+  if (states.empty())
+    return fail("head needs at least one state");
+  std::vector<float> in;
+  in.reserve(states.size() * hidden);
+  for (const std::vector<float> &h : states) {
+    if (int64_t(h.size()) != hidden)
+      return fail("a state of " + Twine(h.size()) + " values; the model's " +
+                  "hidden size is " + Twine(hidden));
+    in.insert(in.end(), h.begin(), h.end());
+  }
+  std::vector<float> out(states.size() * vocab);
+  char err[1024] = "";
+  if (api->head(handle, states.size(), in.data(), out.data(), err, sizeof(err)))
+    return fail(err);
+  std::vector<std::vector<float>> result(states.size());
+  for (size_t r = 0; r < states.size(); ++r)
+    result[r].assign(out.begin() + r * vocab, out.begin() + (r + 1) * vocab);
+  return result;
+}
+
 Expected<GenerateResult> Engine::generate(ArrayRef<std::vector<int64_t>> batch,
                                           int maxNewTokens,
-                                          ArrayRef<int64_t> eosIds) {
+                                          ArrayRef<int64_t> eosIds,
+                                          const Patch *patch) {
   Expected<Flat> f = flatten(batch);
   if (!f)
     return f.takeError();
   if (maxNewTokens < 0)
     return fail("max new tokens must be >= 0");
-  qr_generate_options opts{maxNewTokens, int32_t(eosIds.size()), eosIds.data()};
+  qr_generate_options opts{maxNewTokens, int32_t(eosIds.size()), eosIds.data(),
+                           nullptr};
+  std::vector<float> patchValues;
+  std::vector<int32_t> patchPositions;
+  qr_patch cPatch{};
+  if (patch) {
+    if (patch->values.size() != batch.size())
+      return fail("a patch needs one state per sequence");
+    for (const std::vector<float> &h : patch->values) {
+      if (int64_t(h.size()) != hidden)
+        return fail("a patch state of " + Twine(h.size()) +
+                    " values; the model's hidden size is " + Twine(hidden));
+      patchValues.insert(patchValues.end(), h.begin(), h.end());
+    }
+    patchPositions.assign(batch.size(), -1);
+    cPatch = {patch->layer, patchPositions.data(), patchValues.data()};
+    opts.patch = &cPatch;
+  }
   std::vector<int64_t> out(batch.size() * std::max(maxNewTokens, 1));
   std::vector<int32_t> lens(batch.size());
   GenerateResult result;

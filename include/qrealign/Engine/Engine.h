@@ -80,10 +80,20 @@ public:
   llvm::Expected<std::vector<std::vector<std::vector<float>>>>
   capture(llvm::ArrayRef<std::vector<int64_t>> batch,
           llvm::ArrayRef<int32_t> layers, llvm::ArrayRef<int32_t> positions);
-  /// Greedy decoding with a KV cache.
+  /// The final norm and LM head applied to `states` ([n][hidden]): logits
+  /// [n][vocab]. On a layer's captured state this is the logit lens.
+  llvm::Expected<std::vector<std::vector<float>>>
+  head(llvm::ArrayRef<std::vector<float>> states);
+  /// Greedy decoding with a KV cache. With `patch`, the residual stream
+  /// after layer `patch->layer` at the last prompt token of sequence b is
+  /// replaced by `patch->values[b]` while the prompt runs.
+  struct Patch {
+    int32_t layer = -1;
+    std::vector<std::vector<float>> values; // [batch][hidden]
+  };
   llvm::Expected<GenerateResult>
   generate(llvm::ArrayRef<std::vector<int64_t>> batch, int maxNewTokens,
-           llvm::ArrayRef<int64_t> eosIds);
+           llvm::ArrayRef<int64_t> eosIds, const Patch *patch = nullptr);
 
   /// Starts training (see EngineAPI.h): every parameter, or LoRA adapters.
   llvm::Error trainBegin(const TrainOptions &options);

@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define QR_ENGINE_ABI_VERSION 4
+#define QR_ENGINE_ABI_VERSION 5
 
 /* The engine library is built with hidden visibility; these are its only
    exported symbols. */
@@ -112,10 +112,22 @@ typedef struct qr_engine_options {
   int32_t num_threads; /* intra-op threads on the CPU; <= 0 keeps libtorch's */
 } qr_engine_options;
 
+/* A replacement of the residual stream while the prompt runs (prefill):
+   after qrealign.layer `layer` (0 <= layer < num_layers), at one position
+   per sequence (`positions[b]`, counted as in qr_engine_capture), the state
+   becomes values[b * hidden_size, (b + 1) * hidden_size). Later layers and
+   the KV cache see the replaced state; decoding runs unpatched. */
+typedef struct qr_patch {
+  int32_t layer;
+  const int32_t *positions;
+  const float *values;
+} qr_patch;
+
 typedef struct qr_generate_options {
   int32_t max_new_tokens;
   int32_t num_eos;
   const int64_t *eos_ids; /* a sequence stops after emitting one of these */
+  const qr_patch *patch;  /* NULL: none */
 } qr_generate_options;
 
 typedef struct qr_generate_stats {
@@ -156,6 +168,15 @@ QR_ENGINE_API int32_t qr_engine_capture(
     qr_engine *engine, int32_t batch, const int64_t *tokens,
     const int32_t *lengths, int32_t num_layers, const int32_t *layers,
     const int32_t *positions, float *out, char *err, size_t err_len);
+
+/* The program's tail after the last qrealign.layer (the final norm and the
+   LM head) applied to `count` states (count x hidden_size floats): writes
+   count x vocab_size logits. Decoding any layer's state this way is the
+   logit lens. Fails when the tail reads anything but the last layer's
+   output. */
+QR_ENGINE_API int32_t qr_engine_head(qr_engine *engine, int32_t count,
+                                     const float *states, float *logits,
+                                     char *err, size_t err_len);
 
 /* Greedy decoding with a KV cache. Writes up to max_new_tokens ids per
    sequence into out_tokens (batch x max_new_tokens) and the count into

@@ -277,11 +277,19 @@ public:
     None  // no logits: stop after the last captured layer
   };
 
+  /// A replacement of the residual stream after one layer: rows `batch`
+  /// at sequence positions `seq` become `values` ([n, hidden]).
+  struct Patch {
+    int32_t layer = -1;
+    Tensor batch, seq, values;
+  };
+
   /// Runs the program. `captureLayers` (layer -> slot) receives layer
-  /// outputs.
+  /// outputs; `patch`, when given, replaces some of one layer's output.
   Tensor run(const Tensor &ids, const Tensor &pos, const Tensor &mask,
              KVCache *cache, const std::map<int, int> *captureLayers,
-             std::vector<Tensor> *captured, Head head = Head::All) {
+             std::vector<Tensor> *captured, Head head = Head::All,
+             const Patch *patch = nullptr) {
     std::vector<Tensor> vals(prog.num_values);
     vals[prog.ids_value] = ids;
     vals[prog.positions_value] = pos;
@@ -289,7 +297,16 @@ public:
     Tensor fullMask = mask;
     if (cache && cache->mask.defined())
       fullMask = at::cat({cache->mask, mask}, 1);
-    for (size_t i = 0; i < instrs.size(); ++i) {
+    return runFrom(0, vals, fullMask, cache, captureLayers, captured, head,
+                   patch);
+  }
+
+  /// The instructions from `first` on, over the values `vals`.
+  Tensor runFrom(size_t first, std::vector<Tensor> &vals,
+                 const Tensor &fullMask, KVCache *cache,
+                 const std::map<int, int> *captureLayers,
+                 std::vector<Tensor> *captured, Head head, const Patch *patch) {
+    for (size_t i = first; i < instrs.size(); ++i) {
       const qr_instr &in = instrs[i];
       auto arg = [&](int k) -> Tensor & {
         Tensor &t = vals.at(in.inputs[k]);
@@ -366,6 +383,11 @@ public:
         break;
       case QR_OP_LAYER_END:
         out = arg(0);
+        if (patch && patch->layer == int32_t(in.i0)) {
+          out = out.clone();
+          out.index_put_({patch->batch, patch->seq},
+                         patch->values.to(out.scalar_type()));
+        }
         if (captureLayers) {
           auto it = captureLayers->find(int(in.i0));
           if (it != captureLayers->end())
@@ -522,6 +544,41 @@ public:
     }
   }
 
+  /// The program's tail after the last qrealign.layer (the final norm and
+  /// the LM head) on `count` states: the logit lens.
+  void head(int32_t count, const float *states, float *outLogits) {
+    c10::InferenceMode guard;
+    if (count <= 0)
+      throw EngineError("head needs at least one state");
+    size_t last = instrs.size();
+    for (size_t i = 0; i < instrs.size(); ++i)
+      if (instrs[i].opcode == QR_OP_LAYER_END)
+        last = i;
+    if (last == instrs.size())
+      throw EngineError("the program has no qrealign.layer");
+    int64_t D = prog.hidden_size, V = prog.vocab_size;
+    std::vector<Tensor> vals(prog.num_values);
+    // The tail reads only the last layer's output (and parameters).
+    for (size_t i = last + 1; i < instrs.size(); ++i)
+      for (int32_t v : instrs[i].inputs)
+        if (v >= 0 && v != instrs[last].output) {
+          bool local = false;
+          for (size_t j = last + 1; j < i; ++j)
+            local = local || instrs[j].output == v;
+          if (!local)
+            throw EngineError("the program's tail reads more than the last "
+                              "layer's output; no logit lens");
+        }
+    vals[instrs[last].output] =
+        at::from_blob(const_cast<float *>(states), {1, count, D}, at::kFloat)
+            .to(device, at::kFloat, false, true);
+    Tensor logits = runFrom(last + 1, vals, Tensor(), nullptr, nullptr, nullptr,
+                            Head::All, nullptr)
+                        .to(at::kCPU, at::kFloat)
+                        .contiguous();
+    std::memcpy(outLogits, logits.data_ptr<float>(), count * V * sizeof(float));
+  }
+
   void capture(int32_t batch, const int64_t *tokens, const int32_t *lengths,
                int32_t numLayers, const int32_t *layers,
                const int32_t *positions, float *out) {
@@ -581,10 +638,41 @@ public:
         *stats = st;
       return;
     }
+    Patch patch;
+    if (o.patch) {
+      const qr_patch &p = *o.patch;
+      if (p.layer < 0 || p.layer >= prog.num_layers)
+        throw EngineError("patch layer " + std::to_string(p.layer) +
+                          " does not exist (the model has " +
+                          std::to_string(prog.num_layers) + " layers)");
+      if (!p.positions || !p.values)
+        throw EngineError("a patch needs positions and values");
+      std::vector<int64_t> rows(batch), cols(batch);
+      for (int32_t r = 0; r < batch; ++r) {
+        int64_t len = b.lengths[r], q = p.positions[r];
+        if (q < 0)
+          q += len;
+        if (q < 0 || q >= len)
+          throw EngineError("patch position " + std::to_string(p.positions[r]) +
+                            " is outside sequence " + std::to_string(r) +
+                            " of length " + std::to_string(len));
+        rows[r] = r;
+        cols[r] = b.S - len + q; // left padding
+      }
+      auto longs = at::TensorOptions().dtype(at::kLong);
+      patch.layer = p.layer;
+      patch.batch =
+          at::from_blob(rows.data(), {batch}, longs).to(device, false, true);
+      patch.seq =
+          at::from_blob(cols.data(), {batch}, longs).to(device, false, true);
+      patch.values = at::from_blob(const_cast<float *>(p.values),
+                                   {batch, prog.hidden_size}, at::kFloat)
+                         .to(device, false, true);
+    }
     KVCache cache;
     auto t0 = clock::now();
-    Tensor logits =
-        run(b.ids, b.pos, b.mask, &cache, nullptr, nullptr, Head::Last);
+    Tensor logits = run(b.ids, b.pos, b.mask, &cache, nullptr, nullptr,
+                        Head::Last, o.patch ? &patch : nullptr);
     Tensor next = logits.select(1, logits.size(1) - 1).argmax(-1).to(at::kCPU);
     auto t1 = clock::now();
     st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
@@ -1007,6 +1095,12 @@ int32_t qr_engine_capture(qr_engine *engine, int32_t batch,
     engine->impl->capture(batch, tokens, lengths, numLayers, layers, positions,
                           out);
   });
+}
+
+int32_t qr_engine_head(qr_engine *engine, int32_t count, const float *states,
+                       float *logits, char *err, size_t errLen) {
+  return guarded(err, errLen,
+                 [&] { engine->impl->head(count, states, logits); });
 }
 
 int32_t qr_engine_generate(qr_engine *engine, int32_t batch,

@@ -216,6 +216,73 @@ TEST_F(EngineTest, FinalNormCaptureIsTheHeadInput) {
             std::string::npos);
 }
 
+// The head on the last layer's captured state is the model's own output;
+// on an earlier layer's state (the logit lens) it is something else.
+TEST_F(EngineTest, HeadOfTheLastLayerIsTheModel) {
+  LOAD_OR_SKIP(engine);
+  std::vector<int64_t> a = {1, 2, 3, 4, 5}, b = {7, 8};
+  int32_t last = engine->getNumLayers() - 1;
+  auto cap = engine->capture({a, b}, {last, 0}, {-1, -1});
+  auto logits = engine->forward({a, b});
+  ASSERT_TRUE(bool(cap) && bool(logits));
+  auto lens = engine->head({(*cap)[0][0], (*cap)[1][0], (*cap)[0][1]});
+  ASSERT_TRUE(bool(lens)) << llvm::toString(lens.takeError());
+  ASSERT_EQ(lens->size(), 3u);
+  for (int r = 0; r < 2; ++r)
+    for (size_t v = 0; v < (*logits)[r].size(); ++v)
+      EXPECT_NEAR((*lens)[r][v], (*logits)[r][v], 1e-5) << r << " " << v;
+  EXPECT_NE((*lens)[2], (*lens)[0]);
+  auto bad = engine->head({std::vector<float>(3)});
+  ASSERT_FALSE(bool(bad));
+  EXPECT_NE(llvm::toString(bad.takeError()).find("hidden size"),
+            std::string::npos);
+}
+
+// Patching a layer with the state it already has changes nothing, for
+// sequences of different lengths (left padding). Patching the last layer
+// with some state v makes the first token argmax(head(v)), and decoding
+// then continues as from the prompt followed by that token.
+TEST_F(EngineTest, PatchReplacesTheStateDuringPrefill) {
+  LOAD_OR_SKIP(engine);
+  std::vector<int64_t> a = {1, 17, 5, 30, 2}, b = {9, 4};
+  auto plain = engine->generate({a, b}, 6, {});
+  auto cap = engine->capture({a, b}, {0, 1}, {-1, -1});
+  ASSERT_TRUE(bool(plain) && bool(cap));
+  Engine::Patch same{0, {(*cap)[0][0], (*cap)[1][0]}};
+  auto patched = engine->generate({a, b}, 6, {}, &same);
+  ASSERT_TRUE(bool(patched)) << llvm::toString(patched.takeError());
+  EXPECT_EQ(patched->tokens, plain->tokens);
+
+  // Swap the sequences' last-layer states.
+  Engine::Patch swapped{1, {(*cap)[1][1], (*cap)[0][1]}};
+  auto gen = engine->generate({a, b}, 6, {}, &swapped);
+  auto lens = engine->head(swapped.values);
+  ASSERT_TRUE(bool(gen) && bool(lens));
+  for (int r = 0; r < 2; ++r) {
+    const std::vector<int64_t> &t = gen->tokens[r];
+    ASSERT_EQ(t.size(), 6u);
+    EXPECT_EQ(t[0], argmax((*lens)[r])) << r;
+    std::vector<int64_t> prompt = r ? b : a;
+    prompt.push_back(t[0]);
+    auto rest = engine->generate({prompt}, 5, {});
+    ASSERT_TRUE(bool(rest));
+    EXPECT_EQ(std::vector<int64_t>(t.begin() + 1, t.end()), rest->tokens[0])
+        << r;
+  }
+  EXPECT_NE(gen->tokens, plain->tokens);
+
+  Engine::Patch bad{engine->getNumLayers(), same.values};
+  auto err = engine->generate({a, b}, 2, {}, &bad);
+  ASSERT_FALSE(bool(err));
+  EXPECT_NE(llvm::toString(err.takeError()).find("patch layer"),
+            std::string::npos);
+  Engine::Patch few{0, {(*cap)[0][0]}};
+  auto err2 = engine->generate({a, b}, 2, {}, &few);
+  ASSERT_FALSE(bool(err2));
+  EXPECT_NE(llvm::toString(err2.takeError()).find("one state per sequence"),
+            std::string::npos);
+}
+
 // The LM head runs at the last position only when only that is asked for;
 // the logits are those of the all-positions pass.
 TEST_F(EngineTest, LastTokenLogitsMatchAllPositions) {
