@@ -4,14 +4,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qrealign/Checkpoint/Checkpoint.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Dialect/QRealign/Transforms/ParamData.h"
 #include "qrealign/Dialect/QRealign/Transforms/Passes.h"
+#include "qrealign/Probes/ProbesFile.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "llvm/Support/JSON.h"
 
 namespace mlir::qrealign {
 #define GEN_PASS_DEF_QREALIGNATTACHPROBESPASS
@@ -46,41 +45,21 @@ void AttachProbesPass::runOnOperation() {
   }
   if (failed(checkNewScope(module, kPass, scope)))
     return signalPassFailure();
-  auto opened = ::qrealign::Checkpoint::open(file);
-  if (!opened) {
-    fail(module) << llvm::toString(opened.takeError());
+  llvm::Expected<::qrealign::probes::ProbesFile> read =
+      ::qrealign::probes::readProbesFile(file);
+  if (!read) {
+    fail(module) << llvm::toString(read.takeError());
     return signalPassFailure();
   }
-  ::qrealign::Checkpoint &probes = **opened;
-  std::optional<StringRef> format = probes.getMetadataValue("format");
-  std::optional<StringRef> text = probes.getMetadataValue("probes");
-  if (!format || *format != "qrealign-probes" || !text) {
-    fail(module) << file
-                 << " is not a probes file (no 'format: qrealign-probes' and "
-                    "'probes' metadata; write one with qrealign-probe fit)";
-    return signalPassFailure();
-  }
-  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(*text);
-  const llvm::json::Object *meta = parsed ? parsed->getAsObject() : nullptr;
-  std::optional<int64_t> hidden =
-      meta ? meta->getInteger("hidden_size") : std::nullopt;
-  std::optional<int64_t> numLayers =
-      meta ? meta->getInteger("num_layers") : std::nullopt;
-  const llvm::json::Array *list = meta ? meta->getArray("probes") : nullptr;
-  if (!parsed)
-    llvm::consumeError(parsed.takeError());
-  if (!hidden || !numLayers || !list) {
-    fail(module) << file
-                 << ": the 'probes' metadata lacks hidden_size, num_layers "
-                    "or probes";
-    return signalPassFailure();
-  }
+  const ::qrealign::probes::ProbesFile &probes = *read;
+  int64_t hidden = probes.hiddenSize;
+  int64_t numLayers = probes.numLayers;
 
   SmallVector<LayerOp> layers;
   module.walk([&](LayerOp layer) { layers.push_back(layer); });
-  if (int64_t(layers.size()) != *numLayers) {
+  if (int64_t(layers.size()) != numLayers) {
     fail(module) << "the probes in " << file << " were fitted on a model with "
-                 << *numLayers << " layers; this module has " << layers.size();
+                 << numLayers << " layers; this module has " << layers.size();
     return signalPassFailure();
   }
 
@@ -93,46 +72,34 @@ void AttachProbesPass::runOnOperation() {
   SmallVector<Plan> plans;
   bool ok = true;
   for (LayerOp layer : layers) {
-    std::string name = "layers." + std::to_string(layer.getIndex());
-    const llvm::json::Object *entry = nullptr;
-    for (const llvm::json::Value &v : *list)
-      if (const llvm::json::Object *o = v.getAsObject())
-        if (o->getString("name") == StringRef(name))
-          entry = o;
+    std::string name = ::qrealign::probes::getLayerProbeName(layer.getIndex());
+    const ::qrealign::probes::ProbeRecord *entry = probes.lookup(name);
     int64_t width = layer.getProbedHiddenSize();
     std::string expectedTensor =
-        "output of qrealign.layer " + std::to_string(layer.getIndex());
-    auto tensorOk = [&](StringRef suffix, int64_t size) {
-      const ::qrealign::TensorInfo *t = probes.lookup(name + suffix.str());
-      return t && t->dtype == ::qrealign::DType::F32 && t->shape.size() == 1 &&
-             t->shape[0] == size;
-    };
+        ::qrealign::probes::getLayerProbeTensor(layer.getIndex());
     if (layer.getSafetyBoundary()) {
       fail(layer) << "the layer already has a safety boundary";
       ok = false;
     } else if (!entry) {
       fail(layer) << file << " has no probe '" << name << "'";
       ok = false;
-    } else if (entry->getString("tensor") != StringRef(expectedTensor) ||
-               entry->getInteger("position") != -1) {
+    } else if (entry->tensor != expectedTensor || entry->position != -1) {
       fail(layer) << "probe '" << name << "' in " << file << " was fitted on '"
-                  << entry->getString("tensor").value_or("?")
-                  << "' at position "
-                  << entry->getInteger("position").value_or(0)
+                  << entry->tensor << "' at position " << entry->position
                   << ", not on this layer's output at the last prompt token";
       ok = false;
-    } else if (*hidden != width && !ShapedType::isDynamic(width)) {
+    } else if (hidden != width && !ShapedType::isDynamic(width)) {
       fail(layer) << "probe '" << name << "' in " << file
-                  << " was fitted on hidden size " << *hidden
+                  << " was fitted on hidden size " << hidden
                   << "; this layer's residual stream has " << width;
       ok = false;
-    } else if (!tensorOk(".weight", *hidden) || !tensorOk(".bias", 1)) {
+    } else if (!entry->hasData()) {
       fail(layer) << file << ": tensors '" << name << ".weight' (F32 ["
-                  << *hidden << "]) and '" << name
+                  << hidden << "]) and '" << name
                   << ".bias' (F32 [1]) are missing or of another shape";
       ok = false;
     } else {
-      std::optional<double> accuracy = entry->getNumber("heldout_accuracy");
+      std::optional<double> accuracy = entry->getHeldoutAccuracy();
       if (!accuracy || !(*accuracy >= 0 && *accuracy <= 1)) {
         fail(layer) << "probe '" << name << "' in " << file
                     << " has no held-out accuracy in [0, 1]";
@@ -171,7 +138,7 @@ void AttachProbesPass::runOnOperation() {
       after = param;
       return FlatSymbolRefAttr::get(param.getSymNameAttr());
     };
-    FlatSymbolRefAttr weight = declare(".weight", *hidden);
+    FlatSymbolRefAttr weight = declare(".weight", hidden);
     FlatSymbolRefAttr bias = declare(".bias", 1);
     p.layer.setSafetyBoundary(SafetyBoundaryAttr::get(
         ctx, weight, bias, /*position=*/-1, llvm::APFloat(p.accuracy)));
