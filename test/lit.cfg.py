@@ -76,6 +76,16 @@ if subprocess.call([config.python_executable, "-c", "import sklearn"],
                    stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("sklearn")
 
+# matplotlib (Debian's python3-matplotlib): python/qrealign/plot_probes.py.
+if subprocess.call([config.python_executable, "-c", "import matplotlib"],
+                   stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("matplotlib")
+config.substitutions.append(
+    ("%plotprobes", "%s %s" % (config.python_executable,
+                               os.path.join(src, "python", "qrealign",
+                                            "plot_probes.py"))))
+
 # valgrind's memcheck sees reads past the end of buffers inside the
 # uninstrumented LLVM/MLIR shared libraries; it cannot run ASan binaries.
 if config.with_sanitizers:

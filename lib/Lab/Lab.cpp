@@ -325,13 +325,19 @@ void Progress::finish(StringRef extra) {
 // Generation
 //===----------------------------------------------------------------------===//
 
-Expected<std::vector<std::string>> complete(LabModel &model,
-                                            ArrayRef<data::Example> prompts,
-                                            int maxNewTokens, int batchSize,
-                                            StringRef progressLabel) {
+int getCompletionPromptLimit(const LabModel &model, int maxNewTokens) {
+  return std::max<int>(16, int(model.session->getModelInfo().maxPositions) -
+                               maxNewTokens);
+}
+
+Expected<std::vector<std::string>>
+complete(LabModel &model, ArrayRef<data::Example> prompts, int maxNewTokens,
+         int batchSize, StringRef progressLabel, const PromptPatch *patch) {
+  if (patch && patch->values.size() != prompts.size())
+    return createStringError(inconvertibleErrorCode(),
+                             "a patch needs one state per prompt");
   std::vector<std::vector<int64_t>> enc;
-  int maxPrompt = std::max<int>(
-      16, int(model.session->getModelInfo().maxPositions) - maxNewTokens);
+  int maxPrompt = getCompletionPromptLimit(model, maxNewTokens);
   for (const data::Example &e : prompts)
     enc.push_back(encodePrompt(model, e.prompt, maxPrompt));
   // Similar lengths together: less padding.
@@ -345,10 +351,16 @@ Expected<std::vector<std::string>> complete(LabModel &model,
   for (size_t i = 0; i < order.size(); i += batchSize) {
     std::vector<std::vector<int64_t>> batch;
     size_t end = std::min(order.size(), i + batchSize);
-    for (size_t k = i; k < end; ++k)
+    Engine::Patch batchPatch;
+    for (size_t k = i; k < end; ++k) {
       batch.push_back(enc[order[k]]);
-    Expected<GenerateResult> gen = model.engine->generate(
-        batch, maxNewTokens, model.session->getStopIds());
+      if (patch)
+        batchPatch.values.push_back(patch->values[order[k]]);
+    }
+    batchPatch.layer = patch ? patch->layer : -1;
+    Expected<GenerateResult> gen =
+        model.engine->generate(batch, maxNewTokens, model.session->getStopIds(),
+                               patch ? &batchPatch : nullptr);
     if (!gen)
       return gen.takeError();
     for (size_t k = i; k < end; ++k)
@@ -357,5 +369,29 @@ Expected<std::vector<std::string>> complete(LabModel &model,
   }
   progress.finish();
   return out;
+}
+
+Expected<data::RefusalJudge> selectJudge(StringRef name,
+                                         StringRef keywordsFile) {
+  std::string wanted = name.empty() && !keywordsFile.empty()
+                           ? "gcg_test_prefixes_evaluate"
+                           : name.str();
+  if (wanted.empty() || wanted == "builtin")
+    return data::getBuiltinJudge();
+  if (keywordsFile.empty())
+    return createStringError(inconvertibleErrorCode(),
+                             "--judge " + wanted + " needs --keywords FILE");
+  auto judges = data::loadRefusalJudges(keywordsFile);
+  if (!judges)
+    return judges.takeError();
+  for (const data::RefusalJudge &j : *judges)
+    if (j.name == wanted)
+      return j;
+  std::string names = "builtin";
+  for (const data::RefusalJudge &j : *judges)
+    names += ", " + j.name;
+  return createStringError(inconvertibleErrorCode(),
+                           "unknown judge '" + wanted + "' (known: " + names +
+                               ")");
 }
 } // namespace qrealign::lab

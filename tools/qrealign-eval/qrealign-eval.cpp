@@ -150,26 +150,11 @@ int main(int argc, char **argv) {
                                                 : 8;
 
   // The judge.
-  data::RefusalJudge judge = data::getBuiltinJudge();
-  std::string wanted = judgeName.empty() && !keywordsFile.empty()
-                           ? "gcg_test_prefixes_evaluate"
-                           : judgeName.getValue();
-  if (!wanted.empty() && wanted != "builtin") {
-    if (keywordsFile.empty())
-      return error("--judge " + wanted + " needs --keywords FILE");
-    auto judges = data::loadRefusalJudges(keywordsFile);
-    if (!judges)
-      return error(toString(judges.takeError()));
-    auto it = llvm::find_if(
-        *judges, [&](const data::RefusalJudge &j) { return j.name == wanted; });
-    if (it == judges->end()) {
-      std::string names = "builtin";
-      for (const data::RefusalJudge &j : *judges)
-        names += ", " + j.name;
-      return error("unknown judge '" + wanted + "' (known: " + names + ")");
-    }
-    judge = *it;
-  }
+  Expected<data::RefusalJudge> selected =
+      lab::selectJudge(judgeName, keywordsFile);
+  if (!selected)
+    return error(toString(selected.takeError()));
+  data::RefusalJudge judge = std::move(*selected);
 
   // The prompt sets present in the splits directory.
   std::vector<std::pair<const SetSpec *, std::vector<data::Example>>> sets;

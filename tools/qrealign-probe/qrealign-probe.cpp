@@ -19,12 +19,20 @@
 //   intercept on raw features per tensor, with what was fitted recorded in
 //   the file's metadata) atomically.
 //
+// qrealign-probe report --probes P --model NAME=PATH... --data NAME=SPEC
+//   Separability of each model's activations by the base probes, layer by
+//   layer (Report.cpp).
+//
+// qrealign-probe patch --base B --model M --probes NAME=P... --data SPEC
+//   Does crossing a boundary change behaviour (Patch.cpp)?
+//
 //===----------------------------------------------------------------------===//
 
-#include "qrealign/Checkpoint/Checkpoint.h"
-#include "qrealign/Data/Datasets.h"
-#include "qrealign/Lab/Lab.h"
+#include "ProbeTool.h"
+
 #include "qrealign/Probes/LogisticRegression.h"
+#include "qrealign/Probes/ProbesFile.h"
+#include "qrealign/Probes/Separability.h"
 #include "qrealign/Support/AtomicOutput.h"
 #include "qrealign/Support/InputFile.h"
 #include "qrealign/Support/Message.h"
@@ -45,13 +53,21 @@
 using namespace llvm;
 using namespace qrealign;
 using namespace qrealign::probes;
+using namespace qrealign::probetool;
 
 static cl::SubCommand solveCmd("solve",
                                "Fit one probe on a CSV of features and "
                                "labels (last column: 0 benign, 1 malicious)");
-static cl::SubCommand fitCmd("fit",
-                             "Fit one probe per layer (and the final norm) "
-                             "of a model on labelled prompts");
+cl::SubCommand probetool::fitCmd("fit",
+                                 "Fit one probe per layer (and the final "
+                                 "norm) of a model on labelled prompts");
+cl::SubCommand probetool::reportCmd(
+    "report",
+    "Separability of models' activations by the base probes, per "
+    "layer: JSON and Markdown (plots: python/qrealign/plot_probes.py)");
+cl::SubCommand probetool::patchCmd(
+    "patch", "Causal check: replace a fine-tuned model's state (whole, or "
+             "along a probe) by the base's at one layer, and count refusals");
 static cl::opt<std::string> dataPath(cl::Positional, cl::Required,
                                      cl::desc("<data.csv>"), cl::sub(solveCmd));
 static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
@@ -75,19 +91,26 @@ static cl::opt<double>
 static cl::opt<unsigned long long> seed("seed",
                                         cl::desc("Seed of the held-out split"),
                                         cl::init(1), cl::sub(fitCmd));
-static cl::opt<int> maxPromptTokens("max-prompt-tokens",
-                                    cl::desc("Longest rendered prompt (the "
-                                             "user text is cut to fit)"),
-                                    cl::init(256), cl::sub(fitCmd));
-static cl::opt<int> batchSize("batch-size", cl::desc("Prompts per forward"),
-                              cl::init(16), cl::sub(fitCmd));
-static cl::opt<int> numThreads("num-threads",
-                               cl::desc("Engine threads (default: every "
-                                        "core)"),
-                               cl::init(0), cl::sub(fitCmd));
-static cl::opt<std::string> device("device", cl::desc("cpu or cuda"),
-                                   cl::init("cpu"), cl::sub(fitCmd));
-static cl::opt<std::string> penaltyName("penalty", cl::desc("l1 or l2"),
+cl::opt<int> probetool::maxPromptTokens(
+    "max-prompt-tokens",
+    cl::desc("Longest rendered prompt (the user text is "
+             "cut to fit)"),
+    cl::init(256), cl::sub(fitCmd), cl::sub(reportCmd));
+cl::opt<int> probetool::batchSize("batch-size", cl::desc("Prompts per forward"),
+                                  cl::init(16), cl::sub(fitCmd),
+                                  cl::sub(reportCmd), cl::sub(patchCmd));
+cl::opt<int> probetool::numThreads("num-threads",
+                                   cl::desc("Engine threads (default: every "
+                                            "core)"),
+                                   cl::init(0), cl::sub(fitCmd),
+                                   cl::sub(reportCmd), cl::sub(patchCmd));
+cl::opt<std::string> probetool::device("device", cl::desc("cpu or cuda"),
+                                       cl::init("cpu"), cl::sub(fitCmd),
+                                       cl::sub(reportCmd), cl::sub(patchCmd));
+static cl::opt<std::string> penaltyName("penalty",
+                                        cl::desc("l1 or l2 (fit: also "
+                                                 "mean-diff, the difference "
+                                                 "of class means)"),
                                         cl::init("l1"), cl::sub(solveCmd),
                                         cl::sub(fitCmd));
 static cl::opt<double> inverseStrength(
@@ -110,11 +133,6 @@ static cl::opt<std::string> outputPath("o",
                                                 "safetensors)"),
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::sub(solveCmd), cl::sub(fitCmd));
-
-static int error(const Twine &msg) {
-  WithColor::error(errs(), "qrealign-probe") << msg << "\n";
-  return 1;
-}
 
 /// Features [n, d] and labels of a CSV: numbers separated by commas, the
 /// last one the label; blank lines and lines starting with '#' skipped.
@@ -257,46 +275,22 @@ static int solve() {
   return 0;
 }
 
-/// Area under the ROC curve of `scores` for `labels` (ties count half).
-static double auc(ArrayRef<double> scores, ArrayRef<int8_t> labels) {
-  std::vector<size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return scores[a] < scores[b]; });
-  double rankSum = 0, positives = 0;
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j < order.size() && scores[order[j]] == scores[order[i]])
-      ++j;
-    double rank = (i + j + 1) / 2.0; // average 1-based rank of the tie
-    for (size_t k = i; k < j; ++k)
-      if (labels[order[k]]) {
-        rankSum += rank;
-        ++positives;
-      }
-    i = j;
-  }
-  double negatives = scores.size() - positives;
-  if (positives == 0 || negatives == 0)
-    return NAN;
-  return (rankSum - positives * (positives + 1) / 2) / (positives * negatives);
-}
-
 /// `v` for JSON: null when undefined (an AUC of a single class).
 static json::Value number(double v) {
   return std::isnan(v) ? json::Value(nullptr) : json::Value(v);
 }
 
-static int fit(const char *argv0) {
-  Expected<LogRegOptions> parsed = getOptions();
+int probetool::runFit(const char *argv0) {
+  bool meanDiff = penaltyName == "mean-diff";
+  Expected<LogRegOptions> parsed = LogRegOptions();
+  if (!meanDiff)
+    parsed = getOptions();
   if (!parsed)
-    return error(toString(parsed.takeError()));
+    return error(toString(parsed.takeError()) + " (or mean-diff)");
   if (promptsPath.empty())
     return error("fit needs --data FILE (JSONL with prompt and label)");
   if (!(heldoutFraction > 0 && heldoutFraction < 1))
     return error("--heldout must be in (0, 1)");
-  if (batchSize < 1 || maxPromptTokens < 8)
-    return error("--batch-size must be >= 1 and --max-prompt-tokens >= 8");
   Expected<std::vector<data::Example>> examples =
       data::readExamples(promptsPath);
   if (!examples)
@@ -309,8 +303,15 @@ static int fit(const char *argv0) {
                            promptsPath, i + 1, e.label));
     labels.push_back(int8_t(e.label));
   }
-  auto model = lab::loadModel(
-      modelPath, lab::makeEngineOptions(device, numThreads, argv0));
+  // The extra test sets, loaded before anything runs.
+  std::vector<PromptSet> extra;
+  for (StringRef spec : testSets) {
+    Expected<PromptSet> set = loadPromptSet("test", spec);
+    if (!set)
+      return error(toString(set.takeError()));
+    extra.push_back(std::move(*set));
+  }
+  auto model = probetool::loadModel(modelPath, argv0);
   if (!model) {
     reportError("qrealign-probe", model.takeError());
     return 1;
@@ -323,85 +324,18 @@ static int fit(const char *argv0) {
   // last prompt token.
   std::vector<int32_t> layers(L + 1);
   std::iota(layers.begin(), layers.end(), 0);
-  auto captureAll =
-      [&](ArrayRef<data::Example> set,
-          StringRef label) -> Expected<std::vector<std::vector<float>>> {
-    int64_t count = set.size();
-    std::vector<std::vector<float>> out(L + 1, std::vector<float>(count * D));
-    lab::Progress progress(label.str(), count);
-    for (int64_t from = 0; from < count; from += batchSize) {
-      int64_t to = std::min<int64_t>(count, from + batchSize);
-      std::vector<std::vector<int64_t>> batch;
-      for (int64_t i = from; i < to; ++i)
-        batch.push_back(lab::encodePrompt(m, set[i].prompt, maxPromptTokens));
-      auto cap = m.engine->capture(batch, layers,
-                                   std::vector<int32_t>(batch.size(), -1));
-      if (!cap)
-        return cap.takeError();
-      for (int64_t i = from; i < to; ++i)
-        for (int32_t l = 0; l <= L; ++l)
-          std::copy((*cap)[i - from][l].begin(), (*cap)[i - from][l].end(),
-                    out[l].begin() + i * D);
-      progress.update(to);
-    }
-    progress.finish();
-    return out;
-  };
-
-  // The extra test sets, loaded before anything runs.
-  struct TestSet {
-    std::string name;
-    std::vector<data::Example> examples;
-    std::vector<int8_t> labels;
-    std::vector<std::vector<float>> features;
-  };
-  std::vector<TestSet> extra;
-  for (StringRef spec : testSets) {
-    auto [name, parts] = spec.split('=');
-    if (name.empty() || parts.empty())
-      return error("--test '" + spec + "': expected NAME=SPEC[,SPEC...]");
-    TestSet t;
-    t.name = name.str();
-    SmallVector<StringRef> items;
-    parts.split(items, ',');
-    for (StringRef item : items) {
-      int label = -1;
-      Expected<std::vector<data::Example>> loaded =
-          std::vector<data::Example>();
-      if (item.starts_with("harmful:") || item.starts_with("benign:")) {
-        label = item.starts_with("harmful:") ? 1 : 0;
-        auto [kind, path] = item.split(':').second.split(':');
-        loaded = data::loadDataset(kind, path);
-      } else {
-        loaded = data::readExamples(item);
-      }
-      if (!loaded)
-        return error("--test " + name + ": " + toString(loaded.takeError()));
-      for (data::Example &e : *loaded) {
-        if (label >= 0)
-          e.label = label;
-        if (e.label != 0 && e.label != 1)
-          return error(formatv("--test {0}: '{1}' has an example with label "
-                               "{2}; give harmful:KIND:PATH or "
-                               "benign:KIND:PATH",
-                               name, item, e.label));
-        t.labels.push_back(int8_t(e.label));
-        t.examples.push_back(std::move(e));
-      }
-    }
-    extra.push_back(std::move(t));
-  }
-
   Expected<std::vector<std::vector<float>>> captured =
-      captureAll(*examples, "capture");
+      captureLastToken(m, *examples, layers, maxPromptTokens, "capture");
   if (!captured)
     return error(toString(captured.takeError()));
   std::vector<std::vector<float>> &features = *captured;
-  for (TestSet &t : extra) {
-    auto f = captureAll(t.examples, "capture " + t.name);
+  std::vector<std::vector<std::vector<float>>> extraFeatures;
+  for (PromptSet &t : extra) {
+    auto f = captureLastToken(m, t.examples, layers, maxPromptTokens,
+                              "capture " + t.name);
     if (!f)
       return error(toString(f.takeError()));
-    t.features = std::move(*f);
+    extraFeatures.push_back(std::move(*f));
   }
 
   // A stratified held-out split.
@@ -435,139 +369,116 @@ static int fit(const char *argv0) {
     yTest.push_back(labels[r]);
 
   // One probe per tensor.
-  struct Fitted {
-    std::string name, tensor;
-    std::vector<float> weight;
-    float bias;
+  ProbesFile file;
+  file.hiddenSize = D;
+  file.numLayers = L;
+  struct Scores {
     double trainAcc, testAcc, testAuc;
+    int64_t nonZeros;
     std::vector<std::pair<double, double>> extra; // accuracy, AUC
-    LogRegResult r;
   };
-  std::vector<Fitted> fitted;
+  std::vector<Scores> scores;
   lab::Progress fitting("fit", L + 1);
   for (int32_t l = 0; l <= L; ++l) {
     std::vector<float> xTrain = gather(features[l], train);
-    Expected<LogRegResult> r =
-        fitLogisticRegression(xTrain, yTrain, train.size(), D, *parsed);
-    if (!r)
-      return error(formatv("layer {0}: {1}", l, toString(r.takeError())));
-    // The probe's logit w . h + b on row `row` of the features `x`.
-    auto logit = [&](ArrayRef<float> x, int64_t row) {
-      double z = r->bias;
-      for (int64_t k = 0; k < D; ++k)
-        z += r->weights[k] * x[row * D + k];
+    LinearProbe probe;
+    json::Object info;
+    if (meanDiff) {
+      Expected<LinearProbe> p =
+          meanDifferenceProbe(xTrain, yTrain, train.size(), D);
+      if (!p)
+        return error(formatv("layer {0}: {1}", l, toString(p.takeError())));
+      probe = std::move(*p);
+    } else {
+      Expected<LogRegResult> r =
+          fitLogisticRegression(xTrain, yTrain, train.size(), D, *parsed);
+      if (!r)
+        return error(formatv("layer {0}: {1}", l, toString(r.takeError())));
+      probe = {r->weights, r->bias};
+      info = json::Object{{"iterations", r->iterations},
+                          {"converged", r->converged},
+                          {"objective", r->objective}};
+    }
+    auto logits = [&](ArrayRef<float> x, size_t rows) {
+      std::vector<double> z;
+      for (size_t row = 0; row < rows; ++row)
+        z.push_back(probe.logit(x.slice(row * D, D)));
       return z;
     };
-    auto scores = [&](ArrayRef<int64_t> rows) {
-      std::vector<double> out;
-      for (int64_t row : rows)
-        out.push_back(logit(features[l], row));
-      return out;
-    };
-    auto accuracy = [](ArrayRef<double> z, ArrayRef<int8_t> y) {
-      size_t right = 0;
-      for (size_t i = 0; i < z.size(); ++i)
-        right += (z[i] > 0) == (y[i] == 1);
-      return double(right) / double(z.size());
-    };
-    std::vector<double> zTrain = scores(train), zTest = scores(test);
-    std::vector<std::pair<double, double>> extraScores;
-    for (const TestSet &t : extra) {
-      std::vector<double> z;
-      for (size_t row = 0; row < t.examples.size(); ++row)
-        z.push_back(logit(t.features[l], row));
-      extraScores.push_back({accuracy(z, t.labels), auc(z, t.labels)});
+    std::vector<double> zTrain = logits(xTrain, train.size());
+    std::vector<float> xTest = gather(features[l], test);
+    std::vector<double> zTest = logits(xTest, test.size());
+    Scores sc{
+        signAccuracy(zTrain, yTrain),
+        signAccuracy(zTest, yTest),
+        rocAuc(zTest, yTest),
+        int64_t(llvm::count_if(probe.weights, [](double w) { return w != 0; })),
+        {}};
+    json::Object tests;
+    for (auto [t, x] : zip(extra, extraFeatures)) {
+      std::vector<double> z = logits(x[l], t.examples.size());
+      sc.extra.push_back({signAccuracy(z, t.labels), rocAuc(z, t.labels)});
+      tests[t.name] = json::Object{{"accuracy", sc.extra.back().first},
+                                   {"auc", number(sc.extra.back().second)},
+                                   {"examples", int64_t(t.labels.size())}};
     }
-    Fitted f;
-    f.name = l < L ? formatv("layers.{0}", l).str() : "final_norm";
-    f.tensor = l < L ? formatv("output of qrealign.layer {0}", l).str()
-                     : "the final norm's output (the LM head's input)";
-    f.weight.assign(r->weights.begin(), r->weights.end());
-    f.bias = float(r->bias);
-    f.trainAcc = accuracy(zTrain, yTrain);
-    f.testAcc = accuracy(zTest, yTest);
-    f.testAuc = auc(zTest, yTest);
-    f.extra = std::move(extraScores);
-    f.r = std::move(*r);
-    fitted.push_back(std::move(f));
+    ProbeRecord record;
+    record.name = l < L ? getLayerProbeName(l) : getFinalNormProbeName().str();
+    record.tensor =
+        l < L ? getLayerProbeTensor(l) : getFinalNormProbeTensor().str();
+    record.position = -1;
+    record.weight.assign(probe.weights.begin(), probe.weights.end());
+    record.bias = float(probe.bias);
+    record.info = std::move(info);
+    record.info["tests"] = std::move(tests);
+    record.info["train_accuracy"] = sc.trainAcc;
+    record.info["heldout_accuracy"] = sc.testAcc;
+    record.info["heldout_auc"] = number(sc.testAuc);
+    record.info["nonzeros"] = sc.nonZeros;
+    file.probes.push_back(std::move(record));
+    scores.push_back(std::move(sc));
     fitting.update(l + 1);
   }
   fitting.finish();
 
-  // The probes file: weights and intercept on raw features per tensor, and
-  // what was fitted, on what, in its metadata.
-  json::Array records;
-  std::vector<TensorToWrite> tensors;
-  for (const Fitted &f : fitted) {
-    tensors.push_back(
-        {f.name + ".weight",
-         DType::F32,
-         {D},
-         ArrayRef(reinterpret_cast<const uint8_t *>(f.weight.data()),
-                  f.weight.size() * sizeof(float))});
-    tensors.push_back(
-        {f.name + ".bias",
-         DType::F32,
-         {1},
-         ArrayRef(reinterpret_cast<const uint8_t *>(&f.bias), sizeof(float))});
-    json::Object tests;
-    for (auto [t, score] : zip(extra, f.extra))
-      tests[t.name] = json::Object{{"accuracy", score.first},
-                                   {"auc", number(score.second)},
-                                   {"examples", int64_t(t.labels.size())}};
-    records.push_back(json::Object{{"name", f.name},
-                                   {"tests", std::move(tests)},
-                                   {"tensor", f.tensor},
-                                   {"position", -1},
-                                   {"train_accuracy", f.trainAcc},
-                                   {"heldout_accuracy", f.testAcc},
-                                   {"heldout_auc", number(f.testAuc)},
-                                   {"nonzeros", f.r.nonZeros},
-                                   {"iterations", f.r.iterations},
-                                   {"converged", f.r.converged},
-                                   {"objective", f.r.objective}});
+  // What was fitted, on what, in the file's metadata.
+  file.info = json::Object{
+      {"model", modelPath.getValue()},
+      {"data", promptsPath.getValue()},
+      {"position", "last prompt token (-1), after the chat template's "
+                   "generation prompt"},
+      {"penalty", penaltyName.getValue()},
+      {"weights_on", "raw features (standardisation folded in)"},
+      {"examples", n},
+      {"train", int64_t(train.size())},
+      {"heldout", int64_t(test.size())},
+      {"seed", int64_t(seed)}};
+  if (!meanDiff) {
+    file.info["C"] = parsed->C;
+    file.info["tol"] = parsed->tol;
+    file.info["standardize"] = parsed->standardize;
   }
-  json::Object meta{{"model", modelPath.getValue()},
-                    {"data", promptsPath.getValue()},
-                    {"hidden_size", D},
-                    {"num_layers", L},
-                    {"position", "last prompt token (-1), after the chat "
-                                 "template's generation prompt"},
-                    {"penalty", penaltyName.getValue()},
-                    {"C", parsed->C},
-                    {"tol", parsed->tol},
-                    {"standardize", parsed->standardize},
-                    {"weights_on", "raw features (standardisation folded in)"},
-                    {"examples", n},
-                    {"train", int64_t(train.size())},
-                    {"heldout", int64_t(test.size())},
-                    {"seed", int64_t(seed)},
-                    {"probes", std::move(records)}};
-  std::string metaText;
-  raw_string_ostream(metaText) << json::Value(std::move(meta));
-  if (Error err = writeSafeTensors(
-          outputPath, tensors,
-          {{"format", "qrealign-probes"}, {"probes", metaText}}))
+  if (Error err = writeProbesFile(outputPath, file))
     return error(toString(std::move(err)));
 
-  outs() << formatv("Probes of {0} on {1} prompts ({2} held out), {3} C = "
-                    "{4}{5}:\n\n",
-                    modelPath, n, test.size(), penaltyName, parsed->C,
-                    parsed->standardize ? ", standardised" : "");
+  outs() << formatv("Probes of {0} on {1} prompts ({2} held out), {3}{4}{5}:"
+                    "\n\n",
+                    modelPath, n, test.size(), penaltyName,
+                    meanDiff ? "" : formatv(" C = {0}", parsed->C).str(),
+                    !meanDiff && parsed->standardize ? ", standardised" : "");
   outs() << "| tensor | train acc | held-out acc | held-out AUC | non-zero "
             "weights |\n|---|---:|---:|---:|---:|\n";
-  for (const Fitted &f : fitted)
+  for (auto [p, sc] : zip(file.probes, scores))
     outs() << formatv("| {0} | {1:f3} | {2:f3} | {3:f3} | {4} / {5} |\n",
-                      f.name, f.trainAcc, f.testAcc, f.testAuc, f.r.nonZeros,
+                      p.name, sc.trainAcc, sc.testAcc, sc.testAuc, sc.nonZeros,
                       D);
   for (auto [k, t] : enumerate(extra)) {
-    int64_t pos = llvm::count(t.labels, int8_t(1));
     outs() << formatv("\nTest set {0} ({1} malicious, {2} benign):\n\n"
                       "| tensor | accuracy | AUC |\n|---|---:|---:|\n",
-                      t.name, pos, int64_t(t.labels.size()) - pos);
-    for (const Fitted &f : fitted)
-      outs() << formatv("| {0} | {1:f3} | {2:f3} |\n", f.name, f.extra[k].first,
-                        f.extra[k].second);
+                      t.name, t.count(1), t.count(0));
+    for (auto [p, sc] : zip(file.probes, scores))
+      outs() << formatv("| {0} | {1:f3} | {2:f3} |\n", p.name,
+                        sc.extra[k].first, sc.extra[k].second);
   }
   return 0;
 }
@@ -579,6 +490,10 @@ int main(int argc, char **argv) {
   if (solveCmd)
     return solve();
   if (fitCmd)
-    return fit(argv[0]);
-  return error("give a subcommand: solve or fit (see --help)");
+    return runFit(argv[0]);
+  if (reportCmd)
+    return runReport(argv[0]);
+  if (patchCmd)
+    return runPatch(argv[0]);
+  return error("give a subcommand: solve, fit, report or patch (see --help)");
 }

@@ -11,6 +11,7 @@
 #ifndef QREALIGN_LAB_LAB_H
 #define QREALIGN_LAB_LAB_H
 
+#include "qrealign/Data/Datasets.h"
 #include "qrealign/Data/Splits.h"
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Engine/Program.h"
@@ -105,10 +106,29 @@ private:
   std::chrono::steady_clock::time_point start;
 };
 
-/// Greedy completions of `prompts` (batched, at most `maxNewTokens`).
+/// The longest prompt `complete` renders when it generates `maxNewTokens`
+/// (the context left for the prompt, at least 16).
+int getCompletionPromptLimit(const LabModel &model, int maxNewTokens);
+
+/// A replacement of the residual stream after `layer` at each prompt's last
+/// token while the prompt runs: `values[i]` for prompt i.
+struct PromptPatch {
+  int32_t layer = -1;
+  llvm::ArrayRef<std::vector<float>> values;
+};
+
+/// Greedy completions of `prompts` (batched, at most `maxNewTokens`),
+/// optionally with a prefill patch.
 llvm::Expected<std::vector<std::string>>
 complete(LabModel &model, llvm::ArrayRef<data::Example> prompts,
-         int maxNewTokens, int batchSize, llvm::StringRef progressLabel);
+         int maxNewTokens, int batchSize, llvm::StringRef progressLabel,
+         const PromptPatch *patch = nullptr);
+
+/// The refusal judge named `name` (empty: gcg_test_prefixes_evaluate when
+/// `keywordsFile` is given, else builtin) from `keywordsFile`
+/// (refusal_keywords.json); `builtin` needs no file.
+llvm::Expected<data::RefusalJudge> selectJudge(llvm::StringRef name,
+                                               llvm::StringRef keywordsFile);
 } // namespace qrealign::lab
 
 #endif // QREALIGN_LAB_LAB_H
