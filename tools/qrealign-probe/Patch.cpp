@@ -299,20 +299,8 @@ int probetool::runPatch(const char *argv0) {
     os << "\n";
   }
 
-  if (std::error_code ec = sys::fs::create_directories(outDir))
-    return error("cannot create " + outDir + ": " + ec.message());
-  SmallString<256> jsonPath(outDir), mdPath(outDir);
-  sys::path::append(jsonPath, "patch.json");
-  sys::path::append(mdPath, "patch.md");
-  if (Error err = writeFileAtomically(jsonPath, [&](raw_ostream &out) {
-        out << formatv("{0:2}", json::Value(std::move(report))) << "\n";
-        return Error::success();
-      }))
-    return error(toString(std::move(err)));
-  if (Error err = writeFileAtomically(mdPath, [&](raw_ostream &out) {
-        out << md;
-        return Error::success();
-      }))
+  if (Error err =
+          writeResults(outDir, "patch", json::Value(std::move(report)), md))
     return error(toString(std::move(err)));
   outs() << md;
   return 0;

@@ -6,8 +6,12 @@
 
 #include "ProbeTool.h"
 
+#include "qrealign/Support/AtomicOutput.h"
+
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
 using namespace llvm;
@@ -99,4 +103,23 @@ qrealign::probetool::loadModel(StringRef path, const char *argv0) {
                              "--max-prompt-tokens >= 8");
   return lab::loadModel(path,
                         lab::makeEngineOptions(device, numThreads, argv0));
+}
+
+Error qrealign::probetool::writeResults(StringRef dir, StringRef stem,
+                                        json::Value report,
+                                        StringRef markdown) {
+  if (std::error_code ec = sys::fs::create_directories(dir))
+    return createStringError(ec, "cannot create " + dir + ": " + ec.message());
+  SmallString<256> jsonPath(dir), mdPath(dir);
+  sys::path::append(jsonPath, stem + ".json");
+  sys::path::append(mdPath, stem + ".md");
+  if (Error err = writeFileAtomically(jsonPath, [&](raw_ostream &out) {
+        out << formatv("{0:2}", report) << "\n";
+        return Error::success();
+      }))
+    return err;
+  return writeFileAtomically(mdPath, [&](raw_ostream &out) {
+    out << markdown;
+    return Error::success();
+  });
 }

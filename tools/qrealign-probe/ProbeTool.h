@@ -13,6 +13,7 @@
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 
 #include <string>
 #include <vector>
@@ -50,6 +51,11 @@ captureLastToken(lab::LabModel &model, llvm::ArrayRef<data::Example> prompts,
 /// Loads a model for a subcommand, with the shared engine options.
 llvm::Expected<std::unique_ptr<lab::LabModel>> loadModel(llvm::StringRef path,
                                                          const char *argv0);
+
+/// Writes DIR/STEM.json (`report`, indented) and DIR/STEM.md (`markdown`),
+/// each atomically, creating DIR.
+llvm::Error writeResults(llvm::StringRef dir, llvm::StringRef stem,
+                         llvm::json::Value report, llvm::StringRef markdown);
 
 int runFit(const char *argv0);
 int runReport(const char *argv0);

@@ -401,24 +401,12 @@ int probetool::runReport(const char *argv0) {
   }
   os << ".\n";
 
-  if (std::error_code ec = sys::fs::create_directories(outDir))
-    return error("cannot create " + outDir + ": " + ec.message());
-  SmallString<256> jsonPath(outDir), mdPath(outDir);
-  sys::path::append(jsonPath, "report.json");
-  sys::path::append(mdPath, "report.md");
-  if (Error err = writeFileAtomically(jsonPath, [&](raw_ostream &out) {
-        out << json::Value(std::move(report)) << "\n";
-        return Error::success();
-      }))
-    return error(toString(std::move(err)));
-  if (Error err = writeFileAtomically(mdPath, [&](raw_ostream &out) {
-        out << md;
-        return Error::success();
-      }))
+  if (Error err =
+          writeResults(outDir, "report", json::Value(std::move(report)), md))
     return error(toString(std::move(err)));
   outs() << md;
-  errs() << "qrealign-probe: wrote " << jsonPath << " and " << mdPath
-         << "; plots: /usr/bin/python3 python/qrealign/plot_probes.py "
-         << outDir << "\n";
+  errs() << "qrealign-probe: wrote " << outDir << "/report.json and " << outDir
+         << "/report.md; plots: /usr/bin/python3 "
+         << "python/qrealign/plot_probes.py " << outDir << "\n";
   return 0;
 }
