@@ -6,6 +6,12 @@
 
 #include "qrealign/Probes/ProbesFile.h"
 #include "qrealign/Checkpoint/Checkpoint.h"
+#include "qrealign/Checkpoint/ModelConfig.h"
+#include "qrealign/Support/Message.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
 
 #include <cstring>
 
@@ -38,19 +44,9 @@ static Error fail(StringRef path, const Twine &msg) {
   return createStringError(inconvertibleErrorCode(), path + ": " + msg);
 }
 
-Expected<ProbesFile> qrealign::probes::readProbesFile(StringRef path) {
-  auto opened = Checkpoint::open(path);
-  if (!opened)
-    return opened.takeError();
-  Checkpoint &ckpt = **opened;
-  std::optional<StringRef> format = ckpt.getMetadataValue("format");
-  std::optional<StringRef> text = ckpt.getMetadataValue("probes");
-  if (!format || *format != "qrealign-probes" || !text)
-    return createStringError(inconvertibleErrorCode(),
-                             path + " is not a probes file (no 'format: "
-                                    "qrealign-probes' and 'probes' metadata; "
-                                    "write one with qrealign-probe fit)");
-  Expected<json::Value> parsed = json::parse(*text);
+Expected<ProbesFile> qrealign::probes::parseProbesMetadata(StringRef text,
+                                                           StringRef path) {
+  Expected<json::Value> parsed = json::parse(text);
   if (!parsed)
     return fail(path, "the 'probes' metadata is not JSON: " +
                           toString(parsed.takeError()));
@@ -60,9 +56,13 @@ Expected<ProbesFile> qrealign::probes::readProbesFile(StringRef path) {
   std::optional<int64_t> layers =
       meta ? meta->getInteger("num_layers") : std::nullopt;
   json::Array *list = meta ? meta->getArray("probes") : nullptr;
-  if (!hidden || !layers || !list || *hidden <= 0 || *layers <= 0)
+  if (!hidden || !layers || !list || *hidden <= 0 || *layers <= 0 ||
+      *hidden > ModelLimits::kMaxHiddenSize ||
+      *layers > ModelLimits::kMaxLayers)
     return fail(path, "the 'probes' metadata lacks hidden_size, num_layers "
-                      "or probes");
+                      "or probes (positive, at most " +
+                          Twine(ModelLimits::kMaxHiddenSize) + " and " +
+                          Twine(ModelLimits::kMaxLayers) + ")");
   ProbesFile file;
   file.hiddenSize = *hidden;
   file.numLayers = *layers;
@@ -79,23 +79,6 @@ Expected<ProbesFile> qrealign::probes::readProbesFile(StringRef path) {
     r.name = name->str();
     r.tensor = tensor->str();
     r.position = *position;
-    auto wellShaped = [&](const TensorInfo *t, int64_t size) {
-      return t && t->dtype == DType::F32 && t->shape.size() == 1 &&
-             t->shape[0] == size;
-    };
-    const TensorInfo *w = ckpt.lookup(r.name + ".weight");
-    const TensorInfo *b = ckpt.lookup(r.name + ".bias");
-    if (wellShaped(w, *hidden) && wellShaped(b, 1)) {
-      Expected<ArrayRef<uint8_t>> wd = ckpt.getData(*w);
-      if (!wd)
-        return wd.takeError();
-      Expected<ArrayRef<uint8_t>> bd = ckpt.getData(*b);
-      if (!bd)
-        return bd.takeError();
-      r.weight.resize(*hidden);
-      std::memcpy(r.weight.data(), wd->data(), *hidden * sizeof(float));
-      std::memcpy(&r.bias, bd->data(), sizeof(float));
-    }
     for (auto &[key, value] : *o)
       if (key != "name" && key != "tensor" && key != "position")
         r.info[key] = value;
@@ -104,6 +87,44 @@ Expected<ProbesFile> qrealign::probes::readProbesFile(StringRef path) {
   for (auto &[key, value] : *meta)
     if (key != "hidden_size" && key != "num_layers" && key != "probes")
       file.info[key] = value;
+  return file;
+}
+
+Expected<ProbesFile> qrealign::probes::readProbesFile(StringRef path) {
+  auto opened = Checkpoint::open(path);
+  if (!opened)
+    return opened.takeError();
+  Checkpoint &ckpt = **opened;
+  std::optional<StringRef> format = ckpt.getMetadataValue("format");
+  std::optional<StringRef> text = ckpt.getMetadataValue("probes");
+  if (!format || *format != "qrealign-probes" || !text)
+    return createStringError(inconvertibleErrorCode(),
+                             path + " is not a probes file (no 'format: "
+                                    "qrealign-probes' and 'probes' metadata; "
+                                    "write one with qrealign-probe fit)");
+  Expected<ProbesFile> file = parseProbesMetadata(*text, path);
+  if (!file)
+    return file.takeError();
+  int64_t hidden = file->hiddenSize;
+  auto wellShaped = [&](const TensorInfo *t, int64_t size) {
+    return t && t->dtype == DType::F32 && t->shape.size() == 1 &&
+           t->shape[0] == size;
+  };
+  for (ProbeRecord &r : file->probes) {
+    const TensorInfo *w = ckpt.lookup(r.name + ".weight");
+    const TensorInfo *b = ckpt.lookup(r.name + ".bias");
+    if (!wellShaped(w, hidden) || !wellShaped(b, 1))
+      continue;
+    Expected<ArrayRef<uint8_t>> wd = ckpt.getData(*w);
+    if (!wd)
+      return wd.takeError();
+    Expected<ArrayRef<uint8_t>> bd = ckpt.getData(*b);
+    if (!bd)
+      return bd.takeError();
+    r.weight.resize(hidden);
+    std::memcpy(r.weight.data(), wd->data(), hidden * sizeof(float));
+    std::memcpy(&r.bias, bd->data(), sizeof(float));
+  }
   return file;
 }
 
@@ -140,4 +161,64 @@ Error qrealign::probes::writeProbesFile(StringRef path,
   raw_string_ostream(text) << json::Value(std::move(meta));
   return writeSafeTensors(path, tensors,
                           {{"format", "qrealign-probes"}, {"probes", text}});
+}
+
+Error qrealign::probes::parseFeatureCSV(StringRef path, StringRef text,
+                                        std::vector<float> &x,
+                                        std::vector<int8_t> &y, int64_t &d) {
+  d = -1;
+  int64_t lineNo = 0;
+  for (StringRef rest = text; !rest.empty();) {
+    StringRef line;
+    std::tie(line, rest) = rest.split('\n');
+    ++lineNo;
+    line = line.rtrim("\r");
+    if (line.trim().empty() || line.trim().starts_with("#"))
+      continue;
+    SmallVector<StringRef> cells;
+    line.split(cells, ',');
+    auto at = [&](StringRef cell) {
+      return formatv("{0}:{1}:{2}: ", path, lineNo,
+                     cell.data() - line.data() + 1)
+          .str();
+    };
+    if (cells.size() < 2)
+      return createStringError(inconvertibleErrorCode(),
+                               at(line) + "a row needs at least one feature "
+                                          "and a label");
+    int64_t width = cells.size() - 1;
+    if (d < 0)
+      d = width;
+    else if (width != d)
+      return createStringError(
+          inconvertibleErrorCode(),
+          at(line) +
+              formatv("{0} features, but the first row has {1}", width, d)
+                  .str());
+    for (size_t c = 0; c < cells.size(); ++c) {
+      StringRef cell = cells[c].trim();
+      double v;
+      if (cell.empty() || cell.getAsDouble(v) || !std::isfinite(v))
+        return createStringError(inconvertibleErrorCode(),
+                                 at(cells[c]) + "'" + quoteForMessage(cell) +
+                                     "' is not a finite number");
+      if (c + 1 < cells.size()) {
+        // Features are float32: a finite double can still overflow it.
+        if (!std::isfinite(float(v)))
+          return createStringError(inconvertibleErrorCode(),
+                                   at(cells[c]) + "'" + quoteForMessage(cell) +
+                                       "' is outside float32's range");
+        x.push_back(float(v));
+        continue;
+      }
+      if (v != 0 && v != 1)
+        return createStringError(inconvertibleErrorCode(),
+                                 at(cells[c]) + "label '" +
+                                     quoteForMessage(cell) + "' is not 0 or 1");
+      y.push_back(int8_t(v));
+    }
+  }
+  if (y.empty())
+    return createStringError(inconvertibleErrorCode(), path + ": no examples");
+  return Error::success();
 }

@@ -134,63 +134,6 @@ static cl::opt<std::string> outputPath("o",
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::sub(solveCmd), cl::sub(fitCmd));
 
-/// Features [n, d] and labels of a CSV: numbers separated by commas, the
-/// last one the label; blank lines and lines starting with '#' skipped.
-/// Errors are located (PATH:LINE:COLUMN).
-static Error parseCSV(StringRef path, StringRef text, std::vector<float> &x,
-                      std::vector<int8_t> &y, int64_t &d) {
-  d = -1;
-  int64_t lineNo = 0;
-  for (StringRef rest = text; !rest.empty();) {
-    StringRef line;
-    std::tie(line, rest) = rest.split('\n');
-    ++lineNo;
-    line = line.rtrim("\r");
-    if (line.trim().empty() || line.trim().starts_with("#"))
-      continue;
-    SmallVector<StringRef> cells;
-    line.split(cells, ',');
-    auto at = [&](StringRef cell) {
-      return formatv("{0}:{1}:{2}: ", path, lineNo,
-                     cell.data() - line.data() + 1)
-          .str();
-    };
-    if (cells.size() < 2)
-      return createStringError(inconvertibleErrorCode(),
-                               at(line) + "a row needs at least one feature "
-                                          "and a label");
-    int64_t width = cells.size() - 1;
-    if (d < 0)
-      d = width;
-    else if (width != d)
-      return createStringError(
-          inconvertibleErrorCode(),
-          at(line) +
-              formatv("{0} features, but the first row has {1}", width, d)
-                  .str());
-    for (size_t c = 0; c < cells.size(); ++c) {
-      StringRef cell = cells[c].trim();
-      double v;
-      if (cell.empty() || cell.getAsDouble(v) || !std::isfinite(v))
-        return createStringError(inconvertibleErrorCode(),
-                                 at(cells[c]) + "'" + quoteForMessage(cell) +
-                                     "' is not a finite number");
-      if (c + 1 < cells.size()) {
-        x.push_back(float(v));
-        continue;
-      }
-      if (v != 0 && v != 1)
-        return createStringError(inconvertibleErrorCode(),
-                                 at(cells[c]) + "label '" +
-                                     quoteForMessage(cell) + "' is not 0 or 1");
-      y.push_back(int8_t(v));
-    }
-  }
-  if (y.empty())
-    return createStringError(inconvertibleErrorCode(), path + ": no examples");
-  return Error::success();
-}
-
 /// The solver options of the command line.
 static Expected<LogRegOptions> getOptions() {
   LogRegOptions options;
@@ -221,7 +164,7 @@ static int solve() {
   std::vector<float> x;
   std::vector<int8_t> y;
   int64_t d = 0;
-  if (Error err = parseCSV(dataPath, (*file)->getBuffer(), x, y, d))
+  if (Error err = parseFeatureCSV(dataPath, (*file)->getBuffer(), x, y, d))
     return error(toString(std::move(err)));
   int64_t n = y.size();
   auto start = std::chrono::steady_clock::now();

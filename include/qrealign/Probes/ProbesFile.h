@@ -69,6 +69,17 @@ struct ProbesFile {
 /// file, metadata without hidden_size, num_layers or probes, or a record
 /// without name, tensor or position.
 llvm::Expected<ProbesFile> readProbesFile(llvm::StringRef path);
+/// The `probes` metadata `json` of the file `path` alone: every record
+/// without its tensors (hasData() false). The same errors.
+llvm::Expected<ProbesFile> parseProbesMetadata(llvm::StringRef json,
+                                               llvm::StringRef path);
+
+/// Features [n, d] and labels of a CSV (qrealign-probe solve): numbers
+/// separated by commas, the last one the label (0 or 1); blank lines and
+/// lines starting with '#' skipped. Errors are located (PATH:LINE:COLUMN).
+llvm::Error parseFeatureCSV(llvm::StringRef path, llvm::StringRef text,
+                            std::vector<float> &x, std::vector<int8_t> &y,
+                            int64_t &d);
 
 /// Writes `file` to `path` atomically.
 llvm::Error writeProbesFile(llvm::StringRef path, const ProbesFile &file);

@@ -128,3 +128,34 @@ TEST(ProbesFileTest, RoundTripAndErrors) {
             std::string::npos);
   llvm::sys::fs::remove_directories(dir);
 }
+
+// The metadata alone: every error names the file and what is wrong.
+TEST(ProbesFileTest, MetadataErrors) {
+  auto ok = parseProbesMetadata(
+      R"({"hidden_size": 4, "num_layers": 2, "penalty": "l2", "probes":
+          [{"name": "layers.1", "tensor": "t", "position": -1, "x": 1}]})",
+      "m.json");
+  ASSERT_TRUE(bool(ok)) << llvm::toString(ok.takeError());
+  EXPECT_EQ(ok->probes.size(), 1u);
+  EXPECT_FALSE(ok->probes[0].hasData());
+  EXPECT_EQ(ok->probes[0].info.getInteger("x"), 1);
+  EXPECT_EQ(ok->info.getString("penalty"), llvm::StringRef("l2"));
+  auto expectError = [](llvm::StringRef json, llvm::StringRef what) {
+    auto r = parseProbesMetadata(json, "m.json");
+    ASSERT_FALSE(bool(r)) << json.str();
+    std::string msg = llvm::toString(r.takeError());
+    EXPECT_NE(msg.find("m.json: "), std::string::npos) << msg;
+    EXPECT_NE(msg.find(what.str()), std::string::npos) << msg;
+  };
+  expectError("{", "is not JSON");
+  expectError("[]", "lacks hidden_size, num_layers or probes");
+  expectError(R"({"hidden_size": 0, "num_layers": 2, "probes": []})",
+              "lacks hidden_size");
+  expectError(R"({"hidden_size": 4, "num_layers": 99999, "probes": []})",
+              "at most");
+  expectError(R"({"hidden_size": 4, "num_layers": 2, "probes": [3]})",
+              "probe record 0 lacks name, tensor or position");
+  expectError(R"({"hidden_size": 4, "num_layers": 2, "probes":
+                  [{"name": "a", "tensor": "t"}]})",
+              "probe record 0 lacks");
+}
