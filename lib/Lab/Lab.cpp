@@ -332,12 +332,15 @@ int getCompletionPromptLimit(const LabModel &model, int maxNewTokens) {
 
 Expected<std::vector<std::string>>
 complete(LabModel &model, ArrayRef<data::Example> prompts, int maxNewTokens,
-         int batchSize, StringRef progressLabel, const PromptPatch *patch) {
+         int batchSize, StringRef progressLabel, const PromptPatch *patch,
+         int maxPromptTokens) {
   if (patch && patch->values.size() != prompts.size())
     return createStringError(inconvertibleErrorCode(),
                              "a patch needs one state per prompt");
   std::vector<std::vector<int64_t>> enc;
-  int maxPrompt = getCompletionPromptLimit(model, maxNewTokens);
+  int maxPrompt = maxPromptTokens > 0
+                      ? maxPromptTokens
+                      : getCompletionPromptLimit(model, maxNewTokens);
   for (const data::Example &e : prompts)
     enc.push_back(encodePrompt(model, e.prompt, maxPrompt));
   // Similar lengths together: less padding.

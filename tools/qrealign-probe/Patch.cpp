@@ -150,7 +150,10 @@ int probetool::runPatch(const char *argv0) {
                              getLayerProbeTensor(l)));
     }
   }
-  int maxPrompt = lab::getCompletionPromptLimit(**base, maxNewTokens);
+  // The tensors fit and report read (--max-prompt-tokens), within the
+  // context generation leaves for the prompt.
+  int maxPrompt = std::min<int>(
+      maxPromptTokens, lab::getCompletionPromptLimit(**base, maxNewTokens));
   auto baseStates =
       captureLastToken(**base, prompts, layers, maxPrompt, "capture base");
   if (!baseStates)
@@ -167,7 +170,7 @@ int probetool::runPatch(const char *argv0) {
   };
   if (Error err = judged({"aligned base", -1},
                          lab::complete(**base, prompts, maxNewTokens, batchSize,
-                                       "generate base")))
+                                       "generate base", nullptr, maxPrompt)))
     return error(toString(std::move(err)));
   std::vector<int64_t> baseIds =
       lab::encodePrompt(**base, prompts[0].prompt, maxPrompt);
@@ -191,9 +194,10 @@ int probetool::runPatch(const char *argv0) {
   auto states = captureLastToken(m, prompts, layers, maxPrompt, "capture");
   if (!states)
     return error(toString(states.takeError()));
-  if (Error err = judged({"none (the model)", -1},
-                         lab::complete(m, prompts, maxNewTokens, batchSize,
-                                       "generate unpatched")))
+  if (Error err =
+          judged({"none (the model)", -1},
+                 lab::complete(m, prompts, maxNewTokens, batchSize,
+                               "generate unpatched", nullptr, maxPrompt)))
     return error(toString(std::move(err)));
   for (auto [k, l] : enumerate(layers)) {
     ArrayRef<float> hb = (*baseStates)[k], hm = (*states)[k];
@@ -214,7 +218,8 @@ int probetool::runPatch(const char *argv0) {
       lab::PromptPatch p{l, values};
       return judged(std::move(row),
                     lab::complete(m, prompts, maxNewTokens, batchSize,
-                                  formatv("layer {0} {1}", l, what).str(), &p));
+                                  formatv("layer {0} {1}", l, what).str(), &p,
+                                  maxPrompt));
     };
     if (Error err = run("whole state", [&](int64_t i, std::vector<float> &h) {
           std::copy(hb.begin() + i * D, hb.begin() + (i + 1) * D, h.begin());

@@ -95,7 +95,7 @@ cl::opt<int> probetool::maxPromptTokens(
     "max-prompt-tokens",
     cl::desc("Longest rendered prompt (the user text is "
              "cut to fit)"),
-    cl::init(256), cl::sub(fitCmd), cl::sub(reportCmd));
+    cl::init(256), cl::sub(fitCmd), cl::sub(reportCmd), cl::sub(patchCmd));
 cl::opt<int> probetool::batchSize("batch-size", cl::desc("Prompts per forward"),
                                   cl::init(16), cl::sub(fitCmd),
                                   cl::sub(reportCmd), cl::sub(patchCmd));

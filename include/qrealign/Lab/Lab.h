@@ -118,11 +118,12 @@ struct PromptPatch {
 };
 
 /// Greedy completions of `prompts` (batched, at most `maxNewTokens`),
-/// optionally with a prefill patch.
+/// optionally with a prefill patch. Prompts are rendered with at most
+/// `maxPromptTokens` tokens (<= 0: getCompletionPromptLimit).
 llvm::Expected<std::vector<std::string>>
 complete(LabModel &model, llvm::ArrayRef<data::Example> prompts,
          int maxNewTokens, int batchSize, llvm::StringRef progressLabel,
-         const PromptPatch *patch = nullptr);
+         const PromptPatch *patch = nullptr, int maxPromptTokens = 0);
 
 /// The refusal judge named `name` (empty: gcg_test_prefixes_evaluate when
 /// `keywordsFile` is given, else builtin) from `keywordsFile`
