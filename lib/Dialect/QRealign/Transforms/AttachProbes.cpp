@@ -116,26 +116,19 @@ void AttachProbesPass::runOnOperation() {
   mapScope(module, scope, file);
 
   SymbolTable symbols(module);
-  OpBuilder b(ctx);
-  Operation *after = nullptr;
+  // The probes' parameters follow the module's last parameter.
+  Operation *lastParam = nullptr;
   for (Operation &op : module.getBody()->getOperations())
     if (isa<ParamOp>(op))
-      after = &op;
+      lastParam = &op;
+  ExternalParamDeclarer declarer(symbols, scope);
   Type f32 = Float32Type::get(ctx);
   for (Plan &p : plans) {
     // @SCOPE.layers.N.weight = #qrealign.external<"SCOPE"::"layers.N.weight">
     auto declare = [&](StringRef suffix, int64_t size) {
       std::string key = p.name + suffix.str();
-      if (after)
-        b.setInsertionPointAfter(after);
-      else
-        b.setInsertionPointToStart(module.getBody());
-      auto param =
-          ParamOp::create(b, NameLoc::get(b.getStringAttr(key)),
-                          scope + "." + key, RankedTensorType::get({size}, f32),
-                          ExternalAttr::get(ctx, scope, key));
-      symbols.insert(param); // renamed if the name is taken
-      after = param;
+      ParamOp param = declarer.declare(lastParam, scope + "." + key,
+                                       RankedTensorType::get({size}, f32), key);
       return FlatSymbolRefAttr::get(param.getSymNameAttr());
     };
     FlatSymbolRefAttr weight = declare(".weight", hidden);

@@ -199,29 +199,21 @@ void FoldSmoothingPass::runOnOperation() {
     return signalPassFailure();
 
   Type f32 = Float32Type::get(&getContext());
-  DenseMap<Operation *, Operation *> lastDeclared;
-  for (Folded &f : folded) {
-    Operation *&after = lastDeclared[f.origin];
-    if (!after)
-      after = f.origin;
-    OpBuilder b(f.origin);
-    f.param = declareExternalParam(b, after, symbols, scope, f.name,
-                                   RankedTensorType::get(f.shape, f32));
-    after = f.param;
-  }
+  ExternalParamDeclarer declarer(symbols, scope);
+  for (Folded &f : folded)
+    f.param =
+        declarer.declare(f.origin, f.name, RankedTensorType::get(f.shape, f32));
   llvm::SetVector<Operation *> maybeDead;
-  auto read = [&](OpBuilder &b, Location loc, ParamOp p) -> Value {
-    return GetParamOp::create(b, loc, p.getTensorType(), p.getSymName());
-  };
   for (Fold &fold : folds) {
     OpBuilder b(fold.smooth);
     Location loc = fold.norm.getLoc();
     auto norm = RMSNormOp::create(
         b, loc, fold.norm.getResult().getType(), fold.norm.getInput(),
-        read(b, loc, fold.normWeight->param), fold.norm.getEpsilonAttr());
+        createGetParam(b, loc, fold.normWeight->param),
+        fold.norm.getEpsilonAttr());
     for (auto &[sw, f] : fold.linears) {
       OpBuilder lb(sw);
-      Value w = read(lb, sw.getLoc(), f->param);
+      Value w = createGetParam(lb, sw.getLoc(), f->param);
       maybeDead.insert(sw.getWeight().getDefiningOp());
       maybeDead.insert(sw.getScale().getDefiningOp());
       sw.getResult().replaceAllUsesWith(w);

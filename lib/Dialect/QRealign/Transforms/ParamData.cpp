@@ -144,21 +144,34 @@ void mlir::qrealign::mapScope(ModuleOp module, StringRef scope,
   return t;
 }
 
-ParamOp mlir::qrealign::declareExternalParam(OpBuilder &b, Operation *after,
-                                             SymbolTable &symbols,
-                                             StringRef scope, StringRef name,
-                                             RankedTensorType type) {
-  MLIRContext *ctx = b.getContext();
-  b.setInsertionPointAfter(after);
-  auto p = ParamOp::create(b, NameLoc::get(b.getStringAttr(name)), name, type,
-                           ExternalAttr::get(ctx, scope, name));
+ParamOp ExternalParamDeclarer::declare(Operation *origin, StringRef name,
+                                       RankedTensorType type, StringRef key) {
+  if (key.empty())
+    key = name;
+  MLIRContext *ctx = type.getContext();
+  OpBuilder b(ctx);
+  Operation *&after = lastDeclared[origin];
+  if (!after)
+    after = origin;
+  if (after)
+    b.setInsertionPointAfter(after);
+  else
+    b.setInsertionPointToStart(&symbols.getOp()->getRegion(0).front());
+  auto p = ParamOp::create(b, NameLoc::get(b.getStringAttr(key)), name, type,
+                           ExternalAttr::get(ctx, scope, key));
   symbols.insert(p);
+  after = p;
   return p;
 }
 
 ParamOp mlir::qrealign::lookupReadParam(Value v, SymbolTable &symbols) {
   auto get = v.getDefiningOp<GetParamOp>();
   return get ? symbols.lookup<ParamOp>(get.getName()) : ParamOp();
+}
+
+Value mlir::qrealign::createGetParam(OpBuilder &b, Location loc,
+                                     ParamOp param) {
+  return GetParamOp::create(b, loc, param.getTensorType(), param.getSymName());
 }
 
 StringRef mlir::qrealign::getTensorName(ParamOp param) {

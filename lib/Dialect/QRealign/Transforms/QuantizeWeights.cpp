@@ -263,23 +263,14 @@ void QuantizeWeightsPass::runOnOperation() {
   }
 
   // New parameters follow the tensor they come from, in job order.
-  DenseMap<Operation *, Operation *> lastDeclared;
-  auto declarer = [&](ParamOp origin) {
-    return [&, origin](StringRef name, RankedTensorType type) {
-      Operation *&after = lastDeclared[origin];
-      if (!after)
-        after = origin;
-      OpBuilder b(origin);
-      ParamOp p = declareExternalParam(b, after, symbols, scope, name, type);
-      after = p;
-      return p;
-    };
-  };
+  ExternalParamDeclarer declarer(symbols, scope);
   Type i8 = IntegerType::get(ctx, 8);
   Type f32 = Float32Type::get(ctx);
   for (auto &[key, job] : jobs) {
     int bits = job.scheme.getWBits();
-    auto declare = declarer(job.param);
+    auto declare = [&](StringRef name, RankedTensorType type) {
+      return declarer.declare(job.param, name, type);
+    };
     ParamOp packed, scaleParam, zero, clipMax, clipMin;
     if (fake) {
       auto rangeType = RankedTensorType::get({job.rangeRows, job.groups}, f32);
@@ -305,10 +296,8 @@ void QuantizeWeightsPass::runOnOperation() {
     for (LinearOp linear : job.linears) {
       OpBuilder lb(linear);
       Location loc = linear.getLoc();
-      auto read = [&](ParamOp p) -> Value {
-        if (!p)
-          return Value();
-        return GetParamOp::create(lb, loc, p.getTensorType(), p.getSymName());
+      auto read = [&](ParamOp p) {
+        return p ? createGetParam(lb, loc, p) : Value();
       };
       auto weightType = cast<RankedTensorType>(linear.getWeight().getType());
       auto resultType = RankedTensorType::get(weightType.getShape(), f32);
@@ -338,13 +327,13 @@ void QuantizeWeightsPass::runOnOperation() {
     ++numQuantized;
   }
   for (SmoothJob &sj : smoothJobs) {
-    ParamOp scaleParam = declarer(sj.normWeight)(
-        sj.name, RankedTensorType::get({int64_t(sj.scale.size())}, f32));
+    ParamOp scaleParam = declarer.declare(
+        sj.normWeight, sj.name,
+        RankedTensorType::get({int64_t(sj.scale.size())}, f32));
     OpBuilder b(sj.norm);
     b.setInsertionPointAfter(sj.norm);
     Location loc = sj.norm.getLoc();
-    Value scaleValue = GetParamOp::create(b, loc, scaleParam.getTensorType(),
-                                          scaleParam.getSymName());
+    Value scaleValue = createGetParam(b, loc, scaleParam);
     auto sm = SmoothOp::create(b, loc, sj.norm.getResult().getType(),
                                sj.norm.getResult(), scaleValue);
     // Each consumer takes the edge's scale into its weight, before the

@@ -4,9 +4,10 @@
 // Part of the qrealign project.
 //
 // Passes that compute new parameters (qrealign-quantize-weights,
-// qrealign-fold-smoothing) read the data of existing ones as floats and
-// write what they compute to a new parameter scope: one safetensors file,
-// written atomically, that the module's `qrealign.params` then maps.
+// qrealign-fold-smoothing; qrealign-attach-probes declares a scope too) read
+// the data of existing ones as floats and write what they compute to a new
+// parameter scope: one safetensors file, written atomically, that the module's
+// `qrealign.params` then maps.
 //
 //===----------------------------------------------------------------------===//
 
@@ -62,15 +63,32 @@ void mapScope(ModuleOp module, llvm::StringRef scope, llvm::StringRef file);
                                     llvm::ArrayRef<int64_t> shape,
                                     llvm::ArrayRef<float> values);
 
-/// Declares `qrealign.param @name : type = #qrealign.external<scope::name>`
-/// after `after`, with a name location, and adds it to `symbols`.
-ParamOp declareExternalParam(OpBuilder &b, Operation *after,
-                             SymbolTable &symbols, llvm::StringRef scope,
-                             llvm::StringRef name, RankedTensorType type);
+/// Declares the parameters of one new scope. Each one goes after the last
+/// one declared for the same `origin` (at first, after `origin` itself), so
+/// new tensors follow the tensor they come from in declaration order; a
+/// null origin means the start of the module.
+class ExternalParamDeclarer {
+public:
+  ExternalParamDeclarer(SymbolTable &symbols, llvm::StringRef scope)
+      : symbols(symbols), scope(scope.str()) {}
+  /// `qrealign.param @name : type = #qrealign.external<scope::key>` (`key`
+  /// defaults to `name`), located by a name location of its key, and added
+  /// to the symbol table (renamed if the name is taken).
+  ParamOp declare(Operation *origin, llvm::StringRef name,
+                  RankedTensorType type, llvm::StringRef key = {});
+
+private:
+  SymbolTable &symbols;
+  std::string scope;
+  DenseMap<Operation *, Operation *> lastDeclared;
+};
 
 /// The parameter `v` reads through `qrealign.get_param`, or null when `v`
 /// comes from anything else.
 ParamOp lookupReadParam(Value v, SymbolTable &symbols);
+/// A `qrealign.get_param` of `param` at `b`'s insertion point: the inverse
+/// of lookupReadParam.
+Value createGetParam(OpBuilder &b, Location loc, ParamOp param);
 
 /// The tensor name of `param`: its external key, else its symbol name.
 llvm::StringRef getTensorName(ParamOp param);
