@@ -33,6 +33,16 @@ StringRef qrealign::probes::getFinalNormProbeTensor() {
   return "the final norm's output (the LM head's input)";
 }
 
+std::string qrealign::probes::getProbeName(int64_t index, int64_t numLayers) {
+  return index < numLayers ? getLayerProbeName(index)
+                           : getFinalNormProbeName().str();
+}
+
+std::string qrealign::probes::getProbeTensor(int64_t index, int64_t numLayers) {
+  return index < numLayers ? getLayerProbeTensor(index)
+                           : getFinalNormProbeTensor().str();
+}
+
 const ProbeRecord *ProbesFile::lookup(StringRef name) const {
   for (const ProbeRecord &p : probes)
     if (p.name == name)

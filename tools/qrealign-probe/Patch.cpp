@@ -142,8 +142,7 @@ int probetool::runPatch(const char *argv0) {
                            name, f.hiddenSize, f.numLayers, D, L));
     for (int32_t l : layers) {
       const ProbeRecord *p = f.lookup(getLayerProbeName(l));
-      if (!p || !p->hasData() || p->tensor != getLayerProbeTensor(l) ||
-          p->position != -1)
+      if (!p || !p->hasData() || !p->isFittedOn(getLayerProbeTensor(l)))
         return error(formatv("--probes {0}: no usable probe '{1}' (of '{2}' "
                              "at the last prompt token)",
                              name, getLayerProbeName(l),

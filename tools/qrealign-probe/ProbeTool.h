@@ -15,6 +15,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,11 @@ extern llvm::cl::opt<std::string> device;
 
 /// Prints `qrealign-probe: error: msg` and returns 1.
 int error(const llvm::Twine &msg);
+
+/// `v` for JSON: null when not finite (the AUC of a single class, say).
+inline llvm::json::Value jsonNumber(double v) {
+  return std::isfinite(v) ? llvm::json::Value(v) : llvm::json::Value(nullptr);
+}
 
 /// A named, labelled prompt set (1 malicious, 0 benign).
 struct PromptSet {

@@ -88,10 +88,6 @@ struct ModelStats {
 };
 } // namespace
 
-static json::Value number(double v) {
-  return std::isfinite(v) ? json::Value(v) : json::Value(nullptr);
-}
-
 static std::string fmt(double v, int digits = 3) {
   if (std::isnan(v))
     return "-";
@@ -114,14 +110,12 @@ int probetool::runReport(const char *argv0) {
   // The tensors to report on: every probe with data, in capture order.
   std::vector<std::pair<int32_t, const ProbeRecord *>> tensors;
   for (int32_t l = 0; l <= L; ++l) {
-    std::string name =
-        l < L ? getLayerProbeName(l) : getFinalNormProbeName().str();
+    std::string name = getProbeName(l, L);
     const ProbeRecord *p = probes->lookup(name);
     if (!p)
       continue;
-    std::string expected =
-        l < L ? getLayerProbeTensor(l) : getFinalNormProbeTensor().str();
-    if (p->tensor != expected || p->position != -1 || !p->hasData())
+    std::string expected = getProbeTensor(l, L);
+    if (!p->isFittedOn(expected) || !p->hasData())
       return error(probesPath + ": probe '" + name +
                    "' is not a usable probe "
                    "of '" +
@@ -274,14 +268,14 @@ int probetool::runReport(const char *argv0) {
       json::Object o{
           {"name", t.name},
           {"layer", t.layer},
-          {"accuracy", number(t.accuracy)},
-          {"auc", number(t.auc)},
-          {"fisher", number(t.fisher)},
-          {"malicious_logit", json::Object{{"median", number(t.malMedian)},
-                                           {"p10", number(t.malP10)},
+          {"accuracy", jsonNumber(t.accuracy)},
+          {"auc", jsonNumber(t.auc)},
+          {"fisher", jsonNumber(t.fisher)},
+          {"malicious_logit", json::Object{{"median", jsonNumber(t.malMedian)},
+                                           {"p10", jsonNumber(t.malP10)},
                                            {"past_boundary", t.malPast}}},
-          {"benign_logit", json::Object{{"median", number(t.benMedian)},
-                                        {"p90", number(t.benP90)}}},
+          {"benign_logit", json::Object{{"median", jsonNumber(t.benMedian)},
+                                        {"p90", jsonNumber(t.benP90)}}},
           {"pca", std::move(pts)}};
       if (t.lensMalicious)
         o["lens_refusal"] = json::Object{{"malicious", *t.lensMalicious},

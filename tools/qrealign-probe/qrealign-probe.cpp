@@ -218,11 +218,6 @@ static int solve() {
   return 0;
 }
 
-/// `v` for JSON: null when undefined (an AUC of a single class).
-static json::Value number(double v) {
-  return std::isnan(v) ? json::Value(nullptr) : json::Value(v);
-}
-
 int probetool::runFit(const char *argv0) {
   bool meanDiff = penaltyName == "mean-diff";
   Expected<LogRegOptions> parsed = LogRegOptions();
@@ -362,13 +357,12 @@ int probetool::runFit(const char *argv0) {
       std::vector<double> z = logits(x[l], t.examples.size());
       sc.extra.push_back({signAccuracy(z, t.labels), rocAuc(z, t.labels)});
       tests[t.name] = json::Object{{"accuracy", sc.extra.back().first},
-                                   {"auc", number(sc.extra.back().second)},
+                                   {"auc", jsonNumber(sc.extra.back().second)},
                                    {"examples", int64_t(t.labels.size())}};
     }
     ProbeRecord record;
-    record.name = l < L ? getLayerProbeName(l) : getFinalNormProbeName().str();
-    record.tensor =
-        l < L ? getLayerProbeTensor(l) : getFinalNormProbeTensor().str();
+    record.name = getProbeName(l, L);
+    record.tensor = getProbeTensor(l, L);
     record.position = -1;
     record.weight.assign(probe.weights.begin(), probe.weights.end());
     record.bias = float(probe.bias);
@@ -376,7 +370,7 @@ int probetool::runFit(const char *argv0) {
     record.info["tests"] = std::move(tests);
     record.info["train_accuracy"] = sc.trainAcc;
     record.info["heldout_accuracy"] = sc.testAcc;
-    record.info["heldout_auc"] = number(sc.testAuc);
+    record.info["heldout_auc"] = jsonNumber(sc.testAuc);
     record.info["nonzeros"] = sc.nonZeros;
     file.probes.push_back(std::move(record));
     scores.push_back(std::move(sc));

@@ -36,6 +36,11 @@ std::string getLayerProbeTensor(int64_t layer);
 /// The final norm's probe and its tensor.
 llvm::StringRef getFinalNormProbeName();
 llvm::StringRef getFinalNormProbeTensor();
+/// The probe and tensor of capture index `index` of a model with
+/// `numLayers` layers: layer `index`, or the final norm when index ==
+/// numLayers (the engine's capture convention).
+std::string getProbeName(int64_t index, int64_t numLayers);
+std::string getProbeTensor(int64_t index, int64_t numLayers);
 
 struct ProbeRecord {
   std::string name, tensor;
@@ -48,6 +53,10 @@ struct ProbeRecord {
   /// The record's other fields (accuracies, solver results).
   llvm::json::Object info;
   bool hasData() const { return !weight.empty(); }
+  /// Whether it was fitted on `tensor` at the last prompt token.
+  bool isFittedOn(llvm::StringRef tensor) const {
+    return this->tensor == tensor && position == -1;
+  }
   std::optional<double> getHeldoutAccuracy() const {
     return info.getNumber("heldout_accuracy");
   }

@@ -83,7 +83,7 @@ void AttachProbesPass::runOnOperation() {
     } else if (!entry) {
       fail(layer) << file << " has no probe '" << name << "'";
       ok = false;
-    } else if (entry->tensor != expectedTensor || entry->position != -1) {
+    } else if (!entry->isFittedOn(expectedTensor)) {
       fail(layer) << "probe '" << name << "' in " << file << " was fitted on '"
                   << entry->tensor << "' at position " << entry->position
                   << ", not on this layer's output at the last prompt token";
