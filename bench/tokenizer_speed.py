@@ -33,6 +33,7 @@ machine), and so is a ratio computed from one.
 import argparse
 import collections
 import glob
+import importlib.util
 import os
 import random
 import statistics
@@ -51,6 +52,12 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import bpe_tok  # noqa: E402
 import llama2c_tok  # noqa: E402
+
+# make-bpe-tokenizer.py writes the tokenizers this benchmark times; its
+# byte-to-unicode map is the one the trainer below needs too.
+_spec = importlib.util.spec_from_file_location("make_bpe_tokenizer", MKBPE)
+make_bpe_tokenizer = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_bpe_tokenizer)
 
 MIXED = ("abcXYZ019 '.,!?-_()é中日한ー\u0301\u0915\u093f½²Ⅻ٣०😀\u00a0"
          "\u3000’—€\U0001d400\u05d0ǅĳ")
@@ -92,7 +99,7 @@ def make_text(kind, size, rng, corpus):
 def learn_merges(corpus, count):
     """A small byte-level BPE trainer: the most frequent adjacent pair of
     pieces within space-separated words, `count` times."""
-    b2u = bytes_to_unicode()
+    b2u = make_bpe_tokenizer.bytes_to_unicode()
     words = collections.Counter()
     for line in corpus:
         for i, w in enumerate(line.split(" ")):
@@ -123,19 +130,6 @@ def learn_merges(corpus, count):
             new[tuple(out)] = new.get(tuple(out), 0) + c
         words = new
     return merges
-
-
-def bytes_to_unicode():
-    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) +
-          list(range(0xAE, 0x100)))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
 
 
 def make_tokenizers(work, kinds, corpus):
