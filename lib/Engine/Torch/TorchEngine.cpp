@@ -483,6 +483,17 @@ public:
     Tensor ids, pos, mask; // [B, S]
     std::vector<int32_t> lengths;
     int64_t S = 0;
+    /// The padded column of `position` in sequence `r` (>= 0 from its
+    /// start, < 0 from its end); `what` names the request in errors.
+    int64_t column(int32_t r, int64_t position, const char *what) const {
+      int64_t len = lengths[r], p = position < 0 ? position + len : position;
+      if (p < 0 || p >= len)
+        throw EngineError(std::string(what) + " position " +
+                          std::to_string(position) + " is outside sequence " +
+                          std::to_string(r) + " of length " +
+                          std::to_string(len));
+      return S - len + p; // left padding
+    }
   };
   Batch makeBatch(int32_t batch, const int64_t *tokens,
                   const int32_t *lengths) {
@@ -599,14 +610,7 @@ public:
     int64_t D = prog.hidden_size;
     float *dst = out;
     for (int32_t r = 0; r < batch; ++r) {
-      int64_t len = b.lengths[r], p = positions[r];
-      if (p < 0)
-        p += len;
-      if (p < 0 || p >= len)
-        throw EngineError("capture position " + std::to_string(positions[r]) +
-                          " is outside sequence " + std::to_string(r) +
-                          " of length " + std::to_string(len));
-      int64_t s = b.S - len + p;
+      int64_t s = b.column(r, positions[r], "capture");
       for (int32_t i = 0; i < numLayers; ++i) {
         Tensor h = captured[slots.at(layers[i])]
                        .select(0, r)
@@ -649,15 +653,8 @@ public:
         throw EngineError("a patch needs positions and values");
       std::vector<int64_t> rows(batch), cols(batch);
       for (int32_t r = 0; r < batch; ++r) {
-        int64_t len = b.lengths[r], q = p.positions[r];
-        if (q < 0)
-          q += len;
-        if (q < 0 || q >= len)
-          throw EngineError("patch position " + std::to_string(p.positions[r]) +
-                            " is outside sequence " + std::to_string(r) +
-                            " of length " + std::to_string(len));
         rows[r] = r;
-        cols[r] = b.S - len + q; // left padding
+        cols[r] = b.column(r, p.positions[r], "patch");
       }
       auto longs = at::TensorOptions().dtype(at::kLong);
       patch.layer = p.layer;
