@@ -169,6 +169,30 @@ static Expected<Flat> flatten(ArrayRef<std::vector<int64_t>> batch) {
   return f;
 }
 
+/// `flat` as rows of `width` values.
+static std::vector<std::vector<float>> splitRows(ArrayRef<float> flat,
+                                                 size_t rows, int64_t width) {
+  std::vector<std::vector<float>> out(rows);
+  for (size_t r = 0; r < rows; ++r)
+    out[r].assign(flat.begin() + r * width, flat.begin() + (r + 1) * width);
+  return out;
+}
+
+/// Hidden-state rows, each of `width` values, concatenated; `what` names a
+/// row in the error.
+static Expected<std::vector<float>> joinRows(ArrayRef<std::vector<float>> rows,
+                                             int64_t width, const char *what) {
+  std::vector<float> flat;
+  flat.reserve(rows.size() * width);
+  for (const std::vector<float> &h : rows) {
+    if (int64_t(h.size()) != width)
+      return fail(Twine(what) + " of " + Twine(h.size()) +
+                  " values; the model's hidden size is " + Twine(width));
+    flat.insert(flat.end(), h.begin(), h.end());
+  }
+  return flat;
+}
+
 Expected<std::vector<std::vector<float>>>
 Engine::forward(ArrayRef<std::vector<int64_t>> batch, bool allPositions) {
   Expected<Flat> f = flatten(batch);
@@ -180,10 +204,7 @@ Engine::forward(ArrayRef<std::vector<int64_t>> batch, bool allPositions) {
   if (api->forward(handle, batch.size(), f->tokens.data(), f->lengths.data(),
                    allPositions, out.data(), err, sizeof(err)))
     return fail(err);
-  std::vector<std::vector<float>> result(rows);
-  for (size_t r = 0; r < rows; ++r)
-    result[r].assign(out.begin() + r * vocab, out.begin() + (r + 1) * vocab);
-  return result;
+  return splitRows(out, rows, vocab);
 }
 
 Expected<std::vector<std::vector<std::vector<float>>>>
@@ -200,15 +221,10 @@ Engine::capture(ArrayRef<std::vector<int64_t>> batch, ArrayRef<int32_t> layers,
                    layers.size(), layers.data(), positions.data(), out.data(),
                    err, sizeof(err)))
     return fail(err);
-  std::vector<std::vector<std::vector<float>>> result(batch.size());
-  const float *p = out.data();
-  for (auto &seq : result) {
-    seq.resize(layers.size());
-    for (auto &h : seq) {
-      h.assign(p, p + hidden);
-      p += hidden;
-    }
-  }
+  std::vector<std::vector<std::vector<float>>> result;
+  for (size_t b = 0; b < batch.size(); ++b)
+    result.push_back(splitRows(ArrayRef(out).slice(b * layers.size() * hidden),
+                               layers.size(), hidden));
   return result;
 }
 
@@ -216,22 +232,15 @@ Expected<std::vector<std::vector<float>>>
 Engine::head(ArrayRef<std::vector<float>> states) {
   if (states.empty())
     return fail("head needs at least one state");
-  std::vector<float> in;
-  in.reserve(states.size() * hidden);
-  for (const std::vector<float> &h : states) {
-    if (int64_t(h.size()) != hidden)
-      return fail("a state of " + Twine(h.size()) + " values; the model's " +
-                  "hidden size is " + Twine(hidden));
-    in.insert(in.end(), h.begin(), h.end());
-  }
+  Expected<std::vector<float>> in = joinRows(states, hidden, "a state");
+  if (!in)
+    return in.takeError();
   std::vector<float> out(states.size() * vocab);
   char err[1024] = "";
-  if (api->head(handle, states.size(), in.data(), out.data(), err, sizeof(err)))
+  if (api->head(handle, states.size(), in->data(), out.data(), err,
+                sizeof(err)))
     return fail(err);
-  std::vector<std::vector<float>> result(states.size());
-  for (size_t r = 0; r < states.size(); ++r)
-    result[r].assign(out.begin() + r * vocab, out.begin() + (r + 1) * vocab);
-  return result;
+  return splitRows(out, states.size(), vocab);
 }
 
 Expected<GenerateResult> Engine::generate(ArrayRef<std::vector<int64_t>> batch,
@@ -251,12 +260,11 @@ Expected<GenerateResult> Engine::generate(ArrayRef<std::vector<int64_t>> batch,
   if (patch) {
     if (patch->values.size() != batch.size())
       return fail("a patch needs one state per sequence");
-    for (const std::vector<float> &h : patch->values) {
-      if (int64_t(h.size()) != hidden)
-        return fail("a patch state of " + Twine(h.size()) +
-                    " values; the model's hidden size is " + Twine(hidden));
-      patchValues.insert(patchValues.end(), h.begin(), h.end());
-    }
+    Expected<std::vector<float>> values =
+        joinRows(patch->values, hidden, "a patch state");
+    if (!values)
+      return values.takeError();
+    patchValues = std::move(*values);
     patchPositions.assign(batch.size(), -1);
     cPatch = {patch->layer, patchPositions.data(), patchValues.data()};
     opts.patch = &cPatch;
