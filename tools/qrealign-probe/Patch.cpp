@@ -229,10 +229,17 @@ int probetool::runPatch(const char *argv0) {
       double ww = 0;
       for (float v : w)
         ww += double(v) * v;
+      if (ww == 0) {
+        // An empty probe has no direction: the patch is the identity, and
+        // the completions are the unpatched ones.
+        Row same = rows[1];
+        same.patch = "along " + name;
+        same.layer = l;
+        rows.push_back(std::move(same));
+        continue;
+      }
       if (Error err =
               run("along " + name, [&](int64_t i, std::vector<float> &h) {
-                if (ww == 0)
-                  return; // an empty probe has no direction
                 double dot = 0;
                 for (int64_t j = 0; j < D; ++j)
                   dot += double(w[j]) * (hb[i * D + j] - hm[i * D + j]);
