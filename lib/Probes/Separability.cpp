@@ -94,17 +94,6 @@ double qrealign::probes::fisherRatio(ArrayRef<float> x, ArrayRef<int8_t> y,
   return std::sqrt(between / within);
 }
 
-double qrealign::probes::quantile(std::vector<double> values, double q) {
-  if (values.empty())
-    return NAN;
-  std::sort(values.begin(), values.end());
-  double pos = q * double(values.size() - 1);
-  size_t lo = size_t(std::floor(pos));
-  size_t hi = std::min(lo + 1, values.size() - 1);
-  double frac = pos - double(lo);
-  return values[lo] + (values[hi] - values[lo]) * frac;
-}
-
 double LinearProbe::logit(ArrayRef<float> h) const {
   double z = bias;
   for (size_t k = 0; k < weights.size(); ++k)

@@ -29,6 +29,7 @@
 #include "qrealign/Probes/Separability.h"
 #include "qrealign/Support/AtomicOutput.h"
 #include "qrealign/Support/Message.h"
+#include "qrealign/Support/Statistics.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"

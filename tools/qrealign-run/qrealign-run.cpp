@@ -17,6 +17,7 @@
 #include "qrealign/Session/ModelSession.h"
 #include "qrealign/Support/AtomicOutput.h"
 #include "qrealign/Support/InputFile.h"
+#include "qrealign/Support/Statistics.h"
 #include "qrealign/Tokenizer/Tokenizer.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -296,12 +297,7 @@ int main(int argc, char **argv) {
       minor += after.first - before.first;
       major += after.second - before.second;
     }
-    std::vector<double> sorted = seconds;
-    std::sort(sorted.begin(), sorted.end());
-    double median =
-        sorted.size() % 2
-            ? sorted[sorted.size() / 2]
-            : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
+    double median = qrealign::quantile(seconds, 0.5);
     json::Array runs;
     for (double s : seconds)
       runs.push_back(s);

@@ -10,7 +10,6 @@
 //   - fisherRatio: the distance between the class centroids divided by the
 //     within-class spread, ||mu_1 - mu_0|| / sqrt((s_0^2 + s_1^2) / 2) with
 //     s_k^2 the mean squared distance of class k's points to mu_k;
-//   - quantile: numpy's default (linear interpolation) quantile;
 //   - meanDifferenceProbe: the difference-of-class-means boundary, w =
 //     mu_1 - mu_0 through the midpoint of the centroids;
 //   - principalAxes: the top principal axes of x (for the PCA scatter).
@@ -40,10 +39,6 @@ double signAccuracy(llvm::ArrayRef<double> scores,
 /// classes are single points apart.
 double fisherRatio(llvm::ArrayRef<float> x, llvm::ArrayRef<int8_t> y, int64_t n,
                    int64_t d);
-
-/// The q-quantile (0 <= q <= 1) of `values`, interpolating linearly between
-/// order statistics as numpy.quantile does; NaN when empty.
-double quantile(std::vector<double> values, double q);
 
 /// A linear boundary: p(malicious | h) = sigmoid(weights . h + bias).
 struct LinearProbe {

@@ -3,6 +3,7 @@
 #include "qrealign/Probes/Separability.h"
 #include "qrealign/Checkpoint/Checkpoint.h"
 #include "qrealign/Probes/ProbesFile.h"
+#include "qrealign/Support/Statistics.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -21,10 +22,10 @@ TEST(SeparabilityTest, AucAndQuantilesMatchTheReferences) {
       0.7083333333333334, 1e-12);
   EXPECT_TRUE(std::isnan(rocAuc({1, 2}, {1, 1})));
   std::vector<double> v = {3.0, -1.0, 7.5, 2.0, 0.5, 10.0, 4.0};
-  EXPECT_NEAR(quantile(v, 0.1), -0.1, 1e-12);
-  EXPECT_NEAR(quantile(v, 0.5), 3.0, 1e-12);
-  EXPECT_NEAR(quantile(v, 0.9), 8.5, 1e-12);
-  EXPECT_TRUE(std::isnan(quantile({}, 0.5)));
+  EXPECT_NEAR(qrealign::quantile(v, 0.1), -0.1, 1e-12);
+  EXPECT_NEAR(qrealign::quantile(v, 0.5), 3.0, 1e-12);
+  EXPECT_NEAR(qrealign::quantile(v, 0.9), 8.5, 1e-12);
+  EXPECT_TRUE(std::isnan(qrealign::quantile({}, 0.5)));
   EXPECT_DOUBLE_EQ(signAccuracy({1.0, -2.0, 0.0, 3.0}, {1, 0, 1, 0}), 0.5);
 }
 
