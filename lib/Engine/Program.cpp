@@ -359,10 +359,7 @@ FailureOr<std::vector<float>> ProgramLowering::evalWeight(Value v) {
     FailureOr<int32_t> scale = param(op, sw.getScale());
     if (failed(w) || failed(scale))
       return failure();
-    std::vector<float> s = floats(*scale);
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t c = 0; c < k; ++c)
-        (*w)[r * k + c] *= s[c];
+    scaleColumns(*w, n, k, floats(*scale));
     return w;
   }
   auto fq = cast<FakeQuantizeOp>(op);

@@ -162,6 +162,14 @@ std::vector<float> qrealign::dequantizeWeight(
   return out;
 }
 
+void qrealign::scaleColumns(llvm::MutableArrayRef<float> w, int64_t n,
+                            int64_t k, llvm::ArrayRef<float> s) {
+  assert(int64_t(w.size()) == n * k && int64_t(s.size()) == k && "sizes");
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c)
+      w[r * k + c] *= s[c];
+}
+
 std::vector<float> qrealign::widenToF32(const void *data, size_t count,
                                         FloatFormat format) {
   std::vector<float> out(count);

@@ -97,6 +97,12 @@ std::vector<float> dequantizeWeight(llvm::ArrayRef<int8_t> q, int64_t n,
                                     int64_t k, llvm::ArrayRef<float> scale,
                                     llvm::ArrayRef<int8_t> zeroPoint,
                                     int64_t scaleRows, int64_t groups);
+
+/// W diag(s) in place: column c of the [N, K] weight `w` times `s[c]`. The
+/// weight side of a smoothing (qrealign.smooth_weight), as the engine
+/// computes it and qrealign-fold-smoothing folds it.
+void scaleColumns(llvm::MutableArrayRef<float> w, int64_t n, int64_t k,
+                  llvm::ArrayRef<float> s);
 } // namespace qrealign
 
 #endif // QREALIGN_QUANT_QUANTIZER_H

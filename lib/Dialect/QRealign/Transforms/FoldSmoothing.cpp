@@ -7,6 +7,7 @@
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Dialect/QRealign/Transforms/ParamData.h"
 #include "qrealign/Dialect/QRealign/Transforms/Passes.h"
+#include "qrealign/Quant/Quantizer.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -170,12 +171,8 @@ void FoldSmoothingPass::runOnOperation() {
     fold.normWeight = *g;
     for (auto [k, s] : llvm::enumerate(*scale))
       (*g)->values[k] /= s;
-    for (auto &[sw, f] : fold.linears) {
-      int64_t n = f->shape[0], k = f->shape[1];
-      for (int64_t r = 0; r < n; ++r)
-        for (int64_t c = 0; c < k; ++c)
-          f->values[r * k + c] *= (*scale)[c];
-    }
+    for (auto &[sw, f] : fold.linears)
+      ::qrealign::scaleColumns(f->values, f->shape[0], f->shape[1], *scale);
     folds.push_back(std::move(fold));
   });
   if (!ok)
