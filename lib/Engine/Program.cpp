@@ -72,6 +72,10 @@ static std::string resolve(StringRef path, StringRef baseDir) {
   return std::string(p);
 }
 
+namespace {
+struct OpRule;
+} // namespace
+
 class ProgramLowering {
 public:
   ProgramLowering(ModuleOp module, const ParamEnvironment &env)
@@ -86,6 +90,8 @@ private:
   }
   LogicalResult lowerParams();
   FailureOr<Checkpoint *> openScope(ParamOp user, StringRef scope);
+  /// The lowering of every op the engine runs as one instruction.
+  static const llvm::DenseMap<TypeID, OpRule> &getOpRules();
   LogicalResult lowerBlock(Block &block);
   LogicalResult lowerLayer(LayerOp layer);
   LogicalResult linearFields(LinearOp linear, qr_instr &in);
@@ -464,7 +470,7 @@ struct OperandRule {
 struct OpRule {
   int32_t opcode;
   std::vector<OperandRule> operands;
-  LogicalResult (*fields)(Operation *, qr_instr &) = nullptr;
+  LogicalResult (*fields)(ProgramLowering &, Operation *, qr_instr &);
 };
 
 #define QR_OPERAND(KIND, SLOT, OP, GETTER)                                     \
@@ -473,10 +479,12 @@ struct OpRule {
         [](Operation *op) -> Value { return cast<OP>(op).GETTER(); }           \
   }
 
-static LogicalResult noFields(Operation *, qr_instr &) { return success(); }
+static LogicalResult noFields(ProgramLowering &, Operation *, qr_instr &) {
+  return success();
+}
+} // namespace
 
-/// The lowering of every op the engine runs as one instruction.
-const llvm::DenseMap<TypeID, OpRule> &getOpRules() {
+const llvm::DenseMap<TypeID, OpRule> &ProgramLowering::getOpRules() {
   static const llvm::DenseMap<TypeID, OpRule> rules = [] {
     llvm::DenseMap<TypeID, OpRule> r;
     r[TypeID::get<EmbeddingOp>()] = {
@@ -488,7 +496,7 @@ const llvm::DenseMap<TypeID, OpRule> &getOpRules() {
         QR_OP_RMS_NORM,
         {QR_OPERAND(Value, 0, RMSNormOp, getInput),
          QR_OPERAND(Param, 0, RMSNormOp, getWeight)},
-        [](Operation *op, qr_instr &in) {
+        [](ProgramLowering &, Operation *op, qr_instr &in) {
           in.f0 = cast<RMSNormOp>(op).getEpsilon().convertToDouble();
           return success();
         }};
@@ -497,12 +505,14 @@ const llvm::DenseMap<TypeID, OpRule> &getOpRules() {
         {QR_OPERAND(Value, 0, LinearOp, getInput),
          QR_OPERAND(Weight, 0, LinearOp, getWeight),
          QR_OPERAND(Param, 1, LinearOp, getBias)},
-        nullptr}; // fields need the lowering's string table: see lowerBlock
+        [](ProgramLowering &pl, Operation *op, qr_instr &in) {
+          return pl.linearFields(cast<LinearOp>(op), in);
+        }};
     r[TypeID::get<RopeOp>()] = {
         QR_OP_ROPE,
         {QR_OPERAND(Value, 0, RopeOp, getInput),
          QR_OPERAND(Value, 1, RopeOp, getPositions)},
-        [](Operation *op, qr_instr &in) {
+        [](ProgramLowering &, Operation *op, qr_instr &in) {
           auto rope = cast<RopeOp>(op);
           in.i0 = rope.getHeadDim();
           in.i1 = rope.getStyle() == RopeStyle::Interleaved ? 1 : 0;
@@ -515,7 +525,7 @@ const llvm::DenseMap<TypeID, OpRule> &getOpRules() {
          QR_OPERAND(Value, 1, AttentionOp, getKey),
          QR_OPERAND(Value, 2, AttentionOp, getValue),
          QR_OPERAND(Value, 3, AttentionOp, getMask)},
-        [](Operation *op, qr_instr &in) {
+        [](ProgramLowering &, Operation *op, qr_instr &in) {
           auto at = cast<AttentionOp>(op);
           in.i0 = at.getNumHeads();
           in.i1 = at.getNumKvHeads();
@@ -541,7 +551,7 @@ const llvm::DenseMap<TypeID, OpRule> &getOpRules() {
         {QR_OPERAND(Value, 0, FakeQuantizeOp, getInput),
          QR_OPERAND(Param, 0, FakeQuantizeOp, getScale),
          QR_OPERAND(Param, 1, FakeQuantizeOp, getZeroPoint)},
-        [](Operation *op, qr_instr &in) -> LogicalResult {
+        [](ProgramLowering &, Operation *op, qr_instr &in) -> LogicalResult {
           auto fq = cast<FakeQuantizeOp>(op);
           if (fq.getClipMax())
             return fq.emitError("the engine applies clipping factors to "
@@ -560,7 +570,6 @@ const llvm::DenseMap<TypeID, OpRule> &getOpRules() {
   return rules;
 }
 #undef QR_OPERAND
-} // namespace
 
 LogicalResult ProgramLowering::lowerBlock(Block &block) {
   for (Operation &op : block) {
@@ -592,11 +601,8 @@ LogicalResult ProgramLowering::lowerBlock(Block &block) {
         return failure();
       (o.kind == Kind::Value ? in.inputs : in.params)[o.slot] = *id;
     }
-    if (rule->second.fields && failed(rule->second.fields(&op, in)))
+    if (failed(rule->second.fields(*this, &op, in)))
       return failure();
-    if (auto l = dyn_cast<LinearOp>(op))
-      if (failed(linearFields(l, in)))
-        return failure();
     in.output = define(op.getResult(0));
     prog->instrs.push_back(in);
   }
