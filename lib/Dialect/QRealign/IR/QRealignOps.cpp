@@ -370,19 +370,23 @@ LogicalResult FakeQuantizeOp::verify() {
 // SmoothOp
 //===----------------------------------------------------------------------===//
 
+/// A smoothing scale has one element per `channel` of a `width`-wide axis.
+static LogicalResult verifyChannelScale(Operation *op, Value scale,
+                                        int64_t width, StringRef channel) {
+  ArrayRef<int64_t> got = rankedType(scale).getShape();
+  if (got.size() != 1 || !compatible(got[0], width))
+    return op->emitOpError("scale ")
+           << shapeStr(got) << " must have one element per " << channel << " "
+           << shapeStr({width});
+  return success();
+}
+
 LogicalResult SmoothOp::verify() {
   RankedTensorType input = getInput().getType();
   if (input.getRank() == 0)
     return emitOpError("input must have rank >= 1");
-  int64_t width = input.getShape().back();
-  ArrayRef<int64_t> got = getScale().getType().getShape();
-  if (got.size() != 1 || !compatible(got[0], width))
-    return emitOpError("scale ")
-           << shapeStr(got) << " must have one element per channel ["
-           << (ShapedType::isDynamic(width) ? std::string("?")
-                                            : std::to_string(width))
-           << "]";
-  return success();
+  return verifyChannelScale(*this, getScale(), input.getShape().back(),
+                            "channel");
 }
 
 //===----------------------------------------------------------------------===//
@@ -398,15 +402,8 @@ LogicalResult SmoothWeightOp::verify() {
     return emitOpError("result shape ")
            << shapeStr(getResult().getType().getShape())
            << " must be the weight shape " << shapeStr(weight.getShape());
-  ArrayRef<int64_t> got = getScale().getType().getShape();
-  if (got.size() != 1 || !compatible(got[0], weight.getDimSize(1)))
-    return emitOpError("scale ")
-           << shapeStr(got) << " must have one element per input channel ["
-           << (ShapedType::isDynamic(weight.getDimSize(1))
-                   ? std::string("?")
-                   : std::to_string(weight.getDimSize(1)))
-           << "]";
-  return success();
+  return verifyChannelScale(*this, getScale(), weight.getDimSize(1),
+                            "input channel");
 }
 
 //===----------------------------------------------------------------------===//
