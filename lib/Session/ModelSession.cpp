@@ -142,15 +142,7 @@ Expected<std::vector<int64_t>> ModelSession::encodeChat(StringRef system,
   if (!tokenizer)
     return createStringError(inconvertibleErrorCode(),
                              path + ": the model has no tokenizer");
-  Expected<ChatPrompt> chat = applyChatTemplate(chatTemplate, system, user);
-  if (!chat)
-    return chat.takeError();
-  std::vector<int64_t> ids;
-  if (chat->addBos && bos >= 0)
-    ids.push_back(bos);
-  std::vector<int64_t> body = tokenizer->encode(chat->text);
-  ids.insert(ids.end(), body.begin(), body.end());
-  return ids;
+  return encodeChatTurn(*tokenizer, chatTemplate, bos, system, user);
 }
 
 Expected<std::unique_ptr<Engine>>

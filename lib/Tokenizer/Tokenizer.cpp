@@ -40,6 +40,21 @@ Tokenizer::loadFromBuffer(StringRef kind, StringRef data, StringRef origin) {
 
 StringRef getChatTemplateNames() { return "llama-2, llama-3, chatml, none"; }
 
+Expected<std::vector<int64_t>> encodeChatTurn(const Tokenizer &tokenizer,
+                                              StringRef templateName,
+                                              int64_t bos, StringRef system,
+                                              StringRef user) {
+  Expected<ChatPrompt> chat = applyChatTemplate(templateName, system, user);
+  if (!chat)
+    return chat.takeError();
+  std::vector<int64_t> ids;
+  if (chat->addBos && bos >= 0)
+    ids.push_back(bos);
+  std::vector<int64_t> body = tokenizer.encode(chat->text);
+  ids.insert(ids.end(), body.begin(), body.end());
+  return ids;
+}
+
 Expected<ChatPrompt> applyChatTemplate(StringRef name, StringRef system,
                                        StringRef user) {
   ChatPrompt p;

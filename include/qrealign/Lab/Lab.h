@@ -16,6 +16,7 @@
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Engine/Program.h"
 #include "qrealign/Session/ModelSession.h"
+#include "qrealign/Support/Progress.h"
 #include "qrealign/Tokenizer/Tokenizer.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -87,24 +88,7 @@ struct Encoded {
 Encoded encodeExample(const LabModel &model, const data::Example &example,
                       int maxPrompt, int maxResponse);
 
-/// A progress line on stderr: `label: done/total (pct) extra, ETA mm:ss`,
-/// rewritten in place on a terminal; otherwise a line every 10% and at
-/// least every 30 s.
-class Progress {
-public:
-  Progress(std::string label, size_t total);
-  void update(size_t done, llvm::StringRef extra = "");
-  void finish(llvm::StringRef extra = "");
-  double elapsedSeconds() const;
-
-private:
-  std::string label;
-  size_t total;
-  int lastDecile = -1;
-  double lastPrinted = 0;
-  bool tty;
-  std::chrono::steady_clock::time_point start;
-};
+using qrealign::Progress;
 
 /// The longest prompt `complete` renders when it generates `maxNewTokens`
 /// (the context left for the prompt, at least 16).

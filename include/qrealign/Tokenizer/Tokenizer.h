@@ -112,6 +112,13 @@ llvm::Expected<ChatPrompt> applyChatTemplate(llvm::StringRef name,
                                              llvm::StringRef user);
 /// The names above, for help texts and diagnostics.
 llvm::StringRef getChatTemplateNames();
+
+/// The token ids of one chat turn: `user` (and `system`) rendered by the
+/// template `templateName` and encoded by `tokenizer`, with `bos` first
+/// when the template wants it and `bos` >= 0.
+llvm::Expected<std::vector<int64_t>>
+encodeChatTurn(const Tokenizer &tokenizer, llvm::StringRef templateName,
+               int64_t bos, llvm::StringRef system, llvm::StringRef user);
 } // namespace qrealign
 
 #endif // QREALIGN_TOKENIZER_TOKENIZER_H
