@@ -35,7 +35,8 @@ QRealignDialect::verifyOperationAttribute(Operation *op,
     Template,
     NonNegInt,
     PositiveInt,
-    IdList
+    IdList,
+    CalibrationRecord
   };
   static constexpr std::pair<StringLiteral, Kind> kKnown[] = {
       {"qrealign.params", Kind::ScopeMap},
@@ -46,6 +47,7 @@ QRealignDialect::verifyOperationAttribute(Operation *op,
       {"qrealign.eos_token_ids", Kind::IdList},
       {"qrealign.max_positions", Kind::PositiveInt},
       {"qrealign.sliding_window", Kind::PositiveInt},
+      {"qrealign.calibration", Kind::CalibrationRecord},
   };
   const auto *known = llvm::find_if(
       kKnown, [&](const auto &entry) { return entry.first == name; });
@@ -115,6 +117,30 @@ QRealignDialect::verifyOperationAttribute(Operation *op,
       return op->emitError() << "'" << name
                              << "' must be a non-empty array of integers "
                                 ">= 0";
+    return success();
+  }
+  case Kind::CalibrationRecord: {
+    // What qrealign-calibrate ran: its objective and scope, and one record
+    // of losses per layer.
+    auto record = dyn_cast<DictionaryAttr>(value);
+    auto objective = record ? record.getAs<StringAttr>("objective") : nullptr;
+    auto scope = record ? record.getAs<StringAttr>("scope") : nullptr;
+    auto layers = record ? record.getAs<ArrayAttr>("layers") : nullptr;
+    if (!objective || !scope || !layers)
+      return op->emitError()
+             << "'" << name
+             << "' must be a dictionary with \"objective\" and \"scope\" "
+                "strings and a \"layers\" array";
+    for (Attribute a : layers) {
+      auto layer = dyn_cast<DictionaryAttr>(a);
+      if (!layer || !layer.getAs<IntegerAttr>("layer") ||
+          !layer.getAs<FloatAttr>("initial_loss") ||
+          !layer.getAs<FloatAttr>("final_loss"))
+        return op->emitError()
+               << "'" << name
+               << "': each entry of \"layers\" needs \"layer\", "
+                  "\"initial_loss\" and \"final_loss\"";
+    }
     return success();
   }
   }

@@ -500,6 +500,78 @@ LogicalResult AttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// Calibration objectives
+//===----------------------------------------------------------------------===//
+
+LogicalResult GatherTokenOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType index = getIndex().getType();
+  RankedTensorType result = getResult().getType();
+  if (input.getRank() != 3)
+    return emitOpError("input must be 3-D [batch, seq, features], got ")
+           << shapeStr(input.getShape());
+  if (!compatibleShapes(index.getShape(), {input.getDimSize(0)}))
+    return emitOpError("index shape ")
+           << shapeStr(index.getShape()) << " must be [batch] "
+           << shapeStr({input.getDimSize(0)});
+  SmallVector<int64_t> expected = {input.getDimSize(0), input.getDimSize(2)};
+  if (!compatibleShapes(result.getShape(), expected) ||
+      result.getElementType() != input.getElementType())
+    return emitOpError("result must be ")
+           << shapeStr(expected) << " of the input's element type";
+  return success();
+}
+
+/// A loss term's `coefficient`: finite (it may be 0 or negative, which
+/// turns a term off or into a reward).
+static LogicalResult verifyCoefficient(Operation *op, double c) {
+  if (!std::isfinite(c))
+    return op->emitOpError("coefficient must be finite");
+  return success();
+}
+
+LogicalResult SquaredErrorOp::verify() {
+  RankedTensorType lhs = getLhs().getType(), rhs = getRhs().getType();
+  RankedTensorType weight = getWeight().getType();
+  if (lhs.getRank() < 1)
+    return emitOpError("operands must have rank >= 1");
+  if (!compatibleShapes(rhs.getShape(), lhs.getShape()))
+    return emitOpError("operand shapes ")
+           << shapeStr(lhs.getShape()) << " and " << shapeStr(rhs.getShape())
+           << " differ";
+  if (!compatibleShapes(weight.getShape(), lhs.getShape().drop_back()))
+    return emitOpError("weight shape ")
+           << shapeStr(weight.getShape())
+           << " must be the operands' shape without its last dimension "
+           << shapeStr(lhs.getShape().drop_back());
+  return verifyCoefficient(*this, getCoefficient().convertToDouble());
+}
+
+LogicalResult BoundaryLossOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType probeWeight = getProbeWeight().getType();
+  RankedTensorType probeBias = getProbeBias().getType();
+  RankedTensorType weight = getWeight().getType();
+  if (input.getRank() != 2)
+    return emitOpError("input must be 2-D [batch, features], got ")
+           << shapeStr(input.getShape());
+  if (!compatibleShapes(probeWeight.getShape(), {input.getDimSize(1)}))
+    return emitOpError("probe weight ") << shapeStr(probeWeight.getShape())
+                                        << " must have one element per feature "
+                                        << shapeStr({input.getDimSize(1)});
+  if (!compatibleShapes(probeBias.getShape(), {1}))
+    return emitOpError("probe bias ")
+           << shapeStr(probeBias.getShape()) << " must be [1]";
+  if (!compatibleShapes(weight.getShape(), {input.getDimSize(0)}))
+    return emitOpError("weight shape ")
+           << shapeStr(weight.getShape()) << " must be [batch] "
+           << shapeStr({input.getDimSize(0)});
+  if (!std::isfinite(getMargin().convertToDouble()))
+    return emitOpError("margin must be finite");
+  return verifyCoefficient(*this, getCoefficient().convertToDouble());
+}
+
+//===----------------------------------------------------------------------===//
 // LayerOp
 //===----------------------------------------------------------------------===//
 

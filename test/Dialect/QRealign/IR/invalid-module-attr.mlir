@@ -38,7 +38,7 @@ func.func @f() {
 
 // -----
 
-// expected-error @+1 {{unknown qrealign attribute 'qrealign.weights' (known: 'qrealign.params', 'qrealign.tokenizer', 'qrealign.model_type', 'qrealign.chat_template', 'qrealign.bos_token_id', 'qrealign.eos_token_ids', 'qrealign.max_positions', 'qrealign.sliding_window')}}
+// expected-error @+1 {{unknown qrealign attribute 'qrealign.weights' (known: 'qrealign.params', 'qrealign.tokenizer', 'qrealign.model_type', 'qrealign.chat_template', 'qrealign.bos_token_id', 'qrealign.eos_token_ids', 'qrealign.max_positions', 'qrealign.sliding_window', 'qrealign.calibration')}}
 module attributes {qrealign.weights = "m.safetensors"} {
 }
 

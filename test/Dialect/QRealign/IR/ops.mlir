@@ -129,6 +129,27 @@ module attributes {qrealign.params = {model = "model.safetensors"}} {
     }
     return %1 : tensor<?x?x4xf32>
   }
+
+  // The calibration objective's ops, and a parameter read as trainable.
+  // CHECK-LABEL: func.func @objective
+  func.func @objective(%h: tensor<?x?x4xf32>, %t: tensor<?x?x4xf32>, %tw: tensor<?x?xf32>, %i: tensor<?xi64>, %pw: tensor<?xf32>, %a: tensor<?x4xf32>) -> tensor<f32> {
+    // CHECK: qrealign.get_param @norm trainable : tensor<4xf32>
+    %s = qrealign.get_param @norm trainable : tensor<4xf32>
+    %hs = qrealign.smooth %h, %s : (tensor<?x?x4xf32>, tensor<4xf32>) -> tensor<?x?x4xf32>
+    // CHECK: qrealign.squared_error %{{.*}}, %{{.*}}, %{{.*}} coefficient = 1.000000e+00 : (tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?xf32>) -> tensor<f32>
+    %r = qrealign.squared_error %hs, %t, %tw coefficient = 1.0 : (tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?xf32>) -> tensor<f32>
+    // CHECK: qrealign.gather_token %{{.*}}, %{{.*}} : (tensor<?x?x4xf32>, tensor<?xi64>) -> tensor<?x4xf32>
+    %last = qrealign.gather_token %hs, %i : (tensor<?x?x4xf32>, tensor<?xi64>) -> tensor<?x4xf32>
+    %w = qrealign.get_param @norm : tensor<4xf32>
+    %b = qrealign.get_param @probe_bias : tensor<1xf32>
+    // CHECK: qrealign.boundary_loss %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} margin = 5.000000e-01 coefficient = 2.000000e+00 : (tensor<?x4xf32>, tensor<4xf32>, tensor<1xf32>, tensor<?xf32>) -> tensor<f32>
+    %p = qrealign.boundary_loss %last, %w, %b, %pw margin = 0.5 coefficient = 2.0 : (tensor<?x4xf32>, tensor<4xf32>, tensor<1xf32>, tensor<?xf32>) -> tensor<f32>
+    %an = qrealign.squared_error %last, %a, %pw coefficient = 3.0e-01 : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?xf32>) -> tensor<f32>
+    // CHECK: qrealign.add %{{.*}}, %{{.*}} : tensor<f32>
+    %l0 = qrealign.add %r, %p : tensor<f32>
+    %l1 = qrealign.add %l0, %an : tensor<f32>
+    return %l1 : tensor<f32>
+  }
 }
 
 {-#

@@ -85,13 +85,22 @@ def QRealign_GetParamOp : QRealign_Op<"get_param", [Pure,
     must equal the declared type. May be used inside `qrealign.layer`
     regions, which are isolated from values above but not from symbols.
 
+    `trainable` marks the read as a tensor that calibration optimizes
+    (`qrealign-build-calibration` sets it on clipping and smoothing tensors
+    in the functions it builds): the engine computes everything that
+    depends on it at run time, with gradients, instead of once. It does not
+    change the value.
+
     ```mlir
     %w = qrealign.get_param @l0.q_proj : tensor<4096x4096xbf16>
+    %c = qrealign.get_param @l0.q_proj.weight_clip_max trainable
+        : tensor<4096x1xf32>
     ```
   }];
-  let arguments = (ins FlatSymbolRefAttr:$name);
+  let arguments = (ins FlatSymbolRefAttr:$name, UnitAttr:$trainable);
   let results = (outs AnyStaticShapeTensor:$result);
-  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let assemblyFormat =
+      "$name (`trainable` $trainable^)? attr-dict `:` type($result)";
 }
 
 //===----------------------------------------------------------------------===//
@@ -472,9 +481,10 @@ def QRealign_SwiGLUOp : QRealign_Op<"swiglu", [Pure,
 
 def QRealign_AddOp : QRealign_Op<"add", [Pure, Commutative,
     SameOperandsAndResultType]> {
-  let summary = "Residual add";
+  let summary = "Elementwise add: residual connections and loss terms";
   let description = [{
-    Elementwise `lhs + rhs`: the residual connections of a decoder block.
+    Elementwise `lhs + rhs`: the residual connections of a decoder block,
+    and the sum of scalar loss terms in calibration functions.
 
     ```mlir
     %h2 = qrealign.add %h, %attn : tensor<?x?x4096xf32>
@@ -483,6 +493,91 @@ def QRealign_AddOp : QRealign_Op<"add", [Pure, Commutative,
   let arguments = (ins QRealign_FloatTensor:$lhs, QRealign_FloatTensor:$rhs);
   let results = (outs QRealign_FloatTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Calibration objectives
+//===----------------------------------------------------------------------===//
+
+def QRealign_GatherTokenOp : QRealign_Op<"gather_token", [Pure]> {
+  let summary = "One token's state per sequence";
+  let description = [{
+    `result[b, :] = input[b, index[b], :]`: the residual stream `[B, S, D]`
+    at one position per sequence, such as the last prompt token that a
+    safety boundary reads. `index` holds column indices into `S` (the
+    caller resolves padding); an index outside `[0, S)` is a run-time
+    error.
+
+    ```mlir
+    %last = qrealign.gather_token %h, %index
+        : (tensor<?x?x64xf32>, tensor<?xi64>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins QRealign_FloatTensor:$input,
+                       RankedTensorOf<[I64]>:$index);
+  let results = (outs QRealign_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $index attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QRealign_SquaredErrorOp : QRealign_Op<"squared_error", [Pure]> {
+  let summary = "Weighted mean squared error, a scalar loss term";
+  let description = [{
+    `result = coefficient · Σ_i weight[i] · mean_d (lhs[i, d] − rhs[i, d])²`,
+    where `i` ranges over every index but the last axis (tokens of a batch
+    `[B, S]`, or sequences `[B]`) and `d` over the last axis. The weights
+    select and normalise: the calibration driver gives `1 / n` to each of
+    the `n` real tokens of benign prompts and 0 to padding, so the term is
+    the mean over real tokens (the released code averages over padding
+    too). The gradient flows into both operands.
+
+    ```mlir
+    %recon = qrealign.squared_error %yq, %target, %w coefficient = 1.0
+        : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?xf32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins QRealign_FloatTensor:$lhs, QRealign_FloatTensor:$rhs,
+                       RankedTensorOf<[F32]>:$weight, F64Attr:$coefficient);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `,` $weight `coefficient` `=` $coefficient attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QRealign_BoundaryLossOp : QRealign_Op<"boundary_loss", [Pure]> {
+  let summary = "Re-separation loss: push states across a safety boundary";
+  let description = [{
+    Q-realign's safety term on states `h` `[B, D]` and a boundary (probe)
+    `w` `[D]`, `b` `[1]`:
+    `result = coefficient · Σ_i weight[i] · softplus(margin − (w·h_i + b))`,
+    which is `−log σ(w·h + b)` at margin 0: the released code's loss on
+    malicious prompts, small once a state is on the malicious side of the
+    boundary by more than the margin. `weight` `[B]` selects and
+    normalises (1 / n for each of the n malicious prompts, 0 for benign
+    ones). The gradient flows into `h` only.
+
+    ```mlir
+    %safety = qrealign.boundary_loss %last, %w, %b, %sel margin = 0.0
+        coefficient = 1.0
+        : (tensor<?x64xf32>, tensor<64xf32>, tensor<1xf32>, tensor<?xf32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins QRealign_FloatTensor:$input,
+                       RankedTensorOf<[AnyFloat]>:$probe_weight,
+                       RankedTensorOf<[AnyFloat]>:$probe_bias,
+                       RankedTensorOf<[F32]>:$weight, F64Attr:$margin,
+                       F64Attr:$coefficient);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `,` $probe_weight `,` $probe_bias `,` $weight `margin` `=` $margin
+    `coefficient` `=` $coefficient attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
