@@ -31,6 +31,8 @@ struct Engine::Api {
   decltype(&qr_engine_eval_loss) evalLoss;
   decltype(&qr_engine_train_end) trainEnd;
   decltype(&qr_engine_read_param) readParam;
+  decltype(&qr_engine_call) call;
+  decltype(&qr_engine_optimize_step) optimizeStep;
   decltype(&qr_engine_train_state_info) trainStateInfo;
   decltype(&qr_engine_train_state_get) trainStateGet;
   decltype(&qr_engine_train_state_set) trainStateSet;
@@ -120,6 +122,8 @@ Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
       !sym(api.evalLoss, "qr_engine_eval_loss") ||
       !sym(api.trainEnd, "qr_engine_train_end") ||
       !sym(api.readParam, "qr_engine_read_param") ||
+      !sym(api.call, "qr_engine_call") ||
+      !sym(api.optimizeStep, "qr_engine_optimize_step") ||
       !sym(api.trainStateInfo, "qr_engine_train_state_info") ||
       !sym(api.trainStateGet, "qr_engine_train_state_get") ||
       !sym(api.trainStateSet, "qr_engine_train_state_set"))
@@ -288,10 +292,31 @@ Error Engine::trainBegin(const TrainOptions &o) {
       o.weightDecay, o.beta1,      o.beta2,     o.eps,
       o.gradClip,    o.loraRank,   o.loraAlpha, o.loraTargets.c_str(),
       o.seed,        o.loraDropout};
+  opts.trainable_only = o.trainableOnly;
+  if (!o.lrScales.empty())
+    opts.lr_scales = o.lrScales.data();
   char err[1024] = "";
   if (api->trainBegin(handle, &opts, err, sizeof(err)))
     return fail(err);
   return Error::success();
+}
+
+Error Engine::call(ArrayRef<qr_tensor> inputs,
+                   MutableArrayRef<qr_tensor> outputs) {
+  char err[1024] = "";
+  if (api->call(handle, inputs.size(), inputs.data(), outputs.size(),
+                outputs.data(), err, sizeof(err)))
+    return fail(err);
+  return Error::success();
+}
+
+Expected<float> Engine::optimizeStep(ArrayRef<qr_tensor> inputs, double lr) {
+  float loss = 0;
+  char err[1024] = "";
+  if (api->optimizeStep(handle, inputs.size(), inputs.data(), lr, &loss, err,
+                        sizeof(err)))
+    return fail(err);
+  return loss;
 }
 
 /// Flattens a batch and its target masks.

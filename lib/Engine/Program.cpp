@@ -12,6 +12,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
@@ -35,6 +36,8 @@ static std::optional<int32_t> getDType(Type elt) {
     return QR_DTYPE_F16;
   if (elt.isBF16())
     return QR_DTYPE_BF16;
+  if (elt.isInteger(1))
+    return QR_DTYPE_BOOL;
   if (elt.isInteger(8))
     return cast<IntegerType>(elt).isUnsigned() ? QR_DTYPE_U8 : QR_DTYPE_I8;
   if (elt.isInteger(32))
@@ -81,7 +84,7 @@ public:
   ProgramLowering(ModuleOp module, const ParamEnvironment &env)
       : module(module), env(env), prog(new Program()) {}
 
-  FailureOr<std::unique_ptr<Program>> run();
+  FailureOr<std::unique_ptr<Program>> run(StringRef function);
 
 private:
   const char *str(StringRef s) {
@@ -89,6 +92,9 @@ private:
     return prog->strings.back().c_str();
   }
   LogicalResult lowerParams();
+  func::FuncOp loweredFunc;
+  LogicalResult lowerModelInterface(func::FuncOp forward);
+  LogicalResult lowerFunctionInterface(func::FuncOp func);
   FailureOr<Checkpoint *> openScope(ParamOp user, StringRef scope);
   /// The lowering of every op the engine runs as one instruction.
   static const llvm::DenseMap<TypeID, OpRule> &getOpRules();
@@ -166,12 +172,21 @@ LogicalResult ProgramLowering::lowerParams() {
       return mlir::emitError(UnknownLoc::get(module.getContext()), "--params ")
              << scope << "=" << path << ": no parameter of the module "
              << "is in scope '" << scope << "'";
+  // Parameters that a read of the lowered function marks trainable
+  // (calibration functions).
+  llvm::StringSet<> trainable;
+  loweredFunc.walk([&](GetParamOp get) {
+    if (get.getTrainable())
+      trainable.insert(get.getName());
+  });
   for (ParamOp p : params) {
     auto type = cast<RankedTensorType>(p.getType());
     qr_param out{};
     out.name = str(p.getSymName());
+    if (trainable.contains(p.getSymName()))
+      out.flags |= QR_PARAM_TRAINABLE;
     std::optional<int32_t> dtype = getDType(type.getElementType());
-    if (!dtype)
+    if (!dtype || *dtype == QR_DTYPE_BOOL)
       return p.emitError("the engine cannot load parameters of element type ")
              << type.getElementType();
     out.dtype = *dtype;
@@ -294,15 +309,21 @@ int32_t ProgramLowering::addF32Param(const qr_param &like,
 }
 
 /// True if `v` is a weight the lowering computes once from parameters: a
-/// parameter, or dequantize / smooth_weight / fake_quantize of such.
+/// parameter, or dequantize / smooth_weight / fake_quantize of such, where
+/// no parameter is trainable (those are computed at run time, with
+/// gradients).
 static bool isConstantWeight(Value v) {
   Operation *def = v.getDefiningOp();
-  if (isa_and_nonnull<GetParamOp, DequantizeOp>(def))
+  if (auto get = dyn_cast_or_null<GetParamOp>(def))
+    return !get.getTrainable();
+  if (isa_and_nonnull<DequantizeOp>(def))
     return true;
   if (auto sw = dyn_cast_or_null<SmoothWeightOp>(def))
-    return isConstantWeight(sw.getWeight());
+    return isConstantWeight(sw.getWeight()) && isConstantWeight(sw.getScale());
   if (auto fq = dyn_cast_or_null<FakeQuantizeOp>(def))
-    return isConstantWeight(fq.getInput());
+    return isConstantWeight(fq.getInput()) &&
+           llvm::all_of(ValueRange{fq.getClipMax(), fq.getClipMin()},
+                        [](Value c) { return !c || isConstantWeight(c); });
   return false;
 }
 
@@ -438,6 +459,19 @@ FailureOr<int32_t> ProgramLowering::weight(Operation *user, Value v) {
 
 FailureOr<int32_t> ProgramLowering::value(Operation *user, Value v) {
   auto it = values.find(v);
+  // A parameter read as a value (the start of a weight computed at run
+  // time): one instruction, at its first use.
+  if (it == values.end())
+    if (auto get = v.getDefiningOp<GetParamOp>()) {
+      FailureOr<int32_t> index = param(user, v);
+      if (failed(index))
+        return failure();
+      qr_instr in = newInstr(QR_OP_PARAM);
+      in.params[0] = *index;
+      in.output = define(v);
+      prog->instrs.push_back(in);
+      return in.output;
+    }
   if (it == values.end())
     return user->emitError("the engine cannot compute this operand (produced "
                            "by an op it does not run)");
@@ -550,12 +584,16 @@ const llvm::DenseMap<TypeID, OpRule> &ProgramLowering::getOpRules() {
         QR_OP_FAKE_QUANT,
         {QR_OPERAND(Value, 0, FakeQuantizeOp, getInput),
          QR_OPERAND(Param, 0, FakeQuantizeOp, getScale),
-         QR_OPERAND(Param, 1, FakeQuantizeOp, getZeroPoint)},
+         QR_OPERAND(Param, 1, FakeQuantizeOp, getZeroPoint),
+         QR_OPERAND(Param, 2, FakeQuantizeOp, getClipMax),
+         QR_OPERAND(Param, 3, FakeQuantizeOp, getClipMin)},
         [](ProgramLowering &, Operation *op, qr_instr &in) -> LogicalResult {
           auto fq = cast<FakeQuantizeOp>(op);
-          if (fq.getClipMax())
+          // Clipping factors at run time: on a weight computed from a
+          // trainable parameter (the verifier holds them to 2-D inputs).
+          if (fq.getClipMax() && !fq.getRangeShape())
             return fq.emitError("the engine applies clipping factors to "
-                                "parameters (weights) only");
+                                "2-D weights only");
           if (fq.getScale() && fq.getGranularity() != Granularity::PerTensor)
             return fq.emitError("the engine supports static ranges on "
                                 "activations per tensor only");
@@ -563,6 +601,37 @@ const llvm::DenseMap<TypeID, OpRule> &ProgramLowering::getOpRules() {
           in.i1 = getRangeGroupSize(fq.getGranularity(),
                                     fq.getGroupSize().value_or(0));
           in.flags = fq.getSymmetric() ? 1 : 0;
+          return success();
+        }};
+    r[TypeID::get<SmoothWeightOp>()] = {
+        QR_OP_SMOOTH_WEIGHT,
+        {QR_OPERAND(Value, 0, SmoothWeightOp, getWeight),
+         QR_OPERAND(Param, 0, SmoothWeightOp, getScale)},
+        noFields};
+    r[TypeID::get<GatherTokenOp>()] = {
+        QR_OP_GATHER_TOKEN,
+        {QR_OPERAND(Value, 0, GatherTokenOp, getInput),
+         QR_OPERAND(Value, 1, GatherTokenOp, getIndex)},
+        noFields};
+    r[TypeID::get<SquaredErrorOp>()] = {
+        QR_OP_SQUARED_ERROR,
+        {QR_OPERAND(Value, 0, SquaredErrorOp, getLhs),
+         QR_OPERAND(Value, 1, SquaredErrorOp, getRhs),
+         QR_OPERAND(Value, 2, SquaredErrorOp, getWeight)},
+        [](ProgramLowering &, Operation *op, qr_instr &in) {
+          in.f0 = cast<SquaredErrorOp>(op).getCoefficient().convertToDouble();
+          return success();
+        }};
+    r[TypeID::get<BoundaryLossOp>()] = {
+        QR_OP_BOUNDARY_LOSS,
+        {QR_OPERAND(Value, 0, BoundaryLossOp, getInput),
+         QR_OPERAND(Param, 0, BoundaryLossOp, getProbeWeight),
+         QR_OPERAND(Param, 1, BoundaryLossOp, getProbeBias),
+         QR_OPERAND(Value, 1, BoundaryLossOp, getWeight)},
+        [](ProgramLowering &, Operation *op, qr_instr &in) {
+          auto loss = cast<BoundaryLossOp>(op);
+          in.f0 = loss.getMargin().convertToDouble();
+          in.f1 = loss.getCoefficient().convertToDouble();
           return success();
         }};
     return r;
@@ -575,9 +644,9 @@ LogicalResult ProgramLowering::lowerBlock(Block &block) {
   for (Operation &op : block) {
     // Parameters and weights computed from them are read where they are
     // used.
-    if (isa<GetParamOp, DequantizeOp, SmoothWeightOp, YieldOp, func::ReturnOp>(
-            op) ||
-        (isa<FakeQuantizeOp>(op) && isConstantWeight(op.getResult(0))))
+    if (isa<GetParamOp, DequantizeOp, YieldOp, func::ReturnOp>(op) ||
+        (isa<FakeQuantizeOp, SmoothWeightOp>(op) &&
+         isConstantWeight(op.getResult(0))))
       continue;
     if (auto layer = dyn_cast<LayerOp>(op)) {
       if (failed(lowerLayer(layer)))
@@ -594,6 +663,15 @@ LogicalResult ProgramLowering::lowerBlock(Block &block) {
       Value v = o.get(&op);
       if (!v)
         continue;
+      // A weight computed at run time (from a trainable parameter) is
+      // the instruction's value input 1.
+      if (o.kind == Kind::Weight && !isConstantWeight(v)) {
+        FailureOr<int32_t> id = value(&op, v);
+        if (failed(id))
+          return failure();
+        in.inputs[1] = *id;
+        continue;
+      }
       FailureOr<int32_t> id = o.kind == Kind::Value   ? value(&op, v)
                               : o.kind == Kind::Param ? param(&op, v)
                                                       : weight(&op, v);
@@ -620,8 +698,7 @@ LogicalResult ProgramLowering::linearFields(LinearOp l, qr_instr &in) {
   // evaluating a scheme before any pass materializes it).
   bool inputQuantized = l.getInput().getDefiningOp<FakeQuantizeOp>();
   bool weightQuantized = isa_and_nonnull<DequantizeOp, FakeQuantizeOp>(
-                             l.getWeight().getDefiningOp()) &&
-                         isConstantWeight(l.getWeight());
+      l.getWeight().getDefiningOp());
   if (q.quantizesActivations() && q.getAct() == ActQuantMode::Static &&
       !inputQuantized)
     return l.emitError("act = static: the input must come from a "
@@ -663,11 +740,8 @@ LogicalResult ProgramLowering::lowerLayer(LayerOp layer) {
   return success();
 }
 
-FailureOr<std::unique_ptr<Program>> ProgramLowering::run() {
-  auto forward = module.lookupSymbol<func::FuncOp>("forward");
-  if (!forward || forward.isExternal())
-    return module.emitError("the engine needs a func.func @forward(ids, "
-                            "positions, mask) -> logits");
+/// @forward's signature, checked: the model interface of the engine.
+LogicalResult ProgramLowering::lowerModelInterface(func::FuncOp forward) {
   FunctionType type = forward.getFunctionType();
   auto is2D = [](Type t, auto pred) {
     auto tt = dyn_cast<RankedTensorType>(t);
@@ -684,23 +758,64 @@ FailureOr<std::unique_ptr<Program>> ProgramLowering::run() {
     return forward.emitError(
         "@forward must have type (tensor<?x?xi64>, tensor<?x?xi64>, "
         "tensor<?x?xi1>) -> tensor<?x?xVxf32>");
+  prog->program.vocab_size = logits.getDimSize(2);
+  return success();
+}
+
+/// Any other function: its arguments and results are the program's inputs
+/// and outputs, of element types the engine holds and rank <= 4.
+LogicalResult ProgramLowering::lowerFunctionInterface(func::FuncOp func) {
+  FunctionType type = func.getFunctionType();
+  for (auto [what, types] : {std::pair{"argument", type.getInputs()},
+                             std::pair{"result", type.getResults()}})
+    for (auto [i, t] : llvm::enumerate(types)) {
+      auto tt = dyn_cast<RankedTensorType>(t);
+      if (!tt || tt.getRank() > 4 || !getDType(tt.getElementType()))
+        return func.emitError("the engine runs functions of ranked tensors "
+                              "(rank <= 4, float or integer elements); ")
+               << what << " " << i << " is " << t;
+    }
+  if (type.getNumResults() == 0)
+    return func.emitError("the engine runs functions with results");
+  return success();
+}
+
+FailureOr<std::unique_ptr<Program>> ProgramLowering::run(StringRef function) {
+  auto func = module.lookupSymbol<func::FuncOp>(function);
+  bool isModel = function == "forward";
+  if (!func || func.isExternal()) {
+    if (isModel)
+      return module.emitError("the engine needs a func.func @forward(ids, "
+                              "positions, mask) -> logits");
+    return module.emitError("no func.func @") << function << " with a body";
+  }
+  if (failed(isModel ? lowerModelInterface(func)
+                     : lowerFunctionInterface(func)))
+    return failure();
+  loweredFunc = func;
   if (failed(lowerParams()))
     return failure();
-  Block &entry = forward.getBody().front();
-  int32_t ids = define(entry.getArgument(0));
-  int32_t pos = define(entry.getArgument(1));
-  int32_t mask = define(entry.getArgument(2));
+  Block &entry = func.getBody().front();
+  for (BlockArgument arg : entry.getArguments())
+    prog->inputValues.push_back(define(arg));
   if (failed(lowerBlock(entry)))
     return failure();
   auto ret = cast<func::ReturnOp>(entry.getTerminator());
-  FailureOr<int32_t> out = value(ret, ret.getOperand(0));
-  if (failed(out))
-    return failure();
+  for (Value v : ret.getOperands()) {
+    FailureOr<int32_t> out = value(ret, v);
+    if (failed(out))
+      return failure();
+    prog->outputValues.push_back(*out);
+  }
 
   int64_t hidden = 0;
   for (const qr_instr &in : prog->instrs)
     if (in.opcode == QR_OP_EMBEDDING)
       hidden = prog->params[in.params[0]].shape[1];
+  if (!isModel && !prog->inputValues.empty())
+    if (auto t = dyn_cast<RankedTensorType>(entry.getArgument(0).getType()))
+      if (t.getRank() >= 1 && !t.isDynamicDim(t.getRank() - 1))
+        hidden = t.getShape().back();
 
   qr_program &p = prog->program;
   p.abi_version = QR_ENGINE_ABI_VERSION;
@@ -709,12 +824,15 @@ FailureOr<std::unique_ptr<Program>> ProgramLowering::run() {
   p.num_instrs = prog->instrs.size();
   p.instrs = prog->instrs.data();
   p.num_values = numValues;
-  p.ids_value = ids;
-  p.positions_value = pos;
-  p.mask_value = mask;
-  p.logits_value = *out;
+  p.ids_value = isModel ? prog->inputValues[0] : -1;
+  p.positions_value = isModel ? prog->inputValues[1] : -1;
+  p.mask_value = isModel ? prog->inputValues[2] : -1;
+  p.logits_value = isModel ? prog->outputValues[0] : -1;
+  p.num_inputs = prog->inputValues.size();
+  p.inputs = prog->inputValues.data();
+  p.num_outputs = prog->outputValues.size();
+  p.outputs = prog->outputValues.data();
   p.hidden_size = hidden;
-  p.vocab_size = logits.getDimSize(2);
   p.num_layers = numLayers;
 
   ModelInfo &info = prog->info;
@@ -769,18 +887,29 @@ static StringRef opcodeName(int32_t op) {
     return "fake_quant";
   case QR_OP_SMOOTH:
     return "smooth";
+  case QR_OP_PARAM:
+    return "param";
+  case QR_OP_SMOOTH_WEIGHT:
+    return "smooth_weight";
+  case QR_OP_GATHER_TOKEN:
+    return "gather_token";
+  case QR_OP_SQUARED_ERROR:
+    return "squared_error";
+  case QR_OP_BOUNDARY_LOSS:
+    return "boundary_loss";
   }
   return "?";
 }
 
 static StringRef dtypeName(int32_t d) {
-  static const char *names[] = {"f32", "f16", "bf16", "i8", "u8", "i32", "i64"};
-  return d >= 0 && d < 7 ? names[d] : "?";
+  static const char *names[] = {"f32", "f16", "bf16", "i8",
+                                "u8",  "i32", "i64",  "bool"};
+  return d >= 0 && d < 8 ? names[d] : "?";
 }
 
 static size_t dtypeBytes(int32_t d) {
-  static const size_t bytes[] = {4, 2, 2, 1, 1, 4, 8};
-  return d >= 0 && d < 7 ? bytes[d] : 0;
+  static const size_t bytes[] = {4, 2, 2, 1, 1, 4, 8, 1};
+  return d >= 0 && d < 8 ? bytes[d] : 0;
 }
 
 void printProgram(const Program &program, llvm::raw_ostream &os) {
@@ -791,6 +920,15 @@ void printProgram(const Program &program, llvm::raw_ostream &os) {
      << p.mask_value << " logits %" << p.logits_value << "; hidden "
      << p.hidden_size << " vocab " << p.vocab_size << " layers " << p.num_layers
      << "\n";
+  if (p.ids_value < 0) {
+    os << "inputs";
+    for (int i = 0; i < p.num_inputs; ++i)
+      os << " %" << p.inputs[i];
+    os << "; outputs";
+    for (int i = 0; i < p.num_outputs; ++i)
+      os << " %" << p.outputs[i];
+    os << "\n";
+  }
   for (int i = 0; i < p.num_params; ++i) {
     const qr_param &q = p.params[i];
     size_t bytes = dtypeBytes(q.dtype);
@@ -805,7 +943,8 @@ void printProgram(const Program &program, llvm::raw_ostream &os) {
     const auto *data = static_cast<const uint8_t *>(q.data);
     for (size_t b = 0; b < bytes; ++b)
       h = (h ^ data[b]) * 1099511628211ull;
-    os << "] " << bytes << " bytes fnv1a " << llvm::format_hex(h, 18) << "\n";
+    os << "] " << bytes << " bytes fnv1a " << llvm::format_hex(h, 18)
+       << (q.flags & QR_PARAM_TRAINABLE ? " trainable" : "") << "\n";
   }
   for (int i = 0; i < p.num_instrs; ++i) {
     const qr_instr &in = p.instrs[i];
@@ -817,13 +956,18 @@ void printProgram(const Program &program, llvm::raw_ostream &os) {
         first = false;
       }
     os << ")";
-    for (int32_t q : in.params)
+    // Slots 2 and 3 (clipping logits) are named, 0 and 1 are not.
+    for (auto [slot, q] : llvm::enumerate(in.params))
       if (q >= 0)
-        os << " param " << q;
+        os << (slot >= 2 ? " param[" + std::to_string(slot) + "] " : " param ")
+           << q;
     if (in.name && *in.name)
       os << " \"" << in.name << "\"";
     os << " layer " << in.layer << " i " << in.i0 << " " << in.i1 << " "
-       << in.i2 << " f " << in.f0 << " flags " << in.flags;
+       << in.i2 << " f " << in.f0;
+    if (in.f1 != 0)
+      os << " " << in.f1;
+    os << " flags " << in.flags;
     if (in.opcode == QR_OP_LINEAR)
       os << " quant w" << in.quant.w_bits << " a" << in.quant.a_bits << " gran "
          << in.quant.granularity << " group " << in.quant.group_size << " sym "
@@ -832,8 +976,9 @@ void printProgram(const Program &program, llvm::raw_ostream &os) {
   }
 }
 
-FailureOr<std::unique_ptr<Program>>
-lowerToProgram(ModuleOp module, const ParamEnvironment &env) {
-  return ProgramLowering(module, env).run();
+FailureOr<std::unique_ptr<Program>> lowerToProgram(ModuleOp module,
+                                                   const ParamEnvironment &env,
+                                                   StringRef function) {
+  return ProgramLowering(module, env).run(function);
 }
 } // namespace qrealign

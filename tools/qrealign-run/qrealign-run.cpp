@@ -26,6 +26,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
 #include <sys/resource.h>
@@ -78,6 +79,12 @@ static cl::opt<bool> dumpProgram(
     cl::desc("Print the engine program the model lowers to and exit "
              "(no engine is loaded, no prompt is needed)"),
     cl::cat(cat));
+static cl::opt<std::string> dumpFunction(
+    "function",
+    cl::desc("With --dump-program: lower this function of the module (a "
+             "function program, such as a calibration function) instead of "
+             "@forward"),
+    cl::value_desc("name"), cl::cat(cat));
 static cl::list<std::string>
     paramScopes("params",
                 cl::desc("File of a parameter scope, replacing the module's "
@@ -179,7 +186,21 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (dumpProgram) {
-    qrealign::printProgram((*session)->getProgram(), outs());
+    if (dumpFunction.empty()) {
+      qrealign::printProgram((*session)->getProgram(), outs());
+      return 0;
+    }
+    mlir::qrealign::ParamEnvironment env;
+    env.inputDir = llvm::sys::path::parent_path(modelPath).str();
+    if (llvm::Error err = env.addScopeFiles(paramScopes)) {
+      qrealign::reportError("qrealign-run", std::move(err));
+      return 1;
+    }
+    auto program =
+        qrealign::lowerToProgram((*session)->getModule(), env, dumpFunction);
+    if (failed(program))
+      return 1;
+    qrealign::printProgram(**program, outs());
     return 0;
   }
   const qrealign::ModelInfo &info = (*session)->getModelInfo();

@@ -46,6 +46,11 @@ struct TrainOptions {
   double loraDropout = 0.0;
   /// LoRA initialisation and dropout masks.
   uint64_t seed = 0;
+  /// Calibration: train only the parameters marked trainable (see
+  /// EngineAPI.h), each at `lr` times its entry of `lrScales` (program
+  /// order; empty: 1), through optimizeStep.
+  bool trainableOnly = false;
+  std::vector<double> lrScales;
 };
 
 struct GenerateResult {
@@ -119,6 +124,14 @@ public:
   /// same program and options; returns its step count. Mismatched files get
   /// an error naming the file and the tensor.
   llvm::Expected<int64_t> loadTrainState(llvm::StringRef path);
+  /// Runs a function program (not @forward): `inputs` in order, results
+  /// into `outputs`, f32 buffers of the shapes the caller expects.
+  llvm::Error call(llvm::ArrayRef<qr_tensor> inputs,
+                   llvm::MutableArrayRef<qr_tensor> outputs);
+  /// One AdamW step on a function program's output 0 (a scalar loss),
+  /// after trainBegin with trainableOnly; returns the loss before it.
+  llvm::Expected<float> optimizeStep(llvm::ArrayRef<qr_tensor> inputs,
+                                     double lr);
   /// Parameter `index` of the program, as float32.
   llvm::Expected<std::vector<float>> readParam(int index);
   /// Writes every parameter, under its checkpoint tensor name, as float32

@@ -25,31 +25,40 @@
 extern "C" {
 #endif
 
-#define QR_ENGINE_ABI_VERSION 5
+#define QR_ENGINE_ABI_VERSION 6
 
 /* The engine library is built with hidden visibility; these are its only
    exported symbols. */
 #define QR_ENGINE_API __attribute__((visibility("default")))
 
 enum qr_opcode {
-  QR_OP_EMBEDDING = 1,  /* out = table[ids]; in0 = ids, param0 = table */
-  QR_OP_RMS_NORM = 2,   /* in0 = x, param0 = weight, f0 = eps */
-  QR_OP_LINEAR = 3,     /* in0 = x, param0 = weight, param1 = bias or -1 */
-  QR_OP_ROPE = 4,       /* in0 = x, in1 = positions, i0 = head_dim,
-                           i1 = style (0 rotate_half, 1 interleaved), f0 = theta */
-  QR_OP_ATTENTION = 5,  /* in0..2 = q, k, v, in3 = mask or -1, i0 = heads,
-                           i1 = kv_heads, i2 = head_dim, f0 = scale,
-                           flags & 1 = causal */
-  QR_OP_SWIGLU = 6,     /* silu(in0) * in1 */
-  QR_OP_ADD = 7,        /* in0 + in1 */
-  QR_OP_LAYER_END = 8,  /* out = in0; the output of layer i0 (hook point) */
-  QR_OP_FAKE_QUANT = 9, /* quantize-dequantize of in0 over its last axis:
-                           i0 = bits, i1 = range (-1 per tensor, 0 per row,
-                           > 0 per group of i1), flags & 1 = symmetric;
-                           param0 = scale [1, 1] and param1 = zero point
-                           (signed levels) for static ranges, else -1
-                           (dynamic min-max ranges) */
-  QR_OP_SMOOTH = 10     /* in0 / param0 along the last axis */
+  QR_OP_EMBEDDING = 1,      /* out = table[ids]; in0 = ids, param0 = table */
+  QR_OP_RMS_NORM = 2,       /* in0 = x, param0 = weight, f0 = eps */
+  QR_OP_LINEAR = 3,         /* in0 = x, param0 = weight (or -1 and in1 = a
+                               weight computed at run time), param1 = bias or -1 */
+  QR_OP_ROPE = 4,           /* in0 = x, in1 = positions, i0 = head_dim,
+                               i1 = style (0 rotate_half, 1 interleaved), f0 = theta */
+  QR_OP_ATTENTION = 5,      /* in0..2 = q, k, v, in3 = mask or -1, i0 = heads,
+                               i1 = kv_heads, i2 = head_dim, f0 = scale,
+                               flags & 1 = causal */
+  QR_OP_SWIGLU = 6,         /* silu(in0) * in1 */
+  QR_OP_ADD = 7,            /* in0 + in1 */
+  QR_OP_LAYER_END = 8,      /* out = in0; the output of layer i0 (hook point) */
+  QR_OP_FAKE_QUANT = 9,     /* quantize-dequantize of in0 over its last axis:
+                               i0 = bits, i1 = range (-1 per tensor, 0 per row,
+                               > 0 per group of i1), flags & 1 = symmetric;
+                               param0 = scale [1, 1] and param1 = zero point
+                               (signed levels) for static ranges, else -1
+                               (dynamic min-max ranges); param2 / param3 =
+                               clip_max / clip_min logits, one per range, or -1
+                               (dynamic ranges of a 2-D input only) */
+  QR_OP_SMOOTH = 10,        /* in0 / param0 along the last axis */
+  QR_OP_PARAM = 11,         /* out = param0 (a parameter as a value) */
+  QR_OP_SMOOTH_WEIGHT = 12, /* in0 * param0 along the last axis */
+  QR_OP_GATHER_TOKEN = 13,  /* out[b] = in0[b, in1[b]] */
+  QR_OP_SQUARED_ERROR = 14, /* f0 * sum(in2 * mean_last((in0 - in1)^2)) */
+  QR_OP_BOUNDARY_LOSS = 15  /* f1 * sum(in1 * softplus(f0 - (in0 . param0
+                               + param1))), in0 = [B, D] */
 };
 
 enum qr_dtype {
@@ -59,11 +68,15 @@ enum qr_dtype {
   QR_DTYPE_I8 = 3,
   QR_DTYPE_U8 = 4,
   QR_DTYPE_I32 = 5,
-  QR_DTYPE_I64 = 6
+  QR_DTYPE_I64 = 6,
+  QR_DTYPE_BOOL = 7 /* one byte per element, 0 or 1 */
 };
+
+#define QR_PARAM_TRAINABLE 1
 
 typedef struct qr_param {
   const char *name;
+  int32_t flags; /* QR_PARAM_TRAINABLE: calibration optimizes it */
   int32_t dtype; /* enum qr_dtype */
   int32_t rank;  /* <= 4 */
   int64_t shape[4];
@@ -83,10 +96,10 @@ typedef struct qr_quant {
 typedef struct qr_instr {
   int32_t opcode;
   int32_t inputs[4]; /* value ids, -1 when absent */
-  int32_t params[2]; /* parameter indices, -1 when absent */
+  int32_t params[4]; /* parameter indices, -1 when absent */
   int32_t output;    /* value id */
   int64_t i0, i1, i2;
-  double f0;
+  double f0, f1;
   int32_t flags;
   qr_quant quant;
   const char *name; /* linear role ("q_proj", "lm_head", ...) or "" */
@@ -100,12 +113,30 @@ typedef struct qr_program {
   int32_t num_instrs;
   const qr_instr *instrs;
   int32_t num_values;
+  /* A model (@forward): its ids, positions, mask and logits values. A
+     function program (any other function) has them at -1 and takes its
+     arguments and results as `inputs` and `outputs` (value ids), through
+     qr_engine_call and qr_engine_optimize_step; @forward lists its three
+     arguments and its logits there too. */
   int32_t ids_value, positions_value, mask_value, logits_value;
+  int32_t num_inputs, num_outputs;
+  const int32_t *inputs;
+  const int32_t *outputs;
   int64_t hidden_size, vocab_size;
   int32_t num_layers;
 } qr_program;
 
 typedef struct qr_engine qr_engine;
+
+/* A host tensor given to or returned by a function program: row-major,
+   little-endian. Outputs are f32; the caller states the shape it expects
+   and provides the buffer, and the engine fails on any other shape. */
+typedef struct qr_tensor {
+  int32_t dtype; /* enum qr_dtype */
+  int32_t rank;  /* <= 4 */
+  int64_t shape[4];
+  void *data;
+} qr_tensor;
 
 typedef struct qr_engine_options {
   const char *device;  /* "cpu" or "cuda" (or "cuda:N") */
@@ -201,6 +232,13 @@ typedef struct qr_train_options {
       *lora_targets;   /* linear roles, comma-separated ("q_proj,v_proj") */
   uint64_t seed;       /* LoRA A initialisation and dropout masks */
   double lora_dropout; /* dropout on the adapters' input, in [0, 1) */
+  /* Optimize the parameters flagged QR_PARAM_TRAINABLE only (calibration):
+     the others stay frozen, quantized programs are allowed, and steps go
+     through qr_engine_optimize_step. lora_rank must be 0. */
+  int32_t trainable_only;
+  /* trainable_only: the learning-rate factor of each trainable parameter,
+     in program order (NULL: 1 for all). */
+  const double *lr_scales;
 } qr_train_options;
 
 QR_ENGINE_API int32_t qr_engine_train_begin(qr_engine *engine,
@@ -217,6 +255,22 @@ QR_ENGINE_API int32_t qr_engine_train_step(qr_engine *engine, int32_t batch,
                                            const uint8_t *target_mask,
                                            double lr, float *loss, char *err,
                                            size_t err_len);
+/* Function programs. qr_engine_call runs the program on `inputs` (one per
+   program input, in order) and writes each output into `outputs`, whose
+   shapes the caller states. qr_engine_optimize_step (between train_begin
+   with trainable_only and train_end) takes one AdamW step with learning
+   rate `lr` (times each tensor's lr_scale) on output 0, a scalar, and
+   writes its value before the step into `loss`; when that value is not
+   finite, nothing changes (the caller decides what to do). */
+QR_ENGINE_API int32_t qr_engine_call(qr_engine *engine, int32_t num_inputs,
+                                     const qr_tensor *inputs,
+                                     int32_t num_outputs, qr_tensor *outputs,
+                                     char *err, size_t err_len);
+QR_ENGINE_API int32_t qr_engine_optimize_step(qr_engine *engine,
+                                              int32_t num_inputs,
+                                              const qr_tensor *inputs,
+                                              double lr, float *loss, char *err,
+                                              size_t err_len);
 /* Mean next-token loss over targets, without updating anything. */
 QR_ENGINE_API int32_t qr_engine_eval_loss(qr_engine *engine, int32_t batch,
                                           const int64_t *tokens,

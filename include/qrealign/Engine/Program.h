@@ -61,6 +61,7 @@ private:
   qr_program program{};
   std::vector<qr_param> params;
   std::vector<qr_instr> instrs;
+  std::vector<int32_t> inputValues, outputValues;
   std::vector<std::string> tensorNames;
   std::deque<std::string> strings;           // stable c_str()s
   std::vector<std::vector<uint8_t>> buffers; // copies of splat/inline data
@@ -74,7 +75,10 @@ private:
 /// (`qrealign-run --dump-program`).
 void printProgram(const Program &program, llvm::raw_ostream &os);
 
-/// Lowers `module`. Parameter scopes resolve through `env` (its `inputDir`,
+/// Lowers `module`'s `function`: `@forward`, the model (ids, positions and
+/// mask to logits), or any other function over ranked tensors, a function
+/// program (calibration functions) run through qr_engine_call. Parameter
+/// scopes resolve through `env` (its `inputDir`,
 /// the IR file's directory, also anchors a relative `qrealign.tokenizer`;
 /// its `scopeFiles` replace or add entries of `qrealign.params`).
 /// Problems are reported as diagnostics located on the offending op (for a
@@ -82,7 +86,8 @@ void printProgram(const Program &program, llvm::raw_ostream &os);
 /// importer wrote it).
 mlir::FailureOr<std::unique_ptr<Program>>
 lowerToProgram(mlir::ModuleOp module,
-               const mlir::qrealign::ParamEnvironment &env = {});
+               const mlir::qrealign::ParamEnvironment &env = {},
+               llvm::StringRef function = "forward");
 } // namespace qrealign
 
 #endif // QREALIGN_ENGINE_PROGRAM_H

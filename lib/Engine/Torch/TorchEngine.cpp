@@ -65,25 +65,49 @@ at::ScalarType toScalarType(int32_t dtype) {
     return at::kInt;
   case QR_DTYPE_I64:
     return at::kLong;
+  case QR_DTYPE_BOOL:
+    return at::kBool;
   }
   throw EngineError("unknown parameter dtype " + std::to_string(dtype));
 }
 
+/// Rounding to nearest (ties to even). Under autograd the gradient passes
+/// straight through (x + (round(x) - x).detach(), the same value: the
+/// difference is exact by Sterbenz's lemma).
+Tensor roundSTE(const Tensor &x) {
+  if (!c10::GradMode::is_enabled() || !x.requires_grad())
+    return x.round();
+  return x + (x.round() - x).detach();
+}
+
 /// Round-to-nearest quantize-dequantize of each row (last axis) of `x` with
 /// its own min-max range: signed levels without zero point when `symmetric`,
-/// unsigned levels with a zero point otherwise. The formulas of
-/// qrealign/Quant/Quantizer.h (the range always holds 0), in libtorch.
-Tensor quantDequantRows(const Tensor &x, int bits, bool symmetric) {
+/// unsigned levels with a zero point otherwise. `clipMax` / `clipMin`, when
+/// defined, are learnable clipping logits with one element per row: the
+/// range's maximum and minimum are scaled by their sigmoids (OmniQuant's
+/// LWC). The formulas of qrealign/Quant/Quantizer.h (the range always holds
+/// 0), in libtorch, differentiable: rounding passes gradients straight
+/// through, clamping stops them.
+Tensor quantDequantRows(const Tensor &x, int bits, bool symmetric,
+                        const Tensor &clipMax = Tensor(),
+                        const Tensor &clipMin = Tensor()) {
   double levels = std::pow(2.0, bits);
   if (symmetric) {
     double qmax = levels / 2 - 1, qmin = -levels / 2;
-    Tensor scale = x.abs().amax(-1, true).clamp_min(1e-8) / qmax;
-    return (x / scale).round().clamp(qmin, qmax) * scale;
+    Tensor absMax = x.abs().amax(-1, true);
+    if (clipMax.defined())
+      absMax = absMax * at::sigmoid(clipMax.reshape({-1, 1}));
+    Tensor scale = absMax.clamp_min(1e-8) / qmax;
+    return roundSTE(x / scale).clamp(qmin, qmax) * scale;
   }
   Tensor mx = x.amax(-1, true).clamp_min(0), mn = x.amin(-1, true).clamp_max(0);
+  if (clipMax.defined())
+    mx = mx * at::sigmoid(clipMax.reshape({-1, 1}));
+  if (clipMin.defined())
+    mn = mn * at::sigmoid(clipMin.reshape({-1, 1}));
   Tensor scale = ((mx - mn) / (levels - 1)).clamp_min(1e-8);
-  Tensor zp = (-mn / scale).round();
-  return ((x / scale).round() + zp).clamp(0, levels - 1).sub(zp) * scale;
+  Tensor zp = roundSTE(-mn / scale);
+  return (roundSTE(x / scale) + zp).clamp(0, levels - 1).sub(zp) * scale;
 }
 
 /// Quantize-dequantize `w` [N, K] with min-max ranges (round to nearest).
@@ -122,7 +146,8 @@ Tensor fakeQuantActivation(const Tensor &x, const qr_quant &q) {
 }
 
 /// The QR_OP_FAKE_QUANT instruction `in` on `x` (see EngineAPI.h): dynamic
-/// min-max ranges, or the static per-tensor scale and zero point.
+/// min-max ranges (with clipping logits), or the static per-tensor scale
+/// and zero point.
 Tensor fakeQuantOp(const Tensor &x, const qr_instr &in,
                    const std::vector<Tensor> &params) {
   int bits = int(in.i0);
@@ -145,7 +170,15 @@ Tensor fakeQuantOp(const Tensor &x, const qr_instr &in,
                       " does not divide " + std::to_string(k));
   else
     rows = x.reshape({-1, in.i1});
-  return quantDequantRows(rows, bits, symmetric).reshape(x.sizes());
+  Tensor clipMax = in.params[2] >= 0 ? params.at(in.params[2]) : Tensor();
+  Tensor clipMin = in.params[3] >= 0 ? params.at(in.params[3]) : Tensor();
+  for (const Tensor &c : {clipMax, clipMin})
+    if (c.defined() && c.numel() != rows.size(0))
+      throw EngineError("fake_quantize has " + std::to_string(rows.size(0)) +
+                        " ranges but " + std::to_string(c.numel()) +
+                        " clipping logits");
+  return quantDequantRows(rows, bits, symmetric, clipMax, clipMin)
+      .reshape(x.sizes());
 }
 
 /// `n` compute threads: libtorch's intra-op (OpenMP) pool and OpenBLAS's own
@@ -222,6 +255,12 @@ public:
     if (p.abi_version != QR_ENGINE_ABI_VERSION)
       throw EngineError("program ABI mismatch");
     instrs.assign(p.instrs, p.instrs + p.num_instrs);
+    if (p.num_inputs < 0 || p.num_outputs < 0 || (p.num_inputs && !p.inputs) ||
+        (p.num_outputs && !p.outputs))
+      throw EngineError("program inputs or outputs are missing");
+    inputs.assign(p.inputs, p.inputs + p.num_inputs);
+    outputs.assign(p.outputs, p.outputs + p.num_outputs);
+    prog.inputs = prog.outputs = nullptr;
     for (qr_instr &in : instrs) {
       names.emplace_back(in.name ? in.name : "");
       in.name = names.back().c_str();
@@ -239,6 +278,7 @@ public:
     for (int32_t i = 0; i < p.num_params; ++i) {
       const qr_param &pp = p.params[i];
       paramNames.emplace_back(pp.name ? pp.name : "");
+      paramFlags.push_back(pp.flags);
       if (!read[i]) {
         params.push_back(at::empty(
             {0}, at::TensorOptions().dtype(at::kFloat).device(device)));
@@ -252,10 +292,11 @@ public:
       params.push_back(t.to(device, at::kFloat, /*non_blocking=*/false,
                             /*copy=*/true));
     }
-    // Linear weights with a scheme are fake-quantized once.
+    // Linear weights with a scheme are fake-quantized once (those computed
+    // at run time are values).
     for (size_t i = 0; i < instrs.size(); ++i) {
       const qr_instr &in = instrs[i];
-      if (in.opcode != QR_OP_LINEAR)
+      if (in.opcode != QR_OP_LINEAR || in.params[0] < 0)
         continue;
       Tensor w = params.at(in.params[0]);
       if (w.dim() != 2)
@@ -268,6 +309,9 @@ public:
       for (int32_t v : instrs[i].inputs)
         if (v >= 0)
           lastUse.at(v) = i;
+    // A function program's outputs live to the end.
+    for (int32_t v : outputs)
+      lastUse.at(v) = std::numeric_limits<int>::max();
   }
 
   /// Which positions the program's output (the LM head) is computed at.
@@ -341,7 +385,7 @@ public:
       }
       case QR_OP_LINEAR: {
         Tensor bias = in.params[1] >= 0 ? params.at(in.params[1]) : Tensor();
-        if (train.active) {
+        if (train.active && !train.options.trainable_only) {
           // Full precision (checked by trainBegin), plus the LoRA adapter.
           Tensor x = arg(0);
           out = at::linear(x, params.at(in.params[0]), bias);
@@ -359,15 +403,22 @@ public:
           break;
         }
         Tensor x = fakeQuantActivation(arg(0), in.quant);
-        out = at::linear(x, linearWeights.at(i), bias);
+        out = at::linear(x, in.params[0] >= 0 ? linearWeights.at(i) : arg(1),
+                         bias);
         break;
       }
       case QR_OP_ROPE:
         out = rope(arg(0), arg(1), in);
         break;
       case QR_OP_ATTENTION:
+        // A model's attention masks with the mask of the whole sequence
+        // (cached positions included); a function program's with its
+        // operand.
         out = attention(i, in, arg(0), arg(1), arg(2),
-                        in.inputs[3] >= 0 ? fullMask : Tensor(), cache);
+                        in.inputs[3] < 0     ? Tensor()
+                        : fullMask.defined() ? fullMask
+                                             : arg(3),
+                        cache);
         break;
       case QR_OP_SWIGLU:
         out = at::silu(arg(0)) * arg(1);
@@ -381,6 +432,33 @@ public:
       case QR_OP_SMOOTH:
         out = arg(0) / params.at(in.params[0]);
         break;
+      case QR_OP_PARAM:
+        out = params.at(in.params[0]);
+        break;
+      case QR_OP_SMOOTH_WEIGHT:
+        out = arg(0) * params.at(in.params[0]);
+        break;
+      case QR_OP_GATHER_TOKEN: {
+        Tensor x = arg(0), index = arg(1).to(at::kLong);
+        if (x.dim() != 3 || index.dim() != 1 || index.size(0) != x.size(0))
+          throw EngineError("gather_token needs [B, S, D] and [B] operands");
+        if (index.numel() && (index.min().item<int64_t>() < 0 ||
+                              index.max().item<int64_t>() >= x.size(1)))
+          throw EngineError("gather_token index outside [0, " +
+                            std::to_string(x.size(1)) + ")");
+        Tensor rows = at::arange(x.size(0), index.options());
+        out = x.index({rows, index});
+        break;
+      }
+      case QR_OP_SQUARED_ERROR:
+        out = (arg(2) * (arg(0) - arg(1)).pow(2).mean(-1)).sum() * in.f0;
+        break;
+      case QR_OP_BOUNDARY_LOSS: {
+        Tensor logit = at::matmul(arg(0), params.at(in.params[0]).reshape(-1)) +
+                       params.at(in.params[1]).reshape({});
+        out = (arg(1) * at::softplus(in.f0 - logit)).sum() * in.f1;
+        break;
+      }
       case QR_OP_LAYER_END:
         out = arg(0);
         if (patch && patch->layer == int32_t(in.i0)) {
@@ -407,7 +485,87 @@ public:
     }
     if (cache)
       cache->mask = fullMask;
-    return vals.at(prog.logits_value);
+    return prog.logits_value >= 0 ? vals.at(prog.logits_value) : Tensor();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Function programs
+  //===--------------------------------------------------------------------===//
+
+  /// Runs a function program on host `in` tensors; returns its outputs.
+  std::vector<Tensor> call(int32_t numInputs, const qr_tensor *in) {
+    if (prog.ids_value >= 0)
+      throw EngineError("this program is a model (@forward): run it with "
+                        "forward, capture or generate");
+    if (numInputs != int32_t(inputs.size()) || (numInputs && !in))
+      throw EngineError("the function takes " + std::to_string(inputs.size()) +
+                        " inputs, got " + std::to_string(numInputs));
+    std::vector<Tensor> vals(prog.num_values);
+    for (int32_t k = 0; k < numInputs; ++k) {
+      const qr_tensor &t = in[k];
+      if (t.rank < 0 || t.rank > 4 || !t.data)
+        throw EngineError("input " + std::to_string(k) +
+                          ": rank must be in [0, 4] with data");
+      std::vector<int64_t> shape(t.shape, t.shape + t.rank);
+      at::ScalarType type = toScalarType(t.dtype);
+      Tensor v = at::from_blob(t.data, shape, at::TensorOptions().dtype(type));
+      bool isFloat = at::isFloatingType(type);
+      vals[inputs[k]] = v.to(device, isFloat ? at::kFloat : type,
+                             /*non_blocking=*/false, /*copy=*/true);
+    }
+    runFrom(0, vals, Tensor(), nullptr, nullptr, nullptr, Head::All, nullptr);
+    std::vector<Tensor> out;
+    for (int32_t v : outputs)
+      out.push_back(vals.at(v));
+    return out;
+  }
+
+  void callInto(int32_t numInputs, const qr_tensor *in, int32_t numOutputs,
+                qr_tensor *out) {
+    if (numOutputs != int32_t(outputs.size()) || (numOutputs && !out))
+      throw EngineError("the function has " + std::to_string(outputs.size()) +
+                        " outputs, got " + std::to_string(numOutputs) +
+                        " buffers");
+    c10::InferenceMode guard;
+    std::vector<Tensor> results = call(numInputs, in);
+    for (int32_t k = 0; k < numOutputs; ++k) {
+      qr_tensor &t = out[k];
+      std::vector<int64_t> want(t.shape, t.shape + std::clamp(t.rank, 0, 4));
+      if (t.dtype != QR_DTYPE_F32 || !t.data || results[k].sizes() != want)
+        throw EngineError("output " + std::to_string(k) + " is f32 " +
+                          shapeString(results[k].sizes()) +
+                          "; the caller's buffer is not");
+      Tensor c = results[k].to(at::kCPU, at::kFloat).contiguous();
+      std::memcpy(t.data, c.data_ptr<float>(), c.numel() * sizeof(float));
+    }
+  }
+
+  static std::string shapeString(at::IntArrayRef shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+  }
+
+  float optimizeStep(int32_t numInputs, const qr_tensor *in, double lr) {
+    if (!train.active || !train.options.trainable_only)
+      throw EngineError("optimize_step needs train_begin with trainable_only");
+    if (!(lr >= 0))
+      throw EngineError("the learning rate must be >= 0");
+    std::vector<Tensor> results = call(numInputs, in);
+    Tensor loss = results.at(0);
+    if (loss.numel() != 1)
+      throw EngineError("output 0 must be a scalar loss, it is " +
+                        shapeString(loss.sizes()));
+    // A loss that is not finite changes nothing; the caller decides.
+    float value = loss.item<float>();
+    if (!std::isfinite(value))
+      return value;
+    for (Tensor &p : train.trainable)
+      p.mutable_grad() = Tensor();
+    loss.backward();
+    adamStep(lr);
+    return value;
   }
 
   Tensor rope(const Tensor &x, const Tensor &pos, const qr_instr &in) {
@@ -722,7 +880,8 @@ public:
     bool active = false;
     qr_train_options options{};
     std::vector<Tensor> trainable, m, v;
-    std::vector<bool> decay; // weight decay applies (matrices only)
+    std::vector<bool> decay;      // weight decay applies (matrices only)
+    std::vector<double> lrScales; // trainable_only: per tensor
     int64_t step = 0;
     std::map<size_t, LoraAdapter> lora; // linear instruction -> adapter
   } train;
@@ -730,6 +889,10 @@ public:
   void trainBegin(const qr_train_options &o) {
     if (train.active)
       throw EngineError("training has already begun");
+    if (o.trainable_only) {
+      trainableBegin(o);
+      return;
+    }
     for (const qr_instr &in : instrs)
       if (in.opcode == QR_OP_FAKE_QUANT ||
           (in.opcode == QR_OP_LINEAR &&
@@ -818,6 +981,86 @@ public:
     train = std::move(st);
   }
 
+  /// Calibration: AdamW on the parameters flagged trainable only.
+  void trainableBegin(const qr_train_options &o) {
+    if (o.lora_rank != 0)
+      throw EngineError("trainable_only trains parameters, not LoRA adapters "
+                        "(lora_rank must be 0)");
+    if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 &&
+          o.eps > 0 && o.weight_decay >= 0))
+      throw EngineError("AdamW needs 0 <= beta1, beta2 < 1, eps > 0 and "
+                        "weight_decay >= 0");
+    TrainState st;
+    st.options = o;
+    // Parameters were made under InferenceMode, which autograd cannot save
+    // for backward: normal copies, and weights computed from them again.
+    for (Tensor &p : params)
+      p = p.detach().clone();
+    {
+      c10::NoGradGuard noGrad;
+      for (auto &[i, w] : linearWeights)
+        w = fakeQuantWeight(params.at(instrs[i].params[0]), instrs[i].quant);
+    }
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (!(paramFlags[i] & QR_PARAM_TRAINABLE))
+        continue;
+      if (unread.count(int32_t(i)))
+        throw EngineError("trainable parameter '" + paramNames[i] +
+                          "' is not read by the program");
+      double scale = o.lr_scales ? o.lr_scales[st.trainable.size()] : 1.0;
+      if (!(scale >= 0 && std::isfinite(scale)))
+        throw EngineError("the learning-rate factor of '" + paramNames[i] +
+                          "' must be finite and >= 0");
+      params[i].requires_grad_(true);
+      st.trainable.push_back(params[i]);
+      st.decay.push_back(false);
+      st.lrScales.push_back(scale);
+    }
+    if (st.trainable.empty())
+      throw EngineError("the program has no trainable parameters");
+    for (const Tensor &p : st.trainable) {
+      st.m.push_back(at::zeros_like(p).detach());
+      st.v.push_back(at::zeros_like(p).detach());
+    }
+    st.active = true;
+    train = std::move(st);
+  }
+
+  /// One AdamW step (decoupled weight decay) on the gradients of the
+  /// trainable tensors, with learning rate `lr` times each one's factor.
+  void adamStep(double lr) {
+    const qr_train_options &o = train.options;
+    c10::NoGradGuard noGrad;
+    if (o.grad_clip > 0) {
+      double sq = 0;
+      for (Tensor &p : train.trainable)
+        if (p.grad().defined())
+          sq += p.grad().pow(2).sum().item<double>();
+      double norm = std::sqrt(sq);
+      if (norm > o.grad_clip)
+        for (Tensor &p : train.trainable)
+          if (p.grad().defined())
+            p.mutable_grad().mul_(o.grad_clip / norm);
+    }
+    ++train.step;
+    double c1 = 1 - std::pow(o.beta1, double(train.step));
+    double c2 = 1 - std::pow(o.beta2, double(train.step));
+    for (size_t k = 0; k < train.trainable.size(); ++k) {
+      Tensor &p = train.trainable[k];
+      Tensor g = p.grad();
+      if (!g.defined())
+        continue;
+      double rate = lr * (train.lrScales.empty() ? 1.0 : train.lrScales[k]);
+      if (train.decay[k] && o.weight_decay > 0)
+        p.mul_(1 - rate * o.weight_decay);
+      train.m[k].mul_(o.beta1).add_(g, 1 - o.beta1);
+      train.v[k].mul_(o.beta2).addcmul_(g, g, 1 - o.beta2);
+      Tensor denom = (train.v[k] / c2).sqrt_().add_(o.eps);
+      p.addcdiv_(train.m[k], denom, -rate / c1);
+      p.mutable_grad() = Tensor();
+    }
+  }
+
   /// Mean next-token loss over the targets of a batch (with autograd).
   Tensor batchLoss(int32_t batch, const int64_t *tokens, const int32_t *lengths,
                    const uint8_t *targetMask) {
@@ -872,34 +1115,7 @@ public:
     for (Tensor &p : train.trainable)
       p.mutable_grad() = Tensor();
     loss.backward();
-    c10::NoGradGuard noGrad;
-    if (o.grad_clip > 0) {
-      double sq = 0;
-      for (Tensor &p : train.trainable)
-        if (p.grad().defined())
-          sq += p.grad().pow(2).sum().item<double>();
-      double norm = std::sqrt(sq);
-      if (norm > o.grad_clip)
-        for (Tensor &p : train.trainable)
-          if (p.grad().defined())
-            p.mutable_grad().mul_(o.grad_clip / norm);
-    }
-    ++train.step;
-    double c1 = 1 - std::pow(o.beta1, double(train.step));
-    double c2 = 1 - std::pow(o.beta2, double(train.step));
-    for (size_t k = 0; k < train.trainable.size(); ++k) {
-      Tensor &p = train.trainable[k];
-      Tensor g = p.grad();
-      if (!g.defined())
-        continue;
-      if (train.decay[k] && o.weight_decay > 0)
-        p.mul_(1 - lr * o.weight_decay);
-      train.m[k].mul_(o.beta1).add_(g, 1 - o.beta1);
-      train.v[k].mul_(o.beta2).addcmul_(g, g, 1 - o.beta2);
-      Tensor denom = (train.v[k] / c2).sqrt_().add_(o.eps);
-      p.addcdiv_(train.m[k], denom, -lr / c1);
-      p.mutable_grad() = Tensor();
-    }
+    adamStep(lr);
     return value;
   }
 
@@ -1005,6 +1221,8 @@ public:
   std::deque<std::string> names;
   std::vector<Tensor> params;
   std::vector<std::string> paramNames;
+  std::vector<int32_t> paramFlags;
+  std::vector<int32_t> inputs, outputs; // a function program's values
   std::set<int32_t> unread; // parameters no instruction reads (not loaded)
   std::map<size_t, Tensor> linearWeights;
   std::vector<int> lastUse;
@@ -1175,6 +1393,24 @@ int32_t qr_engine_train_state_set(qr_engine *engine, int64_t step,
                                   const float *v, char *err, size_t errLen) {
   return guarded(err, errLen, [&] {
     engine->impl->trainStateSet(step, index, numel, value, m, v);
+  });
+}
+
+int32_t qr_engine_call(qr_engine *engine, int32_t numInputs,
+                       const qr_tensor *inputs, int32_t numOutputs,
+                       qr_tensor *outputs, char *err, size_t errLen) {
+  return guarded(err, errLen, [&] {
+    engine->impl->callInto(numInputs, inputs, numOutputs, outputs);
+  });
+}
+
+int32_t qr_engine_optimize_step(qr_engine *engine, int32_t numInputs,
+                                const qr_tensor *inputs, double lr, float *loss,
+                                char *err, size_t errLen) {
+  return guarded(err, errLen, [&] {
+    float l = engine->impl->optimizeStep(numInputs, inputs, lr);
+    if (loss)
+      *loss = l;
   });
 }
 
