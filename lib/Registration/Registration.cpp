@@ -6,6 +6,7 @@
 
 #include "qrealign/Registration/Registration.h"
 
+#include "qrealign/Calibration/Passes.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Dialect/QRealign/Transforms/Passes.h"
 
@@ -72,6 +73,7 @@ void mlir::qrealign::registerAllDialects(DialectRegistry &registry) {
 
 void mlir::qrealign::registerAllPasses() {
   qrealign::registerQRealignPasses();
+  qrealign::registerQRealignCalibrationPasses();
 
   registerTransformsPasses();
   // The conversions of the CPU and NVVM lowering pipelines (not all of
