@@ -76,6 +76,13 @@ if subprocess.call([config.python_executable, "-c", "import sklearn"],
                    stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("sklearn")
 
+# PyTorch (Debian's python3-torch): the calibration differential test's
+# oracle.
+if subprocess.call([config.python_executable, "-c", "import torch"],
+                   stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("torch")
+
 # matplotlib (Debian's python3-matplotlib): python/qrealign/plot_probes.py.
 if subprocess.call([config.python_executable, "-c", "import matplotlib"],
                    stdout=subprocess.DEVNULL,

@@ -68,7 +68,7 @@ struct GraphOptions {
   /// Coefficient of the boundary term.
   double probeCoefficient = 1.0;
   /// Coefficient (lambda) of the anchor term (qrealign-plus).
-  double anchorCoefficient = 0.3;
+  double anchorCoefficient = 1.0;
 };
 
 /// Symbol names of the functions built for layer `index`.

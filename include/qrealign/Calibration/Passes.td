@@ -42,7 +42,7 @@ def QRealignBuildCalibrationPass
     without a boundary when the objective reads probes.
 
     ```
-    qrealign-opt probed-fake.mlir --qrealign-build-calibration="objective=qrealign-plus anchor=0.3"
+    qrealign-opt probed-fake.mlir --qrealign-build-calibration="objective=qrealign-plus anchor=1.0"
     ```
   }];
   let options = [
@@ -52,7 +52,7 @@ def QRealignBuildCalibrationPass
            "Margin m of the boundary term softplus(m - (w.h + b))">,
     Option<"probeCoefficient", "probe-coefficient", "double",
            /*default=*/"1.0", "Coefficient of the boundary term">,
-    Option<"anchor", "anchor", "double", /*default=*/"0.3",
+    Option<"anchor", "anchor", "double", /*default=*/"1.0",
            "Coefficient (lambda) of the anchor term (qrealign-plus)">
   ];
   let dependentDialects = ["::mlir::func::FuncDialect",
@@ -128,7 +128,7 @@ def QRealignCalibratePass : Pass<"qrealign-calibrate", "::mlir::ModuleOp"> {
            "Margin of the boundary term">,
     Option<"probeCoefficient", "probe-coefficient", "double",
            /*default=*/"1.0", "Coefficient of the boundary term">,
-    Option<"anchor", "anchor", "double", /*default=*/"0.3",
+    Option<"anchor", "anchor", "double", /*default=*/"1.0",
            "Coefficient of the anchor term (qrealign-plus)">,
     Option<"base", "base", "std::string", /*default=*/"\"\"",
            "The aligned base model (qrealign-plus)">,
