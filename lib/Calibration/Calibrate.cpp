@@ -475,6 +475,7 @@ LogicalResult Driver::calibrateLayer(const LayerGraph &g, LayerResult &r) {
     bool diverged = false;
     std::string why;
     if (learn && attempt == 0) {
+      auto trainStart = std::chrono::steady_clock::now();
       if (llvm::Error err = (*engine)->trainBegin(to))
         return fail(std::move(err));
       size_t perEpoch = (prompts.size() + o.batchSize - 1) / o.batchSize;
@@ -512,6 +513,9 @@ LogicalResult Driver::calibrateLayer(const LayerGraph &g, LayerResult &r) {
             progress.update(r.steps, llvm::formatv("loss {0:e3}", last).str());
         }
       }
+      r.stepSeconds = std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - trainStart)
+                          .count();
       if (o.progress)
         progress.finish(llvm::formatv("loss {0:e3}", last).str());
     }
@@ -810,11 +814,11 @@ LogicalResult Driver::run(std::vector<LayerResult> *results) {
       return failure();
     done.push_back(r);
     if (o.progress)
-      llvm::errs() << llvm::formatv("calibrate: layer {0}: loss {1:e3} -> "
-                                    "{2:e3}, {3} steps, {4:f1} s{5}\n",
-                                    r.layer, r.initialLoss, r.finalLoss,
-                                    r.steps, r.seconds,
-                                    r.rolledBack ? " (rolled back)" : "");
+      llvm::errs() << llvm::formatv(
+          "calibrate: layer {0}: loss {1:e3} -> {2:e3}, {3} steps ({4:f2} s), "
+          "{5:f1} s in all{6}\n",
+          r.layer, r.initialLoss, r.finalLoss, r.steps, r.stepSeconds,
+          r.seconds, r.rolledBack ? " (rolled back)" : "");
     if (failed(saveCheckpoint(l + 1, done)))
       return failure();
     if (o.stopAfter > 0 && l + 1 - *start >= size_t(o.stopAfter) &&

@@ -39,10 +39,10 @@ struct CalibrationOptions {
   int numThreads = 1;
   std::string executablePath;
   uint64_t seed = 0;
-  int batchSize = 4;
+  int batchSize = 1;
   /// Epochs per layer: one value for all layers, or two: the first for
   /// layers 0..L/2, the second for the rest (the paper's 5/15 schedule).
-  std::vector<int> epochs = {2};
+  std::vector<int> epochs = {10};
   /// AdamW learning rates of clipping logits (LWC) and smoothing scales
   /// (LET), OmniQuant's 1e-2 and 1e-3 by default.
   double clipLr = 1e-2, smoothLr = 1e-3;
@@ -69,7 +69,8 @@ struct LayerResult {
   double initialLoss = 0, finalLoss = 0;
   int64_t steps = 0;
   bool rolledBack = false;
-  double seconds = 0;
+  /// Wall time of the layer, and of its optimizer steps alone.
+  double seconds = 0, stepSeconds = 0;
 };
 
 /// Calibrates `module` in place (see the file comment). Errors are

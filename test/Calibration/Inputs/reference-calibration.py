@@ -16,7 +16,8 @@ the objective:
             softplus(margin - (w.h + b)) at the last prompt token,
   each prompt weighted 1 / batch.
 
-Prints one line per layer: `layer L initial I final F`.
+Prints one line per layer: `layer L initial I final F seconds T` (T: the
+layer's optimizer steps, on one thread).
 
 usage: reference-calibration.py MODEL_DIR PROBES IDS LABELS OBJECTIVE STEPS
   IDS: the JSONL of qrealign-tokenize (its "ids", one prompt per line)
@@ -26,6 +27,7 @@ import json
 import math
 import struct
 import sys
+import time
 
 import torch
 
@@ -182,16 +184,20 @@ def main():
                                 betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
         with torch.no_grad():
             initial = loss_fn()[0].item()
+        t0 = time.perf_counter()
         for _ in range(steps):
             opt.zero_grad()
             loss, _ = loss_fn()
             loss.backward()
             opt.step()
+        seconds = time.perf_counter() - t0
         with torch.no_grad():
             final, y = loss_fn()
-        print("layer %d initial %.6g final %.6g" % (i, initial, final.item()))
+        print("layer %d initial %.6g final %.6g seconds %.3f" %
+              (i, initial, final.item(), seconds))
         x_q, x_fp = y.detach(), target
 
 
 torch.manual_seed(0)
+torch.set_num_threads(1)
 main()

@@ -821,3 +821,142 @@ TEST_F(EngineTest, BadTrainingIsAnError) {
             std::string::npos);
 }
 } // namespace
+
+// A function program (calibration's form): a linear whose weight is
+// computed at run time from trainable clipping logits and a smoothing
+// scale, and a squared-error loss. Its outputs match the host quantizer,
+// one optimizer step lowers the loss and moves only trainable tensors, and
+// misuse is an error.
+TEST_F(EngineTest, FunctionProgramsRunAndLearn) {
+  const char *ir = R"(
+module {
+  qrealign.param @w : tensor<4x8xf32> = dense<[[0.5, -1.0, 0.25, 2.0, -0.75, 1.5, 0.1, -0.3], [1.2, 0.4, -2.2, 0.8, 0.05, -0.6, 1.1, 0.9], [-0.2, 0.3, 0.7, -1.9, 1.4, 0.6, -0.8, 0.2], [0.9, -1.3, 0.45, 0.15, -0.5, 2.4, -1.1, 0.35]]>
+  qrealign.param @cmax : tensor<4x1xf32> = dense<1.0>
+  qrealign.param @cmin : tensor<4x1xf32> = dense<2.0>
+  qrealign.param @s : tensor<8xf32> = dense<1.0>
+  func.func @f(%x: tensor<?x?x8xf32>, %t: tensor<?x?x4xf32>, %tw: tensor<?x?xf32>, %i: tensor<?xi64>) -> (tensor<f32>, tensor<?x?x4xf32>, tensor<?x4xf32>) {
+    %w = qrealign.get_param @w : tensor<4x8xf32>
+    %s = qrealign.get_param @s trainable : tensor<8xf32>
+    %cmax = qrealign.get_param @cmax trainable : tensor<4x1xf32>
+    %cmin = qrealign.get_param @cmin trainable : tensor<4x1xf32>
+    %ws = qrealign.smooth_weight %w, %s : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+    %wq = qrealign.fake_quantize %ws clip %cmax, %cmin bits = 4 per_channel : (tensor<4x8xf32>, tensor<4x1xf32>, tensor<4x1xf32>) -> tensor<4x8xf32>
+    %xs = qrealign.smooth %x, %s : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+    %y = qrealign.linear "q_proj" %xs, %wq : (tensor<?x?x8xf32>, tensor<4x8xf32>) -> tensor<?x?x4xf32>
+    %l = qrealign.squared_error %y, %t, %tw coefficient = 1.0 : (tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?xf32>) -> tensor<f32>
+    %g = qrealign.gather_token %y, %i : (tensor<?x?x4xf32>, tensor<?xi64>) -> tensor<?x4xf32>
+    return %l, %y, %g : tensor<f32>, tensor<?x?x4xf32>, tensor<?x4xf32>
+  }
+})";
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(ir, &context);
+  ASSERT_TRUE(bool(module));
+  auto program = lowerToProgram(*module, {}, "f");
+  ASSERT_TRUE(mlir::succeeded(program));
+  auto created = Engine::create(**program, EngineOptions());
+  if (!created) {
+    std::string msg = llvm::toString(created.takeError());
+    if (msg.find("cannot load the execution engine") != std::string::npos)
+      GTEST_SKIP() << "libQRealignEngine.so not built";
+    FAIL() << msg;
+  }
+  Engine &engine = **created;
+  const qr_program &p = (*program)->get();
+  std::vector<int> trainable;
+  for (int i = 0; i < p.num_params; ++i)
+    if (p.params[i].flags & QR_PARAM_TRAINABLE)
+      trainable.push_back(i);
+  ASSERT_EQ(trainable, (std::vector<int>{1, 2, 3}));
+
+  // One sequence of 2 tokens; targets of 0 weighted 1/2 per token.
+  std::vector<float> x = {0.3f,  -0.2f, 1.1f,  0.4f, -0.9f, 0.6f,
+                          0.05f, -1.4f, -0.7f, 0.8f, 0.2f,  -0.1f,
+                          1.3f,  -0.5f, 0.9f,  0.25f};
+  std::vector<float> t(8, 0.0f), tw = {0.5f, 0.5f};
+  std::vector<int64_t> index = {1};
+  auto tensor = [](int32_t dtype, std::vector<int64_t> shape, void *data) {
+    qr_tensor q{};
+    q.dtype = dtype;
+    q.rank = shape.size();
+    for (size_t r = 0; r < shape.size(); ++r)
+      q.shape[r] = shape[r];
+    q.data = data;
+    return q;
+  };
+  std::vector<qr_tensor> in = {tensor(QR_DTYPE_F32, {1, 2, 8}, x.data()),
+                               tensor(QR_DTYPE_F32, {1, 2, 4}, t.data()),
+                               tensor(QR_DTYPE_F32, {1, 2}, tw.data()),
+                               tensor(QR_DTYPE_I64, {1}, index.data())};
+  float loss = 0;
+  std::vector<float> y(8), last(4);
+  std::vector<qr_tensor> out = {tensor(QR_DTYPE_F32, {}, &loss),
+                                tensor(QR_DTYPE_F32, {1, 2, 4}, y.data()),
+                                tensor(QR_DTYPE_F32, {1, 4}, last.data())};
+  ASSERT_FALSE(bool(engine.call(in, out)));
+
+  // The host quantizer, with the same clipping factors (identity smoothing).
+  auto w = engine.readParam(0);
+  ASSERT_TRUE(bool(w));
+  WeightQuantSpec spec{4, 0, false};
+  std::vector<float> cmax(4, 1.0f), cmin(4, 2.0f);
+  spec.clipMax = cmax;
+  spec.clipMin = cmin;
+  QuantizedWeight q = quantizeWeight(*w, 4, 8, spec);
+  std::vector<float> wq =
+      dequantizeWeight(q.q, 4, 8, q.scale, q.zeroPoint, q.scaleRows, q.groups);
+  double want = 0;
+  for (int s = 0; s < 2; ++s)
+    for (int n = 0; n < 4; ++n) {
+      float acc = 0;
+      for (int k = 0; k < 8; ++k)
+        acc += x[s * 8 + k] * wq[n * 8 + k];
+      EXPECT_NEAR(y[s * 4 + n], acc, 1e-5f) << s << " " << n;
+      want += 0.5 * acc * acc / 4;
+    }
+  EXPECT_NEAR(loss, want, 1e-5 * want);
+  for (int n = 0; n < 4; ++n)
+    EXPECT_EQ(last[n], y[4 + n]);
+
+  // Misuse.
+  EXPECT_TRUE(
+      llvm::errorToBool(engine.call(llvm::ArrayRef(in).drop_back(), out)));
+  std::vector<qr_tensor> wrong = out;
+  wrong[1].shape[1] = 3;
+  EXPECT_TRUE(llvm::errorToBool(engine.call(in, wrong)));
+  {
+    auto step = engine.optimizeStep(in, 0.1);
+    EXPECT_FALSE(bool(step));
+    llvm::consumeError(step.takeError());
+  }
+  std::vector<int64_t> outside = {2};
+  std::vector<qr_tensor> badIndex = in;
+  badIndex[3].data = outside.data();
+  EXPECT_TRUE(llvm::errorToBool(engine.call(badIndex, out)));
+  TrainOptions lora;
+  lora.trainableOnly = true;
+  lora.loraRank = 2;
+  EXPECT_TRUE(llvm::errorToBool(engine.trainBegin(lora)));
+
+  // Steps lower the loss and move the trainable tensors only.
+  TrainOptions o;
+  o.trainableOnly = true;
+  o.gradClip = 0;
+  o.lrScales = {1e-2, 1e-1, 1e-1};
+  ASSERT_FALSE(bool(engine.trainBegin(o)));
+  float first = 0;
+  for (int step = 0; step < 20; ++step) {
+    auto l = engine.optimizeStep(in, 1.0);
+    ASSERT_TRUE(bool(l));
+    if (step == 0)
+      first = *l;
+  }
+  EXPECT_FLOAT_EQ(first, loss);
+  ASSERT_FALSE(bool(engine.call(in, out)));
+  EXPECT_LT(loss, first);
+  auto w2 = engine.readParam(0);
+  ASSERT_TRUE(bool(w2));
+  EXPECT_EQ(*w, *w2);
+  auto c2 = engine.readParam(1);
+  ASSERT_TRUE(bool(c2));
+  EXPECT_NE(*c2, cmax);
+}
