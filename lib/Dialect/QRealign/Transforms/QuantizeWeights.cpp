@@ -13,6 +13,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <cstring>
@@ -35,6 +36,10 @@ namespace {
 struct Job {
   ParamOp param;
   QuantSchemeAttr scheme;
+  /// form=packed of a calibrated weight: the fake_quantize with learned
+  /// clipping logits that the packed levels replace, and those logits.
+  FakeQuantizeOp learned;
+  ParamOp clipMaxParam, clipMinParam;
   SmallVector<LinearOp> linears;
   std::string prefix; // tensor names: PREFIX.weight_packed, ...
   int64_t n = 0, k = 0;
@@ -105,11 +110,39 @@ void QuantizeWeightsPass::runOnOperation() {
   // One job per (weight, scheme).
   SymbolTable symbols(module);
   llvm::MapVector<std::pair<Operation *, Attribute>, Job> jobs;
+  bool collected = true;
   module.walk([&](LinearOp linear) {
     QuantSchemeAttr scheme = linear.getQuantAttr();
     if (!scheme || !scheme.quantizesWeights())
       return;
     ParamOp param = lookupReadParam(linear.getWeight(), symbols);
+    // form=packed also materializes the calibration form: a fake_quantize
+    // with dynamic ranges and (learned) clipping logits of a parameter.
+    auto fq = linear.getWeight().getDefiningOp<FakeQuantizeOp>();
+    if (!param && !fake && fq && fq.isDynamic()) {
+      if (fq.getInput().getDefiningOp<SmoothWeightOp>()) {
+        fq.emitError(kPass) << ": a smoothed weight cannot be packed: run "
+                               "qrealign-fold-smoothing first";
+        collected = false;
+        return;
+      }
+      param = lookupReadParam(fq.getInput(), symbols);
+      ParamOp cmax = fq.getClipMax() ? lookupReadParam(fq.getClipMax(), symbols)
+                                     : ParamOp();
+      ParamOp cmin = fq.getClipMin() ? lookupReadParam(fq.getClipMin(), symbols)
+                                     : ParamOp();
+      if (!param || bool(fq.getClipMax()) != bool(cmax) ||
+          bool(fq.getClipMin()) != bool(cmin))
+        return;
+      Job &job = jobs[{fq.getOperation(), scheme}];
+      job.param = param;
+      job.scheme = scheme;
+      job.learned = fq;
+      job.clipMaxParam = cmax;
+      job.clipMinParam = cmin;
+      job.linears.push_back(linear);
+      return;
+    }
     if (!param)
       return; // already quantized, or computed
     Job &job = jobs[{param.getOperation(), scheme}];
@@ -117,6 +150,8 @@ void QuantizeWeightsPass::runOnOperation() {
     job.scheme = scheme;
     job.linears.push_back(linear);
   });
+  if (!collected)
+    return signalPassFailure();
 
   // Shared edges to smooth: rms_norms that only quantized linears read.
   std::vector<SmoothJob> smoothJobs;
@@ -204,6 +239,30 @@ void QuantizeWeightsPass::runOnOperation() {
       ok = false;
       continue;
     }
+    // A calibrated weight keeps the ranges its fake_quantize computed:
+    // its own width and granularity, and its clipping factors.
+    std::vector<float> cmax, cmin;
+    if (job.learned) {
+      spec.bits = job.learned.getBits();
+      spec.symmetric = job.learned.getSymmetric();
+      spec.groupSize = getRangeGroupSize(
+          job.learned.getGranularity(), job.learned.getGroupSize().value_or(0));
+      for (auto [param, into] : {std::pair{job.clipMaxParam, &cmax},
+                                 std::pair{job.clipMinParam, &cmin}}) {
+        if (!param)
+          continue;
+        FailureOr<std::vector<float>> c = reader.readFloats(param);
+        if (failed(c)) {
+          ok = false;
+          break;
+        }
+        *into = std::move(*c);
+      }
+      if (!ok)
+        continue;
+      spec.clipMax = cmax;
+      spec.clipMin = cmin;
+    }
     job.result = quantizeWeight(*w, job.n, job.k, spec);
     job.packed = packWeight(job.result.q, job.n, job.k, spec.bits);
   }
@@ -267,7 +326,7 @@ void QuantizeWeightsPass::runOnOperation() {
   Type i8 = IntegerType::get(ctx, 8);
   Type f32 = Float32Type::get(ctx);
   for (auto &[key, job] : jobs) {
-    int bits = job.scheme.getWBits();
+    int bits = job.learned ? int(job.learned.getBits()) : job.scheme.getWBits();
     auto declare = [&](StringRef name, RankedTensorType type) {
       return declarer.declare(job.param, name, type);
     };
@@ -321,8 +380,16 @@ void QuantizeWeightsPass::runOnOperation() {
                                zeroValue, bits);
       Operation *old = linear.getWeight().getDefiningOp();
       linear.getWeightMutable().assign(w);
-      if (old->use_empty())
+      if (old->use_empty()) {
+        SmallVector<Operation *> reads;
+        for (Value v : old->getOperands())
+          if (Operation *def = v.getDefiningOp())
+            reads.push_back(def);
         old->erase();
+        for (Operation *read : reads)
+          if (read->use_empty())
+            read->erase();
+      }
     }
     ++numQuantized;
   }
@@ -364,9 +431,15 @@ void QuantizeWeightsPass::runOnOperation() {
   }
   // A float weight that no op reads any more goes (the embedding may still
   // read the one the LM head shares).
+  // So do the clipping logits of materialized calibrated weights.
+  llvm::SetVector<Operation *> readBefore;
   for (auto &[key, job] : jobs)
-    if (job.param && SymbolTable::symbolKnownUseEmpty(job.param, module)) {
-      symbols.erase(job.param);
-      job.param = nullptr;
-    }
+    for (ParamOp p : {job.param, job.clipMaxParam, job.clipMinParam})
+      if (p)
+        readBefore.insert(p);
+  for (auto &[key, job] : jobs)
+    job.param = job.clipMaxParam = job.clipMinParam = nullptr;
+  for (Operation *p : readBefore)
+    if (SymbolTable::symbolKnownUseEmpty(p, module))
+      symbols.erase(p);
 }

@@ -77,3 +77,23 @@ module {
     return %y : tensor<3x2xf32>
   }
 }
+
+// -----
+
+// A calibrated weight still smoothed cannot be packed: fold first.
+module {
+  qrealign.param @w : tensor<2x8xf32> = dense<1.0>
+  qrealign.param @s : tensor<8xf32> = dense<2.0>
+  qrealign.param @c : tensor<2x1xf32> = dense<4.0>
+  func.func @f(%x: tensor<3x8xf32>) -> tensor<3x2xf32> {
+    %w = qrealign.get_param @w : tensor<2x8xf32>
+    %s = qrealign.get_param @s : tensor<8xf32>
+    %c = qrealign.get_param @c : tensor<2x1xf32>
+    %ws = qrealign.smooth_weight %w, %s : (tensor<2x8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
+    // expected-error @+1 {{qrealign-quantize-weights: a smoothed weight cannot be packed: run qrealign-fold-smoothing first}}
+    %wq = qrealign.fake_quantize %ws clip %c, %c bits = 4 per_channel : (tensor<2x8xf32>, tensor<2x1xf32>, tensor<2x1xf32>) -> tensor<2x8xf32>
+    %xs = qrealign.smooth %x, %s : (tensor<3x8xf32>, tensor<8xf32>) -> tensor<3x8xf32>
+    %y = qrealign.linear "o_proj" %xs, %wq {quant = #qrealign.quant<w_bits = 4>} : (tensor<3x8xf32>, tensor<2x8xf32>) -> tensor<3x2xf32>
+    return %y : tensor<3x2xf32>
+  }
+}

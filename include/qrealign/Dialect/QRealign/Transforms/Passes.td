@@ -136,11 +136,19 @@ def QRealignQuantizeWeightsPass
     token and head (`per_group`, `group_size` = head_dim), as OmniQuant
     quantizes the Q·Kᵀ product's inputs.
 
-    A floating-point weight that no op reads any more is removed (the
-    embedding may still read the one the LM head shares). The weights are
-    read from inline values or from the files of their scopes
+    `form=packed` also materializes the calibration form: a linear whose
+    weight is a `fake_quantize` with dynamic ranges of a parameter (after
+    `qrealign-calibrate` and `qrealign-fold-smoothing`) gets the packed
+    levels of exactly those ranges, its clipping factors included, at the
+    `fake_quantize`'s width and granularity, so the packed module computes
+    what the calibrated one does; a weight still smoothed is an error (fold
+    first).
+
+    A floating-point weight (or clipping logit) that no op reads any more is
+    removed (the embedding may still read the one the LM head shares). The
+    weights are read from inline values or from the files of their scopes
     (`qrealign.params`, or the tool's `--params`). Linears whose weight is
-    already quantized are left alone. The file is written before the IR is
+    otherwise already quantized are left alone. The file is written before the IR is
     changed; any error leaves the IR unchanged.
 
     ```
