@@ -907,10 +907,7 @@ public:
       throw EngineError("lora_rank must be >= 0");
     if (!(o.lora_dropout >= 0 && o.lora_dropout < 1))
       throw EngineError("lora_dropout must be in [0, 1)");
-    if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 &&
-          o.eps > 0 && o.weight_decay >= 0))
-      throw EngineError("AdamW needs 0 <= beta1, beta2 < 1, eps > 0 and "
-                        "weight_decay >= 0");
+    checkAdamW(o);
     TrainState st;
     st.options = o;
     if (!unread.empty())
@@ -973,6 +970,19 @@ public:
           throw EngineError("no linear named '" + t +
                             "' to put a LoRA adapter on");
     }
+    startTraining(std::move(st));
+  }
+
+  static void checkAdamW(const qr_train_options &o) {
+    if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 &&
+          o.eps > 0 && o.weight_decay >= 0))
+      throw EngineError("AdamW needs 0 <= beta1, beta2 < 1, eps > 0 and "
+                        "weight_decay >= 0");
+  }
+
+  /// Zero AdamW moments for the trainable tensors of `st`, which becomes
+  /// the training state.
+  void startTraining(TrainState st) {
     for (const Tensor &p : st.trainable) {
       st.m.push_back(at::zeros_like(p).detach());
       st.v.push_back(at::zeros_like(p).detach());
@@ -986,10 +996,7 @@ public:
     if (o.lora_rank != 0)
       throw EngineError("trainable_only trains parameters, not LoRA adapters "
                         "(lora_rank must be 0)");
-    if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 &&
-          o.eps > 0 && o.weight_decay >= 0))
-      throw EngineError("AdamW needs 0 <= beta1, beta2 < 1, eps > 0 and "
-                        "weight_decay >= 0");
+    checkAdamW(o);
     TrainState st;
     st.options = o;
     // Parameters were made under InferenceMode, which autograd cannot save
@@ -1018,12 +1025,7 @@ public:
     }
     if (st.trainable.empty())
       throw EngineError("the program has no trainable parameters");
-    for (const Tensor &p : st.trainable) {
-      st.m.push_back(at::zeros_like(p).detach());
-      st.v.push_back(at::zeros_like(p).detach());
-    }
-    st.active = true;
-    train = std::move(st);
+    startTraining(std::move(st));
   }
 
   /// One AdamW step (decoupled weight decay) on the gradients of the

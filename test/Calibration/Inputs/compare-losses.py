@@ -7,21 +7,13 @@ loss differs by more than RTOL relative, or the first layer's initial loss
 (a pure forward pass: nothing learned yet) by more than FIRST_RTOL.
 """
 import re
-import struct
 import sys
 
-
-def number(text):
-    if text.startswith("0x"):
-        return struct.unpack("<d", struct.pack("<Q", int(text, 16)))[0]
-    return float(text)
-
+from calibration_files import layer_records
 
 ir, ref, rtol, first = sys.argv[1], sys.argv[2], float(sys.argv[3]), \
     float(sys.argv[4])
-ours = {int(l): (number(i), number(f)) for f, i, l in re.findall(
-    r"final_loss = ([^ ]+) : f64, initial_loss = ([^ ]+) : f64, layer = (\d+)",
-    open(ir).read())}
+ours = {l: (i, f) for l, i, f, _ in layer_records(ir)}
 theirs = {}
 for line in open(ref):
     m = re.match(r"layer (\d+) initial (\S+) final (\S+)", line)

@@ -25,26 +25,17 @@ usage: reference-calibration.py MODEL_DIR PROBES IDS LABELS OBJECTIVE STEPS
 """
 import json
 import math
-import struct
 import sys
 import time
 
 import torch
 
+from calibration_files import read_safetensors
 
-def read_safetensors(path):
-    data = open(path, "rb").read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = t["data_offsets"]
-        assert t["dtype"] == "F32", name
-        raw = bytearray(data[8 + n + a:8 + n + b])
-        out[name] = torch.frombuffer(raw, dtype=torch.float32).reshape(t["shape"]).clone()
-    return out
+
+def tensors(path):
+    return {k: torch.tensor(v).reshape(shape)
+            for k, (shape, v) in read_safetensors(path).items()}
 
 
 def round_ste(x):
@@ -142,8 +133,8 @@ def main():
     model, probes_path, ids_path, labels_path, objective, steps = sys.argv[1:]
     steps = int(steps)
     cfg = json.load(open(model + "/config.json"))
-    W = read_safetensors(model + "/model.safetensors")
-    P = read_safetensors(probes_path)
+    W = tensors(model + "/model.safetensors")
+    P = tensors(probes_path)
     prompts = [json.loads(l)["ids"] for l in open(ids_path) if l.strip()]
     labels = [json.loads(l)["label"] for l in open(labels_path) if l.strip()]
     assert len(prompts) == len(labels)
