@@ -13,7 +13,9 @@
 #   4. the fine-tuning attack as in the paper (LoRA rank 8 on q and v,
 #      merged): the task (SST-2) alone (p = 0) and with floor(p N) harmful
 #      instruction -> compliance pairs appended to its N examples (p = 0.1);
-#   5. the evaluation of all three (qrealign-eval): harmful score,
+#   5. Q-realign: the p = 0.1 model quantized to W8A8 and calibrated with
+#      qrealign-plus (probes fitted on the base, qrealign-calibrate);
+#   6. the evaluation of all four (qrealign-eval): harmful score,
 #      over-refusal and task accuracy, as one table.
 #
 # Everything goes to build/lab/ (QREALIGN_LAB_DIR). Knobs: QREALIGN_LAB_SEED
@@ -30,7 +32,7 @@ case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 export BUILD_DIR
 START=$(date +%s)
 elapsed() { local s=$(( $(date +%s) - START )); printf '%d:%02d' $((s / 60)) $((s % 60)); }
-stage() { echo; echo "== [$1/5] $2   (elapsed $(elapsed))"; }
+stage() { echo; echo "== [$1/6] $2   (elapsed $(elapsed))"; }
 
 stage 1 "set up and build"
 "$ROOT/scripts/setup.sh"
@@ -95,11 +97,30 @@ for P in 0 0.1; do
     -o "$OUT/finetuned-p$P"
 done
 
-stage 5 "evaluation"
+stage 5 "Q-realign: W8A8 calibration of the p = 0.1 model (qrealign-plus)"
+# Probes on the aligned base; the calibration split plus the probe split's
+# malicious prompts; the quantized model in its calibration form, then
+# qrealign-calibrate (docs/calibration.md). Paths in IR are relative to it.
+CAL=$OUT/calibration
+mkdir -p "$CAL"
+"$BIN/qrealign-probe" fit "$BASE" --data "$OUT/splits/probe.jsonl" --penalty l1 \
+  --num-threads "$THREADS" -o "$CAL/probes.safetensors" > /dev/null
+{ cat "$OUT/splits/calibration.jsonl"; grep '"label":1' "$OUT/splits/probe.jsonl"; } > "$CAL/calib.jsonl"
+( cd "$CAL"
+  rm -f w8a8-init.safetensors
+  "$BIN/qrealign-import" "$OUT/finetuned-p0.1" -o ft.mlir
+  "$BIN/qrealign-opt" ft.mlir --qrealign-assign-quant="w-bits=8 a-bits=8 skip=lm_head" \
+    --qrealign-quantize-weights="form=fake lwc smooth qk file=w8a8-init.safetensors scope=init" \
+    --qrealign-attach-probes="file=probes.safetensors" -o w8a8-fake.mlir
+  "$BIN/qrealign-opt" w8a8-fake.mlir --qrealign-calibrate="data=calib.jsonl objective=qrealign-plus base=$BASE file=w8a8-qrealign-plus.safetensors epochs=10 batch-size=1" \
+    -o w8a8-qrealign-plus.mlir )
+
+stage 6 "evaluation"
 "$BIN/qrealign-eval" --splits "$OUT/splits" "${KEYWORDS[@]}" \
   --model "aligned base=$BASE" \
   --model "fine-tuned p=0=$OUT/finetuned-p0" \
   --model "fine-tuned p=0.1=$OUT/finetuned-p0.1" \
+  --model "p=0.1, Q-realign W8A8=$CAL/w8a8-qrealign-plus.mlir" \
   --num-threads "$THREADS" -o "$OUT/eval" > /dev/null
 
 echo
@@ -108,4 +129,4 @@ echo
 cat "$OUT/eval/results.md"
 echo
 echo "Completions: ${OUT#$ROOT/}/eval/<model>/<set>.jsonl; numbers: ${OUT#$ROOT/}/eval/results.json."
-echo "The quantization passes: scripts/quant-demo.sh."
+echo "The quantization passes: scripts/quant-demo.sh; all schemes and objectives: scripts/calibrate-demo.sh."
