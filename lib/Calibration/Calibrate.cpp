@@ -117,6 +117,8 @@ private:
   std::vector<qr_tensor> calibrateInputs(Batch &b) const;
   FailureOr<double> evalLoss(Engine &engine, const LayerGraph &g, Streams *out);
   LogicalResult resetToRTN(const LayerGraph &g);
+  LogicalResult runOverPrompts(llvm::StringRef function, const LayerGraph &g,
+                               const Streams *input, Streams &output);
   LogicalResult calibrateLayer(const LayerGraph &g, LayerResult &r);
   std::string checkpointPath() const;
   LogicalResult saveCheckpoint(size_t nextLayer,
@@ -389,6 +391,35 @@ FailureOr<double> Driver::evalLoss(Engine &engine, const LayerGraph &g,
   return sum / double(chunks.size());
 }
 
+/// Runs `function`, one of (hidden, positions, mask) -> hidden or the
+/// embedding's (ids, positions, mask) -> hidden (`input` null), over every
+/// prompt in order; its outputs go to `output`.
+LogicalResult Driver::runOverPrompts(StringRef function, const LayerGraph &g,
+                                     const Streams *input, Streams &output) {
+  FailureOr<std::unique_ptr<Program>> program = lower(function);
+  if (failed(program))
+    return failure();
+  FailureOr<std::unique_ptr<Engine>> engine = createEngine(**program);
+  if (failed(engine))
+    return failure();
+  for (const std::vector<size_t> &chunk : inOrder()) {
+    Batch b = makeBatch(chunk, g);
+    if (input)
+      b.x = b.gather(*input, prompts);
+    std::vector<float> y(b.B * b.S * D);
+    qr_tensor in[3] = {input
+                           ? hostTensor(QR_DTYPE_F32, {b.B, b.S, D}, b.x.data())
+                           : hostTensor(QR_DTYPE_I64, {b.B, b.S}, b.ids.data()),
+                       hostTensor(QR_DTYPE_I64, {b.B, b.S}, b.pos.data()),
+                       hostTensor(QR_DTYPE_BOOL, {b.B, b.S}, b.mask.data())};
+    qr_tensor out[1] = {hostTensor(QR_DTYPE_F32, {b.B, b.S, D}, y.data())};
+    if (llvm::Error err = (*engine)->call(in, out))
+      return fail(std::move(err));
+    b.scatter(y, output, prompts);
+  }
+  return success();
+}
+
 /// Sets the layer's trainable tensors, in the working module, to round to
 /// nearest: clipping factors 1, smoothing the identity.
 LogicalResult Driver::resetToRTN(const LayerGraph &g) {
@@ -413,27 +444,8 @@ LogicalResult Driver::calibrateLayer(const LayerGraph &g, LayerResult &r) {
   size_t l = &g - graphs.data();
   // Full-precision targets from the full-precision stream.
   Streams yfp(prompts.size());
-  {
-    FailureOr<std::unique_ptr<Program>> ref =
-        lower(getReferenceFunctionName(g.index));
-    if (failed(ref))
-      return failure();
-    FailureOr<std::unique_ptr<Engine>> engine = createEngine(**ref);
-    if (failed(engine))
-      return failure();
-    for (const std::vector<size_t> &chunk : inOrder()) {
-      Batch b = makeBatch(chunk, g);
-      b.x = b.gather(xfp, prompts);
-      std::vector<float> y(b.B * b.S * D);
-      qr_tensor in[3] = {hostTensor(QR_DTYPE_F32, {b.B, b.S, D}, b.x.data()),
-                         hostTensor(QR_DTYPE_I64, {b.B, b.S}, b.pos.data()),
-                         hostTensor(QR_DTYPE_BOOL, {b.B, b.S}, b.mask.data())};
-      qr_tensor out[1] = {hostTensor(QR_DTYPE_F32, {b.B, b.S, D}, y.data())};
-      if (llvm::Error err = (*engine)->call(in, out))
-        return fail(std::move(err));
-      b.scatter(y, yfp, prompts);
-    }
-  }
+  if (failed(runOverPrompts(getReferenceFunctionName(g.index), g, &xfp, yfp)))
+    return failure();
   // From here on `xfp` holds the layer's targets (and, after it, the next
   // layer's full-precision input).
   xfp = std::move(yfp);
@@ -787,23 +799,8 @@ LogicalResult Driver::run(std::vector<LayerResult> *results) {
   if (failed(start))
     return failure();
   if (*start == 0) {
-    FailureOr<std::unique_ptr<Program>> embed = lower(kEmbedFunctionName);
-    if (failed(embed))
+    if (failed(runOverPrompts(kEmbedFunctionName, graphs.front(), nullptr, xq)))
       return failure();
-    FailureOr<std::unique_ptr<Engine>> engine = createEngine(**embed);
-    if (failed(engine))
-      return failure();
-    for (const std::vector<size_t> &chunk : inOrder()) {
-      Batch b = makeBatch(chunk, graphs.front());
-      std::vector<float> y(b.B * b.S * D);
-      qr_tensor in[3] = {hostTensor(QR_DTYPE_I64, {b.B, b.S}, b.ids.data()),
-                         hostTensor(QR_DTYPE_I64, {b.B, b.S}, b.pos.data()),
-                         hostTensor(QR_DTYPE_BOOL, {b.B, b.S}, b.mask.data())};
-      qr_tensor out[1] = {hostTensor(QR_DTYPE_F32, {b.B, b.S, D}, y.data())};
-      if (llvm::Error err = (*engine)->call(in, out))
-        return fail(std::move(err));
-      b.scatter(y, xq, prompts);
-    }
     xfp = xq;
   }
   if (failed(captureAnchors()))
