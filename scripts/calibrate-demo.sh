@@ -20,8 +20,7 @@ THREADS=${QREALIGN_LAB_THREADS:-$(nproc)}
 SCHEMES=${QREALIGN_CAL_SCHEMES:-w8a8 w4a16 w4a8 w4a4}
 OBJECTIVES=${QREALIGN_CAL_OBJECTIVES:-rtn recon qrealign qrealign-plus}
 # The schedule: 10 epochs of the 192 prompts one at a time (1,920 steps per
-# layer); the anchor's coefficient 1 at 8-bit weights and 3 at 4-bit
-# (docs/calibration.md: how they were chosen).
+# layer); schemes, Q/K and the anchor's coefficients: scripts/lab-calibrate.sh.
 CAL_OPTS=${QREALIGN_CAL_OPTIONS:-epochs=10 batch-size=1}
 START=$(date +%s)
 elapsed() { local s=$(( $(date +%s) - START )); printf '%d:%02d' $((s / 60)) $((s % 60)); }
@@ -44,42 +43,21 @@ KEYWORDS=()
 [ -d "$SHARED" ] && KEYWORDS=(--keywords "$SHARED/refusal_keywords/refusal_keywords.json")
 
 stage 2 "probes on the aligned base, calibration prompts"
-"$BIN/qrealign-probe" fit "$BASE" --data "$S/probe.jsonl" --penalty l1 \
-  --num-threads "$THREADS" -o "$OUT/probes.safetensors" > "$OUT/probes.md"
+"$ROOT/scripts/lab-calibrate.sh" inputs "$LAB" "$BASE" "$OUT" "$THREADS"
 cat "$OUT/probes.md"
-# The calibration split (malicious and benign) and the probe split's
-# malicious prompts: none is in an evaluation set.
-{ cat "$S/calibration.jsonl"; grep '"label":1' "$S/probe.jsonl"; } > "$OUT/calib.jsonl"
 echo "calibration prompts: $(grep -c '"label":1' "$OUT/calib.jsonl") malicious," \
   "$(grep -c '"label":0' "$OUT/calib.jsonl") benign"
-# Paths in the IR are relative to it: everything lives in $OUT.
 cd "$OUT"
-"$BIN/qrealign-import" "$LAB/finetuned-p0.1" -o ft.mlir
 
 stage 3 "calibration: $SCHEMES x $OBJECTIVES ($CAL_OPTS)"
-scheme_args() {
-  case $1 in
-    w8a8) echo "w-bits=8 a-bits=8 skip=lm_head|qk|1" ;;
-    w4a16) echo "w-bits=4 group-size=128 skip=lm_head||3" ;;
-    w4a8) echo "w-bits=4 a-bits=8 group-size=128 skip=lm_head|qk|3" ;;
-    w4a4) echo "w-bits=4 a-bits=4 group-size=128 skip=lm_head|qk|3" ;;
-    *) echo "calibrate-demo: unknown scheme $1" >&2; exit 1 ;;
-  esac
-}
 MODELS=(--model "aligned base=$BASE" --model "fine-tuned p=0.1=$LAB/finetuned-p0.1")
 { echo "| scheme | objective | seconds | per layer: initial -> final loss |"
   echo "|---|---|---:|---|"; } > times.md
 for SCHEME in $SCHEMES; do
-  IFS='|' read -r ASSIGN QK ANCHOR <<< "$(scheme_args "$SCHEME")"
-  rm -f "$SCHEME-init.safetensors"
-  "$BIN/qrealign-opt" ft.mlir --qrealign-assign-quant="$ASSIGN" \
-    --qrealign-quantize-weights="form=fake lwc smooth $QK file=$SCHEME-init.safetensors scope=init" \
-    --qrealign-attach-probes="file=probes.safetensors" -o "$SCHEME-fake.mlir"
   for OBJ in $OBJECTIVES; do
     echo "-- $SCHEME $OBJ"
     T0=$(date +%s)
-    "$BIN/qrealign-opt" "$SCHEME-fake.mlir" --qrealign-calibrate="data=calib.jsonl objective=$OBJ anchor=$ANCHOR base=$BASE file=$SCHEME-$OBJ.safetensors $CAL_OPTS quiet" \
-      -o "$SCHEME-$OBJ.mlir"
+    "$ROOT/scripts/lab-calibrate.sh" run "$OUT" "$SCHEME" "$OBJ" "$BASE" "$CAL_OPTS quiet"
     LOSSES=$(/usr/bin/python3 - "$SCHEME-$OBJ.mlir" <<'EOF'
 import re, sys
 t = open(sys.argv[1]).read()

@@ -98,22 +98,11 @@ for P in 0 0.1; do
 done
 
 stage 5 "Q-realign: W8A8 calibration of the p = 0.1 model (qrealign-plus)"
-# Probes on the aligned base; the calibration split plus the probe split's
-# malicious prompts; the quantized model in its calibration form, then
-# qrealign-calibrate (docs/calibration.md). Paths in IR are relative to it.
+# Probes on the aligned base, the calibration prompts, the quantized model in
+# its calibration form, then qrealign-calibrate (docs/calibration.md).
 CAL=$OUT/calibration
-mkdir -p "$CAL"
-"$BIN/qrealign-probe" fit "$BASE" --data "$OUT/splits/probe.jsonl" --penalty l1 \
-  --num-threads "$THREADS" -o "$CAL/probes.safetensors" > /dev/null
-{ cat "$OUT/splits/calibration.jsonl"; grep '"label":1' "$OUT/splits/probe.jsonl"; } > "$CAL/calib.jsonl"
-( cd "$CAL"
-  rm -f w8a8-init.safetensors
-  "$BIN/qrealign-import" "$OUT/finetuned-p0.1" -o ft.mlir
-  "$BIN/qrealign-opt" ft.mlir --qrealign-assign-quant="w-bits=8 a-bits=8 skip=lm_head" \
-    --qrealign-quantize-weights="form=fake lwc smooth qk file=w8a8-init.safetensors scope=init" \
-    --qrealign-attach-probes="file=probes.safetensors" -o w8a8-fake.mlir
-  "$BIN/qrealign-opt" w8a8-fake.mlir --qrealign-calibrate="data=calib.jsonl objective=qrealign-plus base=$BASE file=w8a8-qrealign-plus.safetensors epochs=10 batch-size=1" \
-    -o w8a8-qrealign-plus.mlir )
+"$ROOT/scripts/lab-calibrate.sh" inputs "$OUT" "$BASE" "$CAL" "$THREADS"
+"$ROOT/scripts/lab-calibrate.sh" run "$CAL" w8a8 qrealign-plus "$BASE"
 
 stage 6 "evaluation"
 "$BIN/qrealign-eval" --splits "$OUT/splits" "${KEYWORDS[@]}" \
