@@ -14,6 +14,7 @@
 #include "qrealign/Support/Progress.h"
 #include "qrealign/Tokenizer/Tokenizer.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/StringMap.h"
@@ -117,6 +118,7 @@ private:
   std::vector<qr_tensor> calibrateInputs(Batch &b) const;
   FailureOr<double> evalLoss(Engine &engine, const LayerGraph &g, Streams *out);
   LogicalResult resetToRTN(const LayerGraph &g);
+  LogicalResult initSmoothing(const LayerGraph &g);
   LogicalResult runOverPrompts(llvm::StringRef function, const LayerGraph &g,
                                const Streams *input, Streams &output);
   LogicalResult calibrateLayer(const LayerGraph &g, LayerResult &r);
@@ -155,6 +157,8 @@ LogicalResult Driver::checkOptions() {
   for (double lr : {o.clipLr, o.smoothLr})
     if (!(lr >= 0) || !std::isfinite(lr))
       return error() << "learning rates must be finite and >= 0";
+  if (!(o.smoothAlpha >= 0 && o.smoothAlpha <= 1))
+    return error() << "smooth-alpha must be in [0, 1]";
   if (!std::isfinite(o.graph.margin) ||
       !std::isfinite(o.graph.anchorCoefficient) ||
       !std::isfinite(o.graph.probeCoefficient))
@@ -438,10 +442,108 @@ LogicalResult Driver::resetToRTN(const LayerGraph &g) {
   return success();
 }
 
+/// Sets the layer's smoothing scales, in the working module, SmoothQuant's
+/// way: s_k = max|x_k|^alpha / max|W[:, k]|^(1 - alpha), with x the shared
+/// input edge of the scale over every real token of the calibration set
+/// (the full-precision stream through @qrealign_statistics_N) and W the
+/// consumers' weights, stacked. A channel with no signal keeps 1.
+LogicalResult Driver::initSmoothing(const LayerGraph &g) {
+  if (g.statistics.empty())
+    return success();
+  std::string function = getStatisticsFunctionName(g.index);
+  auto fn = work->lookupSymbol<mlir::func::FuncOp>(function);
+  std::vector<int64_t> width;
+  for (Type t : fn.getResultTypes()) {
+    auto tt = cast<RankedTensorType>(t);
+    if (tt.getRank() != 3 || tt.isDynamicDim(2))
+      return fn.emitError(pass) << ": a smoothed edge must be [B, S, K] "
+                                << "with a static K, not " << t;
+    width.push_back(tt.getDimSize(2));
+  }
+  FailureOr<std::unique_ptr<Program>> program = lower(function);
+  if (failed(program))
+    return failure();
+  FailureOr<std::unique_ptr<Engine>> engine = createEngine(**program);
+  if (failed(engine))
+    return failure();
+  size_t n = width.size();
+  std::vector<std::vector<float>> xmax(n), wmax(n);
+  for (size_t i = 0; i < n; ++i)
+    xmax[i].assign(width[i], 0.0f);
+  for (const std::vector<size_t> &chunk : inOrder()) {
+    Batch b = makeBatch(chunk, g);
+    b.x = b.gather(xfp, prompts);
+    qr_tensor in[3] = {hostTensor(QR_DTYPE_F32, {b.B, b.S, D}, b.x.data()),
+                       hostTensor(QR_DTYPE_I64, {b.B, b.S}, b.pos.data()),
+                       hostTensor(QR_DTYPE_BOOL, {b.B, b.S}, b.mask.data())};
+    std::vector<std::vector<float>> y(n);
+    std::vector<qr_tensor> out;
+    for (size_t i = 0; i < n; ++i) {
+      y[i].resize(b.B * b.S * width[i]);
+      out.push_back(
+          hostTensor(QR_DTYPE_F32, {b.B, b.S, width[i]}, y[i].data()));
+    }
+    if (llvm::Error err = (*engine)->call(in, out))
+      return fail(std::move(err));
+    for (size_t i = 0; i < n; ++i)
+      for (int64_t m = 0; m < int64_t(b.members.size()); ++m)
+        for (int64_t t = b.pad(m, prompts); t < b.S; ++t) {
+          const float *row = y[i].data() + (m * b.S + t) * width[i];
+          for (int64_t k = 0; k < width[i]; ++k)
+            xmax[i][k] = std::max(xmax[i][k], std::fabs(row[k]));
+        }
+  }
+  SymbolTable symbols(*work);
+  ParamReader reader(*work, pass);
+  for (size_t i = 0; i < n; ++i) {
+    const LayerGraph::Statistic &stat = g.statistics[i];
+    int64_t K = width[i];
+    wmax[i].assign(K, 0.0f);
+    for (const std::string &w : stat.weights) {
+      auto param = symbols.lookup<ParamOp>(w);
+      RankedTensorType type = param ? param.getTensorType() : nullptr;
+      if (!type || type.getRank() != 2 || type.getDimSize(1) != K)
+        return fn.emitError(pass) << ": the smoothed weight @" << w
+                                  << " is not a [N, " << K << "] parameter";
+      FailureOr<std::vector<float>> v = reader.readFloats(param);
+      if (failed(v))
+        return failure();
+      for (size_t e = 0; e < v->size(); ++e)
+        wmax[i][e % K] = std::max(wmax[i][e % K], std::fabs((*v)[e]));
+    }
+    std::vector<float> scale(K, 1.0f);
+    for (int64_t k = 0; k < K; ++k) {
+      double s = std::pow(double(xmax[i][k]), o.smoothAlpha) /
+                 std::pow(double(wmax[i][k]), 1.0 - o.smoothAlpha);
+      if (xmax[i][k] > 0 && wmax[i][k] > 0 && std::isfinite(s))
+        scale[k] = float(std::max(s, 1e-5));
+    }
+    auto param = symbols.lookup<ParamOp>(stat.scale);
+    RankedTensorType type = param.getTensorType();
+    if (!type.getElementType().isF32() || type.getNumElements() != K)
+      return param.emitError(pass)
+             << ": a smoothing scale of " << K << " channels must be f32 with "
+             << K << " elements, not " << type;
+    param.setInitialValueAttr(
+        DenseElementsAttr::get(type, llvm::ArrayRef<float>(scale)));
+  }
+  return success();
+}
+
 LogicalResult Driver::calibrateLayer(const LayerGraph &g, LayerResult &r) {
   auto start = std::chrono::steady_clock::now();
   r.layer = g.index;
   size_t l = &g - graphs.data();
+  int epochs = o.epochs.size() == 1 || int64_t(l) <= int64_t(graphs.size()) / 2
+                   ? o.epochs.front()
+                   : o.epochs.back();
+  bool learn = o.graph.objective != Objective::RTN && epochs > 0;
+  // Nothing learned is round to nearest; learning starts with the
+  // smoothing scales from the full-precision input's statistics.
+  if (failed(!learn              ? resetToRTN(g)
+             : o.smoothQuantInit ? initSmoothing(g)
+                                 : success()))
+    return failure();
   // Full-precision targets from the full-precision stream.
   Streams yfp(prompts.size());
   if (failed(runOverPrompts(getReferenceFunctionName(g.index), g, &xfp, yfp)))
@@ -450,12 +552,6 @@ LogicalResult Driver::calibrateLayer(const LayerGraph &g, LayerResult &r) {
   // layer's full-precision input).
   xfp = std::move(yfp);
 
-  int epochs = o.epochs.size() == 1 || int64_t(l) <= int64_t(graphs.size()) / 2
-                   ? o.epochs.front()
-                   : o.epochs.back();
-  bool learn = o.graph.objective != Objective::RTN && epochs > 0;
-  if (!learn && failed(resetToRTN(g)))
-    return failure();
   std::string function = getCalibrateFunctionName(g.index);
   r.steps = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -753,6 +849,13 @@ LogicalResult Driver::finish(const std::vector<LayerResult> &done) {
           b.getNamedAttr("margin", b.getF64FloatAttr(o.graph.margin)),
           b.getNamedAttr("anchor",
                          b.getF64FloatAttr(o.graph.anchorCoefficient)),
+          b.getNamedAttr("smooth_init",
+                         b.getStringAttr(o.smoothQuantInit
+                                             ? llvm::formatv("smoothquant "
+                                                             "alpha={0}",
+                                                             o.smoothAlpha)
+                                                   .str()
+                                             : std::string("module"))),
           b.getNamedAttr("layers", b.getArrayAttr(layers)),
       }));
   return success();
@@ -782,7 +885,8 @@ LogicalResult Driver::run(std::vector<LayerResult> *results) {
   os << module << "|" << getObjectiveName(o.graph.objective) << "|"
      << o.graph.margin << "|" << o.graph.probeCoefficient << "|"
      << o.graph.anchorCoefficient << "|" << o.basePath << "|" << o.seed << "|"
-     << o.batchSize << "|" << o.clipLr << "|" << o.smoothLr << "|";
+     << o.batchSize << "|" << o.clipLr << "|" << o.smoothLr << "|"
+     << (o.smoothQuantInit ? o.smoothAlpha : -1.0) << "|";
   for (int e : o.epochs)
     os << e << ",";
   for (const Prompt &p : prompts) {

@@ -10,6 +10,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -57,10 +58,15 @@ std::string getCalibrateFunctionName(int64_t index) {
   return "qrealign_calibrate_" + std::to_string(index);
 }
 
+std::string getStatisticsFunctionName(int64_t index) {
+  return "qrealign_statistics_" + std::to_string(index);
+}
+
 static bool isGraphFunction(StringRef name) {
   return name == kEmbedFunctionName ||
          name.starts_with("qrealign_reference_") ||
-         name.starts_with("qrealign_calibrate_");
+         name.starts_with("qrealign_calibrate_") ||
+         name.starts_with("qrealign_statistics_");
 }
 
 void eraseCalibrationGraph(ModuleOp module) {
@@ -124,11 +130,12 @@ static LogicalResult buildEmbed(ModuleOp module, func::FuncOp forward,
   return success();
 }
 
-/// Replaces quantization and smoothing in `layer` (a clone) by their
-/// inputs and drops the linears' schemes: the full-precision layer.
-static void stripQuantization(LayerOp layer) {
+/// Replaces quantization and smoothing in `root` (a clone of a layer or a
+/// function holding its body) by their inputs and drops the linears'
+/// schemes: the full-precision layer.
+static void stripQuantization(Operation *root) {
   SmallVector<Operation *> dead;
-  layer.walk([&](Operation *op) {
+  root->walk([&](Operation *op) {
     if (auto fq = dyn_cast<FakeQuantizeOp>(op)) {
       fq.getResult().replaceAllUsesWith(fq.getInput());
       dead.push_back(op);
@@ -145,13 +152,14 @@ static void stripQuantization(LayerOp layer) {
   for (Operation *op : llvm::reverse(dead))
     op->erase();
   SmallVector<GetParamOp> unused;
-  layer.walk([&](GetParamOp get) {
+  root->walk([&](GetParamOp get) {
     if (get->use_empty())
       unused.push_back(get);
   });
   for (GetParamOp get : unused)
     get.erase();
-  layer.removeBoundaryAttr();
+  if (auto layer = dyn_cast<LayerOp>(root))
+    layer.removeBoundaryAttr();
 }
 
 /// The tensors calibration learns in `layer`: clipping logits of its
@@ -198,6 +206,75 @@ static void buildReference(ModuleOp module, LayerOp layer) {
   auto clone = cast<LayerOp>(fb.clone(*layer, map));
   stripQuantization(clone);
   func::ReturnOp::create(fb, layer.getLoc(), clone.getResult());
+}
+
+/// `@qrealign_statistics_N`: the layer's body at full precision, inlined,
+/// returning the input edge of each smoothing scale that has exactly one
+/// `qrealign.smooth` and only parameters as its consumers' weights.
+/// Records them in `g.statistics`; builds nothing when there are none.
+static void buildStatistics(ModuleOp module, LayerOp layer, LayerGraph &g) {
+  llvm::StringMap<SmallVector<SmoothOp>> edges;
+  llvm::StringMap<std::vector<std::string>> weights;
+  llvm::StringSet<> opaque;
+  layer.walk([&](Operation *op) {
+    auto scaleName = [](Value v) -> std::optional<StringRef> {
+      if (auto get = v.getDefiningOp<GetParamOp>())
+        return get.getName();
+      return std::nullopt;
+    };
+    if (auto s = dyn_cast<SmoothOp>(op)) {
+      if (std::optional<StringRef> name = scaleName(s.getScale()))
+        edges[*name].push_back(s);
+    } else if (auto sw = dyn_cast<SmoothWeightOp>(op)) {
+      std::optional<StringRef> name = scaleName(sw.getScale());
+      if (!name)
+        return;
+      if (auto w = sw.getWeight().getDefiningOp<GetParamOp>())
+        weights[*name].push_back(w.getName().str());
+      else
+        opaque.insert(*name);
+    }
+  });
+  SmallVector<Value> results;
+  for (const std::string &scale : g.smooth) {
+    auto e = edges.find(scale);
+    auto w = weights.find(scale);
+    if (e == edges.end() || e->second.size() != 1 || w == weights.end() ||
+        opaque.contains(scale))
+      continue;
+    g.statistics.push_back({scale, w->second});
+    results.push_back(e->second.front().getInput());
+  }
+  if (results.empty())
+    return;
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  Location loc = layer.getLoc();
+  auto func =
+      func::FuncOp::create(b, loc, getStatisticsFunctionName(layer.getIndex()),
+                           b.getFunctionType(layer.getInputs().getTypes(), {}));
+  Block *entry = func.addEntryBlock();
+  OpBuilder fb = OpBuilder::atBlockEnd(entry);
+  Block &body = layer.getBody().front();
+  IRMapping map;
+  map.map(body.getArguments(), entry->getArguments());
+  for (Operation &op : body.without_terminator())
+    fb.clone(op, map);
+  SmallVector<Value> mapped;
+  for (Value v : results)
+    mapped.push_back(map.lookup(v));
+  // Returned before stripping, so that an edge that was itself quantized
+  // becomes its full-precision input.
+  auto ret = func::ReturnOp::create(fb, loc, mapped);
+  stripQuantization(func);
+  // What the edges do not depend on (the rest of the layer) goes.
+  SmallVector<Operation *> ops;
+  for (Operation &op : entry->without_terminator())
+    ops.push_back(&op);
+  for (Operation *op : llvm::reverse(ops))
+    if (isOpTriviallyDead(op))
+      op->erase();
+  func.setFunctionType(
+      b.getFunctionType(layer.getInputs().getTypes(), ret.getOperandTypes()));
 }
 
 /// `@qrealign_calibrate_N`: the layer in fake-quantize form, its learned
@@ -313,6 +390,7 @@ buildCalibrationGraph(ModuleOp module, const GraphOptions &options,
     return failure();
   for (auto [layer, g] : llvm::zip(layers, graphs)) {
     buildReference(module, layer);
+    buildStatistics(module, layer, g);
     if (failed(buildCalibrate(module, layer, g, options, passName))) {
       eraseCalibrationGraph(module);
       return failure();

@@ -77,6 +77,14 @@ struct CalibratePass
       o.epochs.assign(epochs.begin(), epochs.end());
     o.clipLr = clipLr;
     o.smoothLr = smoothLr;
+    if (smoothInit != "smoothquant" && smoothInit != "module") {
+      module.emitError(pass) << ": smooth-init must be smoothquant or "
+                                "module, not '"
+                             << smoothInit << "'";
+      return signalPassFailure();
+    }
+    o.smoothQuantInit = smoothInit == "smoothquant";
+    o.smoothAlpha = smoothAlpha;
     o.basePath = base;
     o.file = file;
     o.scope = scope;

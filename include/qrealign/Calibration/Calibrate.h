@@ -46,6 +46,11 @@ struct CalibrationOptions {
   /// AdamW learning rates of clipping logits (LWC) and smoothing scales
   /// (LET), OmniQuant's 1e-2 and 1e-3 by default.
   double clipLr = 1e-2, smoothLr = 1e-3;
+  /// Start the smoothing scales SmoothQuant's way, from the calibration
+  /// set's full-precision activations (max|x_k|^alpha / max|W[:, k]|^(1 -
+  /// alpha)), as OmniQuant does; otherwise from the module's values.
+  bool smoothQuantInit = true;
+  double smoothAlpha = 0.5;
   /// The aligned base model (IR, HF directory or llama2.c .bin) whose
   /// states anchor qrealign-plus.
   std::string basePath;

@@ -17,7 +17,11 @@
 //       layer N in fake-quantize form, its clipping and smoothing tensors
 //       read `trainable`, and the objective written as ops
 //       (qrealign.squared_error, qrealign.gather_token,
-//       qrealign.boundary_loss, qrealign.add).
+//       qrealign.boundary_loss, qrealign.add);
+//   func.func @qrealign_statistics_N(hidden, positions, mask) -> (edges...)
+//       layer N at full precision, returning the shared input edge of each
+//       smoothing scale (what `qrealign.smooth` divides): the activation
+//       statistics that initialise the scales SmoothQuant-style.
 //
 // The engine runs and differentiates these functions (qr_engine_call,
 // qr_engine_optimize_step); the driver (Calibrate.h) only feeds batches.
@@ -74,6 +78,7 @@ struct GraphOptions {
 /// Symbol names of the functions built for layer `index`.
 std::string getReferenceFunctionName(int64_t index);
 std::string getCalibrateFunctionName(int64_t index);
+std::string getStatisticsFunctionName(int64_t index);
 inline constexpr llvm::StringLiteral kEmbedFunctionName = "qrealign_embed";
 
 /// The inputs of a calibration function after the layer's own (hidden,
@@ -97,6 +102,16 @@ struct LayerGraph {
   /// Parameters the calibration function reads `trainable`: clipping logits
   /// (`clip`), then smoothing scales (`smooth`), each in module order.
   std::vector<std::string> clip, smooth;
+  /// The smoothing scales @qrealign_statistics_N returns an edge for, in
+  /// its result order, each with the parameters its consumers'
+  /// `qrealign.smooth_weight` ops transform. A scale on no single
+  /// `qrealign.smooth`, or on a weight that is not a parameter, is not
+  /// here (it starts at the identity).
+  struct Statistic {
+    std::string scale;
+    std::vector<std::string> weights;
+  };
+  std::vector<Statistic> statistics;
 };
 
 /// Builds the functions above for every layer of `@forward`, replacing any

@@ -70,7 +70,11 @@ def QRealignCalibratePass : Pass<"qrealign-calibrate", "::mlir::ModuleOp"> {
     `auto` and a CUDA engine).
 
     For each layer, in order: the full-precision layer's outputs on the
-    full-precision stream are the targets; the layer's trainable tensors
+    full-precision stream are the targets; its smoothing scales start
+    SmoothQuant's way (`smooth-init`), `s_k = max|x_k|^alpha /
+    max|W[:, k]|^(1 - alpha)`, from the maxima of the full-precision edge
+    `x` over the calibration set's tokens and of the consumers' weights
+    `W`; the layer's trainable tensors
     take `epochs` passes of AdamW over the calibration prompts in batches of
     `batch-size` (shuffled per epoch from `seed`); its outputs on the
     quantized stream feed the next layer (OmniQuant's chaining). A layer
@@ -124,6 +128,12 @@ def QRealignCalibratePass : Pass<"qrealign-calibrate", "::mlir::ModuleOp"> {
            "Learning rate of clipping logits">,
     Option<"smoothLr", "smooth-lr", "double", /*default=*/"1e-3",
            "Learning rate of smoothing scales">,
+    Option<"smoothInit", "smooth-init", "std::string",
+           /*default=*/"\"smoothquant\"",
+           "Where smoothing scales start: smoothquant (from the calibration "
+           "set's activations) or module (their values in the module)">,
+    Option<"smoothAlpha", "smooth-alpha", "double", /*default=*/"0.5",
+           "SmoothQuant's migration strength alpha, in [0, 1]">,
     Option<"margin", "margin", "double", /*default=*/"0.0",
            "Margin of the boundary term">,
     Option<"probeCoefficient", "probe-coefficient", "double",

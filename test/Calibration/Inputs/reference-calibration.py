@@ -4,8 +4,10 @@ oracle of the differential test (written from docs/calibration.md and
 
 Llama layers at W8A8 (per-channel asymmetric weights with OmniQuant's
 sigmoid clipping, LWC, initialised at 4.0; per-token dynamic asymmetric
-activations on every linear input; identity-initialised smoothing scales
-on the two norm edges, LET), chained layer by layer (full-precision targets
+activations on every linear input; smoothing scales on the two norm
+edges, LET, initialised SmoothQuant's way: s_k = max|x_k|^0.5 /
+max|W[:, k]|^0.5, x the full-precision edge over every real token, W the
+edge's consumers' weights stacked), chained layer by layer (full-precision targets
 from the full-precision stream, the quantized stream into the next layer),
 each layer trained with AdamW (clipping logits lr 1e-2, smoothing scales
 lr 1e-3) on the whole calibration set as one batch, `steps` times, against
@@ -104,6 +106,7 @@ class Layer:
         H, KV = c["num_attention_heads"], c["num_key_value_heads"]
         hd = c["hidden_size"] // H
         h = rms_norm(x, self.norm1, c["rms_norm_eps"])
+        self.edges = [h]
         s1 = self.s1 if self.q else None
         if self.q:
             h = h / self.s1
@@ -121,12 +124,19 @@ class Layer:
         a = (scores.softmax(-1) @ vh).transpose(1, 2).reshape(B, S, H * hd)
         x = x + self.linear(a, "o_proj")
         h = rms_norm(x, self.norm2, c["rms_norm_eps"])
+        self.edges.append(h)
         s2 = self.s2 if self.q else None
         if self.q:
             h = h / self.s2
         g = self.linear(h, "gate_proj", s2)
         u = self.linear(h, "up_proj", s2)
         return x + self.linear(torch.nn.functional.silu(g) * u, "down_proj")
+
+
+def smoothquant(edge, mask, weights, alpha=0.5):
+    xmax = edge[mask].abs().amax(0)
+    wmax = torch.cat(weights).abs().amax(0)
+    return (xmax.pow(alpha) / wmax.pow(1 - alpha)).clamp_min(1e-5)
 
 
 def main():
@@ -156,9 +166,16 @@ def main():
     x_fp = W["model.embed_tokens.weight"][ids]
     x_q = x_fp.clone()
     for i in range(cfg["num_hidden_layers"]):
+        reference = Layer(W, i, cfg, False)
         with torch.no_grad():
-            target = Layer(W, i, cfg, False)(x_fp, pos, mask)
+            target = reference(x_fp, pos, mask)
         layer = Layer(W, i, cfg, True)
+        with torch.no_grad():
+            e1, e2 = reference.edges
+            layer.s1.copy_(smoothquant(e1, mask, [layer.w[r] for r in
+                                                  ("q_proj", "k_proj", "v_proj")]))
+            layer.s2.copy_(smoothquant(e2, mask, [layer.w[r] for r in
+                                                  ("gate_proj", "up_proj")]))
         pw_ = P["layers.%d.weight" % i]
         pb_ = P["layers.%d.bias" % i]
 
