@@ -31,10 +31,10 @@ case ${1:-} in
   run)
     OUT=$2 SCHEME=$3 OBJ=$4 BASE=$5
     OPTS=${6:-epochs=10 batch-size=1}
-    # Scheme, Q/K quantization, and the anchor's coefficient (1 at 8-bit
+    # Scheme, Q/K quantization, and the anchor's coefficient (0.5 at 8-bit
     # weights, 3 at 4-bit: how they were chosen is in docs/calibration.md).
     case $SCHEME in
-      w8a8) ASSIGN="w-bits=8 a-bits=8 skip=lm_head" QK=qk ANCHOR=1 ;;
+      w8a8) ASSIGN="w-bits=8 a-bits=8 skip=lm_head" QK=qk ANCHOR=0.5 ;;
       w4a16) ASSIGN="w-bits=4 group-size=128 skip=lm_head" QK= ANCHOR=3 ;;
       w4a8) ASSIGN="w-bits=4 a-bits=8 group-size=128 skip=lm_head" QK=qk ANCHOR=3 ;;
       w4a4) ASSIGN="w-bits=4 a-bits=4 group-size=128 skip=lm_head" QK=qk ANCHOR=3 ;;

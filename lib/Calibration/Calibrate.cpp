@@ -443,10 +443,11 @@ LogicalResult Driver::resetToRTN(const LayerGraph &g) {
 }
 
 /// Sets the layer's smoothing scales, in the working module, SmoothQuant's
-/// way: s_k = max|x_k|^alpha / max|W[:, k]|^(1 - alpha), with x the shared
-/// input edge of the scale over every real token of the calibration set
-/// (the full-precision stream through @qrealign_statistics_N) and W the
-/// consumers' weights, stacked. A channel with no signal keeps 1.
+/// way: s_k = c max|x_k|^alpha / max|W[:, k]|^(1 - alpha), with x the
+/// shared input edge of the scale over every real token of the calibration
+/// set (the full-precision stream through @qrealign_statistics_N), W the
+/// consumers' weights, stacked, and c making the scales' geometric mean 1.
+/// A channel with no signal starts at c.
 LogicalResult Driver::initSmoothing(const LayerGraph &g) {
   if (g.statistics.empty())
     return success();
@@ -518,6 +519,16 @@ LogicalResult Driver::initSmoothing(const LayerGraph &g) {
       if (xmax[i][k] > 0 && wmax[i][k] > 0 && std::isfinite(s))
         scale[k] = float(std::max(s, 1e-5));
     }
+    // Divided by their geometric mean: the quantizers are blind to a common
+    // factor (min-max ranges scale with it), but AdamW's steps are
+    // absolute, and at a mean of 1 they are as large, relative to the
+    // scales, as from the identity.
+    double logSum = 0;
+    for (float v : scale)
+      logSum += std::log(double(v));
+    double mean = std::exp(logSum / double(K));
+    for (float &v : scale)
+      v = float(double(v) / mean);
     auto param = symbols.lookup<ParamOp>(stat.scale);
     RankedTensorType type = param.getTensorType();
     if (!type.getElementType().isF32() || type.getNumElements() != K)

@@ -47,8 +47,9 @@ struct CalibrationOptions {
   /// (LET), OmniQuant's 1e-2 and 1e-3 by default.
   double clipLr = 1e-2, smoothLr = 1e-3;
   /// Start the smoothing scales SmoothQuant's way, from the calibration
-  /// set's full-precision activations (max|x_k|^alpha / max|W[:, k]|^(1 -
-  /// alpha)), as OmniQuant does; otherwise from the module's values.
+  /// set's full-precision activations (c max|x_k|^alpha / max|W[:, k]|^(1 -
+  /// alpha), c making their geometric mean 1), as OmniQuant does;
+  /// otherwise from the module's values.
   bool smoothQuantInit = true;
   double smoothAlpha = 0.5;
   /// The aligned base model (IR, HF directory or llama2.c .bin) whose

@@ -72,7 +72,7 @@ struct GraphOptions {
   /// Coefficient of the boundary term.
   double probeCoefficient = 1.0;
   /// Coefficient (lambda) of the anchor term (qrealign-plus).
-  double anchorCoefficient = 1.0;
+  double anchorCoefficient = 0.5;
 };
 
 /// Symbol names of the functions built for layer `index`.

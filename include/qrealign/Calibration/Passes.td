@@ -42,7 +42,7 @@ def QRealignBuildCalibrationPass
     without a boundary when the objective reads probes.
 
     ```
-    qrealign-opt probed-fake.mlir --qrealign-build-calibration="objective=qrealign-plus anchor=1.0"
+    qrealign-opt probed-fake.mlir --qrealign-build-calibration="objective=qrealign-plus anchor=0.5"
     ```
   }];
   let options = [
@@ -52,7 +52,7 @@ def QRealignBuildCalibrationPass
            "Margin m of the boundary term softplus(m - (w.h + b))">,
     Option<"probeCoefficient", "probe-coefficient", "double",
            /*default=*/"1.0", "Coefficient of the boundary term">,
-    Option<"anchor", "anchor", "double", /*default=*/"1.0",
+    Option<"anchor", "anchor", "double", /*default=*/"0.5",
            "Coefficient (lambda) of the anchor term (qrealign-plus)">
   ];
   let dependentDialects = ["::mlir::func::FuncDialect",
@@ -71,10 +71,11 @@ def QRealignCalibratePass : Pass<"qrealign-calibrate", "::mlir::ModuleOp"> {
 
     For each layer, in order: the full-precision layer's outputs on the
     full-precision stream are the targets; its smoothing scales start
-    SmoothQuant's way (`smooth-init`), `s_k = max|x_k|^alpha /
+    SmoothQuant's way (`smooth-init`), `s_k = c max|x_k|^alpha /
     max|W[:, k]|^(1 - alpha)`, from the maxima of the full-precision edge
     `x` over the calibration set's tokens and of the consumers' weights
-    `W`; the layer's trainable tensors
+    `W`, with `c` making their geometric mean 1; the layer's trainable
+    tensors
     take `epochs` passes of AdamW over the calibration prompts in batches of
     `batch-size` (shuffled per epoch from `seed`); its outputs on the
     quantized stream feed the next layer (OmniQuant's chaining). A layer
@@ -138,7 +139,7 @@ def QRealignCalibratePass : Pass<"qrealign-calibrate", "::mlir::ModuleOp"> {
            "Margin of the boundary term">,
     Option<"probeCoefficient", "probe-coefficient", "double",
            /*default=*/"1.0", "Coefficient of the boundary term">,
-    Option<"anchor", "anchor", "double", /*default=*/"1.0",
+    Option<"anchor", "anchor", "double", /*default=*/"0.5",
            "Coefficient of the anchor term (qrealign-plus)">,
     Option<"base", "base", "std::string", /*default=*/"\"\"",
            "The aligned base model (qrealign-plus)">,

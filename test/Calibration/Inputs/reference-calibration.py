@@ -5,9 +5,9 @@ oracle of the differential test (written from docs/calibration.md and
 Llama layers at W8A8 (per-channel asymmetric weights with OmniQuant's
 sigmoid clipping, LWC, initialised at 4.0; per-token dynamic asymmetric
 activations on every linear input; smoothing scales on the two norm
-edges, LET, initialised SmoothQuant's way: s_k = max|x_k|^0.5 /
+edges, LET, initialised SmoothQuant's way: s_k = c max|x_k|^0.5 /
 max|W[:, k]|^0.5, x the full-precision edge over every real token, W the
-edge's consumers' weights stacked), chained layer by layer (full-precision targets
+edge's consumers' weights stacked, c making the geometric mean 1), chained layer by layer (full-precision targets
 from the full-precision stream, the quantized stream into the next layer),
 each layer trained with AdamW (clipping logits lr 1e-2, smoothing scales
 lr 1e-3) on the whole calibration set as one batch, `steps` times, against
@@ -136,7 +136,8 @@ class Layer:
 def smoothquant(edge, mask, weights, alpha=0.5):
     xmax = edge[mask].abs().amax(0)
     wmax = torch.cat(weights).abs().amax(0)
-    return (xmax.pow(alpha) / wmax.pow(1 - alpha)).clamp_min(1e-5)
+    s = (xmax.pow(alpha) / wmax.pow(1 - alpha)).clamp_min(1e-5)
+    return s / s.log().mean().exp()  # geometric mean 1
 
 
 def main():
