@@ -121,6 +121,11 @@ private:
   LogicalResult initSmoothing(const LayerGraph &g);
   LogicalResult runOverPrompts(llvm::StringRef function, const LayerGraph &g,
                                const Streams *input, Streams &output);
+  LogicalResult runOverPrompts(
+      llvm::StringRef function, const LayerGraph &g, const Streams *input,
+      llvm::ArrayRef<int64_t> widths,
+      llvm::function_ref<void(const Batch &, std::vector<std::vector<float>> &)>
+          consume);
   LogicalResult calibrateLayer(const LayerGraph &g, LayerResult &r);
   std::string checkpointPath() const;
   LogicalResult saveCheckpoint(size_t nextLayer,
@@ -395,11 +400,14 @@ FailureOr<double> Driver::evalLoss(Engine &engine, const LayerGraph &g,
   return sum / double(chunks.size());
 }
 
-/// Runs `function`, one of (hidden, positions, mask) -> hidden or the
-/// embedding's (ids, positions, mask) -> hidden (`input` null), over every
-/// prompt in order; its outputs go to `output`.
-LogicalResult Driver::runOverPrompts(StringRef function, const LayerGraph &g,
-                                     const Streams *input, Streams &output) {
+/// Runs `function`, of (hidden, positions, mask) or, for the embedding,
+/// (ids, positions, mask) (`input` null), with results [B, S, widths[i]],
+/// over every prompt in order, and hands each batch's results to `consume`.
+LogicalResult Driver::runOverPrompts(
+    StringRef function, const LayerGraph &g, const Streams *input,
+    ArrayRef<int64_t> widths,
+    llvm::function_ref<void(const Batch &, std::vector<std::vector<float>> &)>
+        consume) {
   FailureOr<std::unique_ptr<Program>> program = lower(function);
   if (failed(program))
     return failure();
@@ -410,18 +418,31 @@ LogicalResult Driver::runOverPrompts(StringRef function, const LayerGraph &g,
     Batch b = makeBatch(chunk, g);
     if (input)
       b.x = b.gather(*input, prompts);
-    std::vector<float> y(b.B * b.S * D);
     qr_tensor in[3] = {input
                            ? hostTensor(QR_DTYPE_F32, {b.B, b.S, D}, b.x.data())
                            : hostTensor(QR_DTYPE_I64, {b.B, b.S}, b.ids.data()),
                        hostTensor(QR_DTYPE_I64, {b.B, b.S}, b.pos.data()),
                        hostTensor(QR_DTYPE_BOOL, {b.B, b.S}, b.mask.data())};
-    qr_tensor out[1] = {hostTensor(QR_DTYPE_F32, {b.B, b.S, D}, y.data())};
+    std::vector<std::vector<float>> y(widths.size());
+    std::vector<qr_tensor> out;
+    for (auto [i, width] : llvm::enumerate(widths)) {
+      y[i].resize(b.B * b.S * width);
+      out.push_back(hostTensor(QR_DTYPE_F32, {b.B, b.S, width}, y[i].data()));
+    }
     if (llvm::Error err = (*engine)->call(in, out))
       return fail(std::move(err));
-    b.scatter(y, output, prompts);
+    consume(b, y);
   }
   return success();
+}
+
+LogicalResult Driver::runOverPrompts(StringRef function, const LayerGraph &g,
+                                     const Streams *input, Streams &output) {
+  return runOverPrompts(
+      function, g, input, {D},
+      [&](const Batch &b, std::vector<std::vector<float>> &y) {
+        b.scatter(y.front(), output, prompts);
+      });
 }
 
 /// Sets the layer's trainable tensors, in the working module, to round to
@@ -461,31 +482,11 @@ LogicalResult Driver::initSmoothing(const LayerGraph &g) {
                                 << "with a static K, not " << t;
     width.push_back(tt.getDimSize(2));
   }
-  FailureOr<std::unique_ptr<Program>> program = lower(function);
-  if (failed(program))
-    return failure();
-  FailureOr<std::unique_ptr<Engine>> engine = createEngine(**program);
-  if (failed(engine))
-    return failure();
   size_t n = width.size();
   std::vector<std::vector<float>> xmax(n), wmax(n);
   for (size_t i = 0; i < n; ++i)
     xmax[i].assign(width[i], 0.0f);
-  for (const std::vector<size_t> &chunk : inOrder()) {
-    Batch b = makeBatch(chunk, g);
-    b.x = b.gather(xfp, prompts);
-    qr_tensor in[3] = {hostTensor(QR_DTYPE_F32, {b.B, b.S, D}, b.x.data()),
-                       hostTensor(QR_DTYPE_I64, {b.B, b.S}, b.pos.data()),
-                       hostTensor(QR_DTYPE_BOOL, {b.B, b.S}, b.mask.data())};
-    std::vector<std::vector<float>> y(n);
-    std::vector<qr_tensor> out;
-    for (size_t i = 0; i < n; ++i) {
-      y[i].resize(b.B * b.S * width[i]);
-      out.push_back(
-          hostTensor(QR_DTYPE_F32, {b.B, b.S, width[i]}, y[i].data()));
-    }
-    if (llvm::Error err = (*engine)->call(in, out))
-      return fail(std::move(err));
+  auto absMax = [&](const Batch &b, std::vector<std::vector<float>> &y) {
     for (size_t i = 0; i < n; ++i)
       for (int64_t m = 0; m < int64_t(b.members.size()); ++m)
         for (int64_t t = b.pad(m, prompts); t < b.S; ++t) {
@@ -493,7 +494,9 @@ LogicalResult Driver::initSmoothing(const LayerGraph &g) {
           for (int64_t k = 0; k < width[i]; ++k)
             xmax[i][k] = std::max(xmax[i][k], std::fabs(row[k]));
         }
-  }
+  };
+  if (failed(runOverPrompts(function, g, &xfp, width, absMax)))
+    return failure();
   SymbolTable symbols(*work);
   ParamReader reader(*work, pass);
   for (size_t i = 0; i < n; ++i) {
