@@ -64,7 +64,8 @@ def rms_norm(x, w, eps):
 def rope(x, pos, hd, theta):
     B, S, F = x.shape
     half = hd // 2
-    inv = 1.0 / theta ** (torch.arange(half, dtype=torch.float32) * 2 / hd)
+    inv = 1.0 / theta ** (torch.arange(half, dtype=torch.float32,
+                                       device=x.device) * 2 / hd)
     ang = pos.float().unsqueeze(-1) * inv
     cos, sin = ang.cos().unsqueeze(2), ang.sin().unsqueeze(2)
     h = x.reshape(B, S, F // hd, hd)
@@ -207,6 +208,7 @@ def main():
         x_q, x_fp = y.detach(), target
 
 
-torch.manual_seed(0)
-torch.set_num_threads(1)
-main()
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    main()
