@@ -7,6 +7,8 @@
 #include "qrealign/Registration/Registration.h"
 
 #include "qrealign/Calibration/Passes.h"
+#include "qrealign/Conversion/Passes.h"
+#include "qrealign/Conversion/Pipelines/Pipelines.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Dialect/QRealign/Transforms/Passes.h"
 
@@ -17,6 +19,7 @@
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
@@ -66,6 +69,7 @@ void mlir::qrealign::registerAllDialects(DialectRegistry &registry) {
   linalg::registerBufferizableOpInterfaceExternalModels(registry);
   scf::registerBufferizableOpInterfaceExternalModels(registry);
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
+  qrealign::registerBitcastBufferizationModel(registry);
 #if QREALIGN_WITH_NVVM_TARGET
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
 #endif
@@ -74,6 +78,8 @@ void mlir::qrealign::registerAllDialects(DialectRegistry &registry) {
 void mlir::qrealign::registerAllPasses() {
   qrealign::registerQRealignPasses();
   qrealign::registerQRealignCalibrationPasses();
+  qrealign::registerQRealignConversionPasses();
+  qrealign::registerQRealignPipelines();
 
   registerTransformsPasses();
   // The conversions of the CPU and NVVM lowering pipelines (not all of
@@ -98,6 +104,7 @@ void mlir::qrealign::registerAllPasses() {
   affine::registerAffinePasses();
   arith::registerArithPasses();
   bufferization::registerBufferizationPasses();
+  bufferization::registerBufferizationPipelines();
   func::registerFuncPasses();
   registerGPUPasses();
   registerLinalgPasses();

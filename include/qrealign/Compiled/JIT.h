@@ -1,0 +1,69 @@
+//===- JIT.h - qrealign functions compiled for the host ---------*- C++ -*-===//
+//
+// Part of the qrealign project.
+//
+// The CPU path of the compiled backend: a module of qrealign functions
+// lowered by qrealign-lower-to-cpu and compiled in memory by
+// mlir::ExecutionEngine. Functions are called through their C interface
+// (`_mlir_ciface_NAME`), one MemRefDescriptor pointer per tensor argument,
+// with the result's descriptor first. Returned buffers belong to the
+// caller (free `allocated`).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_COMPILED_JIT_H
+#define QREALIGN_COMPILED_JIT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+
+namespace mlir {
+class ExecutionEngine;
+} // namespace mlir
+
+namespace qrealign {
+/// A ranked strided memref as MLIR's C interface passes it.
+template <typename T, int Rank>
+struct MemRefDescriptor {
+  T *allocated;
+  T *aligned;
+  int64_t offset;
+  int64_t sizes[Rank];
+  int64_t strides[Rank];
+};
+
+/// A contiguous row-major view of `data` with `sizes`.
+template <typename T, int Rank>
+MemRefDescriptor<T, Rank> viewOf(T *data, const int64_t (&sizes)[Rank]) {
+  MemRefDescriptor<T, Rank> d{data, data, 0, {}, {}};
+  int64_t stride = 1;
+  for (int i = Rank - 1; i >= 0; --i) {
+    d.sizes[i] = sizes[i];
+    d.strides[i] = stride;
+    stride *= sizes[i];
+  }
+  return d;
+}
+
+class JitModule {
+public:
+  ~JitModule();
+  /// Lowers `module` (modified in place) with qrealign-lower-to-cpu, every
+  /// public function with a C interface, and compiles it at -O`optLevel`.
+  /// Errors carry the diagnostics of the lowering.
+  static llvm::Expected<std::unique_ptr<JitModule>>
+  compile(mlir::ModuleOp module, unsigned optLevel = 3);
+
+  /// The address of function `name`'s C interface.
+  llvm::Expected<void *> lookup(llvm::StringRef name);
+
+private:
+  JitModule() = default;
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+};
+} // namespace qrealign
+
+#endif // QREALIGN_COMPILED_JIT_H

@@ -1,0 +1,27 @@
+//===- Passes.h - Conversions out of the qrealign dialect -------*- C++ -*-===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_CONVERSION_PASSES_H
+#define QREALIGN_CONVERSION_PASSES_H
+
+#include "qrealign/Conversion/QRealignToLinalg/QRealignToLinalg.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::qrealign {
+#define GEN_PASS_DECL
+#include "qrealign/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "qrealign/Conversion/Passes.h.inc"
+} // namespace mlir::qrealign
+
+#endif // QREALIGN_CONVERSION_PASSES_H

@@ -1,0 +1,64 @@
+//===- Passes.td - Conversions out of the qrealign dialect -*- tablegen -*-===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_CONVERSION_PASSES_TD
+#define QREALIGN_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertQRealignToLinalgPass
+    : Pass<"convert-qrealign-to-linalg", "::mlir::func::FuncOp"> {
+  let summary = "Lower qrealign compute ops to linalg on tensors";
+  let description = [{
+    Rewrites the compute ops of a function into `linalg.generic` ops on
+    tensors in destination-passing style (every result is written into a
+    `tensor.empty` or a filled init operand), plus `tensor` reshapes, and
+    `arith` / `math` scalar code in the bodies. Parameters stay
+    `qrealign.get_param`: binding them to function arguments is the
+    runtime's business, so scales and zero points are always tensors, never
+    constants or types.
+
+    - `qrealign.layer`: inlined.
+    - `qrealign.add`, `qrealign.swiglu`: elementwise.
+    - `qrealign.rms_norm`: a sum-of-squares reduction over the last axis,
+      then `x * rsqrt(ss / D + eps) * weight`, in f32.
+    - `qrealign.embedding`: a gather (`tensor.extract` in the body).
+    - `qrealign.dequantize`: levels unpacked from their storage bytes in
+      the grouped form `[N, G, K / G]` (two 4-bit levels per byte as `[N,
+      K / 2, 2]`: the packed bytes are read as bytes, never as a
+      one-byte-per-element `i4` buffer), then `(q - z) * s`.
+    - `qrealign.linear` on a float weight (including a dequantized one:
+      W4A16): a contraction over the input channels, `x [M, K] · W [N, K]ᵀ`
+      with the leading axes of `x` collapsed into `M`, accumulating in the
+      result type; then the bias.
+    - `qrealign.linear` whose scheme quantizes activations (`a_bits < 16`,
+      dynamic) on a `qrealign.dequantize`d weight (W8A8, W4A8, W4A4): the
+      integer path.
+      1. Per-token dynamic asymmetric quantization of `x` (the engine's
+         activation quantizer): `s = max((max(x, 0) - min(x, 0)) / (2^b -
+         1), 1e-8)`, `z = roundeven(-min(x, 0) / s)`, levels
+         `clamp(roundeven(x / s) + z, 0, 2^b - 1) - 2^(b-1)` as `i8`.
+      2. The weight's levels `i8 [N, K]` unpacked from storage.
+      3. `acc[m, n, g] = Σ_j a[m, g, j] · w[n, g, j]`: an `i8 × i8 → i32`
+         contraction per weight scale group (one group per channel).
+      4. Epilogue: the zero points enter as row-sum corrections, `t = acc -
+         zw · Σa - za · Σw + (K / G) · za · zw` (`i32`), then `y[m, n] =
+         sa[m] · Σ_g sw[n, g] · t[m, n, g] + bias[n]` in f32.
+
+    Errors, located at the op: a linear whose scheme quantizes its weight
+    while the weight is still a float parameter (run
+    `qrealign-quantize-weights` first), static activation quantization, a
+    quantized-activation linear on a float weight, and ops with no lowering
+    yet (`rope`, `attention`, `fake_quantize`, `smooth`, the calibration
+    ops).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+#endif // QREALIGN_CONVERSION_PASSES_TD

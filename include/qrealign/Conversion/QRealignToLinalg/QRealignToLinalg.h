@@ -1,0 +1,59 @@
+//===- QRealignToLinalg.h - qrealign to linalg on tensors -------*- C++ -*-===//
+//
+// Part of the qrealign project.
+//
+// The patterns of convert-qrealign-to-linalg, and the building blocks of
+// its integer path, which the differential kernel tests call directly to
+// compare the intermediate values (quantized activations, i32
+// accumulators) bit for bit with a scalar reference.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_CONVERSION_QREALIGNTOLINALG_QREALIGNTOLINALG_H
+#define QREALIGN_CONVERSION_QREALIGNTOLINALG_QREALIGNTOLINALG_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::qrealign {
+/// The patterns of convert-qrealign-to-linalg (all but the quantized
+/// linears, see populateQRealignQuantizedLinearPatterns).
+void populateQRealignToLinalgPatterns(RewritePatternSet &patterns);
+
+/// The integer path of linears with quantized activations on dequantized
+/// weights. They read the `qrealign.dequantize` producing the weight, so
+/// they run before that op is lowered.
+void populateQRealignQuantizedLinearPatterns(RewritePatternSet &patterns);
+
+/// Bufferization of `tensor.bitcast` (to a view of the same buffer), which
+/// the lowering of packed `ui8` storage needs and MLIR 22 lacks.
+void registerBitcastBufferizationModel(DialectRegistry &registry);
+
+namespace linalg_lowering {
+/// Per-row dynamic asymmetric quantization of `x` ([M, K], f32) to `bits`
+/// (2..8) signed levels, as the engine's activation quantizer.
+struct RowQuantized {
+  Value levels; // i8 [M, K]: clamp(roundeven(x / s) + z, 0, 2^b - 1) - 2^(b-1)
+  Value scale;  // f32 [M]: max((max(x, 0) - min(x, 0)) / (2^b - 1), 1e-8)
+  Value zeroPoint; // i32 [M]: roundeven(-min(x, 0) / s) - 2^(b-1)
+};
+RowQuantized buildRowQuantization(OpBuilder &b, Location loc, Value x,
+                                  int64_t bits);
+
+/// Signed levels i8 [N, K] from `packed` storage: i8 [N, K] for 5..8 bits
+/// (returned as is), ui8 [N, K / 2] for 2..4 bits (low nibble first,
+/// offset-binary).
+Value buildUnpackLevels(OpBuilder &b, Location loc, Value packed, int64_t bits);
+
+/// acc[m, n, g] = Σ_j a[m, g * J + j] · w[n, g * J + j] (i8 × i8 → i32)
+/// with J = K / groups: `a` is [M, K], `w` is [N, K].
+Value buildGroupedIntMatmul(OpBuilder &b, Location loc, Value a, Value w,
+                            int64_t groups);
+
+/// sums[r, g] = Σ_j q[r, g * J + j] in i32, for `q` i8 [R, K].
+Value buildGroupRowSums(OpBuilder &b, Location loc, Value q, int64_t groups);
+} // namespace linalg_lowering
+} // namespace mlir::qrealign
+
+#endif // QREALIGN_CONVERSION_QREALIGNTOLINALG_QREALIGNTOLINALG_H

@@ -1,0 +1,64 @@
+//===- Pipelines.cpp - Named lowering pipelines ---------------------------===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Conversion/Pipelines/Pipelines.h"
+
+#include "qrealign/Conversion/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+// Equivalent to the mlir-opt pipeline
+//   func.func(convert-qrealign-to-linalg,linalg-fuse-elementwise-ops),
+//   canonicalize,cse,
+//   one-shot-bufferize{bufferize-function-boundaries
+//                      function-boundary-type-conversion=identity-layout-map},
+//   buffer-deallocation-pipeline,func.func(convert-linalg-to-loops),
+//   convert-scf-to-cf,expand-strided-metadata,lower-affine,
+//   finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,
+//   convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,
+//   reconcile-unrealized-casts
+// built from the passes' constructors, so that a library embedding it (the
+// JIT) needs no pass registry.
+void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm) {
+  OpPassManager &fn = pm.nest<func::FuncOp>();
+  fn.addPass(createConvertQRealignToLinalgPass());
+  fn.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.nest<func::FuncOp>().addPass(createConvertLinalgToLoopsPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::qrealign::registerQRealignPipelines() {
+  PassPipelineRegistration<>(
+      "qrealign-lower-to-cpu",
+      "Lower qrealign functions to the LLVM dialect for the host CPU",
+      [](OpPassManager &pm) { buildLowerToCPUPipeline(pm); });
+}

@@ -1,0 +1,784 @@
+//===- QRealignToLinalg.cpp - qrealign to linalg on tensors ---------------===//
+//
+// Part of the qrealign project.
+//
+// Every op becomes linalg.generic ops on tensors in destination-passing
+// style, with tensor reshapes between them. The quantized linears take the
+// integer path: per-token dynamic quantization of the activations, an
+// i8 x i8 -> i32 contraction per weight scale group, and an epilogue that
+// applies the zero points as row-sum corrections and both scales. What is
+// computed, and in which order, is written in Passes.td; the differential
+// kernel tests (test/Unit/Conversion) hold it to a scalar reference.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Conversion/QRealignToLinalg/QRealignToLinalg.h"
+#include "qrealign/Conversion/Passes.h"
+#include "qrealign/Dialect/QRealign/IR/QRealign.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::qrealign {
+#define GEN_PASS_DEF_CONVERTQREALIGNTOLINALGPASS
+#include "qrealign/Conversion/Passes.h.inc"
+} // namespace mlir::qrealign
+
+using namespace mlir;
+using namespace mlir::qrealign;
+using namespace mlir::qrealign::linalg_lowering;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+static RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+/// A tensor of `sizes` filled with `value` (the init of a reduction).
+static Value filledTensor(OpBuilder &b, Location loc,
+                          ArrayRef<OpFoldResult> sizes, TypedAttr value) {
+  Value init = tensor::EmptyOp::create(b, loc, sizes, value.getType());
+  Value c = arith::ConstantOp::create(b, loc, value);
+  return linalg::FillOp::create(b, loc, c, init).getResult(0);
+}
+
+static Value emptyTensor(OpBuilder &b, Location loc,
+                         ArrayRef<OpFoldResult> sizes, Type element) {
+  return tensor::EmptyOp::create(b, loc, sizes, element);
+}
+
+/// `v` converted to the float type `to` (exact widening or rounding).
+static Value castFloat(OpBuilder &b, Location loc, Value v, Type to) {
+  Type from = v.getType();
+  if (from == to)
+    return v;
+  if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+    return arith::ExtFOp::create(b, loc, to, v);
+  return arith::TruncFOp::create(b, loc, to, v);
+}
+
+static SmallVector<utils::IteratorType> iterators(unsigned parallel,
+                                                  unsigned reduction = 0) {
+  SmallVector<utils::IteratorType> it(parallel, utils::IteratorType::parallel);
+  it.append(reduction, utils::IteratorType::reduction);
+  return it;
+}
+
+/// The map (d0, ..., d{n-1}) -> (d{dims[0]}, d{dims[1]}, ...).
+static AffineMap pick(MLIRContext *ctx, unsigned n, ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(n, 0, exprs, ctx);
+}
+
+static SmallVector<unsigned> range(unsigned begin, unsigned end) {
+  SmallVector<unsigned> r;
+  for (unsigned i = begin; i < end; ++i)
+    r.push_back(i);
+  return r;
+}
+
+static OpFoldResult dimOf(OpBuilder &b, Location loc, Value v, int64_t i) {
+  return tensor::getMixedSize(b, loc, v, i);
+}
+
+/// The sizes of `v`'s leading axes (all but the last).
+static SmallVector<OpFoldResult> leadingSizes(OpBuilder &b, Location loc,
+                                              Value v) {
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, v);
+  sizes.pop_back();
+  return sizes;
+}
+
+/// The loops of a linear: its L leading axes, then `extra` more.
+static SmallVector<unsigned> withLead(unsigned lead, ArrayRef<unsigned> extra) {
+  SmallVector<unsigned> dims = range(0, lead);
+  dims.append(extra.begin(), extra.end());
+  return dims;
+}
+
+/// `q` [..., K] as [..., groups, K / groups] (a static split of the last
+/// axis: the leading axes, dynamic or not, stay as they are).
+static Value expandGroups(OpBuilder &b, Location loc, Value q, int64_t groups) {
+  RankedTensorType t = tensorType(q);
+  int64_t rank = t.getRank(), k = t.getDimSize(rank - 1);
+  SmallVector<int64_t> shape(t.getShape().drop_back());
+  shape.append({groups, k / groups});
+  SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, q);
+  sizes.append({b.getIndexAttr(groups), b.getIndexAttr(k / groups)});
+  SmallVector<ReassociationIndices> re;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    re.push_back({i});
+  re.push_back({rank - 1, rank});
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, t.getElementType()), q, re, sizes);
+}
+
+/// A scale or zero-point tensor [R, G] (R = 1 or N) and the map that reads
+/// it from loops (.., n at `rowDim`, g at `groupDim`, ..): a one-row tensor
+/// is collapsed to [G] so that every map stays a projected permutation.
+static std::pair<Value, AffineMap> rangeOperand(OpBuilder &b, Location loc,
+                                                Value v, unsigned numLoops,
+                                                unsigned rowDim,
+                                                unsigned groupDim) {
+  MLIRContext *ctx = b.getContext();
+  if (tensorType(v).getDimSize(0) != 1)
+    return {v, pick(ctx, numLoops, {rowDim, groupDim})};
+  Value row = tensor::CollapseShapeOp::create(
+      b, loc, v, SmallVector<ReassociationIndices>{{0, 1}});
+  return {row, pick(ctx, numLoops, {groupDim})};
+}
+
+//===----------------------------------------------------------------------===//
+// Building blocks of the integer path
+//===----------------------------------------------------------------------===//
+
+RowQuantized linalg_lowering::buildRowQuantization(OpBuilder &b, Location loc,
+                                                   Value x, int64_t bits) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type(), i32 = b.getI32Type(), i8 = b.getI8Type();
+  RankedTensorType xType = tensorType(x);
+  unsigned lead = xType.getRank() - 1;
+  SmallVector<OpFoldResult> rows = leadingSizes(b, loc, x);
+  ArrayRef<int64_t> rowShape = xType.getShape().drop_back();
+  int64_t half = int64_t(1) << (bits - 1);
+  double top = double((int64_t(1) << bits) - 1);
+  AffineMap all = pick(ctx, lead + 1, range(0, lead + 1));
+  AffineMap row = pick(ctx, lead + 1, range(0, lead));
+
+  // max(x, 0) and min(x, 0) per row: reductions from 0.
+  Value zero = filledTensor(b, loc, rows, b.getF32FloatAttr(0));
+  auto minmax = linalg::GenericOp::create(
+      b, loc, TypeRange{zero.getType(), zero.getType()}, ValueRange{x},
+      ValueRange{zero, zero}, {all, row, row}, iterators(lead, 1),
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value v = castFloat(nb, nl, args[0], f32);
+        linalg::YieldOp::create(
+            nb, nl,
+            ValueRange{arith::MaximumFOp::create(nb, nl, args[1], v),
+                       arith::MinimumFOp::create(nb, nl, args[2], v)});
+      });
+
+  // s = max((hi - lo) / (2^b - 1), 1e-8); z = roundeven(-lo / s) - 2^(b-1).
+  AffineMap id = pick(ctx, lead, range(0, lead));
+  auto ranges = linalg::GenericOp::create(
+      b, loc,
+      TypeRange{RankedTensorType::get(rowShape, f32),
+                RankedTensorType::get(rowShape, i32)},
+      minmax.getResults(),
+      ValueRange{emptyTensor(b, loc, rows, f32),
+                 emptyTensor(b, loc, rows, i32)},
+      SmallVector<AffineMap>(4, id), iterators(lead),
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value span = arith::SubFOp::create(nb, nl, args[0], args[1]);
+        Value steps =
+            arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(top));
+        Value floor =
+            arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(1e-8f));
+        Value s = arith::MaximumFOp::create(
+            nb, nl, arith::DivFOp::create(nb, nl, span, steps), floor);
+        Value neg = arith::NegFOp::create(nb, nl, args[1]);
+        Value zf = math::RoundEvenOp::create(
+            nb, nl, arith::DivFOp::create(nb, nl, neg, s));
+        Value z = arith::SubIOp::create(
+            nb, nl, arith::FPToSIOp::create(nb, nl, i32, zf),
+            arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(half)));
+        linalg::YieldOp::create(nb, nl, ValueRange{s, z});
+      });
+  Value scale = ranges.getResult(0), zeroPoint = ranges.getResult(1);
+
+  // levels = clamp(roundeven(x / s) + z + 2^(b-1), 0, 2^b - 1) - 2^(b-1).
+  auto levels = linalg::GenericOp::create(
+      b, loc, TypeRange{RankedTensorType::get(xType.getShape(), i8)},
+      ValueRange{x, scale, zeroPoint},
+      ValueRange{emptyTensor(b, loc, tensor::getMixedSizes(b, loc, x), i8)},
+      {all, row, row, all}, iterators(lead + 1),
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value v = castFloat(nb, nl, args[0], f32);
+        Value c = arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(half));
+        Value zf = arith::SIToFPOp::create(
+            nb, nl, f32, arith::AddIOp::create(nb, nl, args[2], c));
+        Value r = arith::AddFOp::create(
+            nb, nl,
+            math::RoundEvenOp::create(
+                nb, nl, arith::DivFOp::create(nb, nl, v, args[1])),
+            zf);
+        r = arith::MaximumFOp::create(
+            nb, nl, r,
+            arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(0)));
+        r = arith::MinimumFOp::create(
+            nb, nl, r,
+            arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(top)));
+        Value q = arith::SubIOp::create(
+            nb, nl, arith::FPToSIOp::create(nb, nl, i32, r), c);
+        linalg::YieldOp::create(
+            nb, nl, ValueRange{arith::TruncIOp::create(nb, nl, i8, q)});
+      });
+  return {levels.getResult(0), scale, zeroPoint};
+}
+
+Value linalg_lowering::buildUnpackLevels(OpBuilder &b, Location loc,
+                                         Value packed, int64_t bits) {
+  if (bits > 4)
+    return packed;
+  MLIRContext *ctx = b.getContext();
+  Type i8 = b.getI8Type();
+  RankedTensorType t = tensorType(packed);
+  // ui8 storage read as signless bytes.
+  Value bytes = tensor::BitcastOp::create(
+      b, loc, RankedTensorType::get(t.getShape(), i8), packed);
+  int64_t n = t.getDimSize(0), half = t.getDimSize(1);
+  auto pairs = RankedTensorType::get({n, half, 2}, i8);
+  auto unpack = linalg::GenericOp::create(
+      b, loc, TypeRange{pairs}, ValueRange{bytes},
+      ValueRange{emptyTensor(
+          b, loc, {b.getIndexAttr(n), b.getIndexAttr(half), b.getIndexAttr(2)},
+          i8)},
+      {pick(ctx, 3, {0, 1}), pick(ctx, 3, {0, 1, 2})}, iterators(3),
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        auto c = [&](int64_t v) {
+          return arith::ConstantOp::create(nb, nl, nb.getI8IntegerAttr(v));
+        };
+        Value low = arith::AndIOp::create(nb, nl, args[0], c(15));
+        Value high = arith::ShRUIOp::create(nb, nl, args[0], c(4));
+        Value second =
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ne,
+                                  linalg::IndexOp::create(nb, nl, 2),
+                                  arith::ConstantIndexOp::create(nb, nl, 0));
+        Value nibble = arith::SelectOp::create(nb, nl, second, high, low);
+        linalg::YieldOp::create(
+            nb, nl, ValueRange{arith::SubIOp::create(nb, nl, nibble, c(8))});
+      });
+  return tensor::CollapseShapeOp::create(
+      b, loc, unpack.getResult(0),
+      SmallVector<ReassociationIndices>{{0}, {1, 2}});
+}
+
+Value linalg_lowering::buildGroupedIntMatmul(OpBuilder &b, Location loc,
+                                             Value a, Value w, int64_t groups) {
+  MLIRContext *ctx = b.getContext();
+  Type i32 = b.getI32Type();
+  unsigned lead = tensorType(a).getRank() - 1;
+  Value a3 = expandGroups(b, loc, a, groups);
+  Value w3 = expandGroups(b, loc, w, groups);
+  SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, a);
+  sizes.append({dimOf(b, loc, w, 0), b.getIndexAttr(groups)});
+  Value init = filledTensor(b, loc, sizes, b.getI32IntegerAttr(0));
+  // Loops (lead..., n, g, j): a[lead..., g, j] * w[n, g, j] summed over j.
+  unsigned n = lead, g = lead + 1, j = lead + 2, loops = lead + 3;
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{a3, w3},
+             ValueRange{init},
+             {pick(ctx, loops, withLead(lead, {g, j})),
+              pick(ctx, loops, {n, g, j}),
+              pick(ctx, loops, withLead(lead, {n, g}))},
+             iterators(lead + 2, 1),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value x = arith::ExtSIOp::create(nb, nl, i32, args[0]);
+               Value y = arith::ExtSIOp::create(nb, nl, i32, args[1]);
+               linalg::YieldOp::create(
+                   nb, nl,
+                   ValueRange{arith::AddIOp::create(
+                       nb, nl, args[2], arith::MulIOp::create(nb, nl, x, y))});
+             })
+      .getResult(0);
+}
+
+Value linalg_lowering::buildGroupRowSums(OpBuilder &b, Location loc, Value q,
+                                         int64_t groups) {
+  MLIRContext *ctx = b.getContext();
+  Type i32 = b.getI32Type();
+  unsigned lead = tensorType(q).getRank() - 1;
+  Value q3 = expandGroups(b, loc, q, groups);
+  SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, q);
+  sizes.push_back(b.getIndexAttr(groups));
+  Value init = filledTensor(b, loc, sizes, b.getI32IntegerAttr(0));
+  unsigned loops = lead + 2;
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{q3},
+             ValueRange{init},
+             {pick(ctx, loops, range(0, loops)),
+              pick(ctx, loops, range(0, lead + 1))},
+             iterators(lead + 1, 1),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nl,
+                   ValueRange{arith::AddIOp::create(
+                       nb, nl, args[1],
+                       arith::ExtSIOp::create(nb, nl, i32, args[0]))});
+             })
+      .getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Patterns
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// out[..., n] = Σ_k x[..., k] · W[n, k] (+ bias[n]) on float operands,
+/// accumulating in the result's element type.
+Value buildFloatLinear(OpBuilder &b, Location loc, Value x, Value weight,
+                       Value bias, RankedTensorType resultType) {
+  MLIRContext *ctx = b.getContext();
+  Type acc = resultType.getElementType();
+  unsigned lead = resultType.getRank() - 1;
+  unsigned n = lead, k = lead + 1, loops = lead + 2;
+  SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, x);
+  sizes.push_back(dimOf(b, loc, weight, 0));
+  Value init = filledTensor(b, loc, sizes, b.getFloatAttr(acc, 0));
+  Value y =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{resultType}, ValueRange{x, weight},
+          ValueRange{init},
+          {pick(ctx, loops, withLead(lead, {k})), pick(ctx, loops, {n, k}),
+           pick(ctx, loops, withLead(lead, {n}))},
+          iterators(lead + 1, 1),
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value p =
+                arith::MulFOp::create(nb, nl, castFloat(nb, nl, args[0], acc),
+                                      castFloat(nb, nl, args[1], acc));
+            linalg::YieldOp::create(
+                nb, nl, ValueRange{arith::AddFOp::create(nb, nl, args[2], p)});
+          })
+          .getResult(0);
+  if (!bias)
+    return y;
+  AffineMap all = pick(ctx, lead + 1, range(0, lead + 1));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{resultType}, ValueRange{y, bias},
+             ValueRange{emptyTensor(b, loc, sizes, acc)},
+             {all, pick(ctx, lead + 1, {n}), all}, iterators(lead + 1),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nl,
+                   ValueRange{arith::AddFOp::create(
+                       nb, nl, args[0], castFloat(nb, nl, args[1], acc))});
+             })
+      .getResult(0);
+}
+
+struct LinearLowering : OpConversionPattern<LinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LinearOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op,
+                       buildFloatLinear(rewriter, op.getLoc(),
+                                        adaptor.getInput(), adaptor.getWeight(),
+                                        adaptor.getBias(), op.getType()));
+    return success();
+  }
+};
+
+/// The integer path: see Passes.td.
+struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rewriter) const override {
+    QuantSchemeAttr scheme = op.getQuantAttr();
+    auto deq = op.getWeight().getDefiningOp<DequantizeOp>();
+    if (!scheme || !scheme.quantizesActivations() ||
+        scheme.getAct() != ActQuantMode::Dynamic || !deq)
+      return failure();
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    RankedTensorType type = op.getType();
+    unsigned lead = type.getRank() - 1;
+    int64_t k = op.getInFeatures();
+    int64_t groups = tensorType(deq.getScale()).getDimSize(1);
+    int64_t groupWidth = k / groups;
+
+    Value x = op.getInput();
+    RowQuantized a = buildRowQuantization(rewriter, loc, x, scheme.getABits());
+    Value w = buildUnpackLevels(rewriter, loc, deq.getPacked(), deq.getBits());
+    Value acc = buildGroupedIntMatmul(rewriter, loc, a.levels, w, groups);
+    Value weightSums = buildGroupRowSums(rewriter, loc, w, groups);
+    Value zw = deq.getZeroPoint();
+    Value actSums =
+        zw ? buildGroupRowSums(rewriter, loc, a.levels, groups) : Value();
+
+    // Loops (lead..., n, g): partial[..., n] = Σ_g sw[n, g] · t[..., n, g].
+    unsigned n = lead, g = lead + 1, loops = lead + 2;
+    auto [sw, swMap] = rangeOperand(rewriter, loc, deq.getScale(), loops, n, g);
+    SmallVector<Value> ins = {acc, a.zeroPoint, weightSums, sw};
+    SmallVector<AffineMap> maps = {pick(ctx, loops, range(0, loops)),
+                                   pick(ctx, loops, range(0, lead)),
+                                   pick(ctx, loops, {n, g}), swMap};
+    if (zw) {
+      auto [zwRow, zwMap] = rangeOperand(rewriter, loc, zw, loops, n, g);
+      ins.append({zwRow, actSums});
+      maps.append({zwMap, pick(ctx, loops, withLead(lead, {g}))});
+    }
+    AffineMap out = pick(ctx, loops, range(0, lead + 1));
+    maps.push_back(out);
+    SmallVector<OpFoldResult> sizes = leadingSizes(rewriter, loc, x);
+    sizes.push_back(rewriter.getIndexAttr(op.getOutFeatures()));
+    Value init =
+        filledTensor(rewriter, loc, sizes, rewriter.getF32FloatAttr(0));
+    Value partial =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init},
+            maps, iterators(lead + 1, 1),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              // t = acc - za·Σw (- zw·Σa + J·za·zw)
+              Value za = args[1];
+              Value t = arith::SubIOp::create(
+                  nb, nl, args[0], arith::MulIOp::create(nb, nl, za, args[2]));
+              if (zw) {
+                Value z = arith::ExtSIOp::create(nb, nl, i32, args[4]);
+                t = arith::SubIOp::create(
+                    nb, nl, t, arith::MulIOp::create(nb, nl, z, args[5]));
+                Value width = arith::ConstantOp::create(
+                    nb, nl, nb.getI32IntegerAttr(groupWidth));
+                t = arith::AddIOp::create(
+                    nb, nl, t,
+                    arith::MulIOp::create(
+                        nb, nl, arith::MulIOp::create(nb, nl, width, za), z));
+              }
+              Value term = arith::MulFOp::create(
+                  nb, nl, castFloat(nb, nl, args[3], f32),
+                  arith::SIToFPOp::create(nb, nl, f32, t));
+              linalg::YieldOp::create(
+                  nb, nl,
+                  ValueRange{arith::AddFOp::create(nb, nl, args.back(), term)});
+            })
+            .getResult(0);
+
+    // y[..., n] = partial[..., n] · sa[...] (+ bias[n]), in the result type.
+    Type element = type.getElementType();
+    Value bias = op.getBias();
+    AffineMap all = pick(ctx, lead + 1, range(0, lead + 1));
+    SmallVector<Value> eIns = {partial, a.scale};
+    SmallVector<AffineMap> eMaps = {all, pick(ctx, lead + 1, range(0, lead))};
+    if (bias) {
+      eIns.push_back(bias);
+      eMaps.push_back(pick(ctx, lead + 1, {n}));
+    }
+    eMaps.push_back(all);
+    Value y = linalg::GenericOp::create(
+                  rewriter, loc, TypeRange{type}, eIns,
+                  ValueRange{emptyTensor(rewriter, loc, sizes, element)}, eMaps,
+                  iterators(lead + 1),
+                  [&](OpBuilder &nb, Location nl, ValueRange args) {
+                    Value v = arith::MulFOp::create(nb, nl, args[0], args[1]);
+                    if (bias)
+                      v = arith::AddFOp::create(
+                          nb, nl, v, castFloat(nb, nl, args[2], f32));
+                    linalg::YieldOp::create(
+                        nb, nl, ValueRange{castFloat(nb, nl, v, element)});
+                  })
+                  .getResult(0);
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    RankedTensorType type = op.getType();
+    Type element = type.getElementType();
+    int64_t n = type.getDimSize(0), k = type.getDimSize(1);
+    int64_t groups = tensorType(adaptor.getScale()).getDimSize(1);
+    Value q =
+        buildUnpackLevels(rewriter, loc, adaptor.getPacked(), op.getBits());
+    Value q3 = expandGroups(rewriter, loc, q, groups);
+    auto [s, sMap] = rangeOperand(rewriter, loc, adaptor.getScale(), 3, 0, 1);
+    SmallVector<Value> ins = {q3, s};
+    SmallVector<AffineMap> maps = {pick(ctx, 3, {0, 1, 2}), sMap};
+    Value zero = adaptor.getZeroPoint();
+    if (zero) {
+      auto [z, zMap] = rangeOperand(rewriter, loc, zero, 3, 0, 1);
+      ins.push_back(z);
+      maps.push_back(zMap);
+    }
+    maps.push_back(pick(ctx, 3, {0, 1, 2}));
+    auto type3 = RankedTensorType::get({n, groups, k / groups}, element);
+    Value w3 = linalg::GenericOp::create(
+                   rewriter, loc, TypeRange{type3}, ins,
+                   ValueRange{emptyTensor(rewriter, loc,
+                                          {rewriter.getIndexAttr(n),
+                                           rewriter.getIndexAttr(groups),
+                                           rewriter.getIndexAttr(k / groups)},
+                                          element)},
+                   maps, iterators(3),
+                   [&](OpBuilder &nb, Location nl, ValueRange args) {
+                     Value level = arith::ExtSIOp::create(nb, nl, i32, args[0]);
+                     if (zero)
+                       level = arith::SubIOp::create(
+                           nb, nl, level,
+                           arith::ExtSIOp::create(nb, nl, i32, args[2]));
+                     Value v = arith::MulFOp::create(
+                         nb, nl, arith::SIToFPOp::create(nb, nl, f32, level),
+                         castFloat(nb, nl, args[1], f32));
+                     linalg::YieldOp::create(
+                         nb, nl, ValueRange{castFloat(nb, nl, v, element)});
+                   })
+                   .getResult(0);
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+        op, type, w3, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    return success();
+  }
+};
+
+struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Type f32 = rewriter.getF32Type();
+    Value x = adaptor.getInput();
+    RankedTensorType type = op.getType();
+    unsigned rank = type.getRank();
+    int64_t d = type.getDimSize(rank - 1);
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, x);
+    Value init = filledTensor(rewriter, loc, ArrayRef(sizes).drop_back(),
+                              rewriter.getF32FloatAttr(0));
+    Value squares =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{init.getType()}, ValueRange{x},
+            ValueRange{init},
+            {pick(ctx, rank, range(0, rank)),
+             pick(ctx, rank, range(0, rank - 1))},
+            iterators(rank - 1, 1),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value v = castFloat(nb, nl, args[0], f32);
+              linalg::YieldOp::create(
+                  nb, nl,
+                  ValueRange{arith::AddFOp::create(
+                      nb, nl, args[1], arith::MulFOp::create(nb, nl, v, v))});
+            })
+            .getResult(0);
+    double eps = op.getEpsilon().convertToDouble();
+    Type element = type.getElementType();
+    Value out =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{type},
+            ValueRange{x, squares, adaptor.getWeight()},
+            ValueRange{emptyTensor(rewriter, loc, sizes, element)},
+            {pick(ctx, rank, range(0, rank)),
+             pick(ctx, rank, range(0, rank - 1)), pick(ctx, rank, {rank - 1}),
+             pick(ctx, rank, range(0, rank))},
+            iterators(rank),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value mean = arith::DivFOp::create(
+                  nb, nl, args[1],
+                  arith::ConstantOp::create(nb, nl,
+                                            nb.getF32FloatAttr(float(d))));
+              Value r = math::RsqrtOp::create(
+                  nb, nl,
+                  arith::AddFOp::create(
+                      nb, nl, mean,
+                      arith::ConstantOp::create(
+                          nb, nl, nb.getF32FloatAttr(float(eps)))));
+              Value v = arith::MulFOp::create(
+                  nb, nl,
+                  arith::MulFOp::create(nb, nl, castFloat(nb, nl, args[0], f32),
+                                        r),
+                  castFloat(nb, nl, args[2], f32));
+              linalg::YieldOp::create(
+                  nb, nl, ValueRange{castFloat(nb, nl, v, element)});
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// Elementwise binary ops: add and swiglu.
+template <typename Op>
+struct ElementwiseLowering : OpConversionPattern<Op> {
+  using OpConversionPattern<Op>::OpConversionPattern;
+  using OpAdaptor = typename Op::Adaptor;
+  LogicalResult
+  matchAndRewrite(Op op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    unsigned rank = type.getRank();
+    Value lhs = adaptor.getOperands()[0], rhs = adaptor.getOperands()[1];
+    AffineMap id = pick(op.getContext(), rank, range(0, rank));
+    Value out =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{type}, ValueRange{lhs, rhs},
+            ValueRange{emptyTensor(rewriter, loc,
+                                   tensor::getMixedSizes(rewriter, loc, lhs),
+                                   type.getElementType())},
+            {id, id, id}, iterators(rank),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value v;
+              if constexpr (std::is_same_v<Op, AddOp>) {
+                v = arith::AddFOp::create(nb, nl, args[0], args[1]);
+              } else {
+                // silu(g) · u = g / (1 + exp(-g)) · u
+                Value one = arith::ConstantOp::create(
+                    nb, nl, nb.getFloatAttr(args[0].getType(), 1.0));
+                Value e = math::ExpOp::create(
+                    nb, nl, arith::NegFOp::create(nb, nl, args[0]));
+                Value silu = arith::DivFOp::create(
+                    nb, nl, args[0], arith::AddFOp::create(nb, nl, one, e));
+                v = arith::MulFOp::create(nb, nl, silu, args[1]);
+              }
+              linalg::YieldOp::create(nb, nl, ValueRange{v});
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+struct EmbeddingLowering : OpConversionPattern<EmbeddingOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(EmbeddingOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    unsigned rank = type.getRank();
+    Value ids = adaptor.getIds(), table = adaptor.getTable();
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, ids);
+    sizes.push_back(rewriter.getIndexAttr(type.getDimSize(rank - 1)));
+    Type element = type.getElementType();
+    Value out = linalg::GenericOp::create(
+                    rewriter, loc, TypeRange{type}, ValueRange{ids},
+                    ValueRange{emptyTensor(rewriter, loc, sizes, element)},
+                    {pick(op.getContext(), rank, range(0, rank - 1)),
+                     pick(op.getContext(), rank, range(0, rank))},
+                    iterators(rank),
+                    [&](OpBuilder &nb, Location nl, ValueRange args) {
+                      Value row = arith::IndexCastOp::create(
+                          nb, nl, nb.getIndexType(), args[0]);
+                      Value col = linalg::IndexOp::create(nb, nl, rank - 1);
+                      Value v = tensor::ExtractOp::create(nb, nl, table,
+                                                          ValueRange{row, col});
+                      linalg::YieldOp::create(
+                          nb, nl, ValueRange{castFloat(nb, nl, v, element)});
+                    })
+                    .getResult(0);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+struct LayerInlining : OpConversionPattern<LayerOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LayerOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Block &body = op.getBody().front();
+    auto yield = cast<YieldOp>(body.getTerminator());
+    Value out = yield.getValue();
+    rewriter.inlineBlockBefore(&body, op, adaptor.getInputs());
+    rewriter.replaceOp(op, out);
+    rewriter.eraseOp(yield);
+    return success();
+  }
+};
+} // namespace
+
+void mlir::qrealign::populateQRealignToLinalgPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<LinearLowering, DequantizeLowering, RMSNormLowering,
+               ElementwiseLowering<AddOp>, ElementwiseLowering<SwiGLUOp>,
+               EmbeddingLowering, LayerInlining>(patterns.getContext());
+}
+
+void mlir::qrealign::populateQRealignQuantizedLinearPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<QuantizedLinearLowering>(patterns.getContext());
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct ConvertQRealignToLinalgPass
+    : qrealign::impl::ConvertQRealignToLinalgPassBase<
+          ConvertQRealignToLinalgPass> {
+  void runOnOperation() override;
+};
+} // namespace
+
+/// Located errors for what has no lowering, before anything is rewritten.
+static LogicalResult checkLowerable(func::FuncOp func) {
+  bool ok = true;
+  func.walk([&](Operation *op) {
+    if (!isa<QRealignDialect>(op->getDialect()))
+      return;
+    if (isa<ParamOp, GetParamOp, LayerOp, YieldOp, AddOp, SwiGLUOp, RMSNormOp,
+            EmbeddingOp, DequantizeOp>(op))
+      return;
+    auto linear = dyn_cast<LinearOp>(op);
+    if (!linear) {
+      op->emitError() << "convert-qrealign-to-linalg: '" << op->getName()
+                      << "' has no lowering to linalg yet";
+      ok = false;
+      return;
+    }
+    QuantSchemeAttr scheme = linear.getQuantAttr();
+    if (!scheme)
+      return;
+    bool dequantized = linear.getWeight().getDefiningOp<DequantizeOp>();
+    if (scheme.quantizesWeights() && !dequantized) {
+      linear.emitError() << "convert-qrealign-to-linalg: linear '"
+                         << linear.getName()
+                         << "' has a quantized scheme on a float weight: run "
+                            "qrealign-quantize-weights (form=packed) first";
+      ok = false;
+    } else if (scheme.quantizesActivations() &&
+               scheme.getAct() != ActQuantMode::Dynamic) {
+      linear.emitError() << "convert-qrealign-to-linalg: linear '"
+                         << linear.getName()
+                         << "': static activation quantization has no "
+                            "lowering yet (dynamic per-token only)";
+      ok = false;
+    } else if (scheme.quantizesActivations() && !dequantized) {
+      linear.emitError() << "convert-qrealign-to-linalg: linear '"
+                         << linear.getName()
+                         << "' quantizes activations of a float weight: the "
+                            "integer path needs a qrealign.dequantize weight";
+      ok = false;
+    }
+  });
+  return success(ok);
+}
+
+void ConvertQRealignToLinalgPass::runOnOperation() {
+  func::FuncOp func = getOperation();
+  MLIRContext *ctx = &getContext();
+  if (failed(checkLowerable(func)))
+    return signalPassFailure();
+
+  // The quantized linears first: they read the dequantize ops of their
+  // weights, which the second step lowers.
+  RewritePatternSet quantized(ctx);
+  populateQRealignQuantizedLinearPatterns(quantized);
+  if (failed(applyPatternsGreedily(func, std::move(quantized))))
+    return signalPassFailure();
+
+  ConversionTarget target(*ctx);
+  target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
+                         math::MathDialect, tensor::TensorDialect>();
+  target.addIllegalDialect<QRealignDialect>();
+  target.addLegalOp<ParamOp, GetParamOp>();
+  RewritePatternSet patterns(ctx);
+  populateQRealignToLinalgPatterns(patterns);
+  if (failed(applyPartialConversion(func, target, std::move(patterns))))
+    return signalPassFailure();
+}

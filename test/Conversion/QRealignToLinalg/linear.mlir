@@ -1,0 +1,117 @@
+// RUN: qrealign-opt %s --convert-qrealign-to-linalg | FileCheck %s
+// Upstream clean-up keeps the lowered IR valid.
+// RUN: qrealign-opt %s --convert-qrealign-to-linalg --cse --canonicalize | FileCheck %s --check-prefix=CLEAN
+// After elementwise fusion, a W4A16 weight is dequantized inside its
+// contraction, in the grouped form [N, G, K / G].
+// RUN: qrealign-opt %s --pass-pipeline='builtin.module(func.func(convert-qrealign-to-linalg,linalg-fuse-elementwise-ops),canonicalize,cse)' | FileCheck %s --check-prefix=FUSED
+
+// A float linear: the leading axes stay (no reshape of dynamic sizes), a
+// bf16 weight is widened in the body, the bias added after the contraction.
+// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+// CHECK-DAG: #[[Y:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @float_linear
+// CHECK-SAME: (%[[IN:.*]]: tensor<?x?x64xf32>, %[[WT:.*]]: tensor<32x64xbf16>, %[[B:.*]]: tensor<32xbf16>)
+// CHECK: %[[FILL:.*]] = linalg.fill
+// CHECK: %[[MM:.*]] = linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[Y]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[IN]], %[[WT]] : tensor<?x?x64xf32>, tensor<32x64xbf16>) outs(%[[FILL]] : tensor<?x?x32xf32>)
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: linalg.generic {{.*}} ins(%[[MM]], %[[B]] : tensor<?x?x32xf32>, tensor<32xbf16>)
+// CHECK-NOT: qrealign.
+// CHECK: return
+func.func @float_linear(%x: tensor<?x?x64xf32>, %w: tensor<32x64xbf16>, %b: tensor<32xbf16>) -> tensor<?x?x32xf32> {
+  %y = qrealign.linear "q_proj" %x, %w bias %b : (tensor<?x?x64xf32>, tensor<32x64xbf16>, tensor<32xbf16>) -> tensor<?x?x32xf32>
+  return %y : tensor<?x?x32xf32>
+}
+
+// W4A16 g32: nibbles unpacked from the ui8 bytes read as i8 (low nibble
+// first, offset-binary), then (q - z) * s per group, then a float
+// contraction.
+// CHECK-LABEL: func.func @w4a16
+// CHECK: %[[BYTES:.*]] = tensor.bitcast %{{.*}} : tensor<32x32xui8> to tensor<32x32xi8>
+// CHECK: %[[PAIRS:.*]] = linalg.generic {{.*}} ins(%[[BYTES]] : tensor<32x32xi8>) outs(%{{.*}} : tensor<32x32x2xi8>)
+// CHECK: %[[LO:.*]] = arith.andi %{{.*}}, %c15_i8
+// CHECK: %[[HI:.*]] = arith.shrui %{{.*}}, %c4_i8
+// CHECK: %[[SECOND:.*]] = arith.cmpi ne, %{{.*}}, %c0
+// CHECK: %[[NIB:.*]] = arith.select %[[SECOND]], %[[HI]], %[[LO]] : i8
+// CHECK: arith.subi %[[NIB]], %c8_i8 : i8
+// CHECK: %[[LEVELS:.*]] = tensor.collapse_shape %[[PAIRS]] {{\[}}[0], [1, 2]] : tensor<32x32x2xi8> into tensor<32x64xi8>
+// CHECK: %[[GROUPED:.*]] = tensor.expand_shape %[[LEVELS]] {{\[}}[0], [1, 2]] output_shape [32, 2, 32]
+// CHECK: linalg.generic {{.*}} ins(%[[GROUPED]], %{{.*}}, %{{.*}} : tensor<32x2x32xi8>, tensor<32x2xf32>, tensor<32x2xi8>) outs(%{{.*}} : tensor<32x2x32xf32>)
+// CHECK: arith.subi
+// CHECK: arith.sitofp
+// CHECK: arith.mulf
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<32x2x32xf32> into tensor<32x64xf32>
+
+// FUSED-LABEL: func.func @w4a16
+// FUSED: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<4x2x32xf32>, tensor<32x2x32xi8>, tensor<32x2xf32>, tensor<32x2xi8>) outs(%{{.*}} : tensor<4x32xf32>)
+// FUSED: arith.sitofp
+// FUSED: arith.mulf
+// FUSED: arith.mulf
+// FUSED: arith.addf
+func.func @w4a16(%x: tensor<4x64xf32>, %p: tensor<32x32xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<4x32xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x32xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x64xf32>
+  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 32>} : (tensor<4x64xf32>, tensor<32x64xf32>) -> tensor<4x32xf32>
+  return %y : tensor<4x32xf32>
+}
+
+// W8A8, per-channel asymmetric weights, dynamic per-token activations: the
+// integer path.
+// CHECK-LABEL: func.func @w8a8
+// CHECK-SAME: (%[[X8:.*]]: tensor<?x?x64xf32>, %[[P8:.*]]: tensor<32x64xi8>, %[[S8:.*]]: tensor<32x1xf32>, %[[Z8:.*]]: tensor<32x1xi8>)
+// The constants of the path (hoisted): 2^8 - 1, the scale floor, the level
+// offset 2^7, the group width.
+// CHECK-DAG: arith.constant 2.550000e+02 : f32
+// CHECK-DAG: arith.constant 9.99999993E-9 : f32
+// CHECK-DAG: arith.constant 128 : i32
+// CHECK-DAG: arith.constant 64 : i32
+// 1. Per-token range from 0, scale and zero point, levels.
+// CHECK: %[[MM8:.*]]:2 = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X8]] : tensor<?x?x64xf32>)
+// CHECK: arith.maximumf
+// CHECK: arith.minimumf
+// CHECK: %[[SZ:.*]]:2 = linalg.generic {{.*}} ins(%[[MM8]]#0, %[[MM8]]#1 : tensor<?x?xf32>, tensor<?x?xf32>) outs(%{{.*}}, %{{.*}} : tensor<?x?xf32>, tensor<?x?xi32>)
+// CHECK: math.roundeven
+// CHECK: %[[QA:.*]] = linalg.generic {{.*}} ins(%[[X8]], %[[SZ]]#0, %[[SZ]]#1 : tensor<?x?x64xf32>, tensor<?x?xf32>, tensor<?x?xi32>) outs(%{{.*}} : tensor<?x?x64xi8>)
+// CHECK: math.roundeven
+// CHECK: arith.trunci %{{.*}} : i32 to i8
+// 2. The i8 x i8 -> i32 contraction per group (one group per channel).
+// CHECK: %[[A3:.*]] = tensor.expand_shape %[[QA]] {{\[}}[0], [1], [2, 3]]
+// CHECK: %[[W3:.*]] = tensor.expand_shape %[[P8]] {{\[}}[0], [1, 2]] output_shape [32, 1, 64]
+// CHECK: %[[ACC:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[A3]], %[[W3]] : tensor<?x?x1x64xi8>, tensor<32x1x64xi8>) outs(%{{.*}} : tensor<?x?x32x1xi32>)
+// CHECK: arith.extsi %{{.*}} : i8 to i32
+// CHECK: arith.extsi %{{.*}} : i8 to i32
+// CHECK: arith.muli
+// CHECK: arith.addi
+// 3. Row sums of the weight and the activations.
+// CHECK: %[[SW:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<32x1xi32>)
+// CHECK: %[[SA:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<?x?x1xi32>)
+// 4. The epilogue: corrections, then both scales.
+// CHECK: %[[PART:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[ACC]], %[[SZ]]#1, %[[SW]], %[[S8]], %[[Z8]], %[[SA]] :
+// CHECK: arith.sitofp
+// CHECK: linalg.generic {{.*}} ins(%[[PART]], %[[SZ]]#0 : tensor<?x?x32xf32>, tensor<?x?xf32>) outs(%{{.*}} : tensor<?x?x32xf32>)
+// CHECK-NOT: qrealign.
+// CHECK: return
+
+// CLEAN-LABEL: func.func @w8a8
+// CLEAN: math.roundeven
+// CLEAN: arith.muli
+// CLEAN: return
+func.func @w8a8(%x: tensor<?x?x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x1xf32>, %z: tensor<32x1xi8>) -> tensor<?x?x32xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 8 : (tensor<32x64xi8>, tensor<32x1xf32>, tensor<32x1xi8>) -> tensor<32x64xf32>
+  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 8, a_bits = 8>} : (tensor<?x?x64xf32>, tensor<32x64xf32>) -> tensor<?x?x32xf32>
+  return %y : tensor<?x?x32xf32>
+}
+
+// W4A4 per tensor, symmetric: a one-row scale is read as [G]; no weight
+// zero point, so no activation row sums.
+// CHECK-LABEL: func.func @w4a4_tensor_sym
+// CHECK-DAG: arith.constant 1.500000e+01 : f32
+// CHECK-DAG: arith.constant 8 : i32
+// CHECK: %[[ROW:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0, 1]] : tensor<1x1xf32> into tensor<1xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %[[ROW]] : tensor<3x32x1xi32>, tensor<3xi32>, tensor<32x1xi32>, tensor<1xf32>)
+func.func @w4a4_tensor_sym(%x: tensor<3x64xf32>, %p: tensor<32x32xui8>, %s: tensor<1x1xf32>) -> tensor<3x32xf32> {
+  %w = qrealign.dequantize %p, %s bits = 4 : (tensor<32x32xui8>, tensor<1x1xf32>) -> tensor<32x64xf32>
+  %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, a_bits = 4, granularity = per_tensor, symmetric = true>} : (tensor<3x64xf32>, tensor<32x64xf32>) -> tensor<3x32xf32>
+  return %y : tensor<3x32xf32>
+}
