@@ -7,6 +7,7 @@
 #include "qrealign/Compiled/JIT.h"
 
 #include "qrealign/Conversion/Pipelines/Pipelines.h"
+#include "qrealign/Registration/Registration.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -34,7 +35,10 @@ JitModule::compile(ModuleOp module, unsigned optLevel) {
     llvm::InitializeNativeTargetAsmPrinter();
   });
   MLIRContext *ctx = module.getContext();
+  // The dialects and external models (bufferization) of the pipeline,
+  // whatever the caller's context registered.
   DialectRegistry registry;
+  mlir::qrealign::registerAllDialects(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   ctx->appendDialectRegistry(registry);
@@ -58,6 +62,12 @@ JitModule::compile(ModuleOp module, unsigned optLevel) {
                                      diagnostics);
   }
 
+  // What is left of qrealign: the manifest of the bound arguments.
+  for (Operation &op : llvm::make_early_inc_range(*module.getBody()))
+    if (!isa<func::FuncOp, LLVM::LLVMFuncOp>(op) &&
+        op.getName().getDialectNamespace() == "qrealign")
+      op.erase();
+
   // The transformer is a function_ref: it must outlive create().
   std::function<llvm::Error(llvm::Module *)> transformer =
       makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
@@ -75,4 +85,9 @@ JitModule::compile(ModuleOp module, unsigned optLevel) {
 
 llvm::Expected<void *> JitModule::lookup(llvm::StringRef name) {
   return engine->lookup(("_mlir_ciface_" + name).str());
+}
+
+llvm::Error JitModule::invokePacked(llvm::StringRef name,
+                                    llvm::MutableArrayRef<void *> args) {
+  return engine->invokePacked(("_mlir_ciface_" + name).str(), args);
 }

@@ -11,7 +11,9 @@ the first ids in ../shared/models/stories260K/README.md). Checked three ways:
     rotate_half RoPE, tied embeddings, safetensors), so the HF import path,
     rotate_half and the safetensors reader must agree with llama2.c too;
  3. both tokenizers (llama2.c tok512.bin and SentencePiece tok512.model)
-    encode the reference text to the generated ids.
+    encode the reference text to the generated ids;
+ 4. 1 and 2 again with `--backend compiled`: the model lowered by
+    qrealign-lower-to-cpu and JIT-compiled, not the libtorch engine.
 
 Exits 77 (a ctest skip) with a message when ../shared or the engine is
 missing.
@@ -151,10 +153,13 @@ def main():
     write_hf(os.path.join(model_dir, "stories260K.bin"), hf_dir)
 
     failures = 0
-    for label, model, extra in (("llama2.c import", mlir, []),
-                                ("Hugging Face conversion", hf_dir,
-                                 ["--tokenizer", tok_bin,
-                                  "--chat-template", "none"])):
+    hf_extra = ["--tokenizer", tok_bin, "--chat-template", "none"]
+    compiled = ["--backend", "compiled"]
+    for label, model, extra in (
+            ("llama2.c import", mlir, []),
+            ("Hugging Face conversion", hf_dir, hf_extra),
+            ("llama2.c, compiled", mlir, compiled),
+            ("Hugging Face, compiled", hf_dir, hf_extra + compiled)):
         out = run([qrun, model, "--prompt", "", "--max-new-tokens", "200",
                    "--format", "jsonl"] + extra)
         got = json.loads(out.splitlines()[0])
@@ -167,7 +172,8 @@ def main():
         if not ok:
             failures += 1
             print("expected:\n%s\ngot:\n%s" % (text, got["completion"]))
-        ids = got["ids"]
+        if "--backend" not in extra:
+            ids = got["ids"]
 
     for tok in (tok_bin, tok_model):
         enc = run([qrun, mlir, "--tokenizer", tok, "--tokenize-only",

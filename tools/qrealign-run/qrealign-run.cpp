@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Checkpoint/ModelConfig.h"
+#include "qrealign/Compiled/CompiledModel.h"
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Engine/Program.h"
 #include "qrealign/Session/ModelSession.h"
@@ -33,6 +34,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 using namespace llvm;
 
@@ -65,6 +67,13 @@ static cl::opt<int> maxNewTokens("max-new-tokens",
 static cl::opt<int> batchSize("batch-size",
                               cl::desc("Prompts decoded together"), cl::init(8),
                               cl::cat(cat));
+static cl::opt<std::string>
+    backend("backend",
+            cl::desc("engine (the libtorch engine, default) or compiled (the "
+                     "model lowered by qrealign-lower-to-cpu and JIT-compiled; "
+                     "each prompt runs alone, and every generated token reruns "
+                     "the whole sequence: no KV cache yet)"),
+            cl::init("engine"), cl::cat(cat));
 static cl::opt<std::string> device("device", cl::desc("cpu or cuda"),
                                    cl::init("cpu"), cl::cat(cat));
 static cl::opt<int> threads("num-threads",
@@ -153,6 +162,11 @@ int main(int argc, char **argv) {
     return error("--batch-size must be >= 1");
   if (outputFormat != "text" && outputFormat != "jsonl")
     return error("--format must be text or jsonl");
+  if (backend != "engine" && backend != "compiled")
+    return error("--backend must be engine or compiled, got '" + backend + "'");
+  if (backend == "compiled" && (benchForward > 0 || device != "cpu"))
+    return error("--backend compiled runs on the CPU and has no "
+                 "--bench-forward yet");
 
   // Prompts.
   std::vector<std::string> texts(prompts.begin(), prompts.end());
@@ -282,14 +296,56 @@ int main(int argc, char **argv) {
                            "context of {2} ({3})",
                            i + 1, ids.size(), contextLen, contextOrigin));
 
-  qrealign::EngineOptions options;
-  options.device = device;
-  options.numThreads = threads;
-  options.executablePath = argv[0];
+  // The backend: the libtorch engine, or the compiled model.
+  using Rows = std::vector<std::vector<float>>;
+  std::function<Expected<Rows>(ArrayRef<std::vector<int64_t>>)> forward;
+  std::function<Expected<qrealign::GenerateResult>(
+      ArrayRef<std::vector<int64_t>>, int, ArrayRef<int64_t>)>
+      generate;
+  std::string buildInfo, deviceName;
+  int64_t vocab = 0;
+  std::unique_ptr<qrealign::Engine> engineHolder;
+  std::unique_ptr<qrealign::CompiledModel> compiledHolder;
   auto t0 = std::chrono::steady_clock::now();
-  auto engine = (*session)->createEngine(options);
-  if (!engine)
-    return error(toString(engine.takeError()));
+  if (backend == "compiled") {
+    mlir::qrealign::ParamEnvironment env;
+    env.inputDir = llvm::sys::path::parent_path(modelPath).str();
+    if (llvm::Error err = env.addScopeFiles(paramScopes)) {
+      qrealign::reportError("qrealign-run", std::move(err));
+      return 1;
+    }
+    auto compiled =
+        qrealign::CompiledModel::create((*session)->getModule(), env);
+    if (!compiled)
+      return error(toString(compiled.takeError()));
+    compiledHolder = std::move(*compiled);
+    qrealign::CompiledModel *m = compiledHolder.get();
+    forward = [m](ArrayRef<std::vector<int64_t>> b) { return m->forward(b); };
+    generate = [m](ArrayRef<std::vector<int64_t>> b, int n,
+                   ArrayRef<int64_t> e) { return m->generate(b, n, e); };
+    buildInfo = "compiled (qrealign-lower-to-cpu, JIT)";
+    deviceName = "cpu";
+    vocab = m->getVocabSize();
+  } else {
+    qrealign::EngineOptions options;
+    options.device = device;
+    options.numThreads = threads;
+    options.executablePath = argv[0];
+    auto created = (*session)->createEngine(options);
+    if (!created)
+      return error(toString(created.takeError()));
+    engineHolder = std::move(*created);
+    qrealign::Engine *e = engineHolder.get();
+    forward = [e](ArrayRef<std::vector<int64_t>> b) { return e->forward(b); };
+    generate = [e](ArrayRef<std::vector<int64_t>> b, int n,
+                   ArrayRef<int64_t> eosIds) {
+      return e->generate(b, n, eosIds);
+    };
+    buildInfo = e->getBuildInfo();
+    deviceName = e->getDevice();
+    vocab = e->getVocabSize();
+  }
+  auto *engine = &engineHolder;
   double loadSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
@@ -344,13 +400,12 @@ int main(int argc, char **argv) {
     std::vector<std::vector<float>> logits;
     for (size_t from = 0; from < inputs.size(); from += batchSize) {
       size_t to = std::min(inputs.size(), from + size_t(batchSize));
-      auto rows = (*engine)->forward(ArrayRef(inputs).slice(from, to - from));
+      auto rows = forward(ArrayRef(inputs).slice(from, to - from));
       if (!rows)
         return error(toString(rows.takeError()));
       for (auto &row : *rows)
         logits.push_back(std::move(row));
     }
-    int64_t vocab = (*engine)->getVocabSize();
     Error err = qrealign::writeFileAtomically(logitsPath, [&](raw_ostream &os) {
       // NumPy format 1.0: magic, header length, a dict padded to 64.
       std::string header = formatv("{{'descr': '<f4', 'fortran_order': "
@@ -391,8 +446,8 @@ int main(int argc, char **argv) {
                      contextLen, contextOrigin);
       warnedContext = true;
     }
-    auto result = (*engine)->generate(ArrayRef(inputs).slice(from, to - from),
-                                      newTokens, eos);
+    auto result =
+        generate(ArrayRef(inputs).slice(from, to - from), newTokens, eos);
     if (!result)
       return error(toString(result.takeError()));
     for (auto &t : result->tokens)
@@ -449,9 +504,8 @@ int main(int argc, char **argv) {
   errs() << formatv("qrealign-run: {0} on {1}; {2} prompt(s), {3} prompt "
                     "tokens, {4} generated in {5:f3} s: {6:f1} tokens/s "
                     "(prefill {7:f3} s, engine load {8:f2} s)\n",
-                    (*engine)->getBuildInfo(), (*engine)->getDevice(),
-                    inputs.size(), total.prompt_tokens, total.generated_tokens,
-                    seconds,
+                    buildInfo, deviceName, inputs.size(), total.prompt_tokens,
+                    total.generated_tokens, seconds,
                     seconds > 0 ? total.generated_tokens / seconds : 0.0,
                     total.prefill_seconds, loadSeconds);
   return 0;

@@ -53,12 +53,18 @@ public:
   ~JitModule();
   /// Lowers `module` (modified in place) with qrealign-lower-to-cpu, every
   /// public function with a C interface, and compiles it at -O`optLevel`.
-  /// Errors carry the diagnostics of the lowering.
+  /// The `qrealign.param` ops left as the manifest of bound arguments are
+  /// dropped before translation: the caller binds the data. Errors carry
+  /// the diagnostics of the lowering.
   static llvm::Expected<std::unique_ptr<JitModule>>
   compile(mlir::ModuleOp module, unsigned optLevel = 3);
 
   /// The address of function `name`'s C interface.
   llvm::Expected<void *> lookup(llvm::StringRef name);
+  /// Calls function `name`'s C interface with `args[i]` pointing to its
+  /// i-th argument (the result's descriptor pointer first).
+  llvm::Error invokePacked(llvm::StringRef name,
+                           llvm::MutableArrayRef<void *> args);
 
 private:
   JitModule() = default;

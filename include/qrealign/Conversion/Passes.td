@@ -61,4 +61,25 @@ def ConvertQRealignToLinalgPass
                            "::mlir::tensor::TensorDialect"];
 }
 
+def QRealignBindParamsPass
+    : Pass<"qrealign-bind-params", "::mlir::ModuleOp"> {
+  let summary = "Turn parameter reads into function arguments";
+  let description = [{
+    The compiled code receives every parameter (weights, packed levels,
+    scales, zero points) as a tensor argument, which the runtime binds to
+    the parameter's data: nothing is folded into the code as a constant, and
+    one compiled function serves every checkpoint of the same shapes.
+
+    For each function that reads parameters (`qrealign.get_param`, inside
+    layers too), the pass appends one argument per distinct parameter, in
+    the order of their first read, with the argument attribute
+    `qrealign.param = @symbol` (the manifest: argument → parameter, whose
+    `qrealign.param` op gives the tensor's name, scope, type and shape), and
+    replaces the reads. The `qrealign.param` ops stay: they are what the
+    runtime reads the data from. A function that is called (not a public
+    entry point) is refused, since its callers would have to pass the new
+    arguments.
+  }];
+}
+
 #endif // QREALIGN_CONVERSION_PASSES_TD

@@ -21,7 +21,7 @@ using namespace mlir;
 
 // Equivalent to the mlir-opt pipeline
 //   func.func(convert-qrealign-to-linalg,linalg-fuse-elementwise-ops),
-//   canonicalize,cse,
+//   qrealign-bind-params,canonicalize,cse,
 //   one-shot-bufferize{bufferize-function-boundaries
 //                      function-boundary-type-conversion=identity-layout-map},
 //   buffer-deallocation-pipeline,func.func(convert-linalg-to-loops),
@@ -35,6 +35,7 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm) {
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createConvertQRealignToLinalgPass());
   fn.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createQRealignBindParamsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   bufferization::OneShotBufferizePassOptions bufferize;

@@ -17,11 +17,14 @@
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <limits>
 
 namespace mlir::qrealign {
 #define GEN_PASS_DEF_CONVERTQREALIGNTOLINALGPASS
@@ -675,6 +678,349 @@ struct EmbeddingLowering : OpConversionPattern<EmbeddingOp> {
   }
 };
 
+/// `x` [B, S, C] with its last axis split as `split` (static sizes).
+static Value splitLastAxis(OpBuilder &b, Location loc, Value x,
+                           ArrayRef<int64_t> split) {
+  RankedTensorType t = tensorType(x);
+  int64_t rank = t.getRank();
+  SmallVector<int64_t> shape(t.getShape().drop_back());
+  shape.append(split.begin(), split.end());
+  SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, x);
+  for (int64_t v : split)
+    sizes.push_back(b.getIndexAttr(v));
+  SmallVector<ReassociationIndices> re;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    re.push_back({i});
+  ReassociationIndices last;
+  for (int64_t i = 0; i < int64_t(split.size()); ++i)
+    last.push_back(rank - 1 + i);
+  re.push_back(last);
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, t.getElementType()), x, re, sizes);
+}
+
+/// The inverse of splitLastAxis: the trailing `count` axes merged into one.
+static Value mergeTrailingAxes(OpBuilder &b, Location loc, Value x,
+                               int64_t count) {
+  int64_t rank = tensorType(x).getRank();
+  SmallVector<ReassociationIndices> re;
+  for (int64_t i = 0; i < rank - count; ++i)
+    re.push_back({i});
+  ReassociationIndices last;
+  for (int64_t i = rank - count; i < rank; ++i)
+    last.push_back(i);
+  re.push_back(last);
+  return tensor::CollapseShapeOp::create(b, loc, x, re);
+}
+
+/// rope: the last axis as [H, 2, half] (rotate_half) or [H, half, 2]
+/// (interleaved); each output element reads both members of its pair
+/// through constant indices in the maps. The angle is position ·
+/// theta^(-2i / head_dim), computed in f32 as the engine does.
+struct RopeLowering : OpConversionPattern<RopeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RopeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    RankedTensorType type = op.getType();
+    if (type.getRank() != 3)
+      return rewriter.notifyMatchFailure(op, "rope input is not [B, S, C]");
+    Type f32 = rewriter.getF32Type();
+    int64_t hd = op.getHeadDim(), half = hd / 2;
+    int64_t heads = type.getDimSize(2) / hd;
+    bool interleaved = op.getStyle() == RopeStyle::Interleaved;
+    SmallVector<int64_t> split = interleaved
+                                     ? SmallVector<int64_t>{heads, half, 2}
+                                     : SmallVector<int64_t>{heads, 2, half};
+    Value x = splitLastAxis(rewriter, loc, adaptor.getInput(), split);
+    // Loops (b, s, h, u, v): the pair member is u (rotate_half) or v
+    // (interleaved), the frequency the other one.
+    unsigned member = interleaved ? 4 : 3, freq = interleaved ? 3 : 4;
+    auto memberMap = [&](int64_t which) {
+      SmallVector<AffineExpr> e = {getAffineDimExpr(0, ctx),
+                                   getAffineDimExpr(1, ctx),
+                                   getAffineDimExpr(2, ctx)};
+      AffineExpr c = getAffineConstantExpr(which, ctx);
+      AffineExpr f = getAffineDimExpr(freq, ctx);
+      e.push_back(interleaved ? f : c);
+      e.push_back(interleaved ? c : f);
+      return AffineMap::get(5, 0, e, ctx);
+    };
+    double theta = op.getTheta().convertToDouble();
+    Type element = type.getElementType();
+    Value out =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{tensorType(x)},
+            ValueRange{x, x, adaptor.getPositions()},
+            ValueRange{emptyTensor(rewriter, loc,
+                                   tensor::getMixedSizes(rewriter, loc, x),
+                                   element)},
+            {memberMap(0), memberMap(1), pick(ctx, 5, {0, 1}),
+             pick(ctx, 5, range(0, 5))},
+            iterators(5),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value i = arith::IndexCastOp::create(
+                  nb, nl, nb.getI64Type(),
+                  linalg::IndexOp::create(nb, nl, freq));
+              Value exponent = arith::DivFOp::create(
+                  nb, nl,
+                  arith::SIToFPOp::create(nb, nl, f32,
+                                          arith::AddIOp::create(nb, nl, i, i)),
+                  arith::ConstantOp::create(nb, nl,
+                                            nb.getF32FloatAttr(float(hd))));
+              Value inv = arith::DivFOp::create(
+                  nb, nl,
+                  arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(1.0f)),
+                  math::PowFOp::create(
+                      nb, nl,
+                      arith::ConstantOp::create(
+                          nb, nl, nb.getF32FloatAttr(float(theta))),
+                      exponent));
+              Value angle = arith::MulFOp::create(
+                  nb, nl, arith::SIToFPOp::create(nb, nl, f32, args[2]), inv);
+              Value cos = math::CosOp::create(nb, nl, angle);
+              Value sin = math::SinOp::create(nb, nl, angle);
+              Value a = castFloat(nb, nl, args[0], f32);
+              Value bb = castFloat(nb, nl, args[1], f32);
+              // First member: a cos - b sin; second: b cos + a sin.
+              Value first = arith::SubFOp::create(
+                  nb, nl, arith::MulFOp::create(nb, nl, a, cos),
+                  arith::MulFOp::create(nb, nl, bb, sin));
+              Value second = arith::AddFOp::create(
+                  nb, nl, arith::MulFOp::create(nb, nl, bb, cos),
+                  arith::MulFOp::create(nb, nl, a, sin));
+              Value isSecond = arith::CmpIOp::create(
+                  nb, nl, arith::CmpIPredicate::ne,
+                  linalg::IndexOp::create(nb, nl, member),
+                  arith::ConstantIndexOp::create(nb, nl, 0));
+              Value v =
+                  arith::SelectOp::create(nb, nl, isSecond, second, first);
+              linalg::YieldOp::create(
+                  nb, nl, ValueRange{castFloat(nb, nl, v, element)});
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, mergeTrailingAxes(rewriter, loc, out, 3));
+    return success();
+  }
+};
+
+/// attention: heads split as [KV, rep, head_dim] (query head h = g · rep +
+/// r reads key/value head g), so every map is a projected permutation.
+/// scores = q · kᵀ · scale, disallowed entries (causal, padding mask) set
+/// to the lowest float as the engine does, softmax over keys, then · v.
+struct AttentionLowering : OpConversionPattern<AttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    RankedTensorType type = op.getType();
+    if (type.getRank() != 3)
+      return rewriter.notifyMatchFailure(op, "attention is not on [B, S, C]");
+    Type f32 = rewriter.getF32Type();
+    int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads();
+    int64_t hd = op.getHeadDim(), rep = heads / kvHeads;
+    Value q = splitLastAxis(rewriter, loc, adaptor.getQuery(),
+                            {kvHeads, rep, hd}); // [B, Sq, G, R, D]
+    Value k = splitLastAxis(rewriter, loc, adaptor.getKey(),
+                            {kvHeads, hd}); // [B, Sk, G, D]
+    Value v = splitLastAxis(rewriter, loc, adaptor.getValue(), {kvHeads, hd});
+    OpFoldResult batch = dimOf(rewriter, loc, q, 0);
+    OpFoldResult sq = dimOf(rewriter, loc, q, 1),
+                 sk = dimOf(rewriter, loc, k, 1);
+    SmallVector<OpFoldResult> scoreSizes = {batch,
+                                            rewriter.getIndexAttr(kvHeads),
+                                            rewriter.getIndexAttr(rep), sq, sk};
+
+    // Loops (b, g, r, i, j, d): raw[b, g, r, i, j] = Σ_d q · k.
+    Value zero =
+        filledTensor(rewriter, loc, scoreSizes, rewriter.getF32FloatAttr(0));
+    Value raw =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{zero.getType()}, ValueRange{q, k},
+            ValueRange{zero},
+            {pick(ctx, 6, {0, 3, 1, 2, 5}), pick(ctx, 6, {0, 4, 1, 5}),
+             pick(ctx, 6, {0, 1, 2, 3, 4})},
+            iterators(5, 1),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value p =
+                  arith::MulFOp::create(nb, nl, castFloat(nb, nl, args[0], f32),
+                                        castFloat(nb, nl, args[1], f32));
+              linalg::YieldOp::create(
+                  nb, nl,
+                  ValueRange{arith::AddFOp::create(nb, nl, args[2], p)});
+            })
+            .getResult(0);
+
+    // Scale and mask. Query i sees key j when j <= i + (Sk - Sq).
+    Value offset = arith::SubIOp::create(
+        rewriter, loc, getValueOrCreateConstantIndexOp(rewriter, loc, sk),
+        getValueOrCreateConstantIndexOp(rewriter, loc, sq));
+    bool causal = op.getCausal();
+    Value mask = adaptor.getMask();
+    double scale = op.getScale().convertToDouble();
+    AffineMap all5 = pick(ctx, 5, range(0, 5));
+    SmallVector<Value> ins = {raw};
+    SmallVector<AffineMap> maps = {all5};
+    if (mask) {
+      ins.push_back(mask);
+      maps.push_back(pick(ctx, 5, {0, 4}));
+    }
+    maps.push_back(all5);
+    Value scores =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{zero.getType()}, ins,
+            ValueRange{emptyTensor(rewriter, loc, scoreSizes, f32)}, maps,
+            iterators(5),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value sc = arith::MulFOp::create(
+                  nb, nl, args[0],
+                  arith::ConstantOp::create(nb, nl,
+                                            nb.getF32FloatAttr(float(scale))));
+              Value allowed;
+              if (causal) {
+                Value i = linalg::IndexOp::create(nb, nl, 3);
+                Value j = linalg::IndexOp::create(nb, nl, 4);
+                allowed = arith::CmpIOp::create(
+                    nb, nl, arith::CmpIPredicate::sle, j,
+                    arith::AddIOp::create(nb, nl, i, offset));
+              }
+              if (mask)
+                allowed = allowed
+                              ? arith::AndIOp::create(nb, nl, allowed, args[1])
+                                    .getResult()
+                              : args[1];
+              if (allowed)
+                sc = arith::SelectOp::create(
+                    nb, nl, allowed, sc,
+                    arith::ConstantOp::create(
+                        nb, nl,
+                        nb.getF32FloatAttr(
+                            std::numeric_limits<float>::lowest())));
+              linalg::YieldOp::create(nb, nl, ValueRange{sc});
+            })
+            .getResult(0);
+
+    // Softmax over j: the row maximum, exp(s - max) and its sum.
+    SmallVector<OpFoldResult> rowSizes(scoreSizes.begin(),
+                                       scoreSizes.end() - 1);
+    AffineMap row5 = pick(ctx, 5, range(0, 4));
+    Value lowest = filledTensor(
+        rewriter, loc, rowSizes,
+        rewriter.getF32FloatAttr(std::numeric_limits<float>::lowest()));
+    Value rowMax =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{lowest.getType()}, ValueRange{scores},
+            ValueRange{lowest}, {all5, row5}, iterators(4, 1),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              linalg::YieldOp::create(nb, nl,
+                                      ValueRange{arith::MaximumFOp::create(
+                                          nb, nl, args[1], args[0])});
+            })
+            .getResult(0);
+    Value rowZero =
+        filledTensor(rewriter, loc, rowSizes, rewriter.getF32FloatAttr(0));
+    auto expSum = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{zero.getType(), rowZero.getType()},
+        ValueRange{scores, rowMax},
+        ValueRange{emptyTensor(rewriter, loc, scoreSizes, f32), rowZero},
+        {all5, row5, all5, row5}, iterators(4, 1),
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value e = math::ExpOp::create(
+              nb, nl, arith::SubFOp::create(nb, nl, args[0], args[1]));
+          linalg::YieldOp::create(
+              nb, nl, ValueRange{e, arith::AddFOp::create(nb, nl, args[3], e)});
+        });
+
+    // Loops (b, g, r, i, d, j): out[b, i, g, r, d] = Σ_j e / sum · v.
+    SmallVector<OpFoldResult> outSizes = {
+        batch, sq, rewriter.getIndexAttr(kvHeads), rewriter.getIndexAttr(rep),
+        rewriter.getIndexAttr(hd)};
+    Value outInit =
+        filledTensor(rewriter, loc, outSizes, rewriter.getF32FloatAttr(0));
+    Type element = type.getElementType();
+    Value out =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{outInit.getType()},
+            ValueRange{expSum.getResult(0), expSum.getResult(1), v},
+            ValueRange{outInit},
+            {pick(ctx, 6, {0, 1, 2, 3, 5}), pick(ctx, 6, {0, 1, 2, 3}),
+             pick(ctx, 6, {0, 5, 1, 4}), pick(ctx, 6, {0, 3, 1, 2, 4})},
+            iterators(5, 1),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value p = arith::DivFOp::create(nb, nl, args[0], args[1]);
+              Value t = arith::MulFOp::create(nb, nl, p,
+                                              castFloat(nb, nl, args[2], f32));
+              linalg::YieldOp::create(
+                  nb, nl,
+                  ValueRange{arith::AddFOp::create(nb, nl, args[3], t)});
+            })
+            .getResult(0);
+    Value merged = mergeTrailingAxes(rewriter, loc, out, 3);
+    if (element != f32)
+      return rewriter.notifyMatchFailure(op, "attention result is not f32");
+    rewriter.replaceOp(op, merged);
+    return success();
+  }
+};
+
+/// fake_quantize with dynamic ranges and no clipping factors (the deployed
+/// form's quantization of Q and K at the activation width): ranges per row
+/// (per_channel) or per group of the last axis, as buildRowQuantization
+/// computes them, then (level - z) · s.
+struct FakeQuantizeLowering : OpConversionPattern<FakeQuantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(FakeQuantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Type f32 = rewriter.getF32Type();
+    RankedTensorType type = op.getType();
+    int64_t rank = type.getRank(), k = type.getDimSize(rank - 1);
+    int64_t groupSize = op.getGranularity() == Granularity::PerGroup
+                            ? op.getGroupSize().value_or(k)
+                            : k;
+    Value x = adaptor.getInput();
+    Value grouped = groupSize == k ? x
+                                   : splitLastAxis(rewriter, loc, x,
+                                                   {k / groupSize, groupSize});
+    unsigned loops = tensorType(grouped).getRank();
+    RowQuantized q = buildRowQuantization(rewriter, loc, grouped, op.getBits());
+    AffineMap all = pick(ctx, loops, range(0, loops));
+    AffineMap row = pick(ctx, loops, range(0, loops - 1));
+    Type element = type.getElementType();
+    Value out =
+        linalg::GenericOp::create(
+            rewriter, loc,
+            TypeRange{
+                RankedTensorType::get(tensorType(grouped).getShape(), element)},
+            ValueRange{q.levels, q.scale, q.zeroPoint},
+            ValueRange{emptyTensor(
+                rewriter, loc, tensor::getMixedSizes(rewriter, loc, grouped),
+                element)},
+            {all, row, row, all}, iterators(loops),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value level = arith::SubIOp::create(
+                  nb, nl,
+                  arith::ExtSIOp::create(nb, nl, nb.getI32Type(), args[0]),
+                  args[2]);
+              Value v = arith::MulFOp::create(
+                  nb, nl, arith::SIToFPOp::create(nb, nl, f32, level), args[1]);
+              linalg::YieldOp::create(
+                  nb, nl, ValueRange{castFloat(nb, nl, v, element)});
+            })
+            .getResult(0);
+    if (groupSize != k)
+      out = mergeTrailingAxes(rewriter, loc, out, 2);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
 struct LayerInlining : OpConversionPattern<LayerOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -695,7 +1041,8 @@ void mlir::qrealign::populateQRealignToLinalgPatterns(
     RewritePatternSet &patterns) {
   patterns.add<LinearLowering, DequantizeLowering, RMSNormLowering,
                ElementwiseLowering<AddOp>, ElementwiseLowering<SwiGLUOp>,
-               EmbeddingLowering, LayerInlining>(patterns.getContext());
+               EmbeddingLowering, LayerInlining, RopeLowering,
+               AttentionLowering, FakeQuantizeLowering>(patterns.getContext());
 }
 
 void mlir::qrealign::populateQRealignQuantizedLinearPatterns(
@@ -724,6 +1071,42 @@ static LogicalResult checkLowerable(func::FuncOp func) {
     if (isa<ParamOp, GetParamOp, LayerOp, YieldOp, AddOp, SwiGLUOp, RMSNormOp,
             EmbeddingOp, DequantizeOp>(op))
       return;
+    if (auto rope = dyn_cast<RopeOp>(op)) {
+      if (rope.getType().getRank() != 3) {
+        op->emitError() << "convert-qrealign-to-linalg: rope on a rank-"
+                        << rope.getType().getRank()
+                        << " tensor (the lowering takes [B, S, C])";
+        ok = false;
+      }
+      return;
+    }
+    if (auto at = dyn_cast<AttentionOp>(op)) {
+      if (at.getType().getRank() != 3 ||
+          !at.getType().getElementType().isF32()) {
+        op->emitError() << "convert-qrealign-to-linalg: attention is lowered "
+                           "on f32 [B, S, C] tensors only";
+        ok = false;
+      }
+      return;
+    }
+    if (auto fq = dyn_cast<FakeQuantizeOp>(op)) {
+      const char *why = nullptr;
+      if (!fq.isDynamic())
+        why = "static ranges (a calibrated scale)";
+      else if (fq.getClipMax() || fq.getClipMin())
+        why = "learnable clipping (the calibration form: pack the weights "
+              "with qrealign-quantize-weights form=packed)";
+      else if (fq.getSymmetric())
+        why = "symmetric dynamic ranges";
+      else if (fq.getGranularity() == Granularity::PerTensor)
+        why = "a per-tensor dynamic range";
+      if (why) {
+        op->emitError() << "convert-qrealign-to-linalg: fake_quantize with "
+                        << why << " has no lowering yet";
+        ok = false;
+      }
+      return;
+    }
     auto linear = dyn_cast<LinearOp>(op);
     if (!linear) {
       op->emitError() << "convert-qrealign-to-linalg: '" << op->getName()
