@@ -14,6 +14,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -59,6 +60,42 @@ int32_t dtypeOf(Type t) {
 }
 } // namespace
 
+/// The parameters bound to `fn`'s arguments from `firstParam` on.
+static llvm::Expected<CompiledModel::BoundFunction>
+bindArguments(func::FuncOp fn, unsigned firstParam,
+              const llvm::StringMap<const qr_param *> &byName) {
+  CompiledModel::BoundFunction bound;
+  bound.numInputs = firstParam;
+  bound.numResults = fn.getNumResults();
+  for (unsigned i = firstParam; i < fn.getNumArguments(); ++i) {
+    auto sym = fn.getArgAttrOfType<FlatSymbolRefAttr>(i, "qrealign.param");
+    if (!sym)
+      return llvm::createStringError(llvm::formatv(
+          "@{0} argument {1} is not a bound parameter", fn.getSymName(), i));
+    auto it = byName.find(sym.getValue());
+    auto type = cast<RankedTensorType>(fn.getArgumentTypes()[i]);
+    if (it == byName.end())
+      return llvm::createStringError("parameter @" + sym.getValue() +
+                                     " was not loaded");
+    const qr_param *p = it->second;
+    if (p->dtype != dtypeOf(type.getElementType()) ||
+        p->rank != type.getRank() ||
+        !llvm::equal(llvm::ArrayRef<int64_t>(p->shape, p->rank),
+                     type.getShape()))
+      return llvm::createStringError("parameter @" + sym.getValue() +
+                                     " does not match its argument's type");
+    bound.params.push_back(p);
+    bound.shapes.emplace_back(type.getShape());
+  }
+  for (Type t : fn.getResultTypes()) {
+    auto r = dyn_cast<RankedTensorType>(t);
+    if (!r || r.getRank() != 3 || !r.getElementType().isF32())
+      return llvm::createStringError(
+          "@" + fn.getSymName() + " returns a result that is not f32 rank 3");
+  }
+  return bound;
+}
+
 llvm::Expected<std::unique_ptr<CompiledModel>>
 CompiledModel::create(ModuleOp module,
                       const mlir::qrealign::ParamEnvironment &env) {
@@ -75,39 +112,32 @@ CompiledModel::create(ModuleOp module,
   for (int i = 0; i < prog.num_params; ++i)
     byName.try_emplace(prog.params[i].name, &prog.params[i]);
 
+  // @forward, @prefill and @decode, their parameters as arguments.
   model->compiled = module.clone();
   ModuleOp clone = *model->compiled;
-  PassManager bind(module.getContext());
-  bind.addPass(mlir::qrealign::createQRealignBindParamsPass());
-  if (failed(bind.run(clone)))
-    return llvm::createStringError("qrealign-bind-params failed");
-  auto forward = clone.lookupSymbol<func::FuncOp>("forward");
-  if (!forward || forward.getNumArguments() < 3 || forward.getNumResults() != 1)
+  PassManager pm(module.getContext());
+  pm.addPass(mlir::qrealign::createQRealignBuildKVCachePass());
+  pm.addPass(mlir::qrealign::createQRealignBindParamsPass());
+  if (failed(pm.run(clone)))
     return llvm::createStringError(
-        "the module has no @forward(ids, positions, mask) -> logits");
-  auto logits = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
-  if (!logits || logits.getRank() != 3 || logits.isDynamicDim(2))
+        "qrealign-build-kv-cache or qrealign-bind-params failed");
+  auto forward = clone.lookupSymbol<func::FuncOp>("forward");
+  auto logits = cast<RankedTensorType>(forward.getResultTypes()[0]);
+  if (logits.getRank() != 3 || logits.isDynamicDim(2))
     return llvm::createStringError("@forward does not return [B, S, vocab]");
   model->vocab = logits.getDimSize(2);
-  for (unsigned i = 3; i < forward.getNumArguments(); ++i) {
-    auto sym = forward.getArgAttrOfType<FlatSymbolRefAttr>(i, "qrealign.param");
-    if (!sym)
-      return llvm::createStringError(
-          llvm::formatv("@forward argument {0} is not a bound parameter", i));
-    auto it = byName.find(sym.getValue());
-    auto type = cast<RankedTensorType>(forward.getArgumentTypes()[i]);
-    if (it == byName.end())
-      return llvm::createStringError("parameter @" + sym.getValue() +
-                                     " was not loaded");
-    const qr_param *p = it->second;
-    if (p->dtype != dtypeOf(type.getElementType()) ||
-        p->rank != type.getRank() ||
-        !llvm::equal(llvm::ArrayRef<int64_t>(p->shape, p->rank),
-                     type.getShape()))
-      return llvm::createStringError("parameter @" + sym.getValue() +
-                                     " does not match its argument's type");
-    model->bound.push_back(p);
-    model->boundShapes.emplace_back(type.getShape());
+  // @prefill computes @forward's logits too: @forward is not compiled.
+  forward.erase();
+  auto prefill = clone.lookupSymbol<func::FuncOp>("prefill");
+  auto decode = clone.lookupSymbol<func::FuncOp>("decode");
+  unsigned cached = prefill.getNumResults() - 1;
+  for (auto [fn, first, into] :
+       {std::tuple{prefill, 3u, &model->prefillFn},
+        std::tuple{decode, 3u + cached, &model->decodeFn}}) {
+    auto bound = bindArguments(fn, first, byName);
+    if (!bound)
+      return bound.takeError();
+    *into = std::move(*bound);
   }
   auto jit = JitModule::compile(clone);
   if (!jit)
@@ -116,55 +146,62 @@ CompiledModel::create(ModuleOp module,
   return model;
 }
 
-llvm::Expected<std::vector<float>>
-CompiledModel::run(llvm::ArrayRef<int64_t> ids) {
-  int64_t s = ids.size();
-  std::vector<int64_t> positions(s);
-  for (int64_t i = 0; i < s; ++i)
-    positions[i] = i;
-  std::vector<uint8_t> mask(s, 1);
-  std::vector<Descriptor> descs;
-  descs.reserve(3 + bound.size() + 1);
-  descs.emplace_back(nullptr, llvm::ArrayRef<int64_t>{0, 0, 0}); // result
-  descs.emplace_back(ids.data(), llvm::ArrayRef<int64_t>{1, s});
-  descs.emplace_back(positions.data(), llvm::ArrayRef<int64_t>{1, s});
-  descs.emplace_back(mask.data(), llvm::ArrayRef<int64_t>{1, s});
-  for (auto [p, shape] : llvm::zip(bound, boundShapes))
-    descs.emplace_back(p->data, shape);
-  std::vector<void *> pointers, packed;
-  for (Descriptor &d : descs)
+llvm::Error CompiledModel::call(llvm::StringRef name, const BoundFunction &fn,
+                                llvm::ArrayRef<const void *> inputs,
+                                std::vector<Result> &results) {
+  results.assign(fn.numResults, Result{});
+  std::vector<Descriptor> params;
+  params.reserve(fn.params.size());
+  for (auto [p, shape] : llvm::zip(fn.params, fn.shapes))
+    params.emplace_back(p->data, shape);
+  // The C interface: the results' descriptors first (one struct of them),
+  // then one descriptor pointer per argument.
+  std::vector<void *> pointers = {results.data()};
+  for (const void *in : inputs)
+    pointers.push_back(const_cast<void *>(in));
+  for (Descriptor &d : params)
     pointers.push_back(d.words.data());
+  std::vector<void *> packed;
   for (void *&p : pointers)
     packed.push_back(&p);
-  if (llvm::Error err = jit->invokePacked("forward", packed))
-    return std::move(err);
-  // The result: [1, S, vocab] f32, allocated by the compiled code.
-  const std::vector<int64_t> &r = descs.front().words;
-  auto *allocated = reinterpret_cast<float *>(r[0]);
-  auto *aligned = reinterpret_cast<float *>(r[1]);
-  int64_t offset = r[2];
-  if (r[3] != 1 || r[4] != s || r[5] != vocab) {
-    free(allocated);
-    return llvm::createStringError("@forward returned an unexpected shape");
-  }
-  std::vector<float> out(s * vocab);
-  for (int64_t t = 0; t < s; ++t)
-    for (int64_t v = 0; v < vocab; ++v)
-      out[t * vocab + v] = aligned[offset + t * r[7] + v * r[8]];
-  free(allocated);
-  return out;
+  return jit->invokePacked(name, packed);
+}
+
+void CompiledModel::release(std::vector<Result> &results) {
+  for (Result &r : results)
+    free(r.allocated);
+  results.clear();
 }
 
 llvm::Expected<std::vector<std::vector<float>>>
 CompiledModel::forward(llvm::ArrayRef<std::vector<int64_t>> batch) {
   std::vector<std::vector<float>> rows;
   for (const std::vector<int64_t> &ids : batch) {
-    auto logits = run(ids);
-    if (!logits)
-      return logits.takeError();
-    rows.emplace_back(logits->end() - vocab, logits->end());
+    int64_t s = ids.size();
+    std::vector<int64_t> positions(s);
+    for (int64_t i = 0; i < s; ++i)
+      positions[i] = i;
+    std::vector<uint8_t> mask(s, 1);
+    Descriptor a(ids.data(), {1, s}), b(positions.data(), {1, s}),
+        c(mask.data(), {1, s});
+    std::vector<Result> out;
+    if (llvm::Error err =
+            call("prefill", prefillFn,
+                 {a.words.data(), b.words.data(), c.words.data()}, out))
+      return std::move(err);
+    rows.push_back(lastRow(out.front()));
+    release(out);
   }
   return rows;
+}
+
+std::vector<float> CompiledModel::lastRow(const Result &logits) const {
+  std::vector<float> row(vocab);
+  int64_t t = logits.sizes[1] - 1;
+  for (int64_t v = 0; v < vocab; ++v)
+    row[v] = logits.aligned[logits.offset + t * logits.strides[1] +
+                            v * logits.strides[2]];
+  return row;
 }
 
 llvm::Expected<GenerateResult>
@@ -172,31 +209,62 @@ CompiledModel::generate(llvm::ArrayRef<std::vector<int64_t>> batch,
                         int maxNewTokens, llvm::ArrayRef<int64_t> eosIds) {
   GenerateResult result;
   for (const std::vector<int64_t> &prompt : batch) {
-    std::vector<int64_t> seq = prompt, generated;
+    std::vector<int64_t> generated;
     result.stats.prompt_tokens += prompt.size();
-    for (int step = 0; step < maxNewTokens; ++step) {
-      auto t0 = std::chrono::steady_clock::now();
-      auto logits = run(seq);
-      if (!logits)
-        return logits.takeError();
-      double dt =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-              .count();
-      (step == 0 ? result.stats.prefill_seconds
-                 : result.stats.decode_seconds) += dt;
-      const float *last = logits->data() + (seq.size() - 1) * vocab;
-      // The first maximum, as argmax in the engine.
-      int64_t best = 0;
-      for (int64_t v = 1; v < vocab; ++v)
-        if (last[v] > last[best])
-          best = v;
-      // The stop token is part of the output, as the engine returns it.
-      generated.push_back(best);
-      seq.push_back(best);
-      ++result.stats.generated_tokens;
-      if (llvm::is_contained(eosIds, best))
-        break;
+    if (maxNewTokens <= 0) {
+      result.tokens.push_back(generated);
+      continue;
     }
+    int64_t s = prompt.size();
+    std::vector<int64_t> positions(s);
+    for (int64_t i = 0; i < s; ++i)
+      positions[i] = i;
+    std::vector<uint8_t> mask(s, 1);
+    auto t0 = std::chrono::steady_clock::now();
+    Descriptor a(prompt.data(), {1, s}), b(positions.data(), {1, s}),
+        c(mask.data(), {1, s});
+    std::vector<Result> out;
+    if (llvm::Error err =
+            call("prefill", prefillFn,
+                 {a.words.data(), b.words.data(), c.words.data()}, out))
+      return std::move(err);
+    auto t1 = std::chrono::steady_clock::now();
+    result.stats.prefill_seconds +=
+        std::chrono::duration<double>(t1 - t0).count();
+    // The first maximum, as argmax in the engine.
+    auto argmax = [&](const std::vector<float> &row) {
+      return int64_t(std::max_element(row.begin(), row.end()) - row.begin());
+    };
+    int64_t next = argmax(lastRow(out.front()));
+    int64_t length = s;
+    while (true) {
+      // The stop token is part of the output, as the engine returns it.
+      generated.push_back(next);
+      ++result.stats.generated_tokens;
+      if (llvm::is_contained(eosIds, next) ||
+          int(generated.size()) >= maxNewTokens)
+        break;
+      int64_t position = length++;
+      std::vector<uint8_t> fullMask(length, 1);
+      Descriptor id(&next, {1, 1}), pos(&position, {1, 1}),
+          m(fullMask.data(), {1, length});
+      std::vector<const void *> inputs = {id.words.data(), pos.words.data(),
+                                          m.words.data()};
+      for (size_t i = 1; i < out.size(); ++i)
+        inputs.push_back(&out[i]);
+      std::vector<Result> grown;
+      if (llvm::Error err = call("decode", decodeFn, inputs, grown)) {
+        release(out);
+        return std::move(err);
+      }
+      release(out);
+      out = std::move(grown);
+      next = argmax(lastRow(out.front()));
+    }
+    release(out);
+    result.stats.decode_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1)
+            .count();
     result.tokens.push_back(std::move(generated));
   }
   return result;

@@ -17,6 +17,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <functional>
@@ -74,6 +75,14 @@ JitModule::compile(ModuleOp module, unsigned optLevel) {
                                 /*targetMachine=*/nullptr);
   ExecutionEngineOptions options;
   options.transformer = transformer;
+  // memrefCopy (strided copies: tensor.concat of the KV cache) lives in
+  // MLIR's C runner utilities.
+  llvm::StringRef runnerUtils = QREALIGN_MLIR_C_RUNNER_UTILS;
+  if (!llvm::sys::fs::exists(runnerUtils))
+    return llvm::createStringError("MLIR's C runner utilities are missing: " +
+                                   runnerUtils);
+  llvm::SmallVector<llvm::StringRef, 1> libs = {runnerUtils};
+  options.sharedLibPaths = libs;
   options.jitCodeGenOptLevel = static_cast<llvm::CodeGenOptLevel>(optLevel);
   auto engine = ExecutionEngine::create(module, options);
   if (!engine)

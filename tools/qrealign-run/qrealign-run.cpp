@@ -70,9 +70,9 @@ static cl::opt<int> batchSize("batch-size",
 static cl::opt<std::string>
     backend("backend",
             cl::desc("engine (the libtorch engine, default) or compiled (the "
-                     "model lowered by qrealign-lower-to-cpu and JIT-compiled; "
-                     "each prompt runs alone, and every generated token reruns "
-                     "the whole sequence: no KV cache yet)"),
+                     "model's @prefill and @decode, with an explicit KV cache, "
+                     "lowered by qrealign-lower-to-cpu and JIT-compiled; each "
+                     "prompt runs alone)"),
             cl::init("engine"), cl::cat(cat));
 static cl::opt<std::string> device("device", cl::desc("cpu or cuda"),
                                    cl::init("cpu"), cl::cat(cat));

@@ -6,9 +6,9 @@
 // `qrealign-run --backend compiled`: the module's @forward through
 // qrealign-lower-to-cpu and the JIT, its parameters bound to the arguments
 // that qrealign-bind-params adds (their data read, checked and mapped by
-// the same loader as the engine's, QRealignProgram). Greedy generation
-// reruns the whole sequence for every new token: the compiled prefill and
-// decode functions with an explicit KV cache are not written yet.
+// the same loader as the engine's, QRealignProgram). Greedy generation runs
+// @prefill over the prompt, then @decode once per new token with the KV
+// cache the previous call returned (qrealign-build-kv-cache).
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,8 +33,12 @@ public:
   create(mlir::ModuleOp module, const mlir::qrealign::ParamEnvironment &env);
 
   int64_t getVocabSize() const { return vocab; }
-  /// The number of parameters bound to arguments.
-  size_t getNumBoundParams() const { return bound.size(); }
+  /// A function of the compiled module with its bound parameters.
+  struct BoundFunction {
+    std::vector<const qr_param *> params; // arguments numInputs + i
+    std::vector<llvm::SmallVector<int64_t, 4>> shapes;
+    unsigned numInputs = 0, numResults = 0;
+  };
 
   /// Logits of the last token of each sequence ([batch][vocab]), each
   /// sequence run alone (no padding).
@@ -47,14 +51,21 @@ public:
 
 private:
   CompiledModel() = default;
-  /// Logits [S][vocab] of one sequence.
-  llvm::Expected<std::vector<float>> run(llvm::ArrayRef<int64_t> ids);
+  /// A rank-3 f32 result of compiled code (every result of the three
+  /// functions is one), owned by the caller.
+  using Result = MemRefDescriptor<float, 3>;
+  /// Calls `name` with the descriptors `inputs` and its bound parameters.
+  llvm::Error call(llvm::StringRef name, const BoundFunction &fn,
+                   llvm::ArrayRef<const void *> inputs,
+                   std::vector<Result> &results);
+  static void release(std::vector<Result> &results);
+  /// The logits of the last position of `logits` [1, S, vocab].
+  std::vector<float> lastRow(const Result &logits) const;
 
   std::unique_ptr<Program> program; // owns the parameters' data
   mlir::OwningOpRef<mlir::ModuleOp> compiled;
   std::unique_ptr<JitModule> jit;
-  std::vector<const qr_param *> bound; // argument 3 + i
-  std::vector<llvm::SmallVector<int64_t, 4>> boundShapes;
+  BoundFunction prefillFn, decodeFn;
   int64_t vocab = 0;
 };
 } // namespace qrealign

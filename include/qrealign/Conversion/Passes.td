@@ -82,4 +82,28 @@ def QRealignBindParamsPass
   }];
 }
 
+def QRealignBuildKVCachePass
+    : Pass<"qrealign-build-kv-cache", "::mlir::ModuleOp"> {
+  let summary = "Derive prefill and decode functions with an explicit KV cache";
+  let description = [{
+    From `@forward(ids, positions, mask) -> logits`, adds (or replaces):
+
+    - `@prefill(ids, positions, mask) -> (logits, k_0, v_0, ..., k_{L-1},
+      v_{L-1})`: the forward pass that also returns, for each attention
+      op in program order, the keys and values it attended to (after RoPE
+      and, in a quantized model, after their fake-quantization: what the
+      engine caches too);
+    - `@decode(ids, positions, mask, k_0, v_0, ...) -> (logits, k'_0, v'_0,
+      ...)`: the forward pass over new tokens only, each attention reading
+      `tensor.concat` of the cached and the new keys and values, which it
+      returns as the grown cache. `mask` covers the cached and the new
+      positions, as in the engine.
+
+    Layers are inlined in both functions (a layer yields the residual
+    stream only). Errors: no `@forward` of that signature, or one without
+    attention.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 #endif // QREALIGN_CONVERSION_PASSES_TD
