@@ -46,7 +46,8 @@ for name, script in [("%exitcode", "exitcode.py"),
                      ("%maxrss", "maxrss.py"),
                      ("%mkbpe", "make-bpe-tokenizer.py"),
                      ("%cmplogits", "compare-logits.py"),
-                     ("%settensor", "set-tensor.py")]:
+                     ("%settensor", "set-tensor.py"),
+                     ("%extractptx", "extract-ptx.py")]:
     config.substitutions.append(
         (name, "%s %s" % (config.python_executable,
                           os.path.join(src, "test", "lit-utils", script))))
@@ -102,6 +103,15 @@ elif shutil.which("valgrind"):
 
 if config.with_nvvm_target:
     config.available_features.add("nvvm-target")
+
+# ptxas of the CUDA toolkit (no driver needed): cubins and register/spill
+# reports of the PTX the NVVM path emits.
+cuda = os.environ.get("CUDA_HOME", "/usr/local/cuda")
+ptxas = os.path.join(cuda, "bin", "ptxas")
+if os.access(ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+    config.substitutions.append(("%cuda", cuda))
 
 # The shared data and models sit beside the checkout when present.
 shared = os.path.normpath(os.path.join(src, "..", "shared"))

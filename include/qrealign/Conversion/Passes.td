@@ -106,4 +106,31 @@ def QRealignBuildKVCachePass
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def QRealignGPUIntMatmulSchedulePass
+    : Pass<"qrealign-gpu-int-matmul-schedule", "::mlir::ModuleOp"> {
+  let summary = "Map i8 x i8 -> i32 contractions onto GPU warps for mma.sync";
+  let description = [{
+    The first step of `qrealign-lower-to-nvvm`: every `linalg.generic`
+    that is the integer contraction of the W8A8 path, `acc[m, n] += a[m, k]
+    · w[n, k]` on `i8` operands (sign-extended) into `i32`, with static
+    sizes that are multiples of 32 and its accumulator a `linalg.fill`, is
+    tagged and scheduled by a transform-dialect script applied here:
+
+    - 32 x 32 output tiles to thread blocks, 16 x 8 tiles to warps (8 warps
+      per block), the fill fused into both;
+    - the reduction tiled by 32 and each 16 x 8 x 32 step vectorized to a
+      `vector.contract` with both operands K-contiguous (the row.col layout
+      of `mma.sync.m16n8k32.s8`), the sign extensions folded into it;
+    - the accumulator hoisted into registers across the reduction loop;
+    - one-shot bufferization (identity layouts at function boundaries: the
+      output is written in place into its argument, destination-passing
+      style), then `gpu.launch` with the tiles mapped to blocks and warps.
+
+    The operands are read from global memory (no shared-memory staging,
+    `ldmatrix` or `cp.async` yet): a correctness kernel. Errors, located at
+    the op: a linalg op that is not such a contraction, sizes that do not
+    divide.
+  }];
+}
+
 #endif // QREALIGN_CONVERSION_PASSES_TD

@@ -62,4 +62,11 @@ void mlir::qrealign::registerQRealignPipelines() {
       "qrealign-lower-to-cpu",
       "Lower qrealign functions to the LLVM dialect for the host CPU",
       [](OpPassManager &pm) { buildLowerToCPUPipeline(pm); });
+  PassPipelineRegistration<LowerToNVVMOptions>(
+      "qrealign-lower-to-nvvm",
+      "Lower the i8 GEMMs of a linalg-level module to PTX or a cubin "
+      "(nvgpu.mma.sync)",
+      [](OpPassManager &pm, const LowerToNVVMOptions &options) {
+        buildLowerToNVVMPipeline(pm, options);
+      });
 }

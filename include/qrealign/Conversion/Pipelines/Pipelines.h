@@ -8,6 +8,7 @@
 #define QREALIGN_CONVERSION_PIPELINES_PIPELINES_H
 
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
 
 namespace mlir::qrealign {
 /// qrealign-lower-to-cpu: qrealign functions to the LLVM dialect for the
@@ -18,6 +19,25 @@ namespace mlir::qrealign {
 /// one-shot bufferization with identity layouts at function boundaries,
 /// buffer deallocation, loops, and the conversions to LLVM.
 void buildLowerToCPUPipeline(OpPassManager &pm);
+
+struct LowerToNVVMOptions : public PassPipelineOptions<LowerToNVVMOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("sm_80 or sm_90"), llvm::cl::init("sm_80")};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("isa (PTX), bin (cubin through ptxas) or fatbin"),
+      llvm::cl::init("isa")};
+  PassOptions::Option<std::string> toolkit{
+      *this, "toolkit", llvm::cl::desc("The CUDA toolkit (ptxas) for bin"),
+      llvm::cl::init("/usr/local/cuda")};
+};
+
+/// qrealign-lower-to-nvvm: the integer GEMMs of a linalg-level module to
+/// PTX or a cubin for NVIDIA tensor cores (qrealign-gpu-int-matmul-schedule,
+/// convert-vector-to-gpu to nvgpu.mma.sync, the NVVM lowering,
+/// gpu-module-to-binary). Needs the passes registered (qrealign-opt).
+void buildLowerToNVVMPipeline(OpPassManager &pm,
+                              const LowerToNVVMOptions &options);
 
 /// Registers the named pipelines with the pass registry.
 void registerQRealignPipelines();

@@ -1,0 +1,197 @@
+//===- GPUPipeline.cpp - qrealign-lower-to-nvvm ---------------------------===//
+//
+// Part of the qrealign project.
+//
+// The integer GEMM of the W8A8 path on NVIDIA tensor cores: a transform
+// schedule (tiling to blocks and warps, vectorization to vector.contract),
+// then upstream's convert-vector-to-gpu (nvgpu.mma.sync) and the NVVM
+// lowering to PTX or a cubin. Measured pitfalls of this path (MLIR 22.1.8):
+// ../shared/notes/lowering.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Conversion/Passes.h"
+#include "qrealign/Conversion/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Transform/IR/TransformOps.h"
+#include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace mlir::qrealign {
+#define GEN_PASS_DEF_QREALIGNGPUINTMATMULSCHEDULEPASS
+#include "qrealign/Conversion/Passes.h.inc"
+} // namespace mlir::qrealign
+
+using namespace mlir;
+
+static constexpr llvm::StringLiteral kTag = "qrealign.gpu_int_matmul";
+
+/// The schedule, applied to the module holding the tagged contractions.
+static constexpr llvm::StringLiteral kSchedule = R"mlir(
+module attributes {transform.with_named_sequence} {
+  transform.named_sequence @__transform_main(
+      %root: !transform.any_op {transform.consumed}) {
+    %mm = transform.structured.match attributes{qrealign.gpu_int_matmul}
+        in %root : (!transform.any_op) -> !transform.any_op
+    %fill = transform.get_producer_of_operand %mm[2]
+        : (!transform.any_op) -> !transform.any_op
+    %tb, %fb = transform.structured.tile_using_forall %mm
+        tile_sizes [32, 32] (mapping = [#gpu.block<y>, #gpu.block<x>])
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+    %fill_b, %fb2 = transform.structured.fuse_into_containing_op %fill
+        into %fb : (!transform.any_op, !transform.any_op)
+        -> (!transform.any_op, !transform.any_op)
+    %tw, %fw = transform.structured.tile_using_forall %tb
+        tile_sizes [16, 8] (mapping = [#gpu.warp<y>, #gpu.warp<x>])
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+    %fill_w, %fw2 = transform.structured.fuse_into_containing_op %fill_b
+        into %fw : (!transform.any_op, !transform.any_op)
+        -> (!transform.any_op, !transform.any_op)
+    %tk, %loop = transform.structured.tile_using_for %tw
+        tile_sizes [0, 0, 32]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+    transform.structured.vectorize %tk : !transform.any_op
+    transform.structured.vectorize %fill_w : !transform.any_op
+    %func = transform.structured.match ops{["func.func"]} in %root
+        : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %func {
+      transform.apply_patterns.vector.transfer_permutation_patterns
+    } : !transform.any_op
+    transform.apply_patterns to %func {
+      transform.apply_patterns.vector.reduction_to_contract
+      transform.apply_patterns.vector.fold_arith_extension
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.apply_cse to %func : !transform.any_op
+    transform.loop.hoist_loop_invariant_subsets %loop : !transform.any_op
+    %buffers = transform.bufferization.one_shot_bufferize %root {
+        bufferize_function_boundaries = true,
+        function_boundary_type_conversion = 1 : i32}
+        : (!transform.any_op) -> !transform.any_op
+    %f = transform.structured.match ops{["func.func"]} in %buffers
+        : (!transform.any_op) -> !transform.any_op
+    transform.apply_cse to %f : !transform.any_op
+    transform.apply_patterns to %f {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.apply_cse to %f : !transform.any_op
+    %launch = transform.gpu.map_forall_to_blocks %f generate_gpu_launch
+        : (!transform.any_op) -> !transform.any_op
+    transform.gpu.map_nested_forall_to_threads %launch
+        block_dims = [128, 2, 1] warp_size = 32
+        : (!transform.any_op) -> !transform.any_op
+    transform.yield
+  }
+}
+)mlir";
+
+namespace {
+struct GPUIntMatmulSchedulePass
+    : mlir::qrealign::impl::QRealignGPUIntMatmulSchedulePassBase<
+          GPUIntMatmulSchedulePass> {
+  void runOnOperation() override;
+};
+} // namespace
+
+/// Why `op` is not the integer contraction the schedule handles, or "".
+static std::string whyNotIntMatmul(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 3 || op.getNumReductionLoops() != 1)
+    return "not a contraction of two operands over one reduction";
+  MLIRContext *ctx = op.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  SmallVector<AffineMap> want = {AffineMap::get(3, 0, {d(0), d(2)}, ctx),
+                                 AffineMap::get(3, 0, {d(1), d(2)}, ctx),
+                                 AffineMap::get(3, 0, {d(0), d(1)}, ctx)};
+  if (op.getIndexingMapsArray() != ArrayRef(want))
+    return "not a[m, k] · w[n, k] -> acc[m, n]";
+  auto typeOf = [&](Value v) { return cast<RankedTensorType>(v.getType()); };
+  RankedTensorType a = typeOf(op.getDpsInputs()[0]),
+                   w = typeOf(op.getDpsInputs()[1]),
+                   c = typeOf(op.getDpsInits()[0]);
+  if (!a.getElementType().isInteger(8) || !w.getElementType().isInteger(8) ||
+      !c.getElementType().isInteger(32))
+    return "not i8 x i8 -> i32";
+  if (!a.hasStaticShape() || !w.hasStaticShape())
+    return "dynamic sizes";
+  if (a.getDimSize(0) % 32 || w.getDimSize(0) % 32 || a.getDimSize(1) % 32)
+    return llvm::formatv("sizes M = {0}, N = {1}, K = {2} are not multiples "
+                         "of 32",
+                         a.getDimSize(0), w.getDimSize(0), a.getDimSize(1))
+        .str();
+  if (!op.getDpsInits()[0].getDefiningOp<linalg::FillOp>())
+    return "the accumulator is not a linalg.fill";
+  // The body: acc + extsi(a) * extsi(w).
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddIOp>();
+  auto mul = add ? add.getRhs().getDefiningOp<arith::MulIOp>() : nullptr;
+  if (!mul || add.getLhs() != body.getArgument(2) ||
+      !mul.getLhs().getDefiningOp<arith::ExtSIOp>() ||
+      !mul.getRhs().getDefiningOp<arith::ExtSIOp>())
+    return "the body is not acc + extsi(a) * extsi(w)";
+  return "";
+}
+
+void GPUIntMatmulSchedulePass::runOnOperation() {
+  ModuleOp module = getOperation();
+  bool ok = true, any = false;
+  module.walk([&](linalg::LinalgOp op) {
+    auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+    if (isa<linalg::FillOp>(op.getOperation()))
+      return;
+    std::string why = generic ? whyNotIntMatmul(generic)
+                              : std::string("not a linalg.generic");
+    if (!why.empty()) {
+      op->emitError() << "qrealign-gpu-int-matmul-schedule: no GPU schedule "
+                         "for this op yet (the i8 x i8 -> i32 contraction "
+                         "only): "
+                      << why;
+      ok = false;
+      return;
+    }
+    op->setAttr(kTag, UnitAttr::get(op->getContext()));
+    any = true;
+  });
+  if (!ok)
+    return signalPassFailure();
+  if (!any)
+    return;
+  OwningOpRef<ModuleOp> schedule =
+      parseSourceString<ModuleOp>(kSchedule, module.getContext());
+  if (!schedule) {
+    module.emitError("qrealign-gpu-int-matmul-schedule: the schedule does "
+                     "not parse (a transform extension is not registered)");
+    return signalPassFailure();
+  }
+  auto entry =
+      schedule->lookupSymbol<transform::NamedSequenceOp>("__transform_main");
+  if (failed(transform::applyTransformNamedSequence(
+          module, entry, *schedule, transform::TransformOptions())))
+    return signalPassFailure();
+  module.walk([](Operation *op) { op->removeAttr(kTag); });
+}
+
+void mlir::qrealign::buildLowerToNVVMPipeline(
+    OpPassManager &pm, const LowerToNVVMOptions &options) {
+  std::string text = llvm::formatv(
+      "qrealign-gpu-int-matmul-schedule,"
+      "func.func(convert-vector-to-gpu{{use-nvgpu=true}),canonicalize,cse,"
+      "gpu-launch-sink-index-computations,convert-nvgpu-to-nvvm,"
+      "gpu-kernel-outlining,convert-vector-to-scf,convert-scf-to-cf,"
+      "convert-nvvm-to-llvm,expand-strided-metadata,"
+      "nvvm-attach-target{{chip={0} features=+ptx80 O=3},lower-affine,"
+      "convert-arith-to-llvm,convert-index-to-llvm,canonicalize,cse,"
+      "gpu.module(convert-gpu-to-nvvm,convert-vector-to-llvm,canonicalize,"
+      "cse,reconcile-unrealized-casts),gpu-to-llvm,canonicalize,cse,"
+      "reconcile-unrealized-casts,"
+      "gpu-module-to-binary{{format={1} toolkit={2}}",
+      options.chip, options.format, options.toolkit);
+  if (failed(parsePassPipeline(text, pm, llvm::errs())))
+    llvm::report_fatal_error("qrealign-lower-to-nvvm: the pipeline does not "
+                             "parse (a pass is not registered)");
+}
