@@ -143,6 +143,11 @@ CompiledModel::create(ModuleOp module,
   if (!jit)
     return jit.takeError();
   model->jit = std::move(*jit);
+  // Compile now (the JIT compiles on the first lookup), not in the first
+  // call: loading is one cost, running another.
+  for (const char *name : {"prefill", "decode"})
+    if (auto fn = model->jit->lookup(name); !fn)
+      return fn.takeError();
   return model;
 }
 

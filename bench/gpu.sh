@@ -1,0 +1,21 @@
+#!/bin/sh
+# The GPU checks of the lowering, as one script for a machine with a GPU
+# (H100/H200, CUDA driver): run from the repository root after
+# scripts/setup.sh built build/ (or with BUILD=dir).
+#
+#  1. the W8A8 GEMM compiled by qrealign-lower-to-nvvm (cubin for sm_90)
+#     through qrealign's runtime: every i32 accumulator against a scalar
+#     reference (test/GPU/gemm-w8a8-gpu.cpp);
+#  2. the calibration measurement of issue 13 (bench/calibration_gpu.py),
+#     when the engine was built against a CUDA libtorch.
+#
+# Not here yet (not written): W4A16 GEMV against cuBLAS FP16, W8A8 GEMM
+# against cuBLASLt INT8, a decode step against its bandwidth floor.
+set -e
+build=${BUILD:-build}
+echo "== W8A8 GEMM on the GPU (bit-exact i32 accumulators)"
+"$build/test/QRealignGpuGemmTest"
+if [ "${CALIBRATION:-0}" = 1 ]; then
+  echo "== calibration on a Llama-2-7B-shaped model"
+  python3 bench/calibration_gpu.py --device cuda
+fi
