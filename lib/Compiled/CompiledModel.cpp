@@ -182,22 +182,26 @@ llvm::Expected<std::vector<std::vector<float>>>
 CompiledModel::forward(llvm::ArrayRef<std::vector<int64_t>> batch) {
   std::vector<std::vector<float>> rows;
   for (const std::vector<int64_t> &ids : batch) {
-    int64_t s = ids.size();
-    std::vector<int64_t> positions(s);
-    for (int64_t i = 0; i < s; ++i)
-      positions[i] = i;
-    std::vector<uint8_t> mask(s, 1);
-    Descriptor a(ids.data(), {1, s}), b(positions.data(), {1, s}),
-        c(mask.data(), {1, s});
     std::vector<Result> out;
-    if (llvm::Error err =
-            call("prefill", prefillFn,
-                 {a.words.data(), b.words.data(), c.words.data()}, out))
+    if (llvm::Error err = prefill(ids, out))
       return std::move(err);
     rows.push_back(lastRow(out.front()));
     release(out);
   }
   return rows;
+}
+
+llvm::Error CompiledModel::prefill(llvm::ArrayRef<int64_t> ids,
+                                   std::vector<Result> &out) {
+  int64_t s = ids.size();
+  std::vector<int64_t> positions(s);
+  for (int64_t i = 0; i < s; ++i)
+    positions[i] = i;
+  std::vector<uint8_t> mask(s, 1);
+  Descriptor a(ids.data(), {1, s}), b(positions.data(), {1, s}),
+      c(mask.data(), {1, s});
+  return call("prefill", prefillFn,
+              {a.words.data(), b.words.data(), c.words.data()}, out);
 }
 
 std::vector<float> CompiledModel::lastRow(const Result &logits) const {
@@ -221,17 +225,9 @@ CompiledModel::generate(llvm::ArrayRef<std::vector<int64_t>> batch,
       continue;
     }
     int64_t s = prompt.size();
-    std::vector<int64_t> positions(s);
-    for (int64_t i = 0; i < s; ++i)
-      positions[i] = i;
-    std::vector<uint8_t> mask(s, 1);
     auto t0 = std::chrono::steady_clock::now();
-    Descriptor a(prompt.data(), {1, s}), b(positions.data(), {1, s}),
-        c(mask.data(), {1, s});
     std::vector<Result> out;
-    if (llvm::Error err =
-            call("prefill", prefillFn,
-                 {a.words.data(), b.words.data(), c.words.data()}, out))
+    if (llvm::Error err = prefill(prompt, out))
       return std::move(err);
     auto t1 = std::chrono::steady_clock::now();
     result.stats.prefill_seconds +=

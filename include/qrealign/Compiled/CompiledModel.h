@@ -59,6 +59,8 @@ private:
                    llvm::ArrayRef<const void *> inputs,
                    std::vector<Result> &results);
   static void release(std::vector<Result> &results);
+  /// @prefill of one sequence (positions 0.., no padding): logits and cache.
+  llvm::Error prefill(llvm::ArrayRef<int64_t> ids, std::vector<Result> &out);
   /// The logits of the last position of `logits` [1, S, vocab].
   std::vector<float> lastRow(const Result &logits) const;
 

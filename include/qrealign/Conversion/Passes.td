@@ -79,7 +79,22 @@ def QRealignBindParamsPass
     runtime reads the data from. A function that is called (not a public
     entry point) is refused, since its callers would have to pass the new
     arguments.
+
+    With `manifest=FILE`, the bindings are written to FILE (JSON, written
+    atomically) and the `qrealign.param` ops and the module's
+    `qrealign.params` are dropped, so that the lowered module translates to
+    LLVM IR and object code (ahead of time); the runtime reads FILE instead.
+    Per function: the number of inputs before the parameters, then for each
+    parameter argument its index, symbol, scope, tensor name, dtype, shape
+    and storage (`float`, `int8` levels, or `int4-pairs`: two
+    offset-binary 4-bit levels per byte, compressed-tensors'
+    pack-quantized bytes); the scopes' files as the module records them.
+    A manifest cannot reference an inline parameter: that is an error.
   }];
+  let options = [
+    Option<"manifest", "manifest", "std::string", /*default=*/"\"\"",
+           "Write the bindings to this JSON file and drop the parameter ops">
+  ];
 }
 
 def QRealignBuildKVCachePass

@@ -7,8 +7,12 @@
 #include "qrealign/Conversion/Passes.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 
+#include "qrealign/Support/AtomicOutput.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 
 namespace mlir::qrealign {
 #define GEN_PASS_DEF_QREALIGNBINDPARAMSPASS
@@ -20,9 +24,29 @@ using namespace mlir::qrealign;
 
 namespace {
 struct BindParamsPass
-    : qrealign::impl::QRealignBindParamsPassBase<BindParamsPass> {
+    : mlir::qrealign::impl::QRealignBindParamsPassBase<BindParamsPass> {
+  using QRealignBindParamsPassBase::QRealignBindParamsPassBase;
   void runOnOperation() override;
 };
+
+/// The storage format of a parameter's bytes.
+StringRef storageOf(RankedTensorType type) {
+  Type e = type.getElementType();
+  if (isa<FloatType>(e))
+    return "float";
+  if (e.isUnsignedInteger(8))
+    return "int4-pairs";
+  if (e.isInteger(8))
+    return "int8";
+  return "integer";
+}
+
+std::string dtypeOf(Type e) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  e.print(os);
+  return s;
+}
 } // namespace
 
 void BindParamsPass::runOnOperation() {
@@ -88,5 +112,70 @@ void BindParamsPass::runOnOperation() {
     }
   }
   if (!ok)
-    signalPassFailure();
+    return signalPassFailure();
+  if (manifest.empty())
+    return;
+
+  // The manifest: every bound argument of every function, then the
+  // parameter ops go.
+  llvm::json::Object functions;
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    llvm::json::Array params;
+    unsigned inputs = fn.getNumArguments();
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      auto sym = fn.getArgAttrOfType<FlatSymbolRefAttr>(i, "qrealign.param");
+      if (!sym)
+        continue;
+      inputs = std::min(inputs, i);
+      auto param = symbols.lookup<ParamOp>(sym.getAttr());
+      ExternalAttr ext = param ? param.getExternal() : ExternalAttr();
+      if (!ext) {
+        (param ? param.getOperation() : fn.getOperation())->emitError()
+            << "qrealign-bind-params: parameter @" << sym.getValue()
+            << " is inline; a manifest references tensors in files";
+        ok = false;
+        continue;
+      }
+      RankedTensorType type = param.getTensorType();
+      llvm::json::Array shape;
+      for (int64_t d : type.getShape())
+        shape.push_back(d);
+      params.push_back(
+          llvm::json::Object{{"argument", int64_t(i)},
+                             {"symbol", sym.getValue()},
+                             {"scope", ext.getScope()},
+                             {"tensor", ext.getKey()},
+                             {"dtype", dtypeOf(type.getElementType())},
+                             {"shape", std::move(shape)},
+                             {"storage", storageOf(type)}});
+    }
+    if (params.empty())
+      continue;
+    functions[fn.getSymName()] = llvm::json::Object{
+        {"inputs", int64_t(inputs)}, {"params", std::move(params)}};
+  }
+  if (!ok)
+    return signalPassFailure();
+  llvm::json::Object scopes;
+  if (auto map = module->getAttrOfType<DictionaryAttr>("qrealign.params"))
+    for (NamedAttribute entry : map)
+      if (auto path = dyn_cast<StringAttr>(entry.getValue()))
+        scopes[entry.getName().getValue()] = path.getValue();
+  llvm::json::Value doc =
+      llvm::json::Object{{"format", "qrealign-manifest"},
+                         {"version", 1},
+                         {"scopes", std::move(scopes)},
+                         {"functions", std::move(functions)}};
+  if (llvm::Error err =
+          ::qrealign::writeFileAtomically(manifest, [&](llvm::raw_ostream &os) {
+            os << llvm::formatv("{0:2}", doc) << "\n";
+            return llvm::Error::success();
+          })) {
+    module.emitError("qrealign-bind-params: ")
+        << llvm::toString(std::move(err));
+    return signalPassFailure();
+  }
+  for (auto param : llvm::make_early_inc_range(module.getOps<ParamOp>()))
+    param.erase();
+  module->removeAttr("qrealign.params");
 }

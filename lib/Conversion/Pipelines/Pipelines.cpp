@@ -31,11 +31,14 @@ using namespace mlir;
 //   reconcile-unrealized-casts
 // built from the passes' constructors, so that a library embedding it (the
 // JIT) needs no pass registry.
-void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm) {
+void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
+                                             const LowerToCPUOptions &options) {
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createConvertQRealignToLinalgPass());
   fn.addPass(createLinalgElementwiseOpFusionPass());
-  pm.addPass(createQRealignBindParamsPass());
+  QRealignBindParamsPassOptions bind;
+  bind.manifest = options.manifest;
+  pm.addPass(createQRealignBindParamsPass(bind));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -58,10 +61,12 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm) {
 }
 
 void mlir::qrealign::registerQRealignPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<LowerToCPUOptions>(
       "qrealign-lower-to-cpu",
       "Lower qrealign functions to the LLVM dialect for the host CPU",
-      [](OpPassManager &pm) { buildLowerToCPUPipeline(pm); });
+      [](OpPassManager &pm, const LowerToCPUOptions &options) {
+        buildLowerToCPUPipeline(pm, options);
+      });
   PassPipelineRegistration<LowerToNVVMOptions>(
       "qrealign-lower-to-nvvm",
       "Lower the i8 GEMMs of a linalg-level module to PTX or a cubin "

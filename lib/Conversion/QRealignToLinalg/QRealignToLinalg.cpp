@@ -818,8 +818,9 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     Location loc = op.getLoc();
     MLIRContext *ctx = op.getContext();
     RankedTensorType type = op.getType();
-    if (type.getRank() != 3)
-      return rewriter.notifyMatchFailure(op, "attention is not on [B, S, C]");
+    if (type.getRank() != 3 || !type.getElementType().isF32())
+      return rewriter.notifyMatchFailure(op,
+                                         "attention is not on f32 [B, S, C]");
     Type f32 = rewriter.getF32Type();
     int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads();
     int64_t hd = op.getHeadDim(), rep = heads / kvHeads;
@@ -941,7 +942,6 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
         rewriter.getIndexAttr(hd)};
     Value outInit =
         filledTensor(rewriter, loc, outSizes, rewriter.getF32FloatAttr(0));
-    Type element = type.getElementType();
     Value out =
         linalg::GenericOp::create(
             rewriter, loc, TypeRange{outInit.getType()},
@@ -959,10 +959,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
                   ValueRange{arith::AddFOp::create(nb, nl, args[3], t)});
             })
             .getResult(0);
-    Value merged = mergeTrailingAxes(rewriter, loc, out, 3);
-    if (element != f32)
-      return rewriter.notifyMatchFailure(op, "attention result is not f32");
-    rewriter.replaceOp(op, merged);
+    rewriter.replaceOp(op, mergeTrailingAxes(rewriter, loc, out, 3));
     return success();
   }
 };

@@ -18,7 +18,16 @@ namespace mlir::qrealign {
 /// manifest of those arguments, and are all that is not LLVM afterwards),
 /// one-shot bufferization with identity layouts at function boundaries,
 /// buffer deallocation, loops, and the conversions to LLVM.
-void buildLowerToCPUPipeline(OpPassManager &pm);
+struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
+  PassOptions::Option<std::string> manifest{
+      *this, "manifest",
+      llvm::cl::desc("Write the parameter bindings to this JSON file and drop "
+                     "the parameter ops (qrealign-bind-params), so that the "
+                     "result translates to LLVM IR and objects"),
+      llvm::cl::init("")};
+};
+void buildLowerToCPUPipeline(OpPassManager &pm,
+                             const LowerToCPUOptions &options = {});
 
 struct LowerToNVVMOptions : public PassPipelineOptions<LowerToNVVMOptions> {
   PassOptions::Option<std::string> chip{
