@@ -126,8 +126,12 @@ CompiledModel::create(ModuleOp module,
   if (logits.getRank() != 3 || logits.isDynamicDim(2))
     return llvm::createStringError("@forward does not return [B, S, vocab]");
   model->vocab = logits.getDimSize(2);
-  // @prefill computes @forward's logits too: @forward is not compiled.
-  forward.erase();
+  // Only @prefill and @decode are compiled (@prefill computes @forward's
+  // logits too; other functions, such as a calibrated module's calibration
+  // functions, are not part of the model).
+  for (auto fn : llvm::make_early_inc_range(clone.getOps<func::FuncOp>()))
+    if (fn.getSymName() != "prefill" && fn.getSymName() != "decode")
+      fn.erase();
   auto prefill = clone.lookupSymbol<func::FuncOp>("prefill");
   auto decode = clone.lookupSymbol<func::FuncOp>("decode");
   unsigned cached = prefill.getNumResults() - 1;
