@@ -30,10 +30,21 @@ def ConvertQRealignToLinalgPass
       the grouped form `[N, G, K / G]` (two 4-bit levels per byte as `[N,
       K / 2, 2]`: the packed bytes are read as bytes, never as a
       one-byte-per-element `i4` buffer), then `(q - z) * s`.
+    - `qrealign.rope`: the last axis as `[H, 2, half]` (`rotate_half`) or
+      `[H, half, 2]` (`interleaved`), each element reading both members of
+      its pair; angles `position · theta^(-2i / head_dim)` in f32.
+    - `qrealign.attention`: heads as `[KV, rep, head_dim]` (grouped-query),
+      scores `q · kᵀ · scale` with causal and padding masks (masked entries
+      set to the lowest float, as the engine does), softmax over keys, the
+      weighted sum of values; f32 `[B, S, C]`.
+    - `qrealign.fake_quantize` with dynamic ranges and no clipping factors
+      (Q and K at the activation width): per-row or per-group asymmetric
+      quantization as in the integer path below, then `(q - z) · s`.
     - `qrealign.linear` on a float weight (including a dequantized one:
-      W4A16): a contraction over the input channels, `x [M, K] · W [N, K]ᵀ`
-      with the leading axes of `x` collapsed into `M`, accumulating in the
-      result type; then the bias.
+      W4A16): a contraction over the input channels, `x [..., K] · W [N,
+      K]ᵀ` over every leading axis of `x` (none is reshaped: MLIR 22.1.8's
+      `expand-strided-metadata` crashes on reshapes that split one dynamic
+      size into two), accumulating in the result type; then the bias.
     - `qrealign.linear` whose scheme quantizes activations (`a_bits < 16`,
       dynamic) on a `qrealign.dequantize`d weight (W8A8, W4A8, W4A4): the
       integer path.
@@ -51,9 +62,11 @@ def ConvertQRealignToLinalgPass
     Errors, located at the op: a linear whose scheme quantizes its weight
     while the weight is still a float parameter (run
     `qrealign-quantize-weights` first), static activation quantization, a
-    quantized-activation linear on a float weight, and ops with no lowering
-    yet (`rope`, `attention`, `fake_quantize`, `smooth`, the calibration
-    ops).
+    quantized-activation linear on a float weight, a `fake_quantize` with
+    static, symmetric or per-tensor dynamic ranges or with clipping factors
+    (the calibration form), rope and attention on other than rank-3 (f32)
+    tensors, and ops with no lowering (`smooth`, `smooth_weight`, the
+    calibration ops).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
