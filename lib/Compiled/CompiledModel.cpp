@@ -42,22 +42,6 @@ struct Descriptor {
     words.insert(words.end(), strides.begin(), strides.end());
   }
 };
-
-int32_t dtypeOf(Type t) {
-  if (t.isF32())
-    return QR_DTYPE_F32;
-  if (t.isF16())
-    return QR_DTYPE_F16;
-  if (t.isBF16())
-    return QR_DTYPE_BF16;
-  if (t.isInteger(8))
-    return cast<IntegerType>(t).isUnsigned() ? QR_DTYPE_U8 : QR_DTYPE_I8;
-  if (t.isInteger(32))
-    return QR_DTYPE_I32;
-  if (t.isInteger(64))
-    return QR_DTYPE_I64;
-  return -1;
-}
 } // namespace
 
 /// The parameters bound to `fn`'s arguments from `firstParam` on.
@@ -78,7 +62,7 @@ bindArguments(func::FuncOp fn, unsigned firstParam,
       return llvm::createStringError("parameter @" + sym.getValue() +
                                      " was not loaded");
     const qr_param *p = it->second;
-    if (p->dtype != dtypeOf(type.getElementType()) ||
+    if (p->dtype != getParamDType(type.getElementType()) ||
         p->rank != type.getRank() ||
         !llvm::equal(llvm::ArrayRef<int64_t>(p->shape, p->rank),
                      type.getShape()))
@@ -97,18 +81,12 @@ bindArguments(func::FuncOp fn, unsigned firstParam,
 }
 
 llvm::Expected<std::unique_ptr<CompiledModel>>
-CompiledModel::create(ModuleOp module,
-                      const mlir::qrealign::ParamEnvironment &env) {
+CompiledModel::create(ModuleOp module, const Program &parameters) {
   std::unique_ptr<CompiledModel> model(new CompiledModel());
-  // The parameters, read and checked as the engine reads them.
-  FailureOr<std::unique_ptr<Program>> program =
-      lowerToProgram(module, env, "forward");
-  if (failed(program))
-    return llvm::createStringError("cannot load the model's parameters (see "
-                                   "the diagnostics above)");
-  model->program = std::move(*program);
+  // The parameters as the engine program loaded them (its first entry of
+  // each name: later ones are weights it computed, such as dequantized).
   llvm::StringMap<const qr_param *> byName;
-  const qr_program &prog = model->program->get();
+  const qr_program &prog = parameters.get();
   for (int i = 0; i < prog.num_params; ++i)
     byName.try_emplace(prog.params[i].name, &prog.params[i]);
 

@@ -29,7 +29,7 @@ size_t Program::getNumLinears() const {
       instrs, [](const qr_instr &i) { return i.opcode == QR_OP_LINEAR; });
 }
 
-static std::optional<int32_t> getDType(Type elt) {
+std::optional<int32_t> getParamDType(mlir::Type elt) {
   if (elt.isF32())
     return QR_DTYPE_F32;
   if (elt.isF16())
@@ -185,7 +185,7 @@ LogicalResult ProgramLowering::lowerParams() {
     out.name = str(p.getSymName());
     if (trainable.contains(p.getSymName()))
       out.flags |= QR_PARAM_TRAINABLE;
-    std::optional<int32_t> dtype = getDType(type.getElementType());
+    std::optional<int32_t> dtype = getParamDType(type.getElementType());
     if (!dtype || *dtype == QR_DTYPE_BOOL)
       return p.emitError("the engine cannot load parameters of element type ")
              << type.getElementType();
@@ -770,7 +770,7 @@ LogicalResult ProgramLowering::lowerFunctionInterface(func::FuncOp func) {
                              std::pair{"result", type.getResults()}})
     for (auto [i, t] : llvm::enumerate(types)) {
       auto tt = dyn_cast<RankedTensorType>(t);
-      if (!tt || tt.getRank() > 4 || !getDType(tt.getElementType()))
+      if (!tt || tt.getRank() > 4 || !getParamDType(tt.getElementType()))
         return func.emitError("the engine runs functions of ranked tensors "
                               "(rank <= 4, float or integer elements); ")
                << what << " " << i << " is " << t;

@@ -308,14 +308,8 @@ int main(int argc, char **argv) {
   std::unique_ptr<qrealign::CompiledModel> compiledHolder;
   auto t0 = std::chrono::steady_clock::now();
   if (backend == "compiled") {
-    mlir::qrealign::ParamEnvironment env;
-    env.inputDir = llvm::sys::path::parent_path(modelPath).str();
-    if (llvm::Error err = env.addScopeFiles(paramScopes)) {
-      qrealign::reportError("qrealign-run", std::move(err));
-      return 1;
-    }
-    auto compiled =
-        qrealign::CompiledModel::create((*session)->getModule(), env);
+    auto compiled = qrealign::CompiledModel::create((*session)->getModule(),
+                                                    (*session)->getProgram());
     if (!compiled)
       return error(toString(compiled.takeError()));
     compiledHolder = std::move(*compiled);

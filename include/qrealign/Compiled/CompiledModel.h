@@ -5,8 +5,9 @@
 //
 // `qrealign-run --backend compiled`: the module's @forward through
 // qrealign-lower-to-cpu and the JIT, its parameters bound to the arguments
-// that qrealign-bind-params adds (their data read, checked and mapped by
-// the same loader as the engine's, QRealignProgram). Greedy generation runs
+// that qrealign-bind-params adds (their data as the engine program already
+// read, checked and mapped them: nothing is loaded twice). Greedy generation
+// runs
 // @prefill over the prompt, then @decode once per new token with the KV
 // cache the previous call returned (qrealign-build-kv-cache).
 //
@@ -16,7 +17,6 @@
 #define QREALIGN_COMPILED_COMPILEDMODEL_H
 
 #include "qrealign/Compiled/JIT.h"
-#include "qrealign/Dialect/QRealign/IR/ParamEnvironment.h"
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Engine/Program.h"
 
@@ -27,10 +27,12 @@ namespace qrealign {
 class CompiledModel {
 public:
   ~CompiledModel();
-  /// Compiles `module`'s @forward (the module is not modified). Parameter
-  /// scopes resolve through `env`.
+  /// Compiles `module`'s @forward (the module is not modified), its
+  /// parameters bound to the data that `parameters` (the engine program
+  /// lowered from the same module, e.g. a ModelSession's) loaded and
+  /// checked; `parameters` must outlive the compiled model.
   static llvm::Expected<std::unique_ptr<CompiledModel>>
-  create(mlir::ModuleOp module, const mlir::qrealign::ParamEnvironment &env);
+  create(mlir::ModuleOp module, const Program &parameters);
 
   int64_t getVocabSize() const { return vocab; }
   /// A function of the compiled module with its bound parameters.
@@ -64,7 +66,6 @@ private:
   /// The logits of the last position of `logits` [1, S, vocab].
   std::vector<float> lastRow(const Result &logits) const;
 
-  std::unique_ptr<Program> program; // owns the parameters' data
   mlir::OwningOpRef<mlir::ModuleOp> compiled;
   std::unique_ptr<JitModule> jit;
   BoundFunction prefillFn, decodeFn;

@@ -23,6 +23,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ private:
   std::vector<std::unique_ptr<Checkpoint>> checkpoints; // one per scope
   ModelInfo info;
 };
+
+/// The engine's dtype (enum qr_dtype) of parameters of element type `elt`,
+/// or std::nullopt when the engine cannot hold them.
+std::optional<int32_t> getParamDType(mlir::Type elt);
 
 /// Prints `program` as text, one line per parameter and per instruction,
 /// with every field the engine reads (parameter data as its byte count and
