@@ -107,21 +107,32 @@ static SmallVector<unsigned> withLead(unsigned lead, ArrayRef<unsigned> extra) {
   return dims;
 }
 
-/// `q` [..., K] as [..., groups, K / groups] (a static split of the last
-/// axis: the leading axes, dynamic or not, stay as they are).
-static Value expandGroups(OpBuilder &b, Location loc, Value q, int64_t groups) {
-  RankedTensorType t = tensorType(q);
-  int64_t rank = t.getRank(), k = t.getDimSize(rank - 1);
+/// `x` [..., C] with its last axis split as `split` (static sizes; the
+/// leading axes, dynamic or not, stay as they are).
+static Value splitLastAxis(OpBuilder &b, Location loc, Value x,
+                           ArrayRef<int64_t> split) {
+  RankedTensorType t = tensorType(x);
+  int64_t rank = t.getRank();
   SmallVector<int64_t> shape(t.getShape().drop_back());
-  shape.append({groups, k / groups});
-  SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, q);
-  sizes.append({b.getIndexAttr(groups), b.getIndexAttr(k / groups)});
+  shape.append(split.begin(), split.end());
+  SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, x);
+  for (int64_t v : split)
+    sizes.push_back(b.getIndexAttr(v));
   SmallVector<ReassociationIndices> re;
   for (int64_t i = 0; i + 1 < rank; ++i)
     re.push_back({i});
-  re.push_back({rank - 1, rank});
+  ReassociationIndices last;
+  for (int64_t i = 0; i < int64_t(split.size()); ++i)
+    last.push_back(rank - 1 + i);
+  re.push_back(last);
   return tensor::ExpandShapeOp::create(
-      b, loc, RankedTensorType::get(shape, t.getElementType()), q, re, sizes);
+      b, loc, RankedTensorType::get(shape, t.getElementType()), x, re, sizes);
+}
+
+/// `q` [..., K] as [..., groups, K / groups].
+static Value expandGroups(OpBuilder &b, Location loc, Value q, int64_t groups) {
+  int64_t k = tensorType(q).getShape().back();
+  return splitLastAxis(b, loc, q, {groups, k / groups});
 }
 
 /// A scale or zero-point tensor [R, G] (R = 1 or N) and the map that reads
@@ -677,27 +688,6 @@ struct EmbeddingLowering : OpConversionPattern<EmbeddingOp> {
     return success();
   }
 };
-
-/// `x` [B, S, C] with its last axis split as `split` (static sizes).
-static Value splitLastAxis(OpBuilder &b, Location loc, Value x,
-                           ArrayRef<int64_t> split) {
-  RankedTensorType t = tensorType(x);
-  int64_t rank = t.getRank();
-  SmallVector<int64_t> shape(t.getShape().drop_back());
-  shape.append(split.begin(), split.end());
-  SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, x);
-  for (int64_t v : split)
-    sizes.push_back(b.getIndexAttr(v));
-  SmallVector<ReassociationIndices> re;
-  for (int64_t i = 0; i + 1 < rank; ++i)
-    re.push_back({i});
-  ReassociationIndices last;
-  for (int64_t i = 0; i < int64_t(split.size()); ++i)
-    last.push_back(rank - 1 + i);
-  re.push_back(last);
-  return tensor::ExpandShapeOp::create(
-      b, loc, RankedTensorType::get(shape, t.getElementType()), x, re, sizes);
-}
 
 /// The inverse of splitLastAxis: the trailing `count` axes merged into one.
 static Value mergeTrailingAxes(OpBuilder &b, Location loc, Value x,
