@@ -68,8 +68,8 @@ bindArguments(func::FuncOp fn, unsigned firstParam,
                      type.getShape()))
       return llvm::createStringError("parameter @" + sym.getValue() +
                                      " does not match its argument's type");
-    bound.params.push_back(p);
-    bound.shapes.emplace_back(type.getShape());
+    // The parameters do not move: their descriptors are built once.
+    bound.params.push_back(Descriptor(p->data, type.getShape()).words);
   }
   for (Type t : fn.getResultTypes()) {
     auto r = dyn_cast<RankedTensorType>(t);
@@ -137,17 +137,13 @@ llvm::Error CompiledModel::call(llvm::StringRef name, const BoundFunction &fn,
                                 llvm::ArrayRef<const void *> inputs,
                                 std::vector<Result> &results) {
   results.assign(fn.numResults, Result{});
-  std::vector<Descriptor> params;
-  params.reserve(fn.params.size());
-  for (auto [p, shape] : llvm::zip(fn.params, fn.shapes))
-    params.emplace_back(p->data, shape);
   // The C interface: the results' descriptors first (one struct of them),
   // then one descriptor pointer per argument.
   std::vector<void *> pointers = {results.data()};
   for (const void *in : inputs)
     pointers.push_back(const_cast<void *>(in));
-  for (Descriptor &d : params)
-    pointers.push_back(d.words.data());
+  for (const std::vector<int64_t> &words : fn.params)
+    pointers.push_back(const_cast<int64_t *>(words.data()));
   std::vector<void *> packed;
   for (void *&p : pointers)
     packed.push_back(&p);

@@ -37,8 +37,9 @@ public:
   int64_t getVocabSize() const { return vocab; }
   /// A function of the compiled module with its bound parameters.
   struct BoundFunction {
-    std::vector<const qr_param *> params; // arguments numInputs + i
-    std::vector<llvm::SmallVector<int64_t, 4>> shapes;
+    /// The memref descriptors ({allocated, aligned, offset, sizes,
+    /// strides} as 64-bit words) of arguments numInputs + i.
+    std::vector<std::vector<int64_t>> params;
     unsigned numInputs = 0, numResults = 0;
   };
 
