@@ -148,6 +148,45 @@ std::vector<int8_t> qrealign::unpackWeight(llvm::ArrayRef<uint8_t> packed,
   return out;
 }
 
+std::vector<int32_t> qrealign::packInt32(llvm::ArrayRef<int8_t> q, int64_t rows,
+                                         int64_t cols, int bits,
+                                         bool alongRows) {
+  assert((bits == 4 || bits == 8) && "4 or 8 bits");
+  assert(int64_t(q.size()) == rows * cols && "levels size");
+  int64_t f = 32 / bits;
+  int64_t wordRows = alongRows ? (rows + f - 1) / f : rows;
+  int64_t wordCols = alongRows ? cols : (cols + f - 1) / f;
+  std::vector<int32_t> out(wordRows * wordCols, 0);
+  uint32_t mask = (1u << bits) - 1, offset = 1u << (bits - 1);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      int64_t along = alongRows ? r : c;
+      int64_t word = alongRows ? (r / f) * wordCols + c : r * wordCols + c / f;
+      uint32_t level = uint32_t(int32_t(q[r * cols + c]) + int32_t(offset));
+      out[word] = int32_t(uint32_t(out[word]) |
+                          ((level & mask) << (bits * (along % f))));
+    }
+  return out;
+}
+
+std::vector<int8_t> qrealign::unpackInt32(llvm::ArrayRef<int32_t> words,
+                                          int64_t rows, int64_t cols, int bits,
+                                          bool alongRows) {
+  assert((bits == 4 || bits == 8) && "4 or 8 bits");
+  int64_t f = 32 / bits;
+  int64_t wordCols = alongRows ? cols : (cols + f - 1) / f;
+  uint32_t mask = (1u << bits) - 1, offset = 1u << (bits - 1);
+  std::vector<int8_t> out(rows * cols);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      int64_t along = alongRows ? r : c;
+      int64_t word = alongRows ? (r / f) * wordCols + c : r * wordCols + c / f;
+      uint32_t level = (uint32_t(words[word]) >> (bits * (along % f))) & mask;
+      out[r * cols + c] = int8_t(int32_t(level) - int32_t(offset));
+    }
+  return out;
+}
+
 std::vector<float> qrealign::dequantizeWeight(
     llvm::ArrayRef<int8_t> q, int64_t n, int64_t k, llvm::ArrayRef<float> scale,
     llvm::ArrayRef<int8_t> zeroPoint, int64_t scaleRows, int64_t groups) {

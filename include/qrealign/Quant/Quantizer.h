@@ -90,6 +90,20 @@ std::vector<uint8_t> packWeight(llvm::ArrayRef<int8_t> q, int64_t n, int64_t k,
 std::vector<int8_t> unpackWeight(llvm::ArrayRef<uint8_t> packed, int64_t n,
                                  int64_t k, int bits);
 
+/// compressed-tensors' `pack_to_int32`: levels of `bits` (4 or 8) bits,
+/// [rows, cols] row-major, stored offset-binary (q + 2^(bits-1)) and packed
+/// 32 / bits to a 32-bit word, element i of a word at bit bits * i. Along
+/// the last axis (`alongRows` false) the result is [rows, ceil(cols / f)];
+/// along the first (zero points, `alongRows` true) [ceil(rows / f), cols],
+/// with f = 32 / bits. Padding levels are stored as 0.
+std::vector<int32_t> packInt32(llvm::ArrayRef<int8_t> q, int64_t rows,
+                               int64_t cols, int bits, bool alongRows);
+
+/// Levels from words packed by packInt32 (the same `rows`, `cols`, `bits`
+/// and axis); padding is dropped.
+std::vector<int8_t> unpackInt32(llvm::ArrayRef<int32_t> words, int64_t rows,
+                                int64_t cols, int bits, bool alongRows);
+
 /// w = (q - z) * s in f32, [N, K]; `zeroPoint` may be empty (symmetric).
 /// `scale` and `zeroPoint` are [scaleRows, groups] with scaleRows 1 or N
 /// and groups dividing K.

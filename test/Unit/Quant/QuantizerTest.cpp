@@ -15,6 +15,8 @@
 
 #include "gtest/gtest.h"
 
+#include <cstring>
+
 #include <cmath>
 #include <vector>
 
@@ -160,6 +162,40 @@ TEST(QuantizerTest, NibbleOrder) {
   ASSERT_EQ(bytes.size(), 16u);
   EXPECT_EQ(bytes[0], uint8_t(-67));
   EXPECT_EQ(unpackWeight(bytes, 2, 8, 8), q8.q);
+}
+
+TEST(QuantizerTest, CompressedTensorsWords) {
+  // pack_to_int32's own example (8 bits): levels 1 2 are stored 129 130,
+  // padded with zeros to a word: 0x00008281 = 33409.
+  EXPECT_EQ(packInt32({1, 2}, 1, 2, 8, false), std::vector<int32_t>{33409});
+  // 4 bits: row 0 of NibbleOrder, q + 8 = 4 10 9 3 6 15 10 8, element i at
+  // bits 4i: 0x8AF639A4, the bytes a4 39 f6 8a of the nibble storage read
+  // as one little-endian word.
+  std::vector<int8_t> row = {-4, 2, 1, -5, -2, 7, 2, 0};
+  std::vector<int32_t> word = packInt32(row, 1, 8, 4, false);
+  ASSERT_EQ(word.size(), 1u);
+  EXPECT_EQ(uint32_t(word[0]), 0x8AF639A4u);
+  std::vector<uint8_t> bytes = packWeight(row, 1, 8, 4);
+  EXPECT_EQ(std::memcmp(bytes.data(), word.data(), 4), 0);
+  EXPECT_EQ(unpackInt32(word, 1, 8, 4, false), row);
+  // Zero points [10, 2] packed along the rows: [2, 2] words, rows 8 and 9
+  // in the low bytes of the second row of words, the padding zero.
+  std::vector<int8_t> zp(20);
+  for (int i = 0; i < 20; ++i)
+    zp[i] = int8_t(i % 16 - 8);
+  std::vector<int32_t> zw = packInt32(zp, 10, 2, 4, true);
+  ASSERT_EQ(zw.size(), 4u);
+  // Column 0 holds zp[0], zp[2], ..., zp[14] = -8 -6 ... 6: q + 8 = 0 2 4
+  // ... 14 at bits 4i.
+  EXPECT_EQ(uint32_t(zw[0]), 0xECA86420u);
+  // Column 0, rows 8 and 9: zp[16] = -8 and zp[18] = -6, stored 0 and 2;
+  // the padding rows stay 0.
+  EXPECT_EQ(uint32_t(zw[2]), 0x00000020u);
+  EXPECT_EQ(unpackInt32(zw, 10, 2, 4, true), zp);
+  // Eight bits along the rows: four levels per word.
+  std::vector<int32_t> z8 = packInt32(zp, 10, 2, 8, true);
+  ASSERT_EQ(z8.size(), 6u);
+  EXPECT_EQ(unpackInt32(z8, 10, 2, 8, true), zp);
 }
 
 TEST(QuantizerTest, GroupsRunAlongK) {
