@@ -367,19 +367,29 @@ FailureOr<std::vector<float>> ProgramLowering::evalWeight(Value v) {
     FailureOr<int32_t> zero = optionalParam(dq.getZeroPoint());
     if (failed(packed) || failed(scale) || failed(zero))
       return failure();
-    if (prog->params[*scale].dtype != QR_DTYPE_F32)
-      return op->emitError("the engine dequantizes with f32 scales");
     const qr_param &pp = prog->params[*packed], &sp = prog->params[*scale];
     int bits = dq.getBits();
-    int64_t packedBytes = n * k / (isNibblePacked(bits) ? 2 : 1);
-    std::vector<int8_t> q = unpackWeight(
-        ArrayRef(static_cast<const uint8_t *>(pp.data), packedBytes), n, k,
-        bits);
+    std::vector<int8_t> q, zeroWords;
     ArrayRef<int8_t> zeros;
-    if (*zero >= 0)
-      zeros = span(*zero, (int8_t *)nullptr);
-    return dequantizeWeight(q, n, k, span(*scale, (float *)nullptr), zeros,
-                            sp.shape[0], sp.shape[1]);
+    if (dq.isWordPacked()) {
+      // compressed-tensors' words (the verifier checked the shapes).
+      q = unpackInt32(span(*packed, (int32_t *)nullptr), n, k, bits,
+                      /*alongRows=*/false);
+      if (*zero >= 0)
+        zeros = zeroWords =
+            unpackInt32(span(*zero, (int32_t *)nullptr), sp.shape[0],
+                        sp.shape[1], bits, /*alongRows=*/true);
+    } else {
+      int64_t packedBytes = n * k / (isNibblePacked(bits) ? 2 : 1);
+      q = unpackWeight(
+          ArrayRef(static_cast<const uint8_t *>(pp.data), packedBytes), n, k,
+          bits);
+      if (*zero >= 0)
+        zeros = span(*zero, (int8_t *)nullptr);
+    }
+    // Scales of any float type (compressed-tensors stores the model's).
+    return dequantizeWeight(q, n, k, floats(*scale), zeros, sp.shape[0],
+                            sp.shape[1]);
   }
   if (auto sw = dyn_cast<SmoothWeightOp>(op)) {
     FailureOr<std::vector<float>> w = evalWeight(sw.getWeight());

@@ -238,8 +238,89 @@ RowQuantized linalg_lowering::buildRowQuantization(OpBuilder &b, Location loc,
   return {levels.getResult(0), scale, zeroPoint};
 }
 
+/// Levels from i32 words: out[r, w, i] = ((word[r, w] or word[w, r]) >>
+/// (bits * i) & mask) - 2^(bits-1) over [R, W, f], f = 32 / bits; words run
+/// along the last axis (`alongRows` false, [R, W]) or the first ([W, R]).
+static Value unpackWords(OpBuilder &b, Location loc, Value words, int64_t bits,
+                         bool alongRows) {
+  MLIRContext *ctx = b.getContext();
+  Type i8 = b.getI8Type();
+  RankedTensorType t = tensorType(words);
+  int64_t perWord = 32 / bits;
+  int64_t outer = t.getDimSize(alongRows ? 1 : 0),
+          inner = t.getDimSize(alongRows ? 0 : 1);
+  auto type = RankedTensorType::get({outer, inner, perWord}, i8);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{words},
+             ValueRange{
+                 emptyTensor(b, loc,
+                             {b.getIndexAttr(outer), b.getIndexAttr(inner),
+                              b.getIndexAttr(perWord)},
+                             i8)},
+             {pick(ctx, 3,
+                   alongRows ? ArrayRef<unsigned>{1, 0}
+                             : ArrayRef<unsigned>{0, 1}),
+              pick(ctx, 3, {0, 1, 2})},
+             iterators(3),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Type i32 = nb.getI32Type();
+               auto c = [&](int64_t v) {
+                 return arith::ConstantOp::create(nb, nl,
+                                                  nb.getI32IntegerAttr(v));
+               };
+               Value i = arith::IndexCastOp::create(
+                   nb, nl, i32, linalg::IndexOp::create(nb, nl, 2));
+               Value shift = arith::MulIOp::create(nb, nl, i, c(bits));
+               Value level = arith::AndIOp::create(
+                   nb, nl, arith::ShRUIOp::create(nb, nl, args[0], shift),
+                   c((1 << bits) - 1));
+               Value q = arith::SubIOp::create(nb, nl, level,
+                                               c(int64_t(1) << (bits - 1)));
+               linalg::YieldOp::create(
+                   nb, nl, ValueRange{arith::TruncIOp::create(nb, nl, i8, q)});
+             })
+      .getResult(0);
+}
+
+Value linalg_lowering::buildUnpackZeroPoints(OpBuilder &b, Location loc,
+                                             Value zeroPoint, int64_t bits,
+                                             int64_t rows) {
+  RankedTensorType t = tensorType(zeroPoint);
+  if (!t.getElementType().isInteger(32))
+    return zeroPoint;
+  // [G, W, f]: row w * f + i of group g.
+  Value levels = unpackWords(b, loc, zeroPoint, bits, /*alongRows=*/true);
+  int64_t groups = t.getDimSize(1);
+  // Flattened to [G, W * f]; the first `rows` rows, transposed.
+  MLIRContext *ctx = b.getContext();
+  Type i8 = b.getI8Type();
+  Value flat = tensor::CollapseShapeOp::create(
+      b, loc, levels, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+  if (tensorType(flat).getDimSize(1) != rows)
+    flat = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({groups, rows}, i8), flat, ValueRange{},
+        ValueRange{}, ValueRange{}, b.getDenseI64ArrayAttr({0, 0}),
+        b.getDenseI64ArrayAttr({groups, rows}), b.getDenseI64ArrayAttr({1, 1}));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{RankedTensorType::get({rows, groups}, i8)},
+             ValueRange{flat},
+             ValueRange{emptyTensor(
+                 b, loc, {b.getIndexAttr(rows), b.getIndexAttr(groups)}, i8)},
+             {pick(ctx, 2, {1, 0}), pick(ctx, 2, {0, 1})}, iterators(2),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(nb, nl, ValueRange{args[0]});
+             })
+      .getResult(0);
+}
+
 Value linalg_lowering::buildUnpackLevels(OpBuilder &b, Location loc,
                                          Value packed, int64_t bits) {
+  RankedTensorType words = tensorType(packed);
+  if (words.getElementType().isInteger(32)) {
+    Value levels = unpackWords(b, loc, packed, bits, /*alongRows=*/false);
+    return tensor::CollapseShapeOp::create(
+        b, loc, levels, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+  }
   if (bits > 4)
     return packed;
   MLIRContext *ctx = b.getContext();
@@ -416,6 +497,9 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
     Value acc = buildGroupedIntMatmul(rewriter, loc, a.levels, w, groups);
     Value weightSums = buildGroupRowSums(rewriter, loc, w, groups);
     Value zw = deq.getZeroPoint();
+    if (zw)
+      zw = buildUnpackZeroPoints(rewriter, loc, zw, deq.getBits(),
+                                 tensorType(deq.getScale()).getDimSize(0));
     Value actSums =
         zw ? buildGroupRowSums(rewriter, loc, a.levels, groups) : Value();
 
@@ -515,6 +599,9 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
     SmallVector<AffineMap> maps = {pick(ctx, 3, {0, 1, 2}), sMap};
     Value zero = adaptor.getZeroPoint();
     if (zero) {
+      zero =
+          buildUnpackZeroPoints(rewriter, loc, zero, op.getBits(),
+                                tensorType(adaptor.getScale()).getDimSize(0));
       auto [z, zMap] = rangeOperand(rewriter, loc, zero, 3, 0, 1);
       ins.push_back(z);
       maps.push_back(zMap);

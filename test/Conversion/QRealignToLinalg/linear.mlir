@@ -115,3 +115,28 @@ func.func @w4a4_tensor_sym(%x: tensor<3x64xf32>, %p: tensor<32x32xui8>, %s: tens
   %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, a_bits = 4, granularity = per_tensor, symmetric = true>} : (tensor<3x64xf32>, tensor<32x64xf32>) -> tensor<3x32xf32>
   return %y : tensor<3x32xf32>
 }
+
+// compressed-tensors' words (qrealign-import of a pack-quantized
+// checkpoint): levels shifted out of each i32 word, bits 4i..4i+3 for
+// element i, minus 8; zero points unpacked along the rows (10 rows in two
+// words) before the dequantization.
+// CHECK-LABEL: func.func @w4a16_words
+// CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<10x8xi32>) outs(%{{.*}} : tensor<10x8x8xi8>)
+// CHECK: linalg.index 2
+// CHECK: arith.muli %{{.*}}, %c4_i32
+// CHECK: arith.shrui
+// CHECK: arith.andi %{{.*}}, %c15_i32
+// CHECK: arith.subi %{{.*}}, %c8_i32
+// CHECK: tensor.collapse_shape %[[L]] {{\[\[}}0], [1, 2]] : tensor<10x8x8xi8> into tensor<10x64xi8>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<2x2xi32>) outs(%{{.*}} : tensor<2x2x8xi8>)
+// CHECK: tensor.collapse_shape {{.*}} : tensor<2x2x8xi8> into tensor<2x16xi8>
+// CHECK: tensor.extract_slice {{.*}}[0, 0] [2, 10] [1, 1] : tensor<2x16xi8> to tensor<2x10xi8>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<2x10xi8>) outs(%{{.*}} : tensor<10x2xi8>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<10x2x32xi8>, tensor<10x2xf32>, tensor<10x2xi8>)
+// CLEAN-LABEL: func.func @w4a16_words
+// CLEAN-NOT: qrealign.
+func.func @w4a16_words(%x: tensor<4x64xf32>, %p: tensor<10x8xi32>, %s: tensor<10x2xf32>, %z: tensor<2x2xi32>) -> tensor<4x10xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<10x8xi32>, tensor<10x2xf32>, tensor<2x2xi32>) -> tensor<10x64xf32>
+  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 32>} : (tensor<4x64xf32>, tensor<10x64xf32>) -> tensor<4x10xf32>
+  return %y : tensor<4x10xf32>
+}

@@ -48,6 +48,9 @@ struct Scheme {
   int wBits, aBits;
   int64_t groupSize; // 0 per channel, -1 per tensor
   bool symmetric;
+  /// Storage in compressed-tensors' i32 words (zero points packed along the
+  /// rows) instead of bytes.
+  bool words = false;
 };
 
 struct Shape {
@@ -56,10 +59,18 @@ struct Shape {
 };
 
 const Scheme kSchemes[] = {
-    {"W8A8", 8, 8, 0, false},        {"W8A8sym", 8, 8, 0, true},
-    {"W4A8g128", 4, 8, 128, false},  {"W4A4g128", 4, 4, 128, false},
-    {"W4A8tensor", 4, 8, -1, false}, {"W4A16g128", 4, 16, 128, false},
+    {"W8A8", 8, 8, 0, false},
+    {"W8A8sym", 8, 8, 0, true},
+    {"W4A8g128", 4, 8, 128, false},
+    {"W4A4g128", 4, 4, 128, false},
+    {"W4A8tensor", 4, 8, -1, false},
+    {"W4A16g128", 4, 16, 128, false},
     {"W8A16", 8, 16, 0, false},
+    // compressed-tensors' pack-quantized words, as qrealign-import reads
+    // them.
+    {"W4A16g128words", 4, 16, 128, false, true},
+    {"W8A16words", 8, 16, 0, false, true},
+    {"W4A8g128words", 4, 8, 128, false, true},
 };
 
 const Shape kShapes[] = {
@@ -172,20 +183,35 @@ TEST_P(KernelTest, MatchesScalarReference) {
                            std::to_string(packedCols) +
                            (isNibblePacked(scheme.wBits) ? "xui8>" : "xi8>");
   std::string rangeShape = std::to_string(rows) + "x" + std::to_string(groups);
+  std::string zeroType = "tensor<" + rangeShape + "xi8>";
+  // Word storage: the descriptors below only carry pointers and sizes.
+  std::vector<int32_t> words, zeroWords;
+  int64_t zeroRows = rows;
+  if (scheme.words) {
+    int64_t perWord = 32 / scheme.wBits;
+    words = packInt32(qw.q, n, k, scheme.wBits, /*alongRows=*/false);
+    zeroWords = packInt32(qw.zeroPoint, rows, groups, scheme.wBits,
+                          /*alongRows=*/true);
+    packedCols = k / perWord;
+    zeroRows = (rows + perWord - 1) / perWord;
+    packedType = "tensor<" + std::to_string(n) + "x" +
+                 std::to_string(packedCols) + "xi32>";
+    zeroType = "tensor<" + std::to_string(zeroRows) + "x" +
+               std::to_string(groups) + "xi32>";
+  }
   bool asym = !scheme.symmetric;
 
   std::string nk = std::to_string(n) + "x" + std::to_string(k);
   std::string src =
       "func.func @linear(%x: tensor<?x" + std::to_string(k) +
       "xf32>, %p: " + packedType + ", %s: tensor<" + rangeShape + "xf32>" +
-      (asym ? ", %z: tensor<" + rangeShape + "xi8>" : std::string()) +
-      ") -> tensor<?x" + std::to_string(n) + "xf32> {\n" +
-      "  %w = qrealign.dequantize %p, %s " + (asym ? "zero_point %z " : "") +
+      (asym ? ", %z: " + zeroType : std::string()) + ") -> tensor<?x" +
+      std::to_string(n) + "xf32> {\n" + "  %w = qrealign.dequantize %p, %s " +
+      (asym ? "zero_point %z " : "") +
       "bits = " + std::to_string(scheme.wBits) + " : (" + packedType +
       ", tensor<" + rangeShape + "xf32>" +
-      (asym ? ", tensor<" + rangeShape + "xi8>" : std::string()) +
-      ") -> tensor<" + nk + "xf32>\n" +
-      "  %y = qrealign.linear \"q_proj\" %x, %w {quant = " +
+      (asym ? ", " + zeroType : std::string()) + ") -> tensor<" + nk +
+      "xf32>\n" + "  %y = qrealign.linear \"q_proj\" %x, %w {quant = " +
       schemeAttr(scheme) + "} : (tensor<?x" + std::to_string(k) +
       "xf32>, tensor<" + nk + "xf32>) -> tensor<?x" + std::to_string(n) +
       "xf32>\n" + "  return %y : tensor<?x" + std::to_string(n) + "xf32>\n}\n";
@@ -243,9 +269,13 @@ TEST_P(KernelTest, MatchesScalarReference) {
     for (int64_t i = 0; i < m * k; ++i)
       x[i] = normal(rng) * ((i % k) % 97 == 0 ? 20.0f : 1.0f);
     X xd = viewOf(x.data(), {m, k});
-    P pd = viewOf(packed.data(), {n, packedCols});
+    P pd = scheme.words ? viewOf(reinterpret_cast<uint8_t *>(words.data()),
+                                 {n, packedCols})
+                        : viewOf(packed.data(), {n, packedCols});
     S sd = viewOf(qw.scale.data(), {rows, groups});
-    Z zd = viewOf(qw.zeroPoint.data(), {rows, groups});
+    Z zd = scheme.words ? viewOf(reinterpret_cast<int8_t *>(zeroWords.data()),
+                                 {zeroRows, groups})
+                        : viewOf(qw.zeroPoint.data(), {rows, groups});
     X yd{};
     if (asym)
       reinterpret_cast<void (*)(X *, X *, P *, S *, Z *)>(*linear)(

@@ -43,8 +43,15 @@ RowQuantized buildRowQuantization(OpBuilder &b, Location loc, Value x,
 
 /// Signed levels i8 [N, K] from `packed` storage: i8 [N, K] for 5..8 bits
 /// (returned as is), ui8 [N, K / 2] for 2..4 bits (low nibble first,
-/// offset-binary).
+/// offset-binary), or compressed-tensors' i32 words [N, K / f] (f = 32 /
+/// bits levels per word, offset-binary, element i at bit bits * i).
 Value buildUnpackLevels(OpBuilder &b, Location loc, Value packed, int64_t bits);
+
+/// Signed zero points i8 [rows, G] from a dequantize's `zeroPoint`: i8
+/// (returned as is) or i32 words packed along the rows ([ceil(rows / f),
+/// G]).
+Value buildUnpackZeroPoints(OpBuilder &b, Location loc, Value zeroPoint,
+                            int64_t bits, int64_t rows);
 
 /// acc[m, n, g] = Σ_j a[m, g * J + j] · w[n, g * J + j] (i8 × i8 → i32)
 /// with J = K / groups: `a` is [M, K], `w` is [N, K].

@@ -242,6 +242,9 @@ LogicalResult DequantizeOp::verify() {
            << shapeStr(packed.getShape()) << ", " << shapeStr(scale.getShape())
            << " and " << shapeStr(result.getShape());
   int64_t n = result.getDimSize(0), k = result.getDimSize(1);
+  int64_t rows = scale.getDimSize(0), groups = scale.getDimSize(1);
+  if (isWordPacked())
+    return verifyWords(n, k, rows, groups);
   bool nibbles = bits <= 4;
   auto elt = cast<IntegerType>(packed.getElementType());
   if (nibbles != elt.isUnsigned())
@@ -258,7 +261,22 @@ LogicalResult DequantizeOp::verify() {
            << shapeStr(packed.getShape()) << " does not hold a "
            << shapeStr(result.getShape()) << " weight at " << bits
            << " bits (expected [N, K" << (nibbles ? " / 2" : "") << "])";
-  int64_t rows = scale.getDimSize(0), groups = scale.getDimSize(1);
+  if (failed(verifyScale(n, k, rows, groups)))
+    return failure();
+  if (Value zp = getZeroPoint()) {
+    if (!rankedType(zp).getElementType().isInteger(8))
+      return emitOpError("zero_point must be i8 with byte storage, got ")
+             << rankedType(zp).getElementType();
+    if (!compatibleShapes(rankedType(zp).getShape(), scale.getShape()))
+      return emitOpError("zero_point ")
+             << shapeStr(rankedType(zp).getShape())
+             << " must have the shape of scale " << shapeStr(scale.getShape());
+  }
+  return success();
+}
+
+LogicalResult DequantizeOp::verifyScale(int64_t n, int64_t k, int64_t rows,
+                                        int64_t groups) {
   if (!ShapedType::isDynamic(rows) && rows != 1 && !compatible(rows, n))
     return emitOpError("scale has ")
            << rows << " rows; expected 1 (per tensor) or " << n;
@@ -267,11 +285,51 @@ LogicalResult DequantizeOp::verify() {
     return emitOpError("scale has ")
            << groups << " groups, which do not divide the " << k
            << " input channels";
-  if (Value zp = getZeroPoint())
-    if (!compatibleShapes(rankedType(zp).getShape(), scale.getShape()))
-      return emitOpError("zero_point ")
-             << shapeStr(rankedType(zp).getShape())
-             << " must have the shape of scale " << shapeStr(scale.getShape());
+  return success();
+}
+
+LogicalResult DequantizeOp::verifyWords(int64_t n, int64_t k, int64_t rows,
+                                        int64_t groups) {
+  int64_t bits = getBits();
+  if (bits != 4 && bits != 8)
+    return emitOpError("i32 words hold 4- or 8-bit levels, got ")
+           << bits << " bits";
+  int64_t perWord = 32 / bits;
+  RankedTensorType packed = getPacked().getType();
+  if (!ShapedType::isDynamic(k) && k % perWord != 0)
+    return emitOpError("i32 words of ")
+           << bits << "-bit levels need K divisible by " << perWord << ", got "
+           << k;
+  if (!compatible(packed.getDimSize(0), n) ||
+      (!ShapedType::isDynamic(k) &&
+       !ShapedType::isDynamic(packed.getDimSize(1)) &&
+       packed.getDimSize(1) * perWord != k))
+    return emitOpError("packed storage ")
+           << shapeStr(packed.getShape()) << " does not hold a "
+           << shapeStr(getResult().getType().getShape()) << " weight at "
+           << bits << " bits (expected [N, K / " << perWord << "] words)";
+  if (failed(verifyScale(n, k, rows, groups)))
+    return failure();
+  Value zp = getZeroPoint();
+  if (!zp)
+    return success();
+  RankedTensorType zt = rankedType(zp);
+  if (!zt.getElementType().isInteger(32))
+    return emitOpError("zero_point must be i32 words with word storage, got ")
+           << zt.getElementType();
+  bool ok = zt.getRank() == 2;
+  if (ok) {
+    int64_t zRows = zt.getDimSize(0);
+    ok = (ShapedType::isDynamic(rows) || ShapedType::isDynamic(zRows) ||
+          zRows == (rows + perWord - 1) / perWord) &&
+         compatible(zt.getDimSize(1), groups);
+  }
+  if (!ok)
+    return emitOpError("zero_point ")
+           << shapeStr(zt.getShape()) << " does not hold the "
+           << shapeStr(getScale().getType().getShape())
+           << " zero points of scale as words packed along the rows "
+           << "(expected [ceil(rows / " << perWord << "), groups])";
   return success();
 }
 

@@ -66,7 +66,55 @@ func.func @f(%p: tensor<4x8xi8>, %s: tensor<4x2xf32>) {
 
 // Zero points are signed levels: i8.
 func.func @f(%p: tensor<4x8xi8>, %s: tensor<4x2xf32>, %z: tensor<4x2xf32>) {
-  // expected-error @+1 {{'qrealign.dequantize' op operand #2 must be ranked tensor of 8-bit signless integer values, but got 'tensor<4x2xf32>'}}
+  // expected-error @+1 {{'qrealign.dequantize' op operand #2 must be ranked tensor of 8-bit signless integer or 32-bit signless integer values, but got 'tensor<4x2xf32>'}}
   %0 = qrealign.dequantize %p, %s zero_point %z bits = 8 : (tensor<4x8xi8>, tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<4x1xi32>, %s: tensor<4x1xf32>) {
+  // expected-error @+1 {{'qrealign.dequantize' op i32 words hold 4- or 8-bit levels, got 3 bits}}
+  %0 = qrealign.dequantize %p, %s bits = 3 : (tensor<4x1xi32>, tensor<4x1xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<4x2xi32>, %s: tensor<4x1xf32>) {
+  // expected-error @+1 {{'qrealign.dequantize' op packed storage [4, 2] does not hold a [4, 8] weight at 4 bits (expected [N, K / 8] words)}}
+  %0 = qrealign.dequantize %p, %s bits = 4 : (tensor<4x2xi32>, tensor<4x1xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<4x3xi32>, %s: tensor<4x1xf32>) {
+  // expected-error @+1 {{'qrealign.dequantize' op i32 words of 8-bit levels need K divisible by 4, got 10}}
+  %0 = qrealign.dequantize %p, %s bits = 8 : (tensor<4x3xi32>, tensor<4x1xf32>) -> tensor<4x10xf32>
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<10x1xi32>, %s: tensor<10x1xf32>, %z: tensor<10x1xi8>) {
+  // expected-error @+1 {{'qrealign.dequantize' op zero_point must be i32 words with word storage, got 'i8'}}
+  %0 = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<10x1xi32>, tensor<10x1xf32>, tensor<10x1xi8>) -> tensor<10x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<10x1xi32>, %s: tensor<10x1xf32>, %z: tensor<10x1xi32>) {
+  // expected-error @+1 {{'qrealign.dequantize' op zero_point [10, 1] does not hold the [10, 1] zero points of scale as words packed along the rows (expected [ceil(rows / 8), groups])}}
+  %0 = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<10x1xi32>, tensor<10x1xf32>, tensor<10x1xi32>) -> tensor<10x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<4x4xui8>, %s: tensor<4x1xf32>, %z: tensor<1x1xi32>) {
+  // expected-error @+1 {{'qrealign.dequantize' op zero_point must be i8 with byte storage, got 'i32'}}
+  %0 = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<4x4xui8>, tensor<4x1xf32>, tensor<1x1xi32>) -> tensor<4x8xf32>
   return
 }

@@ -74,6 +74,17 @@ module attributes {qrealign.params = {model = "model.safetensors"}} {
     return %a, %b : tensor<2x8xf32>, tensor<2x8xf32>
   }
 
+  // compressed-tensors' words: 4-bit levels eight to a word, zero points
+  // packed along the rows (ten rows: two words).
+  // CHECK-LABEL: func.func @dequantize_words
+  func.func @dequantize_words(%p4: tensor<10x2xi32>, %p8: tensor<10x4xi32>, %s: tensor<10x2xf32>, %z: tensor<2x2xi32>, %z8: tensor<3x2xi32>) -> (tensor<10x16xf32>, tensor<10x16xf32>) {
+    // CHECK: qrealign.dequantize %{{.*}}, %{{.*}} zero_point %{{.*}} bits = 4 : (tensor<10x2xi32>, tensor<10x2xf32>, tensor<2x2xi32>) -> tensor<10x16xf32>
+    %a = qrealign.dequantize %p4, %s zero_point %z bits = 4 : (tensor<10x2xi32>, tensor<10x2xf32>, tensor<2x2xi32>) -> tensor<10x16xf32>
+    // CHECK: qrealign.dequantize %{{.*}}, %{{.*}} zero_point %{{.*}} bits = 8 : (tensor<10x4xi32>, tensor<10x2xf32>, tensor<3x2xi32>) -> tensor<10x16xf32>
+    %b = qrealign.dequantize %p8, %s zero_point %z8 bits = 8 : (tensor<10x4xi32>, tensor<10x2xf32>, tensor<3x2xi32>) -> tensor<10x16xf32>
+    return %a, %b : tensor<10x16xf32>, tensor<10x16xf32>
+  }
+
   // CHECK-LABEL: func.func @linear_2d
   func.func @linear_2d(%x: tensor<5x4xf32>) -> tensor<5x4xf32> {
     %w = qrealign.get_param @wq : tensor<4x4xf32>

@@ -228,21 +228,49 @@ def QRealign_DequantizeOp : QRealign_Op<"dequantize", [Pure]> {
       the input dimension, element `2j` in the low nibble of byte `j`,
       stored offset-binary (`q + 8`): byte-identical to compressed-tensors'
       `pack-quantized` at 4 bits.
+    - `bits` 4 or 8 with `packed` of `i32`: compressed-tensors'
+      `pack-quantized` words as `qrealign-import` reads them, `[N, K / f]`
+      with `f = 32 / bits` levels per word, element `i` of a word at bit
+      `bits * i`, stored offset-binary (`q + 2^(bits-1)`); `K` is a
+      multiple of `f`.
 
     `scale` is `[N, G]` (per group of `K / G` input channels; `G = 1` per
     channel) or `[1, 1]` (per tensor); `zero_point`, for asymmetric schemes,
-    is `i8` of the same shape (signed, in the levels' range). The result is
-    `[N, K]`; its element type is the compute type.
+    is `i8` of the same shape (signed, in the levels' range), or, with `i32`
+    words, the same levels packed like the weight but along the rows:
+    `[ceil(R / f), G]` for a scale of `R` rows (compressed-tensors'
+    `weight_zero_point`). The result is `[N, K]`; its element type is the
+    compute type.
 
     ```mlir
     %w = qrealign.dequantize %packed, %scale zero_point %zp bits = 4
         : (tensor<4096x2048xui8>, tensor<4096x32xf32>, tensor<4096x32xi8>)
         -> tensor<4096x4096xf32>
+    // The same weight in compressed-tensors' words.
+    %v = qrealign.dequantize %words, %scale zero_point %zwords bits = 4
+        : (tensor<4096x512xi32>, tensor<4096x32xf32>, tensor<512x32xi32>)
+        -> tensor<4096x4096xf32>
     ```
   }];
-  let arguments = (ins RankedTensorOf<[I8, UI8]>:$packed,
+  let extraClassDeclaration = [{
+    /// True if the storage is compressed-tensors' 32-bit words.
+    bool isWordPacked() {
+      return getPacked().getType().getElementType().isInteger(32);
+    }
+
+  private:
+    /// The checks of `scale` against the result [n, k].
+    ::llvm::LogicalResult verifyScale(int64_t n, int64_t k, int64_t rows,
+                                      int64_t groups);
+    /// The checks of the i32 word storage.
+    ::llvm::LogicalResult verifyWords(int64_t n, int64_t k, int64_t rows,
+                                      int64_t groups);
+
+  public:
+  }];
+  let arguments = (ins RankedTensorOf<[I8, UI8, I32]>:$packed,
                        RankedTensorOf<[AnyFloat]>:$scale,
-                       Optional<RankedTensorOf<[I8]>>:$zero_point,
+                       Optional<RankedTensorOf<[I8, I32]>>:$zero_point,
                        I64Prop:$bits);
   let results = (outs RankedTensorOf<[AnyFloat]>:$result);
   let assemblyFormat = [{
