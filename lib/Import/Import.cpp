@@ -2,6 +2,7 @@
 
 #include "qrealign/Import/Import.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
+#include "qrealign/Support/JSON.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -60,6 +61,15 @@ Expected<ImportedModel> openModel(StringRef path,
     if (!config)
       return config.takeError();
     m.config = std::move(*config);
+    Expected<json::Value> json = readJSONFile(cfg, {}, "a config.json");
+    if (!json)
+      return json.takeError();
+    if (const json::Object *obj = json->getAsObject()) {
+      auto quantization = parseCompressedTensorsConfig(*obj, cfg);
+      if (!quantization)
+        return quantization.takeError();
+      m.quantization = std::move(*quantization);
+    }
     Expected<std::unique_ptr<Checkpoint>> ckpt = Checkpoint::open(path);
     if (!ckpt)
       return ckpt.takeError();
@@ -159,6 +169,145 @@ static Type getElementType(MLIRContext &ctx, DType dtype) {
   }
 }
 
+namespace {
+/// A linear that a compressed-tensors config quantizes: its stored tensors
+/// (levels, scale, zero point if any; in dequantize's operand order) and
+/// the IR it imports to.
+struct QuantizedLinear {
+  std::vector<std::pair<std::string, RankedTensorType>> params;
+  RankedTensorType weightType; // f32 [N, K]
+  int64_t bits = 0;
+  QuantSchemeAttr scheme;
+};
+} // namespace
+
+/// Checks the stored tensors of every linear that `q` quantizes against the
+/// weight shapes `c` implies, and records what the module declares.
+static Error findQuantizedLinears(MLIRContext &ctx, const ModelConfig &c,
+                                  const CompressedTensorsConfig &q,
+                                  Checkpoint &ckpt,
+                                  StringMap<QuantizedLinear> &out) {
+  StringRef origin = ckpt.getPath();
+  Builder b(&ctx);
+  for (const auto &[name, shape] : getExpectedTensors(c)) {
+    StringRef weight(name);
+    if (!weight.ends_with("_proj.weight") && weight != "lm_head.weight")
+      continue;
+    StringRef module = weight.drop_back(strlen(".weight"));
+    Expected<const CTGroup *> group = q.match(module);
+    if (!group)
+      return fail(origin +
+                  ": quantization_config: " + toString(group.takeError()));
+    if (!*group)
+      continue;
+    const CTScheme &s = (*group)->scheme;
+    int64_t n = shape[0], k = shape[1];
+    auto where = [&](const Twine &msg) {
+      return fail(origin + ": " + module + " (config group '" + (*group)->name +
+                  "'): " + msg);
+    };
+    if (s.actBits && s.actSymmetric)
+      return where("symmetric per-token input activations are not "
+                   "supported: qrealign quantizes activations with a zero "
+                   "point per token");
+    if (s.groupSize && (s.groupSize < 8 || !isPowerOf2_64(s.groupSize)))
+      return where(formatv("group_size {0} is not a power of two of at "
+                           "least 8",
+                           s.groupSize));
+    if (s.groupSize && k % s.groupSize)
+      return where(formatv("group_size {0} does not divide the {1} input "
+                           "channels",
+                           s.groupSize, k));
+    bool words = q.format == kPackQuantized;
+    int64_t perWord = 32 / s.weightBits;
+    if (words && k % perWord)
+      return where(formatv("{0} input channels do not fill whole words of "
+                           "{1} levels",
+                           k, perWord));
+    int64_t groups = s.groupSize ? k / s.groupSize : 1;
+    auto expect = [&](StringRef suffix, ArrayRef<DType> dtypes,
+                      ArrayRef<int64_t> want) -> Expected<const TensorInfo *> {
+      std::string tensor = (module + suffix).str();
+      const TensorInfo *t = ckpt.lookup(tensor);
+      if (!t)
+        return where("missing tensor '" + tensor + "' (expected " +
+                     formatShape(want) + ")");
+      if (ArrayRef<int64_t>(t->shape) != want)
+        return where("tensor '" + tensor + "' has shape " +
+                     t->getShapeString() + "; expected " + formatShape(want));
+      if (!llvm::is_contained(dtypes, t->dtype))
+        return where("tensor '" + tensor + "' has dtype " +
+                     getDTypeName(t->dtype) + "; expected " +
+                     getDTypeName(dtypes[0]));
+      return t;
+    };
+    QuantizedLinear ql;
+    ql.bits = s.weightBits;
+    ql.weightType = RankedTensorType::get({n, k}, b.getF32Type());
+    SmallVector<int64_t, 2> levelsShape =
+        words ? SmallVector<int64_t, 2>{n, k / perWord}
+              : SmallVector<int64_t, 2>{n, k};
+    Type levelsType = words ? b.getI32Type() : b.getI8Type();
+    Expected<const TensorInfo *> levels =
+        expect(words ? ".weight_packed" : ".weight",
+               words ? DType::I32 : DType::I8, levelsShape);
+    if (!levels)
+      return levels.takeError();
+    ql.params.push_back(
+        {(*levels)->name, RankedTensorType::get(levelsShape, levelsType)});
+    Expected<const TensorInfo *> scale = expect(
+        ".weight_scale", {DType::F32, DType::F16, DType::BF16}, {n, groups});
+    if (!scale)
+      return scale.takeError();
+    ql.params.push_back(
+        {(*scale)->name,
+         RankedTensorType::get({n, groups},
+                               getElementType(ctx, (*scale)->dtype))});
+    if (!s.weightSymmetric) {
+      SmallVector<int64_t, 2> zpShape =
+          words ? SmallVector<int64_t, 2>{(n + perWord - 1) / perWord, groups}
+                : SmallVector<int64_t, 2>{n, groups};
+      Expected<const TensorInfo *> zp =
+          expect(".weight_zero_point", words ? DType::I32 : DType::I8, zpShape);
+      if (!zp)
+        return zp.takeError();
+      ql.params.push_back(
+          {(*zp)->name, RankedTensorType::get(zpShape, levelsType)});
+    }
+    if (words) {
+      // weight_shape must say what the config implies.
+      Expected<const TensorInfo *> ws =
+          expect(".weight_shape", DType::I64, {2});
+      if (!ws)
+        return ws.takeError();
+      Expected<ArrayRef<uint8_t>> data = ckpt.getData(**ws);
+      if (!data)
+        return data.takeError();
+      int64_t dims[2];
+      memcpy(dims, data->data(), sizeof(dims));
+      if (dims[0] != n || dims[1] != k)
+        return where(formatv("weight_shape is [{0}, {1}]; the model config "
+                             "implies [{2}, {3}]",
+                             dims[0], dims[1], n, k));
+    }
+    ql.scheme = QuantSchemeAttr::get(
+        &ctx, s.weightBits, s.actBits ? s.actBits : 16,
+        s.groupSize ? Granularity::PerGroup : Granularity::PerChannel,
+        s.groupSize, s.weightSymmetric, ActQuantMode::Dynamic);
+    out[module] = std::move(ql);
+  }
+  Expected<const CTGroup *> head = q.match("lm_head");
+  if (!head)
+    return fail(origin +
+                ": quantization_config: " + toString(head.takeError()));
+  if (c.tieWordEmbeddings && *head)
+    return fail(origin + ": quantization_config quantizes lm_head, whose "
+                         "weight is the tied embedding table; qrealign "
+                         "imports tied heads in floating point (add "
+                         "\"lm_head\" to ignore)");
+  return Error::success();
+}
+
 Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
                                             const ImportedModel &model) {
   const ModelConfig &c = model.config;
@@ -166,9 +315,22 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
   StringRef origin = ckpt.getPath();
   ctx.loadDialect<QRealignDialect, func::FuncDialect>();
 
+  // The linears a compressed-tensors config quantizes, with their tensors.
+  StringMap<QuantizedLinear> quantized;
+  if (model.quantization)
+    if (Error err =
+            findQuantizedLinears(ctx, c, *model.quantization, ckpt, quantized))
+      return std::move(err);
+
   // Check every tensor before building anything.
   StringMap<RankedTensorType> paramTypes;
   for (const auto &[name, shape] : getExpectedTensors(c)) {
+    StringRef module = StringRef(name).rsplit('.').first;
+    if (StringRef(name).ends_with(".weight") && quantized.count(module)) {
+      for (const auto &[tensor, type] : quantized[module].params)
+        paramTypes[tensor] = type;
+      continue;
+    }
     const TensorInfo *t = ckpt.lookup(name);
     if (!t)
       return fail(origin + ": missing tensor '" + name + "' (expected " +
@@ -221,9 +383,17 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
             attrs.getI64IntegerAttr(c.slidingWindow));
 
   OpBuilder b = OpBuilder::atBlockEnd(module->getBody());
-  for (const auto &[name, shape] : getExpectedTensors(c))
+  for (const auto &[name, shape] : getExpectedTensors(c)) {
+    StringRef module = StringRef(name).rsplit('.').first;
+    if (StringRef(name).ends_with(".weight") && quantized.count(module)) {
+      for (const auto &[tensor, type] : quantized[module].params)
+        ParamOp::create(b, named(tensor), tensor, type,
+                        ExternalAttr::get(&ctx, scope, tensor));
+      continue;
+    }
     ParamOp::create(b, named(name), name, paramTypes[name],
                     ExternalAttr::get(&ctx, scope, name));
+  }
   Location loc = named("model");
 
   Type f32 = b.getF32Type();
@@ -246,6 +416,16 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
   auto getParam = [&](StringRef name) -> Value {
     return GetParamOp::create(b, named(name), paramTypes[name], name);
   };
+  // The weight of a quantized linear: its stored levels dequantized.
+  auto dequantized = [&](StringRef moduleName,
+                         const QuantizedLinear &ql) -> Value {
+    SmallVector<Value> stored;
+    for (const auto &[tensor, type] : ql.params)
+      stored.push_back(getParam(tensor));
+    return DequantizeOp::create(
+        b, named(moduleName), ql.weightType, stored[0], stored[1],
+        stored.size() > 2 ? stored[2] : Value(), ql.bits);
+  };
   Value embed = getParam("model.embed_tokens.weight");
   Value h =
       EmbeddingOp::create(b, named("model.embed_tokens"), act(D), ids, embed);
@@ -266,6 +446,15 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
           lmask = body->getArgument(2);
     auto linear = [&](StringRef role, StringRef param, Value in, int64_t out,
                       bool bias, StringRef fusion = "") -> Value {
+      std::string moduleName = p + param.str();
+      auto q = quantized.find(moduleName);
+      if (q != quantized.end()) {
+        Value bv = bias ? getParam(moduleName + ".bias") : Value();
+        return LinearOp::create(
+            b, named(moduleName), act(out), role, in,
+            dequantized(moduleName, q->second), bv, q->second.scheme,
+            fusion.empty() ? StringAttr() : b.getStringAttr(fusion));
+      }
       Value w = getParam(p + param.str() + ".weight");
       Value bv = bias ? getParam(p + param.str() + ".bias") : Value();
       return LinearOp::create(
@@ -303,10 +492,14 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
   }
   Value norm = RMSNormOp::create(b, named("model.norm"), act(D), h,
                                  getParam("model.norm.weight"), eps);
-  Value head = c.tieWordEmbeddings ? embed : getParam("lm_head.weight");
-  Value logits =
-      LinearOp::create(b, named("lm_head"), act(V), "lm_head", norm, head,
-                       Value(), QuantSchemeAttr(), StringAttr());
+  auto qHead = quantized.find("lm_head");
+  bool headQuantized = qHead != quantized.end();
+  Value head = c.tieWordEmbeddings ? embed
+               : headQuantized     ? dequantized("lm_head", qHead->second)
+                                   : getParam("lm_head.weight");
+  Value logits = LinearOp::create(
+      b, named("lm_head"), act(V), "lm_head", norm, head, Value(),
+      headQuantized ? qHead->second.scheme : QuantSchemeAttr(), StringAttr());
   func::ReturnOp::create(b, loc, logits);
 
   // ModelConfig::validate checks what the verifier checks, so this is an

@@ -12,6 +12,7 @@
 #define QREALIGN_IMPORT_IMPORT_H
 
 #include "qrealign/Checkpoint/Checkpoint.h"
+#include "qrealign/Checkpoint/CompressedTensors.h"
 #include "qrealign/Checkpoint/ModelConfig.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -43,6 +44,9 @@ struct ImportedModel {
   std::string chatTemplate;
   /// ImportOptions::irDirectory.
   std::string irDirectory;
+  /// The config's compressed-tensors `quantization_config`: the linears it
+  /// targets read their stored levels through `qrealign.dequantize`.
+  std::optional<CompressedTensorsConfig> quantization;
 };
 
 /// Opens `path` (a Hugging Face model directory, a llama2.c `.bin`) and reads
@@ -51,7 +55,9 @@ llvm::Expected<ImportedModel> openModel(llvm::StringRef path,
                                         const ImportOptions &options = {});
 
 /// Checks that the checkpoint holds every tensor the config implies, with
-/// the right shapes and a float dtype, then builds the module. Parameters
+/// the right shapes and a float dtype (for a compressed-tensors checkpoint,
+/// the stored levels, scales, zero points and shape of each quantized
+/// linear instead of its weight), then builds the module. Parameters
 /// are `#qrealign.external<"model"::NAME>`; every op carries a name location
 /// from its checkpoint tensor (`model.layers.3.self_attn.q_proj`), which
 /// the IR keeps when printed with debug info (as qrealign-import does).
