@@ -60,7 +60,7 @@ config.substitutions.append(
                                        "irgen.py"))))
 
 tool_dirs = [config.qrealign_tools_dir, config.llvm_tools_dir]
-tools = ["qrealign-opt", "qrealign-import", "qrealign-run", "qrealign-tokenize",
+tools = ["qrealign-opt", "qrealign-import", "qrealign-export", "qrealign-run", "qrealign-tokenize",
          "qrealign-data", "qrealign-train", "qrealign-eval", "qrealign-probe"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 

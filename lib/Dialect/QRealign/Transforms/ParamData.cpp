@@ -33,12 +33,12 @@ static std::optional<std::vector<float>> toFloats(ArrayRef<char> raw, Type elt,
   return ::qrealign::widenToF32(raw.data(), count, *format);
 }
 
-FailureOr<std::vector<float>> ParamReader::readFloats(ParamOp param) {
+FailureOr<ArrayRef<char>> ParamReader::readBytes(ParamOp param) {
   RankedTensorType type = param.getTensorType();
   Type elt = type.getElementType();
   size_t count = type.getNumElements();
+  size_t width = elt.getIntOrFloatBitWidth() / 8;
   ArrayRef<char> raw;
-  std::vector<char> splat;
   auto error = [&]() { return param.emitError(passName) << ": "; };
   if (ExternalAttr ext = param.getExternal()) {
     const ParamEnvironment &env = module.getContext()
@@ -59,7 +59,8 @@ FailureOr<std::vector<float>> ParamReader::readFloats(ParamOp param) {
       ckpt = std::move(*opened);
     }
     const ::qrealign::TensorInfo *t = ckpt->lookup(ext.getKey());
-    if (!t || ArrayRef<int64_t>(t->shape) != type.getShape())
+    if (!t || ArrayRef<int64_t>(t->shape) != type.getShape() ||
+        ::qrealign::getDTypeSize(t->dtype) != width)
       return error() << "tensor '" << ext.getKey() << "' is not a " << type
                      << " in " << ckpt->getPath();
     auto data = ckpt->getData(*t);
@@ -69,10 +70,9 @@ FailureOr<std::vector<float>> ParamReader::readFloats(ParamOp param) {
   } else if (auto dense = dyn_cast<DenseElementsAttr>(param.getInlineValue())) {
     raw = dense.getRawData();
     if (dense.isSplat()) {
-      size_t width = raw.size();
-      splat.resize(width * count);
+      std::vector<char> &splat = splats.emplace_back(raw.size() * count);
       for (size_t i = 0; i < count; ++i)
-        memcpy(splat.data() + i * width, raw.data(), width);
+        memcpy(splat.data() + i * raw.size(), raw.data(), raw.size());
       raw = splat;
     }
   } else if (auto res =
@@ -84,10 +84,23 @@ FailureOr<std::vector<float>> ParamReader::readFloats(ParamOp param) {
   } else {
     return error() << "cannot read this kind of inline value";
   }
-  std::optional<std::vector<float>> values = toFloats(raw, elt, count);
+  if (raw.size() != count * width)
+    return error() << "cannot read " << type << " from " << raw.size()
+                   << " bytes";
+  return raw;
+}
+
+FailureOr<std::vector<float>> ParamReader::readFloats(ParamOp param) {
+  RankedTensorType type = param.getTensorType();
+  FailureOr<ArrayRef<char>> raw = readBytes(param);
+  if (failed(raw))
+    return failure();
+  std::optional<std::vector<float>> values =
+      toFloats(*raw, type.getElementType(), type.getNumElements());
   if (!values)
-    return error() << "cannot read " << type << " as floats (" << raw.size()
-                   << " bytes)";
+    return param.emitError(passName)
+           << ": cannot read " << type << " as floats (" << raw->size()
+           << " bytes)";
   return std::move(*values);
 }
 

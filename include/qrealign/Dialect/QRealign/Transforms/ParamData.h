@@ -20,6 +20,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,11 +35,15 @@ public:
       : module(module), passName(passName.str()) {}
   /// The elements of `param` (f32, f16 or bf16) as f32, row-major.
   FailureOr<std::vector<float>> readFloats(ParamOp param);
+  /// The stored bytes of `param` (little-endian, row-major), checked
+  /// against its type; valid as long as this reader lives.
+  FailureOr<llvm::ArrayRef<char>> readBytes(ParamOp param);
 
 private:
   ModuleOp module;
   std::string passName;
   llvm::StringMap<std::unique_ptr<::qrealign::Checkpoint>> checkpoints;
+  std::deque<std::vector<char>> splats;
 };
 
 /// Checks that `scope` is a valid scope name that `module` does not map
