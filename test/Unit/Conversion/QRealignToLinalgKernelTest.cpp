@@ -78,6 +78,9 @@ const Shape kShapes[] = {
     {11008, 4096, {5}},    // Llama-2-7B down_proj
     {4096, 14336, {1}},    // Llama-3-8B gate_proj
     {4096, 1024, {512}},   // Llama-3-8B k_proj
+    // N not a multiple of 8 (or 4): the last word of row-packed zero
+    // points is padding.
+    {256, 20, {3}},
 };
 
 std::string schemeAttr(const Scheme &s) {
