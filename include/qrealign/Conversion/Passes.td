@@ -161,4 +161,34 @@ def QRealignGPUIntMatmulSchedulePass
   }];
 }
 
+def QRealignCPUVectorizePass
+    : Pass<"qrealign-cpu-vectorize", "::mlir::ModuleOp"> {
+  let summary = "Tile and vectorize the contractions of a linalg-level module "
+                "for the host CPU";
+  let description = [{
+    A step of `qrealign-lower-to-cpu`, on tensors, before bufferization.
+    Every `linalg.generic` whose innermost loop is its reduction over a
+    static extent that is a multiple of 8, whose operands are read through
+    projected permutations, and whose body accumulates with `arith.addf` or
+    `arith.addi` into its one output (the float and W4A16 linears, the i8
+    contractions of W8A8/W4A8/W4A4, the attention score products) is
+    scheduled by a transform-dialect script built for its loop structure:
+
+    - the innermost parallel loop of extent other than 1 (the output
+      channel of a linear) tiled by 8 when its extent is a static multiple
+      of 8, every other loop by 1;
+    - the reduction split into 8 partial sums (`tile_reduction_using_for`):
+      a loop over the reduction in steps of 8 that accumulates an 8 x 8
+      vector (8 outputs x 8 lanes) in registers, then one
+      `vector.multi_reduction` of the lanes per output;
+    - vectorized (`vector.transfer_read` of contiguous rows), the
+      accumulator hoisted out of the reduction loop, multi-reductions
+      lowered to `vector.reduction`.
+
+    Sums are reassociated (8 partial sums per output): float outputs differ
+    from the scalar loops by rounding, integer accumulators are exact. Other
+    linalg ops stay as they are (loops later).
+  }];
+}
+
 #endif // QREALIGN_CONVERSION_PASSES_TD

@@ -21,14 +21,16 @@ using namespace mlir;
 
 // Equivalent to the mlir-opt pipeline
 //   func.func(convert-qrealign-to-linalg,linalg-fuse-elementwise-ops),
-//   qrealign-bind-params,canonicalize,cse,
+//   qrealign-bind-params,canonicalize,cse,qrealign-cpu-vectorize,
 //   one-shot-bufferize{bufferize-function-boundaries
 //                      function-boundary-type-conversion=identity-layout-map},
-//   buffer-deallocation-pipeline,func.func(convert-linalg-to-loops),
+//   buffer-deallocation-pipeline,
+//   func.func(convert-linalg-to-loops,convert-vector-to-scf{full-unroll}),
 //   convert-scf-to-cf,expand-strided-metadata,lower-affine,
-//   finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,
-//   convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,
-//   reconcile-unrealized-casts
+//   finalize-memref-to-llvm,
+//   convert-vector-to-llvm{reassociate-fp-reductions},convert-math-to-llvm,
+//   convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,
+//   convert-cf-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts
 // built from the passes' constructors, so that a library embedding it (the
 // JIT) needs no pass registry.
 void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
@@ -41,22 +43,35 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createQRealignBindParamsPass(bind));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (options.vectorize)
+    pm.addPass(createQRealignCPUVectorizePass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
-  pm.nest<func::FuncOp>().addPass(createConvertLinalgToLoopsPass());
+  OpPassManager &loops = pm.nest<func::FuncOp>();
+  loops.addPass(createConvertLinalgToLoopsPass());
+  VectorTransferToSCFOptions unroll;
+  unroll.unroll = true;
+  loops.addPass(createConvertVectorToSCFPass(unroll));
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  // The partial sums are already reassociated; the final reductions may be
+  // too.
+  vectorToLLVM.reassociateFPReductions = true;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
+  // Vector and arith lowerings create ub.poison.
+  pm.addPass(createUBToLLVMConversionPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 

@@ -16,8 +16,10 @@ namespace mlir::qrealign {
 /// of a W4A16 weight fuses into its contraction), qrealign-bind-params
 /// (parameters become arguments; the `qrealign.param` ops stay as the
 /// manifest of those arguments, and are all that is not LLVM afterwards),
-/// one-shot bufferization with identity layouts at function boundaries,
-/// buffer deallocation, loops, and the conversions to LLVM.
+/// qrealign-cpu-vectorize (the contractions tiled and vectorized on
+/// tensors), one-shot bufferization with identity layouts at function
+/// boundaries, buffer deallocation, loops, vector transfers unrolled, and the
+/// conversions to LLVM.
 struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
   PassOptions::Option<std::string> manifest{
       *this, "manifest",
@@ -25,6 +27,11 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
                      "the parameter ops (qrealign-bind-params), so that the "
                      "result translates to LLVM IR and objects"),
       llvm::cl::init("")};
+  PassOptions::Option<bool> vectorize{
+      *this, "vectorize",
+      llvm::cl::desc("Tile and vectorize the contractions "
+                     "(qrealign-cpu-vectorize); off: scalar loops"),
+      llvm::cl::init(true)};
 };
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const LowerToCPUOptions &options = {});
