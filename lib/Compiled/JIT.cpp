@@ -29,7 +29,7 @@ using namespace ::qrealign;
 JitModule::~JitModule() = default;
 
 llvm::Expected<std::unique_ptr<JitModule>>
-JitModule::compile(ModuleOp module, unsigned optLevel) {
+JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize) {
   static std::once_flag targets;
   std::call_once(targets, [] {
     llvm::InitializeNativeTarget();
@@ -57,7 +57,9 @@ JitModule::compile(ModuleOp module, unsigned optLevel) {
       return success();
     });
     PassManager pm(ctx);
-    mlir::qrealign::buildLowerToCPUPipeline(pm);
+    mlir::qrealign::LowerToCPUOptions options;
+    options.vectorize = vectorize;
+    mlir::qrealign::buildLowerToCPUPipeline(pm, options);
     if (failed(pm.run(module)))
       return llvm::createStringError("qrealign-lower-to-cpu failed:\n" +
                                      diagnostics);

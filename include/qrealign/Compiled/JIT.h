@@ -51,13 +51,14 @@ MemRefDescriptor<T, Rank> viewOf(T *data, const int64_t (&sizes)[Rank]) {
 class JitModule {
 public:
   ~JitModule();
-  /// Lowers `module` (modified in place) with qrealign-lower-to-cpu, every
-  /// public function with a C interface, and compiles it at -O`optLevel`.
+  /// Lowers `module` (modified in place) with qrealign-lower-to-cpu
+  /// (`vectorize`: its option of that name), every public function with a
+  /// C interface, and compiles it at -O`optLevel`.
   /// The `qrealign.param` ops left as the manifest of bound arguments are
   /// dropped before translation: the caller binds the data. Errors carry
   /// the diagnostics of the lowering.
   static llvm::Expected<std::unique_ptr<JitModule>>
-  compile(mlir::ModuleOp module, unsigned optLevel = 3);
+  compile(mlir::ModuleOp module, unsigned optLevel = 3, bool vectorize = true);
 
   /// The address of function `name`'s C interface.
   llvm::Expected<void *> lookup(llvm::StringRef name);

@@ -1,0 +1,166 @@
+//===- linear_cpu.cpp - Time one compiled linear --------------------------===//
+//
+// Part of the qrealign project.
+//
+// qrealign-bench-linear --k K --n N --m M --scheme float|w8a8|w4a16
+//     [--runs R] [--scalar]
+//
+// Builds one `qrealign.linear` of the scheme (weights quantized round to
+// nearest by the quantizer the passes use, packed as
+// qrealign-quantize-weights packs them; W4A16 in groups of 128), lowers it
+// with qrealign-lower-to-cpu (--scalar: vectorize=false), JIT-compiles it,
+// and prints one JSON line with the median and minimum milliseconds of R
+// calls on random inputs (one thread). bench/compiled_linear.py runs it
+// beside PyTorch's float matmul. Not a test.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Compiled/JIT.h"
+#include "qrealign/Quant/Quantizer.h"
+#include "qrealign/Registration/Registration.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace llvm;
+using namespace ::qrealign;
+
+static cl::opt<int64_t> kOpt("k", cl::desc("Input features"), cl::init(4096));
+static cl::opt<int64_t> nOpt("n", cl::desc("Output features"), cl::init(4096));
+static cl::opt<int64_t> mOpt("m", cl::desc("Tokens"), cl::init(1));
+static cl::opt<std::string>
+    schemeOpt("scheme", cl::desc("float, w8a8 or w4a16"), cl::init("float"));
+static cl::opt<int> runsOpt("runs", cl::desc("Timed calls"), cl::init(20));
+static cl::opt<bool> scalarOpt("scalar",
+                               cl::desc("Lower without vectorization"));
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "time one compiled linear\n");
+  int64_t k = kOpt, n = nOpt, m = mOpt;
+  std::string scheme = schemeOpt;
+  if (scheme != "float" && scheme != "w8a8" && scheme != "w4a16") {
+    errs() << "qrealign-bench-linear: unknown scheme '" << scheme << "'\n";
+    return 1;
+  }
+  if (k <= 0 || n <= 0 || m <= 0 || k % 128 || runsOpt < 1) {
+    errs() << "qrealign-bench-linear: K must be a multiple of 128, sizes "
+              "and runs positive\n";
+    return 1;
+  }
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  std::vector<float> w(n * k), x(m * k);
+  for (float &v : w)
+    v = 0.02f * normal(rng);
+  for (float &v : x)
+    v = normal(rng);
+
+  std::string nk = formatv("{0}x{1}", n, k).str();
+  std::string src, packedType;
+  std::vector<uint8_t> packed;
+  QuantizedWeight qw;
+  if (scheme == "float") {
+    src = formatv("func.func @linear(%x: tensor<?x{0}xf32>, %w: "
+                  "tensor<{1}xf32>) -> tensor<?x{2}xf32> {{\n"
+                  "  %y = qrealign.linear \"q_proj\" %x, %w : (tensor<?x{0}"
+                  "xf32>, tensor<{1}xf32>) -> tensor<?x{2}xf32>\n"
+                  "  return %y : tensor<?x{2}xf32>\n}\n",
+                  k, nk, n)
+              .str();
+  } else {
+    WeightQuantSpec spec;
+    spec.bits = scheme == "w8a8" ? 8 : 4;
+    spec.groupSize = scheme == "w8a8" ? 0 : 128;
+    spec.symmetric = false;
+    qw = quantizeWeight(w, n, k, spec);
+    packed = packWeight(qw.q, n, k, spec.bits);
+    packedType = spec.bits == 8
+                     ? formatv("tensor<{0}xi8>", nk).str()
+                     : formatv("tensor<{0}x{1}xui8>", n, k / 2).str();
+    std::string range = formatv("{0}x{1}", qw.scaleRows, qw.groups).str();
+    std::string quant = spec.bits == 8
+                            ? "#qrealign.quant<w_bits = 8, a_bits = 8>"
+                            : "#qrealign.quant<w_bits = 4, granularity = "
+                              "per_group, group_size = 128>";
+    src = formatv("func.func @linear(%x: tensor<?x{0}xf32>, %p: {1}, %s: "
+                  "tensor<{2}xf32>, %z: tensor<{2}xi8>) -> "
+                  "tensor<?x{3}xf32> {{\n"
+                  "  %w = qrealign.dequantize %p, %s zero_point %z bits = "
+                  "{4} : ({1}, tensor<{2}xf32>, tensor<{2}xi8>) -> "
+                  "tensor<{5}xf32>\n"
+                  "  %y = qrealign.linear \"q_proj\" %x, %w {{quant = {6}} "
+                  ": (tensor<?x{0}xf32>, tensor<{5}xf32>) -> "
+                  "tensor<?x{3}xf32>\n"
+                  "  return %y : tensor<?x{3}xf32>\n}\n",
+                  k, packedType, range, n, spec.bits, nk, quant)
+              .str();
+  }
+
+  mlir::DialectRegistry registry;
+  mlir::qrealign::registerAllDialects(registry);
+  mlir::MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
+  if (!module)
+    return 1;
+  auto start = std::chrono::steady_clock::now();
+  auto jit = JitModule::compile(*module, 3, /*vectorize=*/!scalarOpt);
+  if (!jit) {
+    errs() << toString(jit.takeError()) << "\n";
+    return 1;
+  }
+  double compileS =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  auto fn = (*jit)->lookup("linear");
+  if (!fn) {
+    errs() << toString(fn.takeError()) << "\n";
+    return 1;
+  }
+  using X = MemRefDescriptor<float, 2>;
+  X xd = viewOf(x.data(), {m, k});
+  X wd = viewOf(w.data(), {n, k});
+  auto pd = viewOf(packed.data(), {n, scheme == "w4a16" ? k / 2 : k});
+  auto sd = viewOf(qw.scale.data(), {qw.scaleRows, qw.groups});
+  auto zd = viewOf(qw.zeroPoint.data(), {qw.scaleRows, qw.groups});
+  std::vector<double> ms;
+  float sink = 0;
+  for (int r = 0; r < runsOpt + 1; ++r) {
+    X yd{};
+    auto t0 = std::chrono::steady_clock::now();
+    if (scheme == "float")
+      reinterpret_cast<void (*)(X *, X *, X *)>(*fn)(&yd, &xd, &wd);
+    else
+      reinterpret_cast<void (*)(X *, X *, decltype(pd) *, decltype(sd) *,
+                                decltype(zd) *)>(*fn)(&yd, &xd, &pd, &sd, &zd);
+    double t = std::chrono::duration<double, std::milli>(
+                   std::chrono::steady_clock::now() - t0)
+                   .count();
+    sink += yd.aligned[yd.offset];
+    free(yd.allocated);
+    if (r > 0) // the first call warms up
+      ms.push_back(t);
+  }
+  std::sort(ms.begin(), ms.end());
+  outs() << formatv("{{\"scheme\": \"{0}\", \"m\": {1}, \"n\": {2}, \"k\": "
+                    "{3}, \"vectorized\": {4}, \"median_ms\": {5:f4}, "
+                    "\"min_ms\": {6:f4}, \"compile_s\": {7:f2}, \"check\": "
+                    "{8}}\n",
+                    scheme, m, n, k, scalarOpt ? "false" : "true",
+                    ms[ms.size() / 2], ms.front(), compileS, sink);
+  return 0;
+}
