@@ -14,6 +14,7 @@
 
 #include "qrealign/Dialect/QRealign/IR/NameLocDiagnostics.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
+#include "qrealign/Dialect/QRealign/Transforms/Passes.h"
 #include "qrealign/Registration/Registration.h"
 #include "qrealign/Support/AtomicOutput.h"
 #include "qrealign/Support/IRInput.h"
@@ -100,6 +101,10 @@ int main(int argc, char **argv) {
       pm.getContext()
           ->getOrLoadDialect<mlir::qrealign::QRealignDialect>()
           ->setParamEnvironment(env);
+      // Written to another directory: the module's relative paths are
+      // rewritten first, so that the output names the same files.
+      if (!env.outputDir.empty())
+        pm.addPass(mlir::qrealign::createQRealignRebaseParamsPass());
       // Imported IR locates ops by checkpoint tensor name; print pass
       // errors at such locations as "NAME": error: (not under a verifier).
       if (!base.shouldVerifyDiagnostics())

@@ -47,7 +47,7 @@ def QRealign_Dialect : Dialect {
 
     | attribute | value |
     |---|---|
-    | `qrealign.params` | dictionary from parameter scope to the file holding its tensors: a `.safetensors` file, a `.safetensors.index.json`, a Hugging Face directory or a llama2.c `.bin`; a relative path is relative to the IR file's directory; tools override an entry with `--params SCOPE=PATH` |
+    | `qrealign.params` | dictionary from parameter scope to the file holding its tensors: a `.safetensors` file, a `.safetensors.index.json`, a Hugging Face directory or a llama2.c `.bin`; a relative path is relative to the IR file's directory (`qrealign-opt -o` into another directory rewrites it: `qrealign-rebase-params`); tools override an entry with `--params SCOPE=PATH` |
     | `qrealign.tokenizer` | tokenizer file (`tokenizer.model`, `tokenizer.json`, llama2.c `tok*.bin`), same path rule |
     | `qrealign.model_type` | `llama`, `mistral`, `qwen2` or `llama2c` |
     | `qrealign.chat_template` | built-in chat template: `llama-2`, `llama-3`, `chatml` or `none` |

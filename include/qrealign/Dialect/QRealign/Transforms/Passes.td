@@ -284,4 +284,21 @@ def QRealignQuantReportPass
   ];
 }
 
+def QRealignRebaseParamsPass
+    : Pass<"qrealign-rebase-params", "::mlir::ModuleOp"> {
+  let summary = "Make the module's file paths relative to where it is written";
+  let description = [{
+    The module's `qrealign.params` entries and `qrealign.tokenizer` are
+    recorded relative to the IR file's directory. When a tool writes the
+    module to another directory, this pass rewrites every relative path so
+    that it names the same file from there (relative to the output's
+    directory), and makes later passes resolve scopes from there too.
+    `qrealign-opt` runs it first whenever `-o` names a file in another
+    directory than the input; with both in one directory, or output to
+    stdout, it changes nothing. Directories come from the qrealign dialect's
+    ParamEnvironment (the tool sets them); absolute paths stay as they are.
+  }];
+  let dependentDialects = ["::mlir::qrealign::QRealignDialect"];
+}
+
 #endif // QREALIGN_TRANSFORMS_PASSES_TD
