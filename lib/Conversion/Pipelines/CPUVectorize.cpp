@@ -9,14 +9,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "TransformScript.h"
 #include "qrealign/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Transform/IR/TransformOps.h"
-#include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/Parser/Parser.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -160,17 +158,8 @@ void CPUVectorizePass::runOnOperation() {
   });
   if (kinds.empty())
     return;
-  OwningOpRef<ModuleOp> schedule =
-      parseSourceString<ModuleOp>(buildSchedule(kinds), module.getContext());
-  if (!schedule) {
-    module.emitError("qrealign-cpu-vectorize: the schedule does not parse (a "
-                     "transform extension is not registered)");
-    return signalPassFailure();
-  }
-  auto entry =
-      schedule->lookupSymbol<transform::NamedSequenceOp>("__transform_main");
-  if (failed(transform::applyTransformNamedSequence(
-          module, entry, *schedule, transform::TransformOptions())))
+  if (failed(mlir::qrealign::applyTransformScript(module, buildSchedule(kinds),
+                                                  "qrealign-cpu-vectorize")))
     return signalPassFailure();
   module.walk([&](Operation *op) {
     for (const auto &[tag, tiles] : kinds)

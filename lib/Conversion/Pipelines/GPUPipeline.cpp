@@ -10,14 +10,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "TransformScript.h"
 #include "qrealign/Conversion/Passes.h"
 #include "qrealign/Conversion/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Transform/IR/TransformOps.h"
-#include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -161,17 +159,8 @@ void GPUIntMatmulSchedulePass::runOnOperation() {
     return signalPassFailure();
   if (!any)
     return;
-  OwningOpRef<ModuleOp> schedule =
-      parseSourceString<ModuleOp>(kSchedule, module.getContext());
-  if (!schedule) {
-    module.emitError("qrealign-gpu-int-matmul-schedule: the schedule does "
-                     "not parse (a transform extension is not registered)");
-    return signalPassFailure();
-  }
-  auto entry =
-      schedule->lookupSymbol<transform::NamedSequenceOp>("__transform_main");
-  if (failed(transform::applyTransformNamedSequence(
-          module, entry, *schedule, transform::TransformOptions())))
+  if (failed(mlir::qrealign::applyTransformScript(
+          module, kSchedule, "qrealign-gpu-int-matmul-schedule")))
     return signalPassFailure();
   module.walk([](Operation *op) { op->removeAttr(kTag); });
 }
