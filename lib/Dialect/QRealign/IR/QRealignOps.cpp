@@ -230,6 +230,16 @@ LogicalResult LinearOp::verify() {
 // DequantizeOp
 //===----------------------------------------------------------------------===//
 
+/// Whether `packed` [N, K / perElement] can hold the levels of an [n, k]
+/// weight, `perElement` levels to an element (dynamic sizes match anything).
+static bool holdsLevels(RankedTensorType packed, int64_t n, int64_t k,
+                        int64_t perElement) {
+  return compatible(packed.getDimSize(0), n) &&
+         (ShapedType::isDynamic(k) ||
+          ShapedType::isDynamic(packed.getDimSize(1)) ||
+          packed.getDimSize(1) * perElement == k);
+}
+
 LogicalResult DequantizeOp::verify() {
   int64_t bits = getBits();
   if (bits < 2 || bits > 8)
@@ -252,11 +262,7 @@ LogicalResult DequantizeOp::verify() {
            << bits << " bits are stored as "
            << (nibbles ? "ui8 (two per byte)" : "i8 (one per byte)") << ", got "
            << packed.getElementType();
-  int64_t perByte = nibbles ? 2 : 1;
-  if (!compatible(packed.getDimSize(0), n) ||
-      (!ShapedType::isDynamic(k) &&
-       !ShapedType::isDynamic(packed.getDimSize(1)) &&
-       packed.getDimSize(1) * perByte != k))
+  if (!holdsLevels(packed, n, k, nibbles ? 2 : 1))
     return emitOpError("packed storage ")
            << shapeStr(packed.getShape()) << " does not hold a "
            << shapeStr(result.getShape()) << " weight at " << bits
@@ -300,10 +306,7 @@ LogicalResult DequantizeOp::verifyWords(int64_t n, int64_t k, int64_t rows,
     return emitOpError("i32 words of ")
            << bits << "-bit levels need K divisible by " << perWord << ", got "
            << k;
-  if (!compatible(packed.getDimSize(0), n) ||
-      (!ShapedType::isDynamic(k) &&
-       !ShapedType::isDynamic(packed.getDimSize(1)) &&
-       packed.getDimSize(1) * perWord != k))
+  if (!holdsLevels(packed, n, k, perWord))
     return emitOpError("packed storage ")
            << shapeStr(packed.getShape()) << " does not hold a "
            << shapeStr(getResult().getType().getShape()) << " weight at "
