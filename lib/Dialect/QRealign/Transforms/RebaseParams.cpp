@@ -9,7 +9,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "llvm/Support/FileSystem.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/Support/Path.h"
 
 namespace mlir::qrealign {
@@ -20,13 +20,6 @@ namespace mlir::qrealign {
 using namespace mlir;
 using namespace mlir::qrealign;
 
-static std::string absoluteDir(StringRef dir) {
-  SmallString<256> p(dir.empty() ? StringRef(".") : dir);
-  llvm::sys::fs::make_absolute(p);
-  llvm::sys::path::remove_dots(p, /*remove_dot_dot=*/true);
-  return std::string(p);
-}
-
 namespace {
 struct RebaseParamsPass
     : mlir::qrealign::impl::QRealignRebaseParamsPassBase<RebaseParamsPass> {
@@ -34,16 +27,17 @@ struct RebaseParamsPass
     ModuleOp module = getOperation();
     auto *dialect = module.getContext()->getOrLoadDialect<QRealignDialect>();
     ParamEnvironment env = dialect->getParamEnvironment();
-    if (env.outputDir.empty() ||
-        absoluteDir(env.inputDir) == absoluteDir(env.outputDir))
+    std::string inputDir = env.inputDir.empty() ? "." : env.inputDir;
+    // Nothing to do on stdout, or when the output's directory is the
+    // input's (the input's directory as the output records it is ".").
+    if (env.outputDir.empty() || env.recordedPath(inputDir) == ".")
       return;
     Builder b(module.getContext());
     // A path relative to the input's directory, as the output records it.
     auto rebase = [&](StringAttr path) -> StringAttr {
       if (llvm::sys::path::is_absolute(path.getValue()))
         return path;
-      SmallString<256> full(env.inputDir.empty() ? StringRef(".")
-                                                 : StringRef(env.inputDir));
+      SmallString<256> full(inputDir);
       llvm::sys::path::append(full, path.getValue());
       return b.getStringAttr(env.recordedPath(full));
     };
