@@ -97,7 +97,7 @@ static std::optional<DType> toDType(Type elt) {
   return std::nullopt;
 }
 
-static ParamOp lookupParam(ModuleOp module, GetParamOp get) {
+static ParamOp lookupParam(GetParamOp get) {
   return SymbolTable::lookupNearestSymbolFrom<ParamOp>(get, get.getNameAttr());
 }
 
@@ -115,7 +115,7 @@ LogicalResult Exporter::addTensor(Operation *at, StringRef name, OutTensor t) {
 
 LogicalResult Exporter::addFloatParam(Operation *at, GetParamOp get,
                                       StringRef name) {
-  ParamOp param = lookupParam(module, get);
+  ParamOp param = lookupParam(get);
   if (!param)
     return get.emitError("qrealign-export: no parameter ") << get.getName();
   RankedTensorType type = param.getTensorType();
@@ -147,7 +147,7 @@ LogicalResult Exporter::addQuantized(LinearOp linear, DequantizeOp dq) {
   SmallVector<ParamOp, 3> params;
   for (Value v : dq->getOperands()) {
     auto get = v.getDefiningOp<GetParamOp>();
-    ParamOp p = get ? lookupParam(module, get) : ParamOp();
+    ParamOp p = get ? lookupParam(get) : ParamOp();
     if (!p)
       return error() << "the stored levels, scales and zero points must be "
                         "parameters (qrealign.get_param)";
@@ -389,7 +389,7 @@ LogicalResult Exporter::run() {
           });
       if (onlyDequantized)
         return WalkResult::advance();
-      ParamOp p = lookupParam(module, get);
+      ParamOp p = lookupParam(get);
       if (!p)
         return WalkResult::interrupt();
       return failed(addFloatParam(op, get, getTensorName(p)))
@@ -404,7 +404,7 @@ LogicalResult Exporter::run() {
       return failed(addQuantized(linear, dq)) ? WalkResult::interrupt()
                                               : WalkResult::advance();
     if (auto get = dyn_cast_or_null<GetParamOp>(def)) {
-      ParamOp p = lookupParam(module, get);
+      ParamOp p = lookupParam(get);
       StringRef key = p ? getTensorName(p) : StringRef();
       floatLinears.push_back(
           linear.getName() == "lm_head"

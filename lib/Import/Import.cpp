@@ -322,12 +322,18 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
             findQuantizedLinears(ctx, c, *model.quantization, ckpt, quantized))
       return std::move(err);
 
+  // The quantized linear whose weight `name` is, or null.
+  auto quantizedWeight = [&](StringRef name) -> const QuantizedLinear * {
+    auto it = quantized.find(name.rsplit('.').first);
+    return name.ends_with(".weight") && it != quantized.end() ? &it->second
+                                                              : nullptr;
+  };
+
   // Check every tensor before building anything.
   StringMap<RankedTensorType> paramTypes;
   for (const auto &[name, shape] : getExpectedTensors(c)) {
-    StringRef module = StringRef(name).rsplit('.').first;
-    if (StringRef(name).ends_with(".weight") && quantized.count(module)) {
-      for (const auto &[tensor, type] : quantized[module].params)
+    if (const QuantizedLinear *ql = quantizedWeight(name)) {
+      for (const auto &[tensor, type] : ql->params)
         paramTypes[tensor] = type;
       continue;
     }
@@ -384,9 +390,8 @@ Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx,
 
   OpBuilder b = OpBuilder::atBlockEnd(module->getBody());
   for (const auto &[name, shape] : getExpectedTensors(c)) {
-    StringRef module = StringRef(name).rsplit('.').first;
-    if (StringRef(name).ends_with(".weight") && quantized.count(module)) {
-      for (const auto &[tensor, type] : quantized[module].params)
+    if (const QuantizedLinear *ql = quantizedWeight(name)) {
+      for (const auto &[tensor, type] : ql->params)
         ParamOp::create(b, named(tensor), tensor, type,
                         ExternalAttr::get(&ctx, scope, tensor));
       continue;
