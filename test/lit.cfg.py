@@ -2,6 +2,7 @@
 # lit configuration of the qrealign test suite.
 
 import os
+import platform
 import shutil
 import subprocess
 
@@ -18,6 +19,10 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.qrealign_obj_root, "test")
 
 llvm_config.use_default_substitutions()
+
+# Tests that name x86 CPUs (qrealign-compile --mcpu).
+if platform.machine() in ("x86_64", "AMD64"):
+    config.available_features.add("host-x86_64")
 
 # A sanitizer report must fail the test whatever the RUN line expects: ASan,
 # LeakSanitizer and UBSan exit with code 1 by default, which `not` and
@@ -60,7 +65,7 @@ config.substitutions.append(
                                        "irgen.py"))))
 
 tool_dirs = [config.qrealign_tools_dir, config.llvm_tools_dir]
-tools = ["qrealign-opt", "qrealign-import", "qrealign-export", "qrealign-run", "qrealign-tokenize",
+tools = ["qrealign-opt", "qrealign-import", "qrealign-export", "qrealign-compile", "qrealign-run", "qrealign-tokenize",
          "qrealign-data", "qrealign-train", "qrealign-eval", "qrealign-probe"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 

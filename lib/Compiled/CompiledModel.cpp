@@ -6,17 +6,21 @@
 
 #include "qrealign/Compiled/CompiledModel.h"
 
+#include "qrealign/Compiled/Manifest.h"
 #include "qrealign/Conversion/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 
 using namespace mlir;
 using namespace ::qrealign;
@@ -125,11 +129,187 @@ CompiledModel::create(ModuleOp module, const Program &parameters) {
   if (!jit)
     return jit.takeError();
   model->jit = std::move(*jit);
+  model->invoke = [jit = model->jit.get()](llvm::StringRef name,
+                                           llvm::MutableArrayRef<void *> args) {
+    return jit->invokePacked(name, args);
+  };
   // Compile now (the JIT compiles on the first lookup), not in the first
   // call: loading is one cost, running another.
   for (const char *name : {"prefill", "decode"})
     if (auto fn = model->jit->lookup(name); !fn)
       return fn.takeError();
+  return model;
+}
+
+/// The checkpoint dtype of a manifest dtype (MLIR's spelling).
+static std::optional<DType> storedDType(llvm::StringRef dtype) {
+  return llvm::StringSwitch<std::optional<DType>>(dtype)
+      .Case("f32", DType::F32)
+      .Case("f16", DType::F16)
+      .Case("bf16", DType::BF16)
+      .Case("i8", DType::I8)
+      .Case("ui8", DType::U8)
+      .Case("i32", DType::I32)
+      .Case("i64", DType::I64)
+      .Default(std::nullopt);
+}
+
+/// "i64 [1, ?]".
+static std::string describe(const ManifestTensor &t) {
+  std::string s = t.dtype + " [";
+  for (auto [i, d] : llvm::enumerate(t.shape))
+    s += (i ? ", " : "") + (d ? std::to_string(*d) : std::string("?"));
+  return s + "]";
+}
+
+/// Checks that prefill and decode have the signatures generate() calls:
+/// (ids i64, positions i64, mask i1) [+ the cache] -> f32 rank-3 results,
+/// the first the logits with a static vocabulary; returns the vocabulary.
+static llvm::Expected<int64_t> checkSignatures(const ManifestFunction &prefill,
+                                               const ManifestFunction &decode,
+                                               llvm::StringRef origin) {
+  auto fail = [&](const llvm::Twine &msg) {
+    return llvm::createStringError(origin + ": " + msg);
+  };
+  auto isRank = [](const ManifestTensor &t, llvm::StringRef dtype,
+                   size_t rank) {
+    return t.dtype == dtype && t.shape.size() == rank;
+  };
+  if (prefill.results.empty())
+    return fail("@prefill returns nothing");
+  for (const ManifestFunction *fn : {&prefill, &decode}) {
+    llvm::StringRef name = fn == &prefill ? "@prefill" : "@decode";
+    size_t expected = 3 + (fn == &decode ? prefill.results.size() - 1 : 0);
+    if (fn->arguments.size() != expected)
+      return fail(name + " takes " + llvm::Twine(fn->arguments.size()) +
+                  " inputs, expected " + llvm::Twine(expected));
+    if (!isRank(fn->arguments[0], "i64", 2) ||
+        !isRank(fn->arguments[1], "i64", 2) ||
+        !isRank(fn->arguments[2], "i1", 2))
+      return fail(name +
+                  " does not take (ids i64 [B, S], positions i64 "
+                  "[B, S], mask i1 [B, S]) but (" +
+                  describe(fn->arguments[0]) + ", " +
+                  describe(fn->arguments[1]) + ", " +
+                  describe(fn->arguments[2]) + ")");
+    if (fn->results.size() != prefill.results.size())
+      return fail("@decode returns " + llvm::Twine(decode.results.size()) +
+                  " results, @prefill " + llvm::Twine(prefill.results.size()));
+    for (const ManifestTensor &r : fn->results)
+      if (!isRank(r, "f32", 3))
+        return fail(name + " returns " + describe(r) +
+                    ", not an f32 rank-3 tensor");
+  }
+  for (size_t i = 1; i < prefill.results.size(); ++i)
+    if (describe(decode.arguments[2 + i]) != describe(prefill.results[i]))
+      return fail("@decode's cache input " + llvm::Twine(i - 1) + " is " +
+                  describe(decode.arguments[2 + i]) + ", @prefill returns " +
+                  describe(prefill.results[i]));
+  std::optional<int64_t> vocab = prefill.results[0].shape[2];
+  if (!vocab || *vocab <= 0)
+    return fail("@prefill's logits have no static vocabulary size");
+  return *vocab;
+}
+
+llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::load(
+    llvm::StringRef objectPath,
+    llvm::ArrayRef<std::pair<std::string, std::string>> scopeFiles) {
+  auto object = ObjectModule::load(objectPath);
+  if (!object)
+    return object.takeError();
+  std::string origin = objectPath.str();
+  auto manifest = parseManifest((*object)->getManifest(), origin);
+  if (!manifest)
+    return manifest.takeError();
+  auto fail = [&](const llvm::Twine &msg) {
+    return llvm::createStringError(origin + ": " + msg);
+  };
+  // The scopes' files: relative to the object's directory as recorded,
+  // relative to the working directory when given.
+  std::map<std::string, std::string> files;
+  llvm::StringRef dir = llvm::sys::path::parent_path(objectPath);
+  for (const auto &[scope, path] : manifest->scopes) {
+    llvm::SmallString<256> file(path);
+    if (llvm::sys::path::is_relative(path) && !dir.empty()) {
+      file = dir;
+      llvm::sys::path::append(file, path);
+    }
+    files[scope] = file.str().str();
+  }
+  for (const auto &[scope, path] : scopeFiles) {
+    if (!files.count(scope))
+      return fail("--params " + scope + "=" + path +
+                  ": no parameter of the object is in scope '" + scope + "'");
+    files[scope] = path;
+  }
+  auto prefill = manifest->functions.find("prefill");
+  auto decode = manifest->functions.find("decode");
+  if (prefill == manifest->functions.end() ||
+      decode == manifest->functions.end())
+    return fail("the object has no @prefill and @decode with parameters "
+                "(qrealign-compile compiles a model's @forward into them)");
+  llvm::Expected<int64_t> vocab =
+      checkSignatures(prefill->second, decode->second, origin);
+  if (!vocab)
+    return vocab.takeError();
+
+  std::unique_ptr<CompiledModel> model(new CompiledModel());
+  model->vocab = *vocab;
+  std::map<std::string, Checkpoint *> opened;
+  for (auto [manifestFn, into] :
+       {std::pair{&prefill->second, &model->prefillFn},
+        std::pair{&decode->second, &model->decodeFn}}) {
+    into->numInputs = manifestFn->inputs;
+    into->numResults = manifestFn->results.size();
+    for (const ManifestParam &p : manifestFn->params) {
+      Checkpoint *&ckpt = opened[p.scope];
+      if (!ckpt) {
+        auto c = Checkpoint::open(files[p.scope]);
+        if (!c)
+          return fail("scope '" + p.scope +
+                      "': " + llvm::toString(c.takeError()));
+        model->checkpoints.push_back(std::move(*c));
+        ckpt = model->checkpoints.back().get();
+      }
+      std::vector<int64_t> shape;
+      for (std::optional<int64_t> d : p.shape)
+        shape.push_back(*d);
+      const TensorInfo *t = ckpt->lookup(p.tensor);
+      if (!t)
+        return fail("parameter @" + p.symbol + ": tensor '" + p.tensor +
+                    "' is not in " + ckpt->getPath() + " (scope '" + p.scope +
+                    "')");
+      std::optional<DType> dtype = storedDType(p.dtype);
+      if (!dtype || *dtype != t->dtype ||
+          llvm::ArrayRef<int64_t>(t->shape) != llvm::ArrayRef(shape))
+        return fail("parameter @" + p.symbol + ": tensor '" + p.tensor +
+                    "' is " + getDTypeName(t->dtype) + " " +
+                    t->getShapeString() + " in " + ckpt->getPath() +
+                    " but the object binds " + describe(p));
+      auto data = ckpt->getData(*t);
+      if (!data)
+        return fail("parameter @" + p.symbol + ": " +
+                    llvm::toString(data.takeError()));
+      into->params.push_back(Descriptor(data->data(), shape).words);
+    }
+  }
+  llvm::StringMap<void (*)(void **)> entries;
+  for (const char *name : {"prefill", "decode"}) {
+    auto entry = (*object)->lookupPacked(name);
+    if (!entry)
+      return fail(llvm::toString(entry.takeError()));
+    entries[name] = *entry;
+  }
+  model->object = std::move(*object);
+  model->invoke = [entries = std::move(entries)](
+                      llvm::StringRef name,
+                      llvm::MutableArrayRef<void *> args) -> llvm::Error {
+    auto it = entries.find(name);
+    if (it == entries.end())
+      return llvm::createStringError("no function @" + name);
+    it->second(args.data());
+    return llvm::Error::success();
+  };
   return model;
 }
 
@@ -147,7 +327,7 @@ llvm::Error CompiledModel::call(llvm::StringRef name, const BoundFunction &fn,
   std::vector<void *> packed;
   for (void *&p : pointers)
     packed.push_back(&p);
-  return jit->invokePacked(name, packed);
+  return invoke(name, packed);
 }
 
 void CompiledModel::release(std::vector<Result> &results) {

@@ -21,6 +21,8 @@
 #include "qrealign/Support/Statistics.h"
 #include "qrealign/Tokenizer/Tokenizer.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "qrealign/Dialect/QRealign/IR/ParamEnvironment.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -74,6 +76,13 @@ static cl::opt<std::string>
                      "lowered by qrealign-lower-to-cpu and JIT-compiled; each "
                      "prompt runs alone)"),
             cl::init("engine"), cl::cat(cat));
+static cl::opt<std::string> objectPath(
+    "object",
+    cl::desc("With --backend compiled: run this object file, which "
+             "qrealign-compile wrote from the model, instead of compiling "
+             "the model (its parameters are mapped from the files its "
+             "manifest names; --params applies to them too)"),
+    cl::value_desc("file"), cl::cat(cat));
 static cl::opt<std::string> device("device", cl::desc("cpu or cuda"),
                                    cl::init("cpu"), cl::cat(cat));
 static cl::opt<int> threads("num-threads",
@@ -167,6 +176,8 @@ int main(int argc, char **argv) {
   if (backend == "compiled" && (benchForward > 0 || device != "cpu"))
     return error("--backend compiled runs on the CPU and has no "
                  "--bench-forward yet");
+  if (!objectPath.empty() && backend != "compiled")
+    return error("--object needs --backend compiled");
 
   // Prompts.
   std::vector<std::string> texts(prompts.begin(), prompts.end());
@@ -308,8 +319,33 @@ int main(int argc, char **argv) {
   std::unique_ptr<qrealign::CompiledModel> compiledHolder;
   auto t0 = std::chrono::steady_clock::now();
   if (backend == "compiled") {
-    auto compiled = qrealign::CompiledModel::create((*session)->getModule(),
-                                                    (*session)->getProgram());
+    llvm::Expected<std::unique_ptr<qrealign::CompiledModel>> compiled = nullptr;
+    if (objectPath.empty()) {
+      compiled = qrealign::CompiledModel::create((*session)->getModule(),
+                                                 (*session)->getProgram());
+    } else {
+      // The object is the model; the IR gives its tokenizer and template,
+      // so both must be of the same vocabulary.
+      mlir::qrealign::ParamEnvironment scopes;
+      if (Error err = scopes.addScopeFiles(
+              std::vector<std::string>(paramScopes.begin(), paramScopes.end())))
+        return error(toString(std::move(err)));
+      compiled = qrealign::CompiledModel::load(objectPath, scopes.scopeFiles);
+      auto forwardFn =
+          (*session)->getModule().lookupSymbol<mlir::func::FuncOp>("forward");
+      auto logits =
+          forwardFn && forwardFn.getNumResults()
+              ? dyn_cast<mlir::RankedTensorType>(forwardFn.getResultTypes()[0])
+              : nullptr;
+      int64_t modelVocab = logits && logits.getRank() == 3
+                               ? logits.getDimSize(2)
+                               : mlir::ShapedType::kDynamic;
+      if (compiled && (*compiled)->getVocabSize() != modelVocab)
+        return error(formatv("{0} computes logits over {1} tokens, {2} over "
+                             "{3}: compile the object from this model",
+                             objectPath, (*compiled)->getVocabSize(), modelPath,
+                             modelVocab));
+    }
     if (!compiled)
       return error(toString(compiled.takeError()));
     compiledHolder = std::move(*compiled);
@@ -317,7 +353,8 @@ int main(int argc, char **argv) {
     forward = [m](ArrayRef<std::vector<int64_t>> b) { return m->forward(b); };
     generate = [m](ArrayRef<std::vector<int64_t>> b, int n,
                    ArrayRef<int64_t> e) { return m->generate(b, n, e); };
-    buildInfo = "compiled (qrealign-lower-to-cpu, JIT)";
+    buildInfo = objectPath.empty() ? "compiled (qrealign-lower-to-cpu, JIT)"
+                                   : "compiled (object " + objectPath + ")";
     deviceName = "cpu";
     vocab = m->getVocabSize();
   } else {

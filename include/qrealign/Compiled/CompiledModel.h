@@ -6,22 +6,30 @@
 // `qrealign-run --backend compiled`: the module's @forward through
 // qrealign-lower-to-cpu and the JIT, its parameters bound to the arguments
 // that qrealign-bind-params adds (their data as the engine program already
-// read, checked and mapped them: nothing is loaded twice). Greedy generation
-// runs
-// @prefill over the prompt, then @decode once per new token with the KV
-// cache the previous call returned (qrealign-build-kv-cache).
+// read, checked and mapped them: nothing is loaded twice); or, ahead of
+// time, an object file qrealign-compile wrote, its parameters mapped from
+// the files its manifest names. Greedy generation runs @prefill over the
+// prompt, then @decode once per new token with the KV cache the previous
+// call returned (qrealign-build-kv-cache).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QREALIGN_COMPILED_COMPILEDMODEL_H
 #define QREALIGN_COMPILED_COMPILEDMODEL_H
 
+#include "qrealign/Checkpoint/Checkpoint.h"
 #include "qrealign/Compiled/JIT.h"
+#include "qrealign/Compiled/ObjectCode.h"
 #include "qrealign/Engine/Engine.h"
 #include "qrealign/Engine/Program.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace qrealign {
 class CompiledModel {
@@ -33,6 +41,15 @@ public:
   /// checked; `parameters` must outlive the compiled model.
   static llvm::Expected<std::unique_ptr<CompiledModel>>
   create(mlir::ModuleOp module, const Program &parameters);
+  /// Loads an object file that qrealign-compile wrote (ObjectModule) and
+  /// binds its parameters as its embedded manifest says: each scope's
+  /// safetensors file (relative paths from the object's directory;
+  /// `scopeFiles` SCOPE=PATH pairs replace them) is memory-mapped, and
+  /// every tensor is checked against its entry (present, dtype, shape)
+  /// before any code runs. The functions' signatures are checked too.
+  static llvm::Expected<std::unique_ptr<CompiledModel>>
+  load(llvm::StringRef objectPath,
+       llvm::ArrayRef<std::pair<std::string, std::string>> scopeFiles = {});
 
   int64_t getVocabSize() const { return vocab; }
   /// A function of the compiled module with its bound parameters.
@@ -67,8 +84,15 @@ private:
   /// The logits of the last position of `logits` [1, S, vocab].
   std::vector<float> lastRow(const Result &logits) const;
 
+  /// Calls a function's packed entry point (JIT or loaded object).
+  std::function<llvm::Error(llvm::StringRef, llvm::MutableArrayRef<void *>)>
+      invoke;
+  /// What `invoke` runs and the data it binds: the JIT and its module, or
+  /// the loaded object and the checkpoints it maps.
   mlir::OwningOpRef<mlir::ModuleOp> compiled;
   std::unique_ptr<JitModule> jit;
+  std::unique_ptr<ObjectModule> object;
+  std::vector<std::unique_ptr<Checkpoint>> checkpoints;
   BoundFunction prefillFn, decodeFn;
   int64_t vocab = 0;
 };

@@ -97,7 +97,9 @@ def QRealignBindParamsPass
     atomically) and the `qrealign.param` ops and the module's
     `qrealign.params` are dropped, so that the lowered module translates to
     LLVM IR and object code (ahead of time); the runtime reads FILE instead.
-    Per function: the number of inputs before the parameters, then for each
+    Per function: the number of inputs before the parameters, the dtype and
+    shape of each input and result (a dynamic size as null: the signature a
+    runtime calls), then for each
     parameter argument its index, symbol, scope, tensor name, dtype, shape
     and storage (`float`, `int8` levels, or `int4-pairs`: two
     offset-binary 4-bit levels per byte, compressed-tensors'

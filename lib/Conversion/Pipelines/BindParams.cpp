@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Conversion/Passes.h"
+#include "qrealign/Conversion/Pipelines/Pipelines.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 
 #include "qrealign/Support/AtomicOutput.h"
@@ -115,11 +116,40 @@ void BindParamsPass::runOnOperation() {
     return signalPassFailure();
   if (manifest.empty())
     return;
+  FailureOr<llvm::json::Value> doc = buildParamManifest(module);
+  if (failed(doc))
+    return signalPassFailure();
+  if (llvm::Error err =
+          ::qrealign::writeFileAtomically(manifest, [&](llvm::raw_ostream &os) {
+            os << llvm::formatv("{0:2}", *doc) << "\n";
+            return llvm::Error::success();
+          })) {
+    module.emitError("qrealign-bind-params: ")
+        << llvm::toString(std::move(err));
+    return signalPassFailure();
+  }
+  dropBoundParams(module);
+}
 
-  // The manifest: every bound argument of every function, then the
-  // parameter ops go.
+/// A tensor type as the manifest writes it: dtype and shape, a dynamic size
+/// as null.
+static llvm::json::Object typeEntry(RankedTensorType type) {
+  llvm::json::Array shape;
+  for (int64_t d : type.getShape())
+    shape.push_back(ShapedType::isDynamic(d) ? llvm::json::Value(nullptr)
+                                             : llvm::json::Value(d));
+  return llvm::json::Object{{"dtype", dtypeOf(type.getElementType())},
+                            {"shape", std::move(shape)}};
+}
+
+FailureOr<llvm::json::Value>
+mlir::qrealign::buildParamManifest(ModuleOp module) {
+  SymbolTable symbols(module);
+  bool ok = true;
   llvm::json::Object functions;
   for (auto fn : module.getOps<func::FuncOp>()) {
+    if (fn.isExternal())
+      continue;
     llvm::json::Array params;
     unsigned inputs = fn.getNumArguments();
     for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
@@ -137,44 +167,65 @@ void BindParamsPass::runOnOperation() {
         continue;
       }
       RankedTensorType type = param.getTensorType();
-      llvm::json::Array shape;
-      for (int64_t d : type.getShape())
-        shape.push_back(d);
-      params.push_back(
-          llvm::json::Object{{"argument", int64_t(i)},
-                             {"symbol", sym.getValue()},
-                             {"scope", ext.getScope()},
-                             {"tensor", ext.getKey()},
-                             {"dtype", dtypeOf(type.getElementType())},
-                             {"shape", std::move(shape)},
-                             {"storage", storageOf(type)}});
+      llvm::json::Object entry = typeEntry(type);
+      entry["argument"] = int64_t(i);
+      entry["symbol"] = sym.getValue();
+      entry["scope"] = ext.getScope();
+      entry["tensor"] = ext.getKey();
+      entry["storage"] = storageOf(type);
+      params.push_back(std::move(entry));
     }
     if (params.empty())
       continue;
-    functions[fn.getSymName()] = llvm::json::Object{
-        {"inputs", int64_t(inputs)}, {"params", std::move(params)}};
+    // The signature a runtime calls: the inputs before the parameters and
+    // the results (every one a tensor once lowered for the manifest).
+    llvm::json::Array arguments, results;
+    for (unsigned i = 0; i < inputs; ++i) {
+      auto type = dyn_cast<RankedTensorType>(fn.getArgumentTypes()[i]);
+      if (!type) {
+        fn.emitError() << "qrealign-bind-params: input " << i << " of @"
+                       << fn.getSymName() << " is not a ranked tensor";
+        ok = false;
+        continue;
+      }
+      arguments.push_back(typeEntry(type));
+    }
+    for (auto [i, t] : llvm::enumerate(fn.getResultTypes())) {
+      auto type = dyn_cast<RankedTensorType>(t);
+      if (!type) {
+        fn.emitError() << "qrealign-bind-params: result " << i << " of @"
+                       << fn.getSymName() << " is not a ranked tensor";
+        ok = false;
+        continue;
+      }
+      results.push_back(typeEntry(type));
+    }
+    functions[fn.getSymName()] =
+        llvm::json::Object{{"inputs", int64_t(inputs)},
+                           {"arguments", std::move(arguments)},
+                           {"results", std::move(results)},
+                           {"params", std::move(params)}};
   }
   if (!ok)
-    return signalPassFailure();
+    return failure();
   llvm::json::Object scopes;
   if (auto map = module->getAttrOfType<DictionaryAttr>("qrealign.params"))
     for (NamedAttribute entry : map)
       if (auto path = dyn_cast<StringAttr>(entry.getValue()))
         scopes[entry.getName().getValue()] = path.getValue();
-  llvm::json::Value doc =
+  return llvm::json::Value(
       llvm::json::Object{{"format", "qrealign-manifest"},
-                         {"version", 1},
+                         {"version", kManifestVersion},
                          {"scopes", std::move(scopes)},
-                         {"functions", std::move(functions)}};
-  if (llvm::Error err =
-          ::qrealign::writeFileAtomically(manifest, [&](llvm::raw_ostream &os) {
-            os << llvm::formatv("{0:2}", doc) << "\n";
-            return llvm::Error::success();
-          })) {
-    module.emitError("qrealign-bind-params: ")
-        << llvm::toString(std::move(err));
-    return signalPassFailure();
-  }
+                         {"functions", std::move(functions)}});
+}
+
+void mlir::qrealign::dropBoundParams(ModuleOp module) {
+  // The manifest records the bindings: the arguments' markers go too (the
+  // LLVM IR translation would warn about every one).
+  for (auto fn : module.getOps<func::FuncOp>())
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+      fn.removeArgAttr(i, "qrealign.param");
   for (auto param : llvm::make_early_inc_range(module.getOps<ParamOp>()))
     param.erase();
   module->removeAttr("qrealign.params");

@@ -7,8 +7,10 @@
 #ifndef QREALIGN_CONVERSION_PIPELINES_PIPELINES_H
 #define QREALIGN_CONVERSION_PIPELINES_PIPELINES_H
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
+#include "llvm/Support/JSON.h"
 
 namespace mlir::qrealign {
 /// qrealign-lower-to-cpu: qrealign functions to the LLVM dialect for the
@@ -54,6 +56,23 @@ struct LowerToNVVMOptions : public PassPipelineOptions<LowerToNVVMOptions> {
 /// gpu-module-to-binary). Needs the passes registered (qrealign-opt).
 void buildLowerToNVVMPipeline(OpPassManager &pm,
                               const LowerToNVVMOptions &options);
+
+/// The version of the parameter manifest that buildParamManifest writes
+/// and the runtime reads (lib/Compiled/AOTModel.cpp).
+constexpr int64_t kManifestVersion = 2;
+
+/// The parameter manifest of `module`, whose functions' parameters
+/// qrealign-bind-params bound (docs/lowering.md#ahead-of-time): per
+/// function its inputs and results (dtype, shape with null for a dynamic
+/// size) and each bound parameter (argument, symbol, scope, tensor, dtype,
+/// shape, storage); the scopes' files as the module records them. An
+/// inline parameter, or an input or result that is not a ranked tensor, is
+/// an error emitted on the module.
+FailureOr<llvm::json::Value> buildParamManifest(ModuleOp module);
+/// Drops the `qrealign.param` ops, `qrealign.params` and the arguments'
+/// `qrealign.param` markers once a manifest describes them (what is left
+/// translates to LLVM IR).
+void dropBoundParams(ModuleOp module);
 
 /// Registers the named pipelines with the pass registry.
 void registerQRealignPipelines();

@@ -1,0 +1,85 @@
+//===- ObjectCode.h - Compiled qrealign functions as object files -*- C++
+//-*-===//
+//
+// Part of the qrealign project.
+//
+// Ahead of time: a module lowered by qrealign-lower-to-cpu becomes one
+// relocatable object file (ELF on Linux) that carries
+//
+//  - every public function's C interface `_mlir_ciface_NAME` and a packed
+//    entry point `_mlir__mlir_ciface_NAME(void **args)` (args[i] points to
+//    the i-th argument; the ABI of mlir::ExecutionEngine::invokePacked);
+//  - `qrealign_manifest`: the parameter manifest (buildParamManifest), a
+//    NUL-terminated string, so that an object cannot be paired with the
+//    manifest of another compilation;
+//  - `qrealign_target`: "TRIPLE;CPU;FEATURES" it was compiled for.
+//
+// ObjectModule loads such a file into the process (ORC links it in memory:
+// no code is generated at load time, no system linker is needed), checks
+// that the host can execute it, and calls its entry points. Object files
+// are code: load only those you compiled.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QREALIGN_COMPILED_OBJECTCODE_H
+#define QREALIGN_COMPILED_OBJECTCODE_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace llvm::orc {
+class LLJIT;
+} // namespace llvm::orc
+
+namespace qrealign {
+/// What an object is compiled for.
+struct ObjectTarget {
+  std::string triple, cpu;
+  /// Subtarget features, "+avx2,+fma,-avx512f,...".
+  std::string features;
+  /// "TRIPLE;CPU;FEATURES", the form an object records.
+  std::string str() const;
+};
+
+/// The host: its triple, CPU and the features it has.
+ObjectTarget getHostTarget();
+/// `cpu` ("native" is the host) of the host's triple, with the CPU's own
+/// features; an error names a CPU that LLVM does not know.
+llvm::Expected<ObjectTarget> getTargetForCPU(llvm::StringRef cpu);
+
+/// Emits `module` (the LLVM dialect, as qrealign-lower-to-cpu leaves it,
+/// public functions with a C interface) as a relocatable object for
+/// `target`, optimized at -O`optLevel`, with `manifest` embedded (see the
+/// file comment).
+llvm::Expected<llvm::SmallVector<char, 0>>
+emitObject(mlir::ModuleOp module, llvm::StringRef manifest,
+           const ObjectTarget &target, unsigned optLevel = 3);
+
+class ObjectModule {
+public:
+  ~ObjectModule();
+  /// Loads the object file at `path`: checks that it is a relocatable
+  /// object qrealign-compile wrote (its two strings) and that the host
+  /// has every feature it was compiled for, and links it in memory
+  /// (symbols of the C library and MLIR's C runner utilities resolve).
+  static llvm::Expected<std::unique_ptr<ObjectModule>>
+  load(llvm::StringRef path);
+
+  llvm::StringRef getManifest() const { return manifest; }
+  const ObjectTarget &getTarget() const { return target; }
+  /// The packed entry point of function `name` (see the file comment).
+  llvm::Expected<void (*)(void **)> lookupPacked(llvm::StringRef name);
+
+private:
+  ObjectModule() = default;
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  std::string manifest;
+  ObjectTarget target;
+};
+} // namespace qrealign
+
+#endif // QREALIGN_COMPILED_OBJECTCODE_H

@@ -1,0 +1,319 @@
+//===- ObjectCode.cpp - Compiled qrealign functions as object files -------===//
+//
+// Part of the qrealign project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Compiled/ObjectCode.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/BinaryFormat/Magic.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Object/ObjectFile.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+#include <mutex>
+
+using namespace ::qrealign;
+
+static constexpr llvm::StringLiteral kManifestSymbol = "qrealign_manifest";
+static constexpr llvm::StringLiteral kTargetSymbol = "qrealign_target";
+
+static void initializeNativeTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+std::string ObjectTarget::str() const {
+  return triple + ";" + cpu + ";" + features;
+}
+
+/// "+a,+b,-c" from a feature map.
+static std::string featureString(const llvm::StringMap<bool> &map) {
+  llvm::SubtargetFeatures features;
+  for (const auto &entry : map)
+    features.AddFeature(entry.getKey(), entry.getValue());
+  std::vector<std::string> list = features.getFeatures();
+  llvm::sort(list);
+  return llvm::join(list, ",");
+}
+
+ObjectTarget qrealign::getHostTarget() {
+  return ObjectTarget{llvm::sys::getProcessTriple(),
+                      llvm::sys::getHostCPUName().str(),
+                      featureString(llvm::sys::getHostCPUFeatures())};
+}
+
+llvm::Expected<ObjectTarget> qrealign::getTargetForCPU(llvm::StringRef cpu) {
+  if (cpu == "native")
+    return getHostTarget();
+  initializeNativeTarget();
+  ObjectTarget target{llvm::sys::getProcessTriple(), cpu.str(), ""};
+  std::string error;
+  llvm::Triple triple(target.triple);
+  const llvm::Target *t = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!t)
+    return llvm::createStringError(error);
+  std::unique_ptr<llvm::MCSubtargetInfo> info(
+      t->createMCSubtargetInfo(triple, cpu, ""));
+  if (!info || !info->isCPUStringValid(cpu))
+    return llvm::createStringError("'" + cpu + "' is not a CPU of " +
+                                   target.triple);
+  // The CPU's own features, spelled out, so that the load check sees them.
+  llvm::StringMap<bool> map;
+  for (const llvm::SubtargetFeatureKV &kv : info->getAllProcessorFeatures())
+    map[kv.Key] = info->getFeatureBits().test(kv.Value);
+  target.features = featureString(map);
+  return target;
+}
+
+/// Adds `_mlir_NAME(void **args)` for every defined `_mlir_ciface_NAME`:
+/// loads each argument from the pointer args[i] holds, calls, and stores a
+/// non-void result through args[n].
+static void addPackedEntryPoints(llvm::Module &m) {
+  llvm::IRBuilder<> b(m.getContext());
+  llvm::Type *ptr = b.getPtrTy();
+  std::vector<llvm::Function *> interfaces;
+  for (llvm::Function &f : m)
+    if (!f.isDeclaration() && f.getName().starts_with("_mlir_ciface_"))
+      interfaces.push_back(&f);
+  for (llvm::Function *f : interfaces) {
+    auto *type = llvm::FunctionType::get(b.getVoidTy(), {ptr}, false);
+    auto *packed = llvm::Function::Create(
+        type, llvm::GlobalValue::ExternalLinkage, "_mlir_" + f->getName(), m);
+    b.SetInsertPoint(llvm::BasicBlock::Create(m.getContext(), "", packed));
+    llvm::Value *args = packed->getArg(0);
+    llvm::SmallVector<llvm::Value *> values;
+    for (llvm::Argument &arg : f->args()) {
+      llvm::Value *slot = b.CreateConstGEP1_64(ptr, args, arg.getArgNo());
+      values.push_back(b.CreateLoad(arg.getType(), b.CreateLoad(ptr, slot)));
+    }
+    llvm::Value *result = b.CreateCall(f, values);
+    if (!result->getType()->isVoidTy()) {
+      llvm::Value *slot = b.CreateConstGEP1_64(ptr, args, f->arg_size());
+      b.CreateStore(result, b.CreateLoad(ptr, slot));
+    }
+    b.CreateRetVoid();
+  }
+}
+
+static void addString(llvm::Module &m, llvm::StringRef name,
+                      llvm::StringRef text) {
+  llvm::Constant *value =
+      llvm::ConstantDataArray::getString(m.getContext(), text, true);
+  new llvm::GlobalVariable(m, value->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, value, name);
+}
+
+llvm::Expected<llvm::SmallVector<char, 0>>
+qrealign::emitObject(mlir::ModuleOp module, llvm::StringRef manifest,
+                     const ObjectTarget &target, unsigned optLevel) {
+  initializeNativeTarget();
+  mlir::DialectRegistry registry;
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+  module.getContext()->appendDialectRegistry(registry);
+
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> m =
+      mlir::translateModuleToLLVMIR(module, context, "qrealign");
+  if (!m)
+    return llvm::createStringError("the module does not translate to LLVM IR");
+  std::string error;
+  llvm::Triple triple(target.triple);
+  const llvm::Target *t = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!t)
+    return llvm::createStringError(error);
+  auto level = optLevel == 0   ? llvm::CodeGenOptLevel::None
+               : optLevel == 1 ? llvm::CodeGenOptLevel::Less
+               : optLevel == 2 ? llvm::CodeGenOptLevel::Default
+                               : llvm::CodeGenOptLevel::Aggressive;
+  std::unique_ptr<llvm::TargetMachine> machine(t->createTargetMachine(
+      triple, target.cpu, target.features, llvm::TargetOptions(),
+      llvm::Reloc::PIC_, std::nullopt, level));
+  if (!machine)
+    return llvm::createStringError("no target machine for " + target.str());
+  m->setTargetTriple(triple);
+  m->setDataLayout(machine->createDataLayout());
+  addPackedEntryPoints(*m);
+  addString(*m, kManifestSymbol, manifest);
+  addString(*m, kTargetSymbol, target.str());
+  if (llvm::Error err = mlir::makeOptimizingTransformer(
+          optLevel, /*sizeLevel=*/0, machine.get())(m.get()))
+    return std::move(err);
+
+  llvm::SmallVector<char, 0> object;
+  llvm::raw_svector_ostream os(object);
+  llvm::legacy::PassManager pm;
+  if (machine->addPassesToEmitFile(pm, os, nullptr,
+                                   llvm::CodeGenFileType::ObjectFile))
+    return llvm::createStringError("the target cannot emit object files");
+  pm.run(*m);
+  return object;
+}
+
+ObjectModule::~ObjectModule() = default;
+
+/// The NUL-terminated string that symbol `name` of `object` defines.
+static llvm::Expected<std::string>
+readEmbeddedString(const llvm::object::ObjectFile &object, llvm::StringRef name,
+                   llvm::StringRef path) {
+  for (const llvm::object::SymbolRef &sym : object.symbols()) {
+    llvm::Expected<llvm::StringRef> symName = sym.getName();
+    if (!symName) {
+      llvm::consumeError(symName.takeError());
+      continue;
+    }
+    if (*symName != name)
+      continue;
+    llvm::Expected<llvm::object::section_iterator> section = sym.getSection();
+    llvm::Expected<uint64_t> value = sym.getValue();
+    if (!section || !value || *section == object.section_end()) {
+      if (!section)
+        llvm::consumeError(section.takeError());
+      if (!value)
+        llvm::consumeError(value.takeError());
+      break;
+    }
+    llvm::Expected<llvm::StringRef> contents = (*section)->getContents();
+    if (!contents) {
+      llvm::consumeError(contents.takeError());
+      break;
+    }
+    if (*value >= contents->size())
+      break;
+    llvm::StringRef rest = contents->drop_front(*value);
+    size_t end = rest.find('\0');
+    if (end == llvm::StringRef::npos)
+      break;
+    return rest.take_front(end).str();
+  }
+  return llvm::createStringError(
+      path + ": not an object qrealign-compile wrote (no readable '" + name +
+      "' string)");
+}
+
+/// Every instruction-set feature `target` enables that the host lacks. The
+/// host reports the features it can detect (present or absent); the
+/// others a CPU name implies are tuning choices (fast-gather,
+/// false-deps-*), not instructions, and are not checked.
+static std::vector<std::string> missingFeatures(const ObjectTarget &target) {
+  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+  std::vector<std::string> missing;
+  llvm::SmallVector<llvm::StringRef> list;
+  llvm::StringRef(target.features).split(list, ',', -1, false);
+  for (llvm::StringRef f : list) {
+    if (!f.consume_front("+"))
+      continue;
+    auto it = host.find(f);
+    if (it != host.end() && !it->second)
+      missing.push_back(f.str());
+  }
+  return missing;
+}
+
+llvm::Expected<std::unique_ptr<ObjectModule>>
+ObjectModule::load(llvm::StringRef path) {
+  initializeNativeTarget();
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> file =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                  /*RequiresNullTerminator=*/false);
+  if (!file)
+    return llvm::createStringError(path + ": " + file.getError().message());
+  llvm::file_magic magic = llvm::identify_magic((*file)->getBuffer());
+  if (magic != llvm::file_magic::elf_relocatable &&
+      magic != llvm::file_magic::macho_object &&
+      magic != llvm::file_magic::coff_object)
+    return llvm::createStringError(
+        path + ": not a relocatable object file (qrealign-compile writes "
+               "one)");
+  llvm::Expected<std::unique_ptr<llvm::object::ObjectFile>> object =
+      llvm::object::ObjectFile::createObjectFile((*file)->getMemBufferRef());
+  if (!object)
+    return llvm::createStringError(path + ": " +
+                                   llvm::toString(object.takeError()));
+  std::unique_ptr<ObjectModule> loaded(new ObjectModule());
+  llvm::Expected<std::string> target =
+      readEmbeddedString(**object, kTargetSymbol, path);
+  if (!target)
+    return target.takeError();
+  llvm::Expected<std::string> manifest =
+      readEmbeddedString(**object, kManifestSymbol, path);
+  if (!manifest)
+    return manifest.takeError();
+  loaded->manifest = std::move(*manifest);
+  llvm::SmallVector<llvm::StringRef, 3> fields;
+  llvm::StringRef(*target).split(fields, ';');
+  if (fields.size() != 3)
+    return llvm::createStringError(path + ": malformed target '" + *target +
+                                   "'");
+  loaded->target =
+      ObjectTarget{fields[0].str(), fields[1].str(), fields[2].str()};
+
+  // Can this host run it?
+  llvm::Triple objectTriple(loaded->target.triple),
+      hostTriple(llvm::sys::getProcessTriple());
+  if (objectTriple.getArch() != hostTriple.getArch() ||
+      objectTriple.getOS() != hostTriple.getOS())
+    return llvm::createStringError(path + ": compiled for " +
+                                   loaded->target.triple + ", this host is " +
+                                   hostTriple.str());
+  std::vector<std::string> missing = missingFeatures(loaded->target);
+  if (!missing.empty())
+    return llvm::createStringError(
+        path + ": compiled for CPU '" + loaded->target.cpu +
+        "'; this host lacks " + llvm::join(missing, ", ") +
+        " (compile with --mcpu=native on this host, or an older --mcpu)");
+
+  auto jit = llvm::orc::LLJITBuilder().create();
+  if (!jit)
+    return jit.takeError();
+  llvm::orc::JITDylib &main = (*jit)->getMainJITDylib();
+  char prefix = (*jit)->getDataLayout().getGlobalPrefix();
+  // malloc, free, math functions; memrefCopy (strided copies: the KV
+  // cache's tensor.concat) lives in MLIR's C runner utilities.
+  auto process =
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(prefix);
+  if (!process)
+    return process.takeError();
+  main.addGenerator(std::move(*process));
+  llvm::StringRef runnerUtils = QREALIGN_MLIR_C_RUNNER_UTILS;
+  if (!llvm::sys::fs::exists(runnerUtils))
+    return llvm::createStringError("MLIR's C runner utilities are missing: " +
+                                   runnerUtils);
+  auto utils = llvm::orc::DynamicLibrarySearchGenerator::Load(
+      runnerUtils.str().c_str(), prefix);
+  if (!utils)
+    return utils.takeError();
+  main.addGenerator(std::move(*utils));
+  if (llvm::Error err = (*jit)->addObjectFile(std::move(*file)))
+    return std::move(err);
+  loaded->jit = std::move(*jit);
+  return loaded;
+}
+
+llvm::Expected<void (*)(void **)>
+ObjectModule::lookupPacked(llvm::StringRef name) {
+  auto address = jit->lookup(("_mlir__mlir_ciface_" + name).str());
+  if (!address)
+    return address.takeError();
+  return address->toPtr<void (*)(void **)>();
+}
