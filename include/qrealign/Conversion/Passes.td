@@ -45,6 +45,15 @@ def ConvertQRealignToLinalgPass
       K]ᵀ` over every leading axis of `x` (none is reshaped: MLIR 22.1.8's
       `expand-strided-metadata` crashes on reshapes that split one dynamic
       size into two), accumulating in the result type; then the bias.
+    - `qrealign.linear` on a weight-only dequantized weight whose storage
+      packs several levels per unit (4-bit bytes, i32 words; W4A16, W8A16
+      from words): one contraction that reads the units themselves, loops
+      `(..., n, g, j, b)` for unit `b` of group `g` and level `j` of the
+      unit, `x` read as `[..., G, B, U]`, the level shifted out and
+      dequantized in the body (rounded to the dequantized type); the
+      units loop innermost, so that vectorization loads contiguous units.
+      The generic form (unpack every level, then a float contraction)
+      would make a scalar pass over the whole weight per call.
     - `qrealign.linear` whose scheme quantizes activations (`a_bits < 16`,
       dynamic) on a `qrealign.dequantize`d weight (W8A8, W4A8, W4A4): the
       integer path.

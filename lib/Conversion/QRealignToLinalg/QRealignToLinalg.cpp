@@ -417,6 +417,30 @@ Value linalg_lowering::buildGroupRowSums(OpBuilder &b, Location loc, Value q,
 //===----------------------------------------------------------------------===//
 
 namespace {
+/// y[..., n] + bias[n] in `resultType` (y itself without a bias); `sizes`
+/// are y's.
+static Value addBias(OpBuilder &b, Location loc, Value y, Value bias,
+                     RankedTensorType resultType,
+                     ArrayRef<OpFoldResult> sizes) {
+  if (!bias)
+    return y;
+  MLIRContext *ctx = b.getContext();
+  Type acc = resultType.getElementType();
+  unsigned lead = resultType.getRank() - 1;
+  AffineMap all = pick(ctx, lead + 1, range(0, lead + 1));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{resultType}, ValueRange{y, bias},
+             ValueRange{emptyTensor(b, loc, sizes, acc)},
+             {all, pick(ctx, lead + 1, {lead}), all}, iterators(lead + 1),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nl,
+                   ValueRange{arith::AddFOp::create(
+                       nb, nl, args[0], castFloat(nb, nl, args[1], acc))});
+             })
+      .getResult(0);
+}
+
 /// out[..., n] = Σ_k x[..., k] · W[n, k] (+ bias[n]) on float operands,
 /// accumulating in the result's element type.
 Value buildFloatLinear(OpBuilder &b, Location loc, Value x, Value weight,
@@ -443,20 +467,7 @@ Value buildFloatLinear(OpBuilder &b, Location loc, Value x, Value weight,
                 nb, nl, ValueRange{arith::AddFOp::create(nb, nl, args[2], p)});
           })
           .getResult(0);
-  if (!bias)
-    return y;
-  AffineMap all = pick(ctx, lead + 1, range(0, lead + 1));
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{resultType}, ValueRange{y, bias},
-             ValueRange{emptyTensor(b, loc, sizes, acc)},
-             {all, pick(ctx, lead + 1, {n}), all}, iterators(lead + 1),
-             [&](OpBuilder &nb, Location nl, ValueRange args) {
-               linalg::YieldOp::create(
-                   nb, nl,
-                   ValueRange{arith::AddFOp::create(
-                       nb, nl, args[0], castFloat(nb, nl, args[1], acc))});
-             })
-      .getResult(0);
+  return addBias(b, loc, y, bias, resultType, sizes);
 }
 
 struct LinearLowering : OpConversionPattern<LinearOp> {
@@ -575,6 +586,123 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
                   })
                   .getResult(0);
     rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+/// A weight-only linear (W4A16, W8A16 from words) whose weight is
+/// dequantized from packed storage: one contraction that reads the
+/// storage units themselves. With U levels per unit (2 per byte, 32/bits
+/// per word) and groups of G = B·U levels, the loops are (lead..., n, g, j,
+/// b): y[..., n] += x[..., g, b, j] · w(unit[n, g, b], j), where
+/// w(u, j) = ((u >> bits·j & mask) − 2^(bits−1) − z[n, g]) · s[n, g],
+/// rounded to the dequantized type as DequantizeLowering's. The innermost
+/// loop runs over units (b), so that qrealign-cpu-vectorize puts units in
+/// the lanes: contiguous loads, the nibble shift uniform across lanes. The
+/// generic form (unpack every level to an i8 tensor, then dequantize)
+/// makes a scalar pass over the whole weight per call, which does not fuse
+/// into the contraction (the [K/U, U] and [K/G, G] splits of K differ).
+struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rewriter) const override {
+    QuantSchemeAttr scheme = op.getQuantAttr();
+    auto deq = op.getWeight().getDefiningOp<DequantizeOp>();
+    if (!deq || (scheme && scheme.quantizesActivations()))
+      return failure();
+    RankedTensorType storage = tensorType(deq.getPacked());
+    int64_t bits = deq.getBits();
+    bool words = storage.getElementType().isInteger(32);
+    int64_t perUnit = words ? 32 / bits : 8 / bits;
+    if (perUnit < 2)
+      return failure();
+    int64_t k = op.getInFeatures(), n = op.getOutFeatures();
+    int64_t groups = tensorType(deq.getScale()).getDimSize(1);
+    int64_t groupWidth = k / groups;
+    if (groupWidth % perUnit)
+      return failure();
+    int64_t units = groupWidth / perUnit;
+
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    RankedTensorType type = op.getType();
+    Type acc = type.getElementType();
+    Type element = deq.getType().getElementType();
+    unsigned lead = type.getRank() - 1;
+    unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2, bDim = lead + 3,
+             loops = lead + 4;
+
+    // Storage as signless units [N, groups, B]; x as [..., groups, B, U].
+    Value packed = deq.getPacked();
+    if (!words)
+      packed = tensor::BitcastOp::create(
+          rewriter, loc,
+          RankedTensorType::get(storage.getShape(), rewriter.getI8Type()),
+          packed);
+    packed = splitLastAxis(rewriter, loc, packed, {groups, units});
+    Value x =
+        splitLastAxis(rewriter, loc, op.getInput(), {groups, units, perUnit});
+    SmallVector<Value> ins = {x, packed};
+    SmallVector<AffineMap> maps = {
+        pick(ctx, loops, withLead(lead, {gDim, bDim, jDim})),
+        pick(ctx, loops, {nDim, gDim, bDim})};
+    auto [scale, scaleMap] =
+        rangeOperand(rewriter, loc, deq.getScale(), loops, nDim, gDim);
+    ins.push_back(scale);
+    maps.push_back(scaleMap);
+    Value zero = deq.getZeroPoint();
+    if (zero) {
+      zero = buildUnpackZeroPoints(rewriter, loc, zero, bits,
+                                   tensorType(deq.getScale()).getDimSize(0));
+      auto [z, zMap] = rangeOperand(rewriter, loc, zero, loops, nDim, gDim);
+      ins.push_back(z);
+      maps.push_back(zMap);
+    }
+    maps.push_back(pick(ctx, loops, withLead(lead, {nDim})));
+    SmallVector<OpFoldResult> sizes =
+        leadingSizes(rewriter, loc, op.getInput());
+    sizes.push_back(rewriter.getIndexAttr(n));
+    Value init =
+        filledTensor(rewriter, loc, sizes, rewriter.getFloatAttr(acc, 0));
+    Value y =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init},
+            maps, iterators(lead + 1, 3),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              auto c = [&](int64_t v) {
+                return arith::ConstantOp::create(nb, nl,
+                                                 nb.getI32IntegerAttr(v));
+              };
+              Value unit = words ? args[1]
+                                 : arith::ExtUIOp::create(nb, nl, i32, args[1])
+                                       .getResult();
+              Value j = arith::IndexCastOp::create(
+                  nb, nl, i32, linalg::IndexOp::create(nb, nl, jDim));
+              Value shift = arith::MulIOp::create(nb, nl, j, c(bits));
+              Value level = arith::SubIOp::create(
+                  nb, nl,
+                  arith::AndIOp::create(
+                      nb, nl, arith::ShRUIOp::create(nb, nl, unit, shift),
+                      c((int64_t(1) << bits) - 1)),
+                  c(int64_t(1) << (bits - 1)));
+              if (zero)
+                level = arith::SubIOp::create(
+                    nb, nl, level,
+                    arith::ExtSIOp::create(nb, nl, i32, args[3]));
+              Value w = arith::MulFOp::create(
+                  nb, nl, arith::SIToFPOp::create(nb, nl, f32, level),
+                  castFloat(nb, nl, args[2], f32));
+              w = castFloat(nb, nl, castFloat(nb, nl, w, element), acc);
+              Value p = arith::MulFOp::create(
+                  nb, nl, castFloat(nb, nl, args[0], acc), w);
+              linalg::YieldOp::create(
+                  nb, nl,
+                  ValueRange{arith::AddFOp::create(nb, nl, args.back(), p)});
+            })
+            .getResult(0);
+    rewriter.replaceOp(op,
+                       addBias(rewriter, loc, y, op.getBias(), type, sizes));
     return success();
   }
 };
@@ -1121,7 +1249,8 @@ void mlir::qrealign::populateQRealignToLinalgPatterns(
 
 void mlir::qrealign::populateQRealignQuantizedLinearPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<QuantizedLinearLowering>(patterns.getContext());
+  patterns.add<QuantizedLinearLowering, PackedWeightOnlyLinearLowering>(
+      patterns.getContext());
 }
 
 //===----------------------------------------------------------------------===//

@@ -44,6 +44,26 @@ func.func @w8a8(%x: tensor<?x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x1xf32>
   return %y : tensor<?x32xf32>
 }
 
+// A W4A16 linear over packed bytes (g64: 32 bytes per group): the units
+// loop innermost, 8 bytes per lane vector and 8 output channels per tile;
+// the nibble (loop j) shifted out of all lanes alike.
+// CHECK-LABEL: func.func @w4a16
+// CHECK: scf.for {{.*}} = %c0 to %c32 step %c8 iter_args({{.*}}) -> (vector<1x8x8xf32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<1x1x8x1xf32>, vector<1x1x8x1xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<8x1x8xi8>, vector<8x1x8xi8>
+// CHECK: arith.extui {{.*}} : vector<1x8x1x1x8xi8> to vector<1x8x1x1x8xi32>
+// CHECK: arith.shrui {{.*}} : vector<1x8x1x1x8xi32>
+// CHECK: arith.sitofp {{.*}} to vector<1x8x1x1x8xf32>
+// CHECK: vector.reduction <add>, {{.*}} : vector<8xf32> into f32
+// LLVM-LABEL: llvm.func @w4a16
+// LLVM: llvm.lshr {{.*}} : vector<8xi32>
+// LLVM: llvm.intr.vector.reduce.fadd
+func.func @w4a16(%x: tensor<?x128xf32>, %p: tensor<32x64xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<?x32xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x64xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x128xf32>
+  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 64>} : (tensor<?x128xf32>, tensor<32x128xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
 // A reduction extent that is not a multiple of 8 stays a linalg op (loops
 // later).
 // CHECK-LABEL: func.func @odd

@@ -1,8 +1,7 @@
 // RUN: qrealign-opt %s --convert-qrealign-to-linalg | FileCheck %s
 // Upstream clean-up keeps the lowered IR valid.
 // RUN: qrealign-opt %s --convert-qrealign-to-linalg --cse --canonicalize | FileCheck %s --check-prefix=CLEAN
-// After elementwise fusion, a W4A16 weight is dequantized inside its
-// contraction, in the grouped form [N, G, K / G].
+// After elementwise fusion, a W4A16 linear is still one contraction.
 // RUN: qrealign-opt %s --pass-pipeline='builtin.module(func.func(convert-qrealign-to-linalg,linalg-fuse-elementwise-ops),canonicalize,cse)' | FileCheck %s --check-prefix=FUSED
 
 // A float linear: the leading axes stay (no reshape of dynamic sizes), a
@@ -10,6 +9,13 @@
 // CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 // CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
 // CHECK-DAG: #[[Y:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// The maps of the packed W4A16 linears below.
+// CHECK-DAG: #[[XB:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d2, d4, d3)>
+// CHECK-DAG: #[[PB:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d1, d2, d4)>
+// CHECK-DAG: #[[SB:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d1, d2)>
+// CHECK-DAG: #[[YB:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1)>
+// CHECK-DAG: #[[XW:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d3, d5, d4)>
+// CHECK-DAG: #[[PW:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d2, d3, d5)>
 // CHECK-LABEL: func.func @float_linear
 // CHECK-SAME: (%[[IN:.*]]: tensor<?x?x64xf32>, %[[WT:.*]]: tensor<32x64xbf16>, %[[B:.*]]: tensor<32xbf16>)
 // CHECK: %[[FILL:.*]] = linalg.fill
@@ -25,10 +31,43 @@ func.func @float_linear(%x: tensor<?x?x64xf32>, %w: tensor<32x64xbf16>, %b: tens
   return %y : tensor<?x?x32xf32>
 }
 
-// W4A16 g32: nibbles unpacked from the ui8 bytes read as i8 (low nibble
-// first, offset-binary), then (q - z) * s per group, then a float
-// contraction.
+// W4A16 g32: one contraction reads the packed bytes themselves. Loops
+// (m, n, g, j, b): byte b of group g, nibble j (low first, offset-binary),
+// x read as [M, G, B, 2]; (q - z) * s in the body; units innermost.
 // CHECK-LABEL: func.func @w4a16
+// CHECK: %[[BYTES:.*]] = tensor.bitcast %{{.*}} : tensor<32x32xui8> to tensor<32x32xi8>
+// CHECK: %[[UNITS:.*]] = tensor.expand_shape %[[BYTES]] {{\[}}[0], [1, 2]] output_shape [32, 2, 16] : tensor<32x32xi8> into tensor<32x2x16xi8>
+// CHECK: %[[XG:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2, 3]] output_shape [4, 2, 16, 2] : tensor<4x64xf32> into tensor<4x2x16x2xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[XB]], #[[PB]], #[[SB]], #[[SB]], #[[YB]]], iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[XG]], %[[UNITS]], %{{.*}}, %{{.*}} : tensor<4x2x16x2xf32>, tensor<32x2x16xi8>, tensor<32x2xf32>, tensor<32x2xi8>) outs(%{{.*}} : tensor<4x32xf32>)
+// CHECK: %[[U:.*]] = arith.extui %{{.*}} : i8 to i32
+// CHECK: %[[J:.*]] = linalg.index 3
+// CHECK: %[[JI:.*]] = arith.index_cast %[[J]]
+// CHECK: %[[SH:.*]] = arith.muli %[[JI]], %c4_i32
+// CHECK: %[[NIB:.*]] = arith.shrui %[[U]], %[[SH]]
+// CHECK: %[[LV:.*]] = arith.andi %[[NIB]], %c15_i32
+// CHECK: %[[Q:.*]] = arith.subi %[[LV]], %c8_i32
+// CHECK: %[[Z:.*]] = arith.extsi %{{.*}} : i8 to i32
+// CHECK: %[[QZ:.*]] = arith.subi %[[Q]], %[[Z]]
+// CHECK: arith.sitofp %[[QZ]]
+// CHECK: arith.mulf
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// FUSED-LABEL: func.func @w4a16
+// FUSED-COUNT-1: linalg.generic
+// FUSED-NOT: linalg.generic
+// FUSED: return
+func.func @w4a16(%x: tensor<4x64xf32>, %p: tensor<32x32xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<4x32xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x32xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x64xf32>
+  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 32>} : (tensor<4x64xf32>, tensor<32x64xf32>) -> tensor<4x32xf32>
+  return %y : tensor<4x32xf32>
+}
+
+// A dequantize that feeds no linear (the generic form): nibbles unpacked
+// from the ui8 bytes read as i8 (low nibble first, offset-binary), then
+// (q - z) * s per group.
+// CHECK-LABEL: func.func @dequantize_nibbles
 // CHECK: %[[BYTES:.*]] = tensor.bitcast %{{.*}} : tensor<32x32xui8> to tensor<32x32xi8>
 // CHECK: %[[PAIRS:.*]] = linalg.generic {{.*}} ins(%[[BYTES]] : tensor<32x32xi8>) outs(%{{.*}} : tensor<32x32x2xi8>)
 // CHECK: %[[LO:.*]] = arith.andi %{{.*}}, %c15_i8
@@ -43,17 +82,9 @@ func.func @float_linear(%x: tensor<?x?x64xf32>, %w: tensor<32x64xbf16>, %b: tens
 // CHECK: arith.sitofp
 // CHECK: arith.mulf
 // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<32x2x32xf32> into tensor<32x64xf32>
-
-// FUSED-LABEL: func.func @w4a16
-// FUSED: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<4x2x32xf32>, tensor<32x2x32xi8>, tensor<32x2xf32>, tensor<32x2xi8>) outs(%{{.*}} : tensor<4x32xf32>)
-// FUSED: arith.sitofp
-// FUSED: arith.mulf
-// FUSED: arith.mulf
-// FUSED: arith.addf
-func.func @w4a16(%x: tensor<4x64xf32>, %p: tensor<32x32xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<4x32xf32> {
+func.func @dequantize_nibbles(%p: tensor<32x32xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<32x64xf32> {
   %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x32xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x64xf32>
-  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 32>} : (tensor<4x64xf32>, tensor<32x64xf32>) -> tensor<4x32xf32>
-  return %y : tensor<4x32xf32>
+  return %w : tensor<32x64xf32>
 }
 
 // W8A8, per-channel asymmetric weights, dynamic per-token activations: the
@@ -120,7 +151,7 @@ func.func @w4a4_tensor_sym(%x: tensor<3x64xf32>, %p: tensor<32x32xui8>, %s: tens
 // checkpoint): levels shifted out of each i32 word, bits 4i..4i+3 for
 // element i, minus 8; zero points unpacked along the rows (10 rows in two
 // words) before the dequantization.
-// CHECK-LABEL: func.func @w4a16_words
+// CHECK-LABEL: func.func @dequantize_words
 // CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<10x8xi32>) outs(%{{.*}} : tensor<10x8x8xi8>)
 // CHECK: linalg.index 2
 // CHECK: arith.muli %{{.*}}, %c4_i32
@@ -133,10 +164,31 @@ func.func @w4a4_tensor_sym(%x: tensor<3x64xf32>, %p: tensor<32x32xui8>, %s: tens
 // CHECK: tensor.extract_slice {{.*}}[0, 0] [2, 10] [1, 1] : tensor<2x16xi8> to tensor<2x10xi8>
 // CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<2x10xi8>) outs(%{{.*}} : tensor<10x2xi8>)
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<10x2x32xi8>, tensor<10x2xf32>, tensor<10x2xi8>)
+// CLEAN-LABEL: func.func @dequantize_words
+// CLEAN-NOT: qrealign.
+func.func @dequantize_words(%p: tensor<10x8xi32>, %s: tensor<10x2xf32>, %z: tensor<2x2xi32>) -> tensor<10x64xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<10x8xi32>, tensor<10x2xf32>, tensor<2x2xi32>) -> tensor<10x64xf32>
+  return %w : tensor<10x64xf32>
+}
+
+// A W4A16 linear over words, with leading dynamic axes, bf16 scales and a
+// bias: the words are the units (8 levels each, [10, 2, 4] for g32), x
+// read as [?, ?, 2, 4, 8] (each dynamic axis alone in its group), the
+// dequantized value rounded to bf16 as the weight's type says, the bias
+// added after the contraction.
+// CHECK-LABEL: func.func @w4a16_words
+// CHECK: %[[WU:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [10, 2, 4] : tensor<10x8xi32> into tensor<10x2x4xi32>
+// CHECK: %[[XW3:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3, 4]] output_shape [%{{.*}}, %{{.*}}, 2, 4, 8] : tensor<?x?x64xf32> into tensor<?x?x2x4x8xf32>
+// CHECK: %[[MM:.*]] = linalg.generic {indexing_maps = [#[[XW]], #[[PW]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[XW3]], %[[WU]], %{{.*}}, %{{.*}} : tensor<?x?x2x4x8xf32>, tensor<10x2x4xi32>, tensor<10x2xbf16>, tensor<10x2xi8>) outs(%{{.*}} : tensor<?x?x10xf32>)
+// CHECK: linalg.index 4
+// CHECK: arith.shrui
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: linalg.generic {{.*}} ins(%[[MM]], %{{.*}} : tensor<?x?x10xf32>, tensor<10xbf16>)
 // CLEAN-LABEL: func.func @w4a16_words
 // CLEAN-NOT: qrealign.
-func.func @w4a16_words(%x: tensor<4x64xf32>, %p: tensor<10x8xi32>, %s: tensor<10x2xf32>, %z: tensor<2x2xi32>) -> tensor<4x10xf32> {
-  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<10x8xi32>, tensor<10x2xf32>, tensor<2x2xi32>) -> tensor<10x64xf32>
-  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 32>} : (tensor<4x64xf32>, tensor<10x64xf32>) -> tensor<4x10xf32>
-  return %y : tensor<4x10xf32>
+func.func @w4a16_words(%x: tensor<?x?x64xf32>, %p: tensor<10x8xi32>, %s: tensor<10x2xbf16>, %z: tensor<2x2xi32>, %b: tensor<10xbf16>) -> tensor<?x?x10xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<10x8xi32>, tensor<10x2xbf16>, tensor<2x2xi32>) -> tensor<10x64xbf16>
+  %y = qrealign.linear "q_proj" %x, %w bias %b {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 32>} : (tensor<?x?x64xf32>, tensor<10x64xbf16>, tensor<10xbf16>) -> tensor<?x?x10xf32>
+  return %y : tensor<?x?x10xf32>
 }
