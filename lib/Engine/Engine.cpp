@@ -66,6 +66,10 @@ static std::vector<std::string> candidates(const EngineOptions &options) {
 
 Expected<std::unique_ptr<Engine>> Engine::create(const Program &program,
                                                  const EngineOptions &options) {
+  if (program.isParametersOnly())
+    return createStringError(inconvertibleErrorCode(),
+                             "the program was lowered parameters-only (for "
+                             "the compiled backend): the engine cannot run it");
   std::unique_ptr<Engine> engine(new Engine());
   engine->api = std::make_unique<Api>();
   Api &api = *engine->api;

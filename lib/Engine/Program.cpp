@@ -81,8 +81,10 @@ struct OpRule;
 
 class ProgramLowering {
 public:
-  ProgramLowering(ModuleOp module, const ParamEnvironment &env)
-      : module(module), env(env), prog(new Program()) {}
+  ProgramLowering(ModuleOp module, const ParamEnvironment &env,
+                  bool parametersOnly)
+      : module(module), env(env), parametersOnly(parametersOnly),
+        prog(new Program()) {}
 
   FailureOr<std::unique_ptr<Program>> run(StringRef function);
 
@@ -130,6 +132,7 @@ private:
 
   ModuleOp module;
   const ParamEnvironment &env;
+  bool parametersOnly;
   std::unique_ptr<Program> prog;
   llvm::StringMap<Checkpoint *> scopes;
   llvm::StringMap<int32_t> paramIndex;
@@ -808,14 +811,17 @@ FailureOr<std::unique_ptr<Program>> ProgramLowering::run(StringRef function) {
   Block &entry = func.getBody().front();
   for (BlockArgument arg : entry.getArguments())
     prog->inputValues.push_back(define(arg));
-  if (failed(lowerBlock(entry)))
-    return failure();
-  auto ret = cast<func::ReturnOp>(entry.getTerminator());
-  for (Value v : ret.getOperands()) {
-    FailureOr<int32_t> out = value(ret, v);
-    if (failed(out))
+  prog->parametersOnly = parametersOnly;
+  if (!parametersOnly) {
+    if (failed(lowerBlock(entry)))
       return failure();
-    prog->outputValues.push_back(*out);
+    auto ret = cast<func::ReturnOp>(entry.getTerminator());
+    for (Value v : ret.getOperands()) {
+      FailureOr<int32_t> out = value(ret, v);
+      if (failed(out))
+        return failure();
+      prog->outputValues.push_back(*out);
+    }
   }
 
   int64_t hidden = 0;
@@ -837,7 +843,8 @@ FailureOr<std::unique_ptr<Program>> ProgramLowering::run(StringRef function) {
   p.ids_value = isModel ? prog->inputValues[0] : -1;
   p.positions_value = isModel ? prog->inputValues[1] : -1;
   p.mask_value = isModel ? prog->inputValues[2] : -1;
-  p.logits_value = isModel ? prog->outputValues[0] : -1;
+  p.logits_value =
+      isModel && !prog->outputValues.empty() ? prog->outputValues[0] : -1;
   p.num_inputs = prog->inputValues.size();
   p.inputs = prog->inputValues.data();
   p.num_outputs = prog->outputValues.size();
@@ -988,7 +995,8 @@ void printProgram(const Program &program, llvm::raw_ostream &os) {
 
 FailureOr<std::unique_ptr<Program>> lowerToProgram(ModuleOp module,
                                                    const ParamEnvironment &env,
-                                                   StringRef function) {
-  return ProgramLowering(module, env).run(function);
+                                                   StringRef function,
+                                                   bool parametersOnly) {
+  return ProgramLowering(module, env, parametersOnly).run(function);
 }
 } // namespace qrealign

@@ -95,7 +95,7 @@ ModelSession::open(StringRef path, const SessionOptions &options) {
   if (Error err = env.addScopeFiles(options.paramScopes))
     return err;
   mlir::FailureOr<std::unique_ptr<Program>> program =
-      lowerToProgram(*s->module, env);
+      lowerToProgram(*s->module, env, "forward", !options.engineProgram);
   if (failed(program))
     return located(path + ": cannot lower the model for the engine");
   s->program = std::move(*program);

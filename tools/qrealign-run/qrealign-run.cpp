@@ -205,6 +205,9 @@ int main(int argc, char **argv) {
   // process runs the threads it was asked for.
   sessionOptions.multithreaded = threads <= 0;
   sessionOptions.toolName = "qrealign-run";
+  // The compiled backend binds the stored parameters: no engine program
+  // (which would dequantize every packed weight to f32).
+  sessionOptions.engineProgram = backend != "compiled" || dumpProgram;
   auto session = qrealign::ModelSession::open(modelPath, sessionOptions);
   if (!session) {
     qrealign::reportError("qrealign-run", session.takeError());

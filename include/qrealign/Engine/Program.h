@@ -55,6 +55,9 @@ public:
   /// The checkpoint tensor name of parameter `index` (its symbol name when
   /// the parameter is inline).
   llvm::StringRef getTensorName(int index) const { return tensorNames[index]; }
+  /// True for a program lowered with `parametersOnly`: parameters and model
+  /// facts, no instructions; the engine cannot run it.
+  bool isParametersOnly() const { return parametersOnly; }
 
 private:
   friend class ProgramLowering;
@@ -68,6 +71,7 @@ private:
   std::vector<std::vector<uint8_t>> buffers; // copies of splat/inline data
   std::vector<std::unique_ptr<Checkpoint>> checkpoints; // one per scope
   ModelInfo info;
+  bool parametersOnly = false;
 };
 
 /// The engine's dtype (enum qr_dtype) of parameters of element type `elt`,
@@ -89,10 +93,15 @@ void printProgram(const Program &program, llvm::raw_ostream &os);
 /// Problems are reported as diagnostics located on the offending op (for a
 /// parameter: its name location, the checkpoint tensor name, when the
 /// importer wrote it).
-mlir::FailureOr<std::unique_ptr<Program>>
-lowerToProgram(mlir::ModuleOp module,
-               const mlir::qrealign::ParamEnvironment &env = {},
-               llvm::StringRef function = "forward");
+///
+/// With `parametersOnly`, the function's interface is checked and the
+/// parameters are loaded and checked, but no instruction is lowered and no
+/// weight is computed from parameters (dequantized): what the compiled
+/// backend needs, which binds the stored parameters themselves (a
+/// dequantized 7B model would take 28 GB of f32).
+mlir::FailureOr<std::unique_ptr<Program>> lowerToProgram(
+    mlir::ModuleOp module, const mlir::qrealign::ParamEnvironment &env = {},
+    llvm::StringRef function = "forward", bool parametersOnly = false);
 } // namespace qrealign
 
 #endif // QREALIGN_ENGINE_PROGRAM_H

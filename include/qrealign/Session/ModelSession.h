@@ -45,6 +45,11 @@ struct SessionOptions {
   /// for token-id prompts and `--dump-program`: the session has no
   /// tokenizer, and its stop ids are the model's EOS ids.
   bool loadTokenizer = true;
+  /// Lower the model for the engine. Off (the compiled backend), the
+  /// session's program holds the parameters, loaded and checked, and the
+  /// model's facts, but no instructions and no dequantized weights:
+  /// createEngine then fails.
+  bool engineProgram = true;
   /// The MLIR context's thread pool (off when the user asked for a number
   /// of threads: the process then runs exactly those).
   bool multithreaded = true;

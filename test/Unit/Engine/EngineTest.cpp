@@ -380,6 +380,53 @@ TEST_F(EngineTest, FakeQuantAndPackedFormsAgree) {
   }
 }
 
+// Lowered parameters-only (the compiled backend's sessions), a packed model
+// keeps its stored parameters, loaded and checked, and computes no weight
+// from them: the full program holds a dequantized f32 copy of every packed
+// weight besides. The engine refuses such a program.
+TEST_F(EngineTest, ParametersOnlyProgramsHoldTheStoredParameters) {
+  auto model = openModel(*dir);
+  ASSERT_TRUE(bool(model));
+  auto module = importModel(context, *model);
+  ASSERT_TRUE(bool(module));
+  (**module)->walk([&](mlir::qrealign::LinearOp op) {
+    op.setQuantAttr(mlir::qrealign::QuantSchemeAttr::get(
+        &context, 4, 16, mlir::qrealign::Granularity::PerGroup, 8, false,
+        mlir::qrealign::ActQuantMode::Dynamic));
+  });
+  mlir::qrealign::ParamEnvironment env;
+  env.inputDir = env.outputDir = *dir;
+  context.getOrLoadDialect<mlir::qrealign::QRealignDialect>()
+      ->setParamEnvironment(env);
+  mlir::PassManager pm(&context);
+  mlir::qrealign::QRealignQuantizeWeightsPassOptions options;
+  options.file = *dir + "/parameters-only.safetensors";
+  pm.addPass(mlir::qrealign::createQRealignQuantizeWeightsPass(options));
+  ASSERT_TRUE(mlir::succeeded(pm.run(**module)));
+  size_t declared = 0, packed = 0;
+  for (auto p : (**module).getOps<mlir::qrealign::ParamOp>()) {
+    ++declared;
+    packed += p.getTensorType().getElementType().isUnsignedInteger(8);
+  }
+  ASSERT_GT(packed, 0u);
+
+  auto full = lowerToProgram(**module, env);
+  auto only = lowerToProgram(**module, env, "forward", /*parametersOnly=*/true);
+  ASSERT_TRUE(mlir::succeeded(full) && mlir::succeeded(only));
+  EXPECT_FALSE((*full)->isParametersOnly());
+  EXPECT_TRUE((*only)->isParametersOnly());
+  EXPECT_GT((*full)->get().num_instrs, 0);
+  EXPECT_EQ((*only)->get().num_instrs, 0);
+  EXPECT_EQ(size_t((*only)->get().num_params), declared);
+  EXPECT_EQ(size_t((*full)->get().num_params), declared + packed);
+  EXPECT_EQ((*only)->getModelInfo().modelType,
+            (*full)->getModelInfo().modelType);
+  auto engine = Engine::create(**only, EngineOptions());
+  ASSERT_FALSE(bool(engine));
+  EXPECT_NE(llvm::toString(engine.takeError()).find("parameters-only"),
+            std::string::npos);
+}
+
 // Activation quantization does not read the weights' `symmetric` flag: with
 // float weights (w_bits 16), two schemes that differ only in it give the
 // same logits, and they differ from the unquantized model.
