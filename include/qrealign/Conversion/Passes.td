@@ -52,8 +52,10 @@ def ConvertQRealignToLinalgPass
       unit, `x` read as `[..., G, B, U]`, the level shifted out and
       dequantized in the body (rounded to the dequantized type); the
       units loop innermost, so that vectorization loads contiguous units.
-      The generic form (unpack every level, then a float contraction)
-      would make a scalar pass over the whole weight per call.
+      That costs a dequantization per weight and row; for more rows than
+      `packed-rows-limit` (prefill) the generic form is cheaper: every
+      level unpacked once per call, then a float contraction. With dynamic
+      rows both are built under an `scf.if` on the row count.
     - `qrealign.linear` whose scheme quantizes activations (`a_bits < 16`,
       dynamic) on a `qrealign.dequantize`d weight (W8A8, W4A8, W4A4): the
       integer path.
@@ -80,7 +82,15 @@ def ConvertQRealignToLinalgPass
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
+  let options = [
+    Option<"packedRowsLimit", "packed-rows-limit", "int64_t",
+           /*default=*/"4",
+           "Largest number of input rows (tokens) for which a weight-only "
+           "linear over packed storage reads the units in its contraction "
+           "(more rows: the weight is unpacked once per call)">
+  ];
 }
 
 def QRealignBindParamsPass

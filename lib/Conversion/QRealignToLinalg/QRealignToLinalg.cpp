@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -590,6 +591,56 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
   }
 };
 
+/// The generic form of a dequantization: every level unpacked from its
+/// storage (i8 [N, K]), then (q - z) · s per group in the grouped form
+/// [N, G, K / G], rounded to `type`'s element type.
+static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
+                              Value scale, Value zeroPoint, int64_t bits,
+                              RankedTensorType type) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  Type element = type.getElementType();
+  int64_t n = type.getDimSize(0), k = type.getDimSize(1);
+  int64_t groups = tensorType(scale).getDimSize(1);
+  Value q = buildUnpackLevels(b, loc, packed, bits);
+  Value q3 = expandGroups(b, loc, q, groups);
+  auto [s, sMap] = rangeOperand(b, loc, scale, 3, 0, 1);
+  SmallVector<Value> ins = {q3, s};
+  SmallVector<AffineMap> maps = {pick(ctx, 3, {0, 1, 2}), sMap};
+  Value zero = zeroPoint;
+  if (zero) {
+    zero = buildUnpackZeroPoints(b, loc, zero, bits,
+                                 tensorType(scale).getDimSize(0));
+    auto [z, zMap] = rangeOperand(b, loc, zero, 3, 0, 1);
+    ins.push_back(z);
+    maps.push_back(zMap);
+  }
+  maps.push_back(pick(ctx, 3, {0, 1, 2}));
+  auto type3 = RankedTensorType::get({n, groups, k / groups}, element);
+  Value w3 =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{type3}, ins,
+          ValueRange{emptyTensor(b, loc,
+                                 {b.getIndexAttr(n), b.getIndexAttr(groups),
+                                  b.getIndexAttr(k / groups)},
+                                 element)},
+          maps, iterators(3),
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value level = arith::ExtSIOp::create(nb, nl, i32, args[0]);
+            if (zero)
+              level = arith::SubIOp::create(
+                  nb, nl, level, arith::ExtSIOp::create(nb, nl, i32, args[2]));
+            Value v = arith::MulFOp::create(
+                nb, nl, arith::SIToFPOp::create(nb, nl, f32, level),
+                castFloat(nb, nl, args[1], f32));
+            linalg::YieldOp::create(nb, nl,
+                                    ValueRange{castFloat(nb, nl, v, element)});
+          })
+          .getResult(0);
+  return tensor::CollapseShapeOp::create(
+      b, loc, type, w3, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+}
+
 /// A weight-only linear (W4A16, W8A16 from words) whose weight is
 /// dequantized from packed storage: one contraction that reads the
 /// storage units themselves. With U levels per unit (2 per byte, 32/bits
@@ -603,7 +654,8 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
 /// makes a scalar pass over the whole weight per call, which does not fuse
 /// into the contraction (the [K/U, U] and [K/G, G] splits of K differ).
 struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
-  using OpRewritePattern::OpRewritePattern;
+  PackedWeightOnlyLinearLowering(MLIRContext *ctx, int64_t rowsLimit)
+      : OpRewritePattern(ctx), rowsLimit(rowsLimit) {}
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     QuantSchemeAttr scheme = op.getQuantAttr();
@@ -633,78 +685,119 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
     unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2, bDim = lead + 3,
              loops = lead + 4;
 
-    // Storage as signless units [N, groups, B]; x as [..., groups, B, U].
-    Value packed = deq.getPacked();
-    if (!words)
-      packed = tensor::BitcastOp::create(
-          rewriter, loc,
-          RankedTensorType::get(storage.getShape(), rewriter.getI8Type()),
-          packed);
-    packed = splitLastAxis(rewriter, loc, packed, {groups, units});
-    Value x =
-        splitLastAxis(rewriter, loc, op.getInput(), {groups, units, perUnit});
-    SmallVector<Value> ins = {x, packed};
-    SmallVector<AffineMap> maps = {
-        pick(ctx, loops, withLead(lead, {gDim, bDim, jDim})),
-        pick(ctx, loops, {nDim, gDim, bDim})};
-    auto [scale, scaleMap] =
-        rangeOperand(rewriter, loc, deq.getScale(), loops, nDim, gDim);
-    ins.push_back(scale);
-    maps.push_back(scaleMap);
-    Value zero = deq.getZeroPoint();
-    if (zero) {
-      zero = buildUnpackZeroPoints(rewriter, loc, zero, bits,
-                                   tensorType(deq.getScale()).getDimSize(0));
-      auto [z, zMap] = rangeOperand(rewriter, loc, zero, loops, nDim, gDim);
-      ins.push_back(z);
-      maps.push_back(zMap);
-    }
-    maps.push_back(pick(ctx, loops, withLead(lead, {nDim})));
-    SmallVector<OpFoldResult> sizes =
-        leadingSizes(rewriter, loc, op.getInput());
-    sizes.push_back(rewriter.getIndexAttr(n));
-    Value init =
-        filledTensor(rewriter, loc, sizes, rewriter.getFloatAttr(acc, 0));
-    Value y =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init},
-            maps, iterators(lead + 1, 3),
-            [&](OpBuilder &nb, Location nl, ValueRange args) {
-              auto c = [&](int64_t v) {
-                return arith::ConstantOp::create(nb, nl,
-                                                 nb.getI32IntegerAttr(v));
-              };
-              Value unit = words ? args[1]
+    // The rows (tokens) of x: the product of its leading sizes.
+    std::optional<int64_t> staticRows = 1;
+    for (int64_t d : tensorType(op.getInput()).getShape().drop_back())
+      staticRows = ShapedType::isDynamic(d) || !staticRows
+                       ? std::nullopt
+                       : std::optional<int64_t>(*staticRows * d);
+    // Few rows: one contraction over the units.
+    auto unitsForm = [&](OpBuilder &rewriter, Location loc) -> Value {
+      // Storage as signless units [N, groups, B]; x as [..., groups, B, U].
+      Value packed = deq.getPacked();
+      if (!words)
+        packed = tensor::BitcastOp::create(
+            rewriter, loc,
+            RankedTensorType::get(storage.getShape(), rewriter.getI8Type()),
+            packed);
+      packed = splitLastAxis(rewriter, loc, packed, {groups, units});
+      Value x =
+          splitLastAxis(rewriter, loc, op.getInput(), {groups, units, perUnit});
+      SmallVector<Value> ins = {x, packed};
+      SmallVector<AffineMap> maps = {
+          pick(ctx, loops, withLead(lead, {gDim, bDim, jDim})),
+          pick(ctx, loops, {nDim, gDim, bDim})};
+      auto [scale, scaleMap] =
+          rangeOperand(rewriter, loc, deq.getScale(), loops, nDim, gDim);
+      ins.push_back(scale);
+      maps.push_back(scaleMap);
+      Value zero = deq.getZeroPoint();
+      if (zero) {
+        zero = buildUnpackZeroPoints(rewriter, loc, zero, bits,
+                                     tensorType(deq.getScale()).getDimSize(0));
+        auto [z, zMap] = rangeOperand(rewriter, loc, zero, loops, nDim, gDim);
+        ins.push_back(z);
+        maps.push_back(zMap);
+      }
+      maps.push_back(pick(ctx, loops, withLead(lead, {nDim})));
+      SmallVector<OpFoldResult> sizes =
+          leadingSizes(rewriter, loc, op.getInput());
+      sizes.push_back(rewriter.getIndexAttr(n));
+      Value init =
+          filledTensor(rewriter, loc, sizes, rewriter.getFloatAttr(acc, 0));
+      Value y =
+          linalg::GenericOp::create(
+              rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init},
+              maps, iterators(lead + 1, 3),
+              [&](OpBuilder &nb, Location nl, ValueRange args) {
+                auto c = [&](int64_t v) {
+                  return arith::ConstantOp::create(nb, nl,
+                                                   nb.getI32IntegerAttr(v));
+                };
+                Value unit = words
+                                 ? args[1]
                                  : arith::ExtUIOp::create(nb, nl, i32, args[1])
                                        .getResult();
-              Value j = arith::IndexCastOp::create(
-                  nb, nl, i32, linalg::IndexOp::create(nb, nl, jDim));
-              Value shift = arith::MulIOp::create(nb, nl, j, c(bits));
-              Value level = arith::SubIOp::create(
-                  nb, nl,
-                  arith::AndIOp::create(
-                      nb, nl, arith::ShRUIOp::create(nb, nl, unit, shift),
-                      c((int64_t(1) << bits) - 1)),
-                  c(int64_t(1) << (bits - 1)));
-              if (zero)
-                level = arith::SubIOp::create(
-                    nb, nl, level,
-                    arith::ExtSIOp::create(nb, nl, i32, args[3]));
-              Value w = arith::MulFOp::create(
-                  nb, nl, arith::SIToFPOp::create(nb, nl, f32, level),
-                  castFloat(nb, nl, args[2], f32));
-              w = castFloat(nb, nl, castFloat(nb, nl, w, element), acc);
-              Value p = arith::MulFOp::create(
-                  nb, nl, castFloat(nb, nl, args[0], acc), w);
-              linalg::YieldOp::create(
-                  nb, nl,
-                  ValueRange{arith::AddFOp::create(nb, nl, args.back(), p)});
-            })
-            .getResult(0);
-    rewriter.replaceOp(op,
-                       addBias(rewriter, loc, y, op.getBias(), type, sizes));
+                Value j = arith::IndexCastOp::create(
+                    nb, nl, i32, linalg::IndexOp::create(nb, nl, jDim));
+                Value shift = arith::MulIOp::create(nb, nl, j, c(bits));
+                Value level = arith::SubIOp::create(
+                    nb, nl,
+                    arith::AndIOp::create(
+                        nb, nl, arith::ShRUIOp::create(nb, nl, unit, shift),
+                        c((int64_t(1) << bits) - 1)),
+                    c(int64_t(1) << (bits - 1)));
+                if (zero)
+                  level = arith::SubIOp::create(
+                      nb, nl, level,
+                      arith::ExtSIOp::create(nb, nl, i32, args[3]));
+                Value w = arith::MulFOp::create(
+                    nb, nl, arith::SIToFPOp::create(nb, nl, f32, level),
+                    castFloat(nb, nl, args[2], f32));
+                w = castFloat(nb, nl, castFloat(nb, nl, w, element), acc);
+                Value p = arith::MulFOp::create(
+                    nb, nl, castFloat(nb, nl, args[0], acc), w);
+                linalg::YieldOp::create(
+                    nb, nl,
+                    ValueRange{arith::AddFOp::create(nb, nl, args.back(), p)});
+              })
+              .getResult(0);
+      return addBias(rewriter, loc, y, op.getBias(), type, sizes);
+    };
+    // Many rows: the generic form, whose unpacking is paid once per call.
+    auto genericForm = [&](OpBuilder &b, Location loc) -> Value {
+      Value w = buildDequantized(b, loc, deq.getPacked(), deq.getScale(),
+                                 deq.getZeroPoint(), bits, deq.getType());
+      return buildFloatLinear(b, loc, op.getInput(), w, op.getBias(), type);
+    };
+    if (staticRows) {
+      rewriter.replaceOp(op, *staticRows <= rowsLimit
+                                 ? unitsForm(rewriter, loc)
+                                 : genericForm(rewriter, loc));
+      return success();
+    }
+    Value rows = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    for (unsigned i = 0; i < lead; ++i)
+      rows = arith::MulIOp::create(
+          rewriter, loc, rows,
+          tensor::DimOp::create(rewriter, loc, op.getInput(), i));
+    Value few = arith::CmpIOp::create(
+        rewriter, loc, arith::CmpIPredicate::ule, rows,
+        arith::ConstantIndexOp::create(rewriter, loc, rowsLimit));
+    auto branch = scf::IfOp::create(
+        rewriter, loc, few,
+        [&](OpBuilder &b, Location l) {
+          scf::YieldOp::create(b, l, unitsForm(b, l));
+        },
+        [&](OpBuilder &b, Location l) {
+          scf::YieldOp::create(b, l, genericForm(b, l));
+        });
+    rewriter.replaceOp(op, branch.getResults());
     return success();
   }
+
+private:
+  int64_t rowsLimit;
 };
 
 struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
@@ -712,53 +805,10 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
   LogicalResult
   matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    MLIRContext *ctx = op.getContext();
-    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
-    RankedTensorType type = op.getType();
-    Type element = type.getElementType();
-    int64_t n = type.getDimSize(0), k = type.getDimSize(1);
-    int64_t groups = tensorType(adaptor.getScale()).getDimSize(1);
-    Value q =
-        buildUnpackLevels(rewriter, loc, adaptor.getPacked(), op.getBits());
-    Value q3 = expandGroups(rewriter, loc, q, groups);
-    auto [s, sMap] = rangeOperand(rewriter, loc, adaptor.getScale(), 3, 0, 1);
-    SmallVector<Value> ins = {q3, s};
-    SmallVector<AffineMap> maps = {pick(ctx, 3, {0, 1, 2}), sMap};
-    Value zero = adaptor.getZeroPoint();
-    if (zero) {
-      zero =
-          buildUnpackZeroPoints(rewriter, loc, zero, op.getBits(),
-                                tensorType(adaptor.getScale()).getDimSize(0));
-      auto [z, zMap] = rangeOperand(rewriter, loc, zero, 3, 0, 1);
-      ins.push_back(z);
-      maps.push_back(zMap);
-    }
-    maps.push_back(pick(ctx, 3, {0, 1, 2}));
-    auto type3 = RankedTensorType::get({n, groups, k / groups}, element);
-    Value w3 = linalg::GenericOp::create(
-                   rewriter, loc, TypeRange{type3}, ins,
-                   ValueRange{emptyTensor(rewriter, loc,
-                                          {rewriter.getIndexAttr(n),
-                                           rewriter.getIndexAttr(groups),
-                                           rewriter.getIndexAttr(k / groups)},
-                                          element)},
-                   maps, iterators(3),
-                   [&](OpBuilder &nb, Location nl, ValueRange args) {
-                     Value level = arith::ExtSIOp::create(nb, nl, i32, args[0]);
-                     if (zero)
-                       level = arith::SubIOp::create(
-                           nb, nl, level,
-                           arith::ExtSIOp::create(nb, nl, i32, args[2]));
-                     Value v = arith::MulFOp::create(
-                         nb, nl, arith::SIToFPOp::create(nb, nl, f32, level),
-                         castFloat(nb, nl, args[1], f32));
-                     linalg::YieldOp::create(
-                         nb, nl, ValueRange{castFloat(nb, nl, v, element)});
-                   })
-                   .getResult(0);
-    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
-        op, type, w3, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    rewriter.replaceOp(
+        op, buildDequantized(rewriter, op.getLoc(), adaptor.getPacked(),
+                             adaptor.getScale(), adaptor.getZeroPoint(),
+                             op.getBits(), op.getType()));
     return success();
   }
 };
@@ -1248,9 +1298,10 @@ void mlir::qrealign::populateQRealignToLinalgPatterns(
 }
 
 void mlir::qrealign::populateQRealignQuantizedLinearPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<QuantizedLinearLowering, PackedWeightOnlyLinearLowering>(
-      patterns.getContext());
+    RewritePatternSet &patterns, int64_t packedRowsLimit) {
+  patterns.add<QuantizedLinearLowering>(patterns.getContext());
+  patterns.add<PackedWeightOnlyLinearLowering>(patterns.getContext(),
+                                               packedRowsLimit);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1261,6 +1312,7 @@ namespace {
 struct ConvertQRealignToLinalgPass
     : qrealign::impl::ConvertQRealignToLinalgPassBase<
           ConvertQRealignToLinalgPass> {
+  using ConvertQRealignToLinalgPassBase::ConvertQRealignToLinalgPassBase;
   void runOnOperation() override;
 };
 } // namespace
@@ -1354,7 +1406,7 @@ void ConvertQRealignToLinalgPass::runOnOperation() {
   // The quantized linears first: they read the dequantize ops of their
   // weights, which the second step lowers.
   RewritePatternSet quantized(ctx);
-  populateQRealignQuantizedLinearPatterns(quantized);
+  populateQRealignQuantizedLinearPatterns(quantized, packedRowsLimit);
   if (failed(applyPatternsGreedily(func, std::move(quantized))))
     return signalPassFailure();
 

@@ -2,6 +2,8 @@
 // Upstream clean-up keeps the lowered IR valid.
 // RUN: qrealign-opt %s --convert-qrealign-to-linalg --cse --canonicalize | FileCheck %s --check-prefix=CLEAN
 // After elementwise fusion, a W4A16 linear is still one contraction.
+// With static rows above packed-rows-limit, the generic form alone.
+// RUN: qrealign-opt %s --convert-qrealign-to-linalg=packed-rows-limit=2 | FileCheck %s --check-prefix=GENERIC
 // RUN: qrealign-opt %s --pass-pipeline='builtin.module(func.func(convert-qrealign-to-linalg,linalg-fuse-elementwise-ops),canonicalize,cse)' | FileCheck %s --check-prefix=FUSED
 
 // A float linear: the leading axes stay (no reshape of dynamic sizes), a
@@ -54,6 +56,11 @@ func.func @float_linear(%x: tensor<?x?x64xf32>, %w: tensor<32x64xbf16>, %b: tens
 // CHECK: arith.addf
 // CHECK-NOT: linalg.generic
 // CHECK: return
+// GENERIC-LABEL: func.func @w4a16
+// GENERIC-NOT: scf.if
+// GENERIC: linalg.generic {{.*}} outs(%{{.*}} : tensor<32x32x2xi8>)
+// GENERIC: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<4x64xf32>, tensor<32x64xf32>)
+// GENERIC-LABEL: func.func @dequantize_nibbles
 // FUSED-LABEL: func.func @w4a16
 // FUSED-COUNT-1: linalg.generic
 // FUSED-NOT: linalg.generic
@@ -177,6 +184,9 @@ func.func @dequantize_words(%p: tensor<10x8xi32>, %s: tensor<10x2xf32>, %z: tens
 // dequantized value rounded to bf16 as the weight's type says, the bias
 // added after the contraction.
 // CHECK-LABEL: func.func @w4a16_words
+// CHECK: %[[ROWS:.*]] = arith.muli
+// CHECK: %[[FEW:.*]] = arith.cmpi ule, %[[ROWS]], %c4
+// CHECK: scf.if %[[FEW]] -> (tensor<?x?x10xf32>)
 // CHECK: %[[WU:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [10, 2, 4] : tensor<10x8xi32> into tensor<10x2x4xi32>
 // CHECK: %[[XW3:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3, 4]] output_shape [%{{.*}}, %{{.*}}, 2, 4, 8] : tensor<?x?x64xf32> into tensor<?x?x2x4x8xf32>
 // CHECK: %[[MM:.*]] = linalg.generic {indexing_maps = [#[[XW]], #[[PW]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[XW3]], %[[WU]], %{{.*}}, %{{.*}} : tensor<?x?x2x4x8xf32>, tensor<10x2x4xi32>, tensor<10x2xbf16>, tensor<10x2xi8>) outs(%{{.*}} : tensor<?x?x10xf32>)
@@ -185,6 +195,10 @@ func.func @dequantize_words(%p: tensor<10x8xi32>, %s: tensor<10x2xf32>, %z: tens
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // CHECK: arith.extf %{{.*}} : bf16 to f32
 // CHECK: linalg.generic {{.*}} ins(%[[MM]], %{{.*}} : tensor<?x?x10xf32>, tensor<10xbf16>)
+// More rows (prefill): the generic form, every level unpacked once.
+// CHECK: } else {
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<10x8xi32>) outs(%{{.*}} : tensor<10x8x8xi8>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x?x64xf32>, tensor<10x64xbf16>)
 // CLEAN-LABEL: func.func @w4a16_words
 // CLEAN-NOT: qrealign.
 func.func @w4a16_words(%x: tensor<?x?x64xf32>, %p: tensor<10x8xi32>, %s: tensor<10x2xbf16>, %z: tensor<2x2xi32>, %b: tensor<10xbf16>) -> tensor<?x?x10xf32> {

@@ -21,10 +21,15 @@ namespace mlir::qrealign {
 /// linears, see populateQRealignQuantizedLinearPatterns).
 void populateQRealignToLinalgPatterns(RewritePatternSet &patterns);
 
-/// The integer path of linears with quantized activations on dequantized
-/// weights. They read the `qrealign.dequantize` producing the weight, so
-/// they run before that op is lowered.
-void populateQRealignQuantizedLinearPatterns(RewritePatternSet &patterns);
+/// The linears on `qrealign.dequantize`d weights: the integer path of
+/// those with quantized activations, and weight-only linears over packed
+/// storage (one contraction over the storage units for at most
+/// `packedRowsLimit` rows of input, decided at run time when the rows are
+/// dynamic; the generic form for more). They read the
+/// `qrealign.dequantize` producing the weight, so they run before that op
+/// is lowered.
+void populateQRealignQuantizedLinearPatterns(RewritePatternSet &patterns,
+                                             int64_t packedRowsLimit = 4);
 
 /// Bufferization of `tensor.bitcast` (to a view of the same buffer), which
 /// the lowering of packed `ui8` storage needs and MLIR 22 lacks.
