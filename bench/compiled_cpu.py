@@ -5,7 +5,9 @@ each of PROMPTS chat prompts, one prompt at a time, one thread each.
 Prints, per model and backend, the median over RUNS of the prefill and
 decode seconds that qrealign-run reports, decode tokens per second, and the
 compiled/engine ratio; the compiled backend's load (lowering and JIT) is
-reported apart.
+reported apart. The "object" rows run the same model compiled ahead of time
+(qrealign-compile, whose seconds are printed once per model; load is then
+mapping the object and the parameters).
 
 usage: python3 bench/compiled_cpu.py [--runs 3] [--prompts 8] [--new 32]
 Needs build/ (scripts/setup.sh); no ../shared.
@@ -17,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "bin")
@@ -64,16 +67,22 @@ def main():
     print("| model | backend | prefill s | decode s | decode tok/s | load s "
           "| decode ratio compiled/engine |")
     print("|---|---|---:|---:|---:|---:|---:|")
+    compile_seconds = {}
     for name, model in models.items():
         rows = {}
-        for backend in ("engine", "compiled"):
+        obj = model[:-len(".mlir")] + ".o"
+        t0 = time.monotonic()
+        run([os.path.join(BIN, "qrealign-compile"), model, "-o", obj])
+        compile_seconds[name] = time.monotonic() - t0
+        for backend in ("engine", "compiled", "object"):
             pre, dec, tps, load = [], [], [], []
+            flags = (["--backend", "compiled", "--object", obj]
+                     if backend == "object" else ["--backend", backend])
             for _ in range(args.runs):
                 proc = run([os.path.join(BIN, "qrealign-run"), model,
                             "--prompts-file", prompts, "--max-new-tokens",
                             str(args.new), "--ignore-eos", "--batch-size", "1",
-                            "--num-threads", "1", "--backend", backend,
-                            "-o", os.devnull])
+                            "--num-threads", "1"] + flags + ["-o", os.devnull])
                 m = pattern.search(proc.stderr)
                 if not m:
                     sys.exit("no timing line:\n" + proc.stderr)
@@ -86,12 +95,16 @@ def main():
                 tps.append((tokens - args.prompts) / max(total - prefill, 1e-9))
                 load.append(loaded)
             rows[backend] = [statistics.median(v) for v in (pre, dec, tps, load)]
-        for backend in ("engine", "compiled"):
+        for backend in ("engine", "compiled", "object"):
             p, d, t, l = rows[backend]
             ratio = ("%.2fx" % (d / rows["engine"][1])
-                     if backend == "compiled" else "")
+                     if backend != "engine" else "")
             print("| %s | %s | %.3f | %.3f | %.0f | %.2f | %s |" % (
                 name, backend, p, d, t, l, ratio))
+
+
+    print("\nqrealign-compile seconds: " + ", ".join(
+        "%s %.1f" % kv for kv in compile_seconds.items()))
 
 
 if __name__ == "__main__":
