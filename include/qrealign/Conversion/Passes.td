@@ -120,9 +120,13 @@ def QRealignBindParamsPass
     shape of each input and result (a dynamic size as null: the signature a
     runtime calls), then for each
     parameter argument its index, symbol, scope, tensor name, dtype, shape
-    and storage (`float`, `int8` levels, or `int4-pairs`: two
-    offset-binary 4-bit levels per byte, compressed-tensors'
-    pack-quantized bytes); the scopes' files as the module records them.
+    and storage, as the `qrealign.dequantize` reading it says: `float`
+    (scales, float weights), `int8` (one signed level or zero point per
+    byte), `int4-pairs` (two offset-binary 4-bit levels per byte, low
+    first), `int<b>-words` (compressed-tensors' pack-quantized i32 words:
+    32/b offset-binary levels along a row, element i at bit b·i) or
+    `int<b>-words-rows` (zero points packed along the rows); the scopes'
+    files as the module records them.
     A manifest cannot reference an inline parameter: that is an error.
   }];
   let options = [

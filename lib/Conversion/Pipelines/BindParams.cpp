@@ -42,6 +42,40 @@ StringRef storageOf(RankedTensorType type) {
   return "integer";
 }
 
+/// The storage of bound argument `arg` as the function reads it: followed
+/// into layers, the `qrealign.dequantize` operand it is (levels: `int8`,
+/// `int4-pairs` (two offset-binary 4-bit levels per byte, low first),
+/// `int<b>-words` (compressed-tensors' pack_to_int32: 32/b levels per i32
+/// word along a row); zero points: `int8` or `int<b>-words-rows` (packed
+/// along the rows); scales: `float`), else the type's default.
+std::string storageOfUse(Value arg, RankedTensorType type) {
+  SmallVector<Value> work = {arg};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
+      if (auto layer = dyn_cast<LayerOp>(user)) {
+        unsigned first = layer.getInputs().getBeginOperandIndex();
+        work.push_back(layer.getBody().front().getArgument(
+            use.getOperandNumber() - first));
+        continue;
+      }
+      auto deq = dyn_cast<DequantizeOp>(user);
+      if (!deq || use.get() == deq.getScale())
+        continue;
+      Type e = type.getElementType();
+      std::string bits = std::to_string(deq.getBits());
+      bool levels = use.get() == deq.getPacked();
+      if (e.isInteger(32))
+        return "int" + bits + (levels ? "-words" : "-words-rows");
+      if (levels && e.isUnsignedInteger(8))
+        return "int4-pairs";
+      return "int8";
+    }
+  }
+  return storageOf(type).str();
+}
+
 std::string dtypeOf(Type e) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -172,7 +206,7 @@ mlir::qrealign::buildParamManifest(ModuleOp module) {
       entry["symbol"] = sym.getValue();
       entry["scope"] = ext.getScope();
       entry["tensor"] = ext.getKey();
-      entry["storage"] = storageOf(type);
+      entry["storage"] = storageOfUse(fn.getArgument(i), type);
       params.push_back(std::move(entry));
     }
     if (params.empty())

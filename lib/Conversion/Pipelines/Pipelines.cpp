@@ -20,8 +20,9 @@
 using namespace mlir;
 
 // Equivalent to the mlir-opt pipeline
+//   qrealign-bind-params,
 //   func.func(convert-qrealign-to-linalg,linalg-fuse-elementwise-ops),
-//   qrealign-bind-params,canonicalize,cse,qrealign-cpu-vectorize,
+//   canonicalize,cse,qrealign-cpu-vectorize,
 //   one-shot-bufferize{bufferize-function-boundaries
 //                      function-boundary-type-conversion=identity-layout-map},
 //   buffer-deallocation-pipeline,
@@ -35,12 +36,14 @@ using namespace mlir;
 // JIT) needs no pass registry.
 void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
                                              const LowerToCPUOptions &options) {
-  OpPassManager &fn = pm.nest<func::FuncOp>();
-  fn.addPass(createConvertQRealignToLinalgPass());
-  fn.addPass(createLinalgElementwiseOpFusionPass());
+  // Parameters become arguments first: the manifest records how each is
+  // stored, which the dequantize ops still say.
   QRealignBindParamsPassOptions bind;
   bind.manifest = options.manifest;
   pm.addPass(createQRealignBindParamsPass(bind));
+  OpPassManager &fn = pm.nest<func::FuncOp>();
+  fn.addPass(createConvertQRealignToLinalgPass());
+  fn.addPass(createLinalgElementwiseOpFusionPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.vectorize)

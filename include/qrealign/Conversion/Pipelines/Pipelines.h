@@ -14,10 +14,11 @@
 
 namespace mlir::qrealign {
 /// qrealign-lower-to-cpu: qrealign functions to the LLVM dialect for the
-/// host: convert-qrealign-to-linalg, elementwise fusion (the dequantization
-/// of a W4A16 weight fuses into its contraction), qrealign-bind-params
-/// (parameters become arguments; the `qrealign.param` ops stay as the
-/// manifest of those arguments, and are all that is not LLVM afterwards),
+/// host: qrealign-bind-params (parameters become arguments; the
+/// `qrealign.param` ops stay as the manifest of those arguments, and are all
+/// that is not LLVM afterwards), convert-qrealign-to-linalg, elementwise
+/// fusion (the dequantization of a W4A16 weight fuses into its
+/// contraction),
 /// qrealign-cpu-vectorize (the contractions tiled and vectorized on
 /// tensors), one-shot bufferization with identity layouts at function
 /// boundaries, buffer deallocation, loops, vector transfers unrolled, and the
