@@ -9,7 +9,6 @@
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 #include "qrealign/Import/Import.h"
 #include "qrealign/Support/IRInput.h"
-#include "qrealign/Support/InputFile.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
@@ -71,13 +70,10 @@ ModelSession::open(StringRef path, const SessionOptions &options) {
 
   mlir::qrealign::ParamEnvironment env;
   if (isIRPath(path)) {
-    Expected<std::unique_ptr<MemoryBuffer>> file =
-        readRegularFileOrStdin(path, kNoSizeLimit, "an IR file");
+    Expected<std::unique_ptr<MemoryBuffer>> file = readIRFile(path);
     if (!file)
       return file.takeError();
-    // An MLIR 22 lexer over-read (qrealign/Support/IRInput.h).
-    sourceMgr.AddNewSourceBuffer(withTrailingNewline(std::move(*file)),
-                                 SMLoc());
+    sourceMgr.AddNewSourceBuffer(std::move(*file), SMLoc());
     s->module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &ctx);
     if (!s->module)
       return located(path + ": cannot parse the IR");

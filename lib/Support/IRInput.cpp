@@ -2,6 +2,8 @@
 
 #include "qrealign/Support/IRInput.h"
 
+#include "qrealign/Support/InputFile.h"
+
 #include <cstring>
 
 using namespace llvm;
@@ -19,5 +21,13 @@ withTrailingNewline(std::unique_ptr<MemoryBuffer> buffer) {
   std::memcpy(copy->getBufferStart(), text.data(), text.size());
   copy->getBufferStart()[text.size()] = '\n';
   return copy;
+}
+
+Expected<std::unique_ptr<MemoryBuffer>> readIRFile(StringRef path) {
+  Expected<std::unique_ptr<MemoryBuffer>> file =
+      readRegularFileOrStdin(path, kNoSizeLimit, "an IR file");
+  if (!file)
+    return file.takeError();
+  return withTrailingNewline(std::move(*file));
 }
 } // namespace qrealign

@@ -26,7 +26,6 @@
 #include "qrealign/Registration/Registration.h"
 #include "qrealign/Support/AtomicOutput.h"
 #include "qrealign/Support/IRInput.h"
-#include "qrealign/Support/InputFile.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -122,15 +121,11 @@ int main(int argc, char **argv) {
   context.getOrLoadDialect<mlir::qrealign::QRealignDialect>()
       ->setParamEnvironment(env);
 
-  Expected<std::unique_ptr<MemoryBuffer>> file =
-      qrealign::readRegularFileOrStdin(input, qrealign::kNoSizeLimit,
-                                       "an IR file");
+  Expected<std::unique_ptr<MemoryBuffer>> file = qrealign::readIRFile(input);
   if (!file)
     return error(toString(file.takeError()));
   SourceMgr sourceMgr;
-  // An MLIR 22 lexer over-read (qrealign/Support/IRInput.h).
-  sourceMgr.AddNewSourceBuffer(qrealign::withTrailingNewline(std::move(*file)),
-                               SMLoc());
+  sourceMgr.AddNewSourceBuffer(std::move(*file), SMLoc());
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
   mlir::qrealign::NameLocDiagnosticHandler names(&context, "qrealign-compile");
   mlir::OwningOpRef<mlir::ModuleOp> module =

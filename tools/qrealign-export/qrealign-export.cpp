@@ -19,7 +19,6 @@
 #include "qrealign/Export/Export.h"
 #include "qrealign/Import/Import.h"
 #include "qrealign/Support/IRInput.h"
-#include "qrealign/Support/InputFile.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -80,15 +79,11 @@ int main(int argc, char **argv) {
   context.getOrLoadDialect<mlir::qrealign::QRealignDialect>()
       ->setParamEnvironment(env);
 
-  Expected<std::unique_ptr<MemoryBuffer>> file =
-      qrealign::readRegularFileOrStdin(input, qrealign::kNoSizeLimit,
-                                       "an IR file");
+  Expected<std::unique_ptr<MemoryBuffer>> file = qrealign::readIRFile(input);
   if (!file)
     return error(toString(file.takeError()));
   SourceMgr sourceMgr;
-  // An MLIR 22 lexer over-read (qrealign/Support/IRInput.h).
-  sourceMgr.AddNewSourceBuffer(qrealign::withTrailingNewline(std::move(*file)),
-                               SMLoc());
+  sourceMgr.AddNewSourceBuffer(std::move(*file), SMLoc());
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
   // Ops of imported IR carry checkpoint names; model-level errors none.
   mlir::qrealign::NameLocDiagnosticHandler names(&context, "qrealign-export");

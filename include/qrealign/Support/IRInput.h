@@ -19,6 +19,7 @@
 #ifndef QREALIGN_SUPPORT_IRINPUT_H
 #define QREALIGN_SUPPORT_IRINPUT_H
 
+#include "llvm/Support/Error.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <memory>
@@ -28,6 +29,12 @@ namespace qrealign {
 /// otherwise a copy with '\n' appended (same buffer identifier).
 std::unique_ptr<llvm::MemoryBuffer>
 withTrailingNewline(std::unique_ptr<llvm::MemoryBuffer> buffer);
+
+/// The IR file `path` of a tool, ready for MLIR's parser: a regular file
+/// (or `-`, standard input; InputFile.h's rules), through
+/// withTrailingNewline.
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
+readIRFile(llvm::StringRef path);
 } // namespace qrealign
 
 #endif // QREALIGN_SUPPORT_IRINPUT_H
