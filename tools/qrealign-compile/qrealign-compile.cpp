@@ -93,6 +93,9 @@ int main(int argc, char **argv) {
   if (optLevel > 3)
     return error("-O must be 0, 1, 2 or 3");
   std::string manifestFile = manifestPath;
+  if (manifestFile.empty() && output == "-")
+    return error("-o -: name the manifest with --manifest FILE (an object "
+                 "on standard output gives it no name)");
   if (manifestFile.empty()) {
     SmallString<256> m(output);
     sys::path::replace_extension(m, "manifest.json");
