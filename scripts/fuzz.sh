@@ -29,7 +29,7 @@ SECONDS_EACH=${1:-60}
 JOBS=${FUZZ_JOBS:-$(nproc)}
 WORK=$BUILD_DIR/fuzz-work
 HARNESSES=(safetensors-header shard-index hf-config llama2c-header
-           tokenizer-json prompt-encoding prompt-sets probes mlir-ir)
+           tokenizer-json prompt-encoding prompt-sets probes manifest mlir-ir)
 [ -n "${FUZZ_ONLY:-}" ] && read -r -a HARNESSES <<< "$FUZZ_ONLY"
 
 say() { printf '[fuzz] %s\n' "$*"; }
