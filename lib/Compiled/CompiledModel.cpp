@@ -108,12 +108,7 @@ CompiledModel::create(ModuleOp module, const Program &parameters) {
   if (logits.getRank() != 3 || logits.isDynamicDim(2))
     return llvm::createStringError("@forward does not return [B, S, vocab]");
   model->vocab = logits.getDimSize(2);
-  // Only @prefill and @decode are compiled (@prefill computes @forward's
-  // logits too; other functions, such as a calibrated module's calibration
-  // functions, are not part of the model).
-  for (auto fn : llvm::make_early_inc_range(clone.getOps<func::FuncOp>()))
-    if (fn.getSymName() != "prefill" && fn.getSymName() != "decode")
-      fn.erase();
+  keepModelEntryPoints(clone);
   auto prefill = clone.lookupSymbol<func::FuncOp>("prefill");
   auto decode = clone.lookupSymbol<func::FuncOp>("decode");
   unsigned cached = prefill.getNumResults() - 1;

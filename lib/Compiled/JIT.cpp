@@ -26,15 +26,35 @@
 using namespace mlir;
 using namespace ::qrealign;
 
+namespace qrealign {
+void initializeHostTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+llvm::Expected<llvm::StringRef> getRunnerUtilsPath() {
+  llvm::StringRef path = QREALIGN_MLIR_C_RUNNER_UTILS;
+  if (!llvm::sys::fs::exists(path))
+    return llvm::createStringError("MLIR's C runner utilities are missing: " +
+                                   path);
+  return path;
+}
+
+void keepModelEntryPoints(ModuleOp module) {
+  for (auto fn : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+    if (fn.getSymName() != "prefill" && fn.getSymName() != "decode")
+      fn.erase();
+}
+} // namespace qrealign
+
 JitModule::~JitModule() = default;
 
 llvm::Expected<std::unique_ptr<JitModule>>
 JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize) {
-  static std::once_flag targets;
-  std::call_once(targets, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-  });
+  initializeHostTarget();
   MLIRContext *ctx = module.getContext();
   // The dialects and external models (bufferization) of the pipeline,
   // whatever the caller's context registered.
@@ -77,13 +97,10 @@ JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize) {
                                 /*targetMachine=*/nullptr);
   ExecutionEngineOptions options;
   options.transformer = transformer;
-  // memrefCopy (strided copies: tensor.concat of the KV cache) lives in
-  // MLIR's C runner utilities.
-  llvm::StringRef runnerUtils = QREALIGN_MLIR_C_RUNNER_UTILS;
-  if (!llvm::sys::fs::exists(runnerUtils))
-    return llvm::createStringError("MLIR's C runner utilities are missing: " +
-                                   runnerUtils);
-  llvm::SmallVector<llvm::StringRef, 1> libs = {runnerUtils};
+  llvm::Expected<llvm::StringRef> runnerUtils = getRunnerUtilsPath();
+  if (!runnerUtils)
+    return runnerUtils.takeError();
+  llvm::SmallVector<llvm::StringRef, 1> libs = {*runnerUtils};
   options.sharedLibPaths = libs;
   options.jitCodeGenOptLevel = static_cast<llvm::CodeGenOptLevel>(optLevel);
   auto engine = ExecutionEngine::create(module, options);

@@ -6,6 +6,8 @@
 
 #include "qrealign/Compiled/ObjectCode.h"
 
+#include "qrealign/Compiled/JIT.h"
+
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -20,27 +22,15 @@
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Object/ObjectFile.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
-
-#include <mutex>
 
 using namespace ::qrealign;
 
 static constexpr llvm::StringLiteral kManifestSymbol = "qrealign_manifest";
 static constexpr llvm::StringLiteral kTargetSymbol = "qrealign_target";
-
-static void initializeNativeTarget() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-  });
-}
 
 std::string ObjectTarget::str() const {
   return triple + ";" + cpu + ";" + features;
@@ -65,7 +55,7 @@ ObjectTarget qrealign::getHostTarget() {
 llvm::Expected<ObjectTarget> qrealign::getTargetForCPU(llvm::StringRef cpu) {
   if (cpu == "native")
     return getHostTarget();
-  initializeNativeTarget();
+  initializeHostTarget();
   ObjectTarget target{llvm::sys::getProcessTriple(), cpu.str(), ""};
   std::string error;
   llvm::Triple triple(target.triple);
@@ -126,7 +116,7 @@ static void addString(llvm::Module &m, llvm::StringRef name,
 llvm::Expected<llvm::SmallVector<char, 0>>
 qrealign::emitObject(mlir::ModuleOp module, llvm::StringRef manifest,
                      const ObjectTarget &target, unsigned optLevel) {
-  initializeNativeTarget();
+  initializeHostTarget();
   mlir::DialectRegistry registry;
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
@@ -232,7 +222,7 @@ static std::vector<std::string> missingFeatures(const ObjectTarget &target) {
 
 llvm::Expected<std::unique_ptr<ObjectModule>>
 ObjectModule::load(llvm::StringRef path) {
-  initializeNativeTarget();
+  initializeHostTarget();
   llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> file =
       llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                   /*RequiresNullTerminator=*/false);
@@ -288,19 +278,18 @@ ObjectModule::load(llvm::StringRef path) {
     return jit.takeError();
   llvm::orc::JITDylib &main = (*jit)->getMainJITDylib();
   char prefix = (*jit)->getDataLayout().getGlobalPrefix();
-  // malloc, free, math functions; memrefCopy (strided copies: the KV
-  // cache's tensor.concat) lives in MLIR's C runner utilities.
+  // malloc, free, math functions from the process; memrefCopy from MLIR's
+  // C runner utilities.
   auto process =
       llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(prefix);
   if (!process)
     return process.takeError();
   main.addGenerator(std::move(*process));
-  llvm::StringRef runnerUtils = QREALIGN_MLIR_C_RUNNER_UTILS;
-  if (!llvm::sys::fs::exists(runnerUtils))
-    return llvm::createStringError("MLIR's C runner utilities are missing: " +
-                                   runnerUtils);
+  llvm::Expected<llvm::StringRef> runnerUtils = getRunnerUtilsPath();
+  if (!runnerUtils)
+    return runnerUtils.takeError();
   auto utils = llvm::orc::DynamicLibrarySearchGenerator::Load(
-      runnerUtils.str().c_str(), prefix);
+      runnerUtils->str().c_str(), prefix);
   if (!utils)
     return utils.takeError();
   main.addGenerator(std::move(*utils));

@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qrealign/Compiled/JIT.h"
 #include "qrealign/Compiled/ObjectCode.h"
 #include "qrealign/Conversion/Passes.h"
 #include "qrealign/Conversion/Pipelines/Pipelines.h"
@@ -137,9 +138,8 @@ int main(int argc, char **argv) {
     return 1;
   auto t0 = std::chrono::steady_clock::now();
 
-  // @prefill and @decode, their parameters as arguments; nothing else of
-  // the module is compiled (a calibrated module's calibration functions
-  // are not part of the model).
+  // @prefill and @decode (keepModelEntryPoints), their parameters as
+  // arguments.
   {
     mlir::PassManager pm(&context);
     pm.addPass(mlir::qrealign::createQRealignRebaseParamsPass());
@@ -147,14 +147,10 @@ int main(int argc, char **argv) {
     if (mlir::failed(pm.run(*module)))
       return 1;
   }
-  for (auto fn :
-       llvm::make_early_inc_range(module->getOps<mlir::func::FuncOp>())) {
-    if (fn.getSymName() != "prefill" && fn.getSymName() != "decode")
-      fn.erase();
-    else
-      fn->setAttr(mlir::LLVM::LLVMDialect::getEmitCWrapperAttrName(),
-                  mlir::UnitAttr::get(&context));
-  }
+  qrealign::keepModelEntryPoints(*module);
+  for (auto fn : module->getOps<mlir::func::FuncOp>())
+    fn->setAttr(mlir::LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                mlir::UnitAttr::get(&context));
   {
     mlir::PassManager pm(&context);
     pm.addPass(mlir::qrealign::createQRealignBindParamsPass());

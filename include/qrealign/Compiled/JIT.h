@@ -48,6 +48,19 @@ MemRefDescriptor<T, Rank> viewOf(T *data, const int64_t (&sizes)[Rank]) {
   return d;
 }
 
+/// Registers the host's target and assembly printer with LLVM, once per
+/// process (the JIT and object files both need them).
+void initializeHostTarget();
+/// MLIR's C runner utilities, which compiled code links against
+/// (`memrefCopy`: the strided copies of the KV cache's tensor.concat); an
+/// error when the library is missing.
+llvm::Expected<llvm::StringRef> getRunnerUtilsPath();
+/// Erases every function of `module` but @prefill and @decode: what is
+/// compiled of a model (@prefill computes @forward's logits too; other
+/// functions, such as a calibrated module's calibration functions, are not
+/// part of the model).
+void keepModelEntryPoints(mlir::ModuleOp module);
+
 class JitModule {
 public:
   ~JitModule();
