@@ -6,7 +6,10 @@
 #  1. the W8A8 GEMM compiled by qrealign-lower-to-nvvm (cubin for sm_90)
 #     through qrealign's runtime: every i32 accumulator against a scalar
 #     reference (test/GPU/gemm-w8a8-gpu.cpp);
-#  2. the calibration measurement of issue 13 (bench/calibration_gpu.py),
+#  2. the W4A16 kernels compiled by qrealign-lower-to-nvvm (cubin for sm_90,
+#     f16 mma.sync with weights dequantized in registers): every output
+#     against a scalar reference (test/GPU/gemm-w4a16-gpu.cpp);
+#  3. the calibration measurement of issue 13 (bench/calibration_gpu.py),
 #     when the engine was built against a CUDA libtorch.
 #
 # Not here yet (not written): W4A16 GEMV against cuBLAS FP16, W8A8 GEMM
@@ -15,6 +18,8 @@ set -e
 build=${BUILD:-build}
 echo "== W8A8 GEMM on the GPU (bit-exact i32 accumulators)"
 "$build/test/QRealignGpuGemmTest"
+echo "== W4A16 kernels on the GPU (f16 mma.sync, weights dequantized in registers)"
+"$build/test/QRealignGpuW4A16Test"
 if [ "${CALIBRATION:-0}" = 1 ]; then
   echo "== calibration on a Llama-2-7B-shaped model"
   python3 bench/calibration_gpu.py --device cuda

@@ -177,13 +177,64 @@ def QRealignGPUIntMatmulSchedulePass
     - the accumulator hoisted into registers across the reduction loop;
     - one-shot bufferization (identity layouts at function boundaries: the
       output is written in place into its argument, destination-passing
-      style), then `gpu.launch` with the tiles mapped to blocks and warps.
+      style), then `gpu.launch` with the tiles mapped to blocks and warps;
+    - inside these launches only, upstream's vector-to-nvgpu conversion
+      (`populatePrepareVectorToMMAPatterns`,
+      `convertVectorToNVVMCompatibleMMASync`): each step one
+      `nvgpu.mma.sync` m16n8k32 on the lanes' fragments. The pass
+      `convert-vector-to-gpu{use-nvgpu}` of MLIR 22.1.8 fails on any scalar
+      `arith` op it walks over (a linalg body, another kernel's index
+      arithmetic), so it is not run on the whole module.
 
     The operands are read from global memory (no shared-memory staging,
-    `ldmatrix` or `cp.async` yet): a correctness kernel. Errors, located at
-    the op: a linalg op that is not such a contraction, sizes that do not
-    divide.
+    `ldmatrix` or `cp.async` yet): a correctness kernel. The W4A16 packed
+    contractions are left to `qrealign-gpu-w4a16-mma`. Errors, located at
+    the op: any other linalg op, sizes that do not divide.
   }];
+}
+
+def QRealignGPUW4A16MMAPass
+    : Pass<"qrealign-gpu-w4a16-mma", "::mlir::ModuleOp"> {
+  let summary = "W4A16 linears on tensor cores: 4-bit weights dequantized "
+                "in registers, f16 mma.sync";
+  let description = [{
+    The W4A16 step of `qrealign-lower-to-nvvm`, on bufferized IR. Upstream
+    `convert-vector-to-gpu` refuses a `vector.contract` fed by dequantization
+    arithmetic, so this pass builds the warp-level code itself. It rewrites
+    each `linalg.generic` that is the packed weight-only contraction
+    `convert-qrealign-to-linalg` emits for few rows (loops `(m, n, g, j, b)`:
+    `y[m, n] += x[m, g, b, j] · w(unit[n, g, b], j)`, with `w(u, j) =
+    f16(((u >> 4j & 15) − 8 − z[n, g]) · s[n, g])`), byte (`i8`, 2 levels)
+    or word (`i32`, 8 levels) units, f16 activations, and its accumulator a
+    `linalg.fill`, into a `gpu.launch`:
+
+    - one warp per 16 × 8 output tile (rows past M masked: loads read row
+      M − 1 and the lanes' values are zeroed, stores are skipped), 4 warps
+      per block along N;
+    - per step of 16 along K, each lane loads its fragment of the
+      activations (4 pairs of f16, `vector.load`) and of the weight (the
+      units holding its 4 levels, their group's scale and zero point),
+      dequantizes the levels in registers exactly as the linalg body does
+      (the same integer and f32 operations, rounded to f16 once), and issues
+      one `nvgpu.mma.sync` m16n8k16 (f16 × f16 → f32); fragment coordinates
+      come from upstream's `nvgpu::getLaneIdAndValueIdToOperandCoord`;
+    - the accumulators stay in f32 registers across K (tensor cores
+      accumulate in f32, as every f16 GEMM does; an f16 output is rounded
+      once, at the store).
+
+    The `linalg.fill` of the accumulator is folded in (its value starts the
+    accumulators). No shared-memory staging yet: the operands are read from
+    global memory. Errors, located at the op: a contraction of this form
+    whose types, sizes (N a multiple of 8, groups a multiple of 16 levels)
+    or body differ, an accumulator that is not filled.
+  }];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def QRealignCPUVectorizePass

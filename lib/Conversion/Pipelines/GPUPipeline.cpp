@@ -10,13 +10,17 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPUContractions.h"
 #include "TransformScript.h"
 #include "qrealign/Conversion/Passes.h"
 #include "qrealign/Conversion/Pipelines/Pipelines.h"
 
+#include "mlir/Conversion/VectorToGPU/VectorToGPU.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/Support/FormatVariadic.h"
 
 namespace mlir::qrealign {
@@ -140,14 +144,15 @@ void GPUIntMatmulSchedulePass::runOnOperation() {
   bool ok = true, any = false;
   module.walk([&](linalg::LinalgOp op) {
     auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
-    if (isa<linalg::FillOp>(op.getOperation()))
+    if (isa<linalg::FillOp>(op.getOperation()) ||
+        (generic && mlir::qrealign::isPackedWeightOnlyContraction(generic)))
       return;
     std::string why = generic ? whyNotIntMatmul(generic)
                               : std::string("not a linalg.generic");
     if (!why.empty()) {
       op->emitError() << "qrealign-gpu-int-matmul-schedule: no GPU schedule "
-                         "for this op yet (the i8 x i8 -> i32 contraction "
-                         "only): "
+                         "for this op yet (the W8A8 i8 x i8 -> i32 and the "
+                         "W4A16 packed contractions only): "
                       << why;
       ok = false;
       return;
@@ -163,13 +168,29 @@ void GPUIntMatmulSchedulePass::runOnOperation() {
           module, kSchedule, "qrealign-gpu-int-matmul-schedule")))
     return signalPassFailure();
   module.walk([](Operation *op) { op->removeAttr(kTag); });
+  // The warp-level vector.contracts to nvgpu.mma.sync, inside the launches
+  // built here only: upstream's convert-vector-to-gpu{use-nvgpu} (MLIR
+  // 22.1.8) fails on any scalar arith op it walks over (a linalg body, the
+  // W4A16 kernel's index arithmetic), so it cannot run on the whole module.
+  SmallVector<gpu::LaunchOp> launches;
+  module.walk([&](gpu::LaunchOp launch) { launches.push_back(launch); });
+  IRRewriter rewriter(&getContext());
+  for (gpu::LaunchOp launch : launches) {
+    RewritePatternSet patterns(&getContext());
+    populatePrepareVectorToMMAPatterns(patterns, /*useNvGpu=*/true);
+    if (failed(applyPatternsGreedily(launch, std::move(patterns))) ||
+        failed(convertVectorToNVVMCompatibleMMASync(rewriter, launch)))
+      return signalPassFailure();
+  }
 }
 
 void mlir::qrealign::buildLowerToNVVMPipeline(
     OpPassManager &pm, const LowerToNVVMOptions &options) {
   std::string text = llvm::formatv(
       "qrealign-gpu-int-matmul-schedule,"
-      "func.func(convert-vector-to-gpu{{use-nvgpu=true}),canonicalize,cse,"
+      "one-shot-bufferize{{bufferize-function-boundaries "
+      "function-boundary-type-conversion=identity-layout-map},"
+      "qrealign-gpu-w4a16-mma,canonicalize,cse,"
       "gpu-launch-sink-index-computations,convert-nvgpu-to-nvvm,"
       "gpu-kernel-outlining,convert-vector-to-scf,convert-scf-to-cf,"
       "convert-nvvm-to-llvm,expand-strided-metadata,"

@@ -25,7 +25,7 @@ using namespace mlir;
 //   canonicalize,cse,qrealign-cpu-vectorize,
 //   one-shot-bufferize{bufferize-function-boundaries
 //                      function-boundary-type-conversion=identity-layout-map},
-//   buffer-deallocation-pipeline,
+//   buffer-deallocation-pipeline,convert-bufferization-to-memref,
 //   func.func(convert-linalg-to-loops,convert-vector-to-scf{full-unroll}),
 //   convert-scf-to-cf,expand-strided-metadata,lower-affine,
 //   finalize-memref-to-llvm,
@@ -54,6 +54,9 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
+  // A function that returns one of its arguments (destination-passing
+  // style) returns a clone of it.
+  pm.addPass(createConvertBufferizationToMemRefPass());
   OpPassManager &loops = pm.nest<func::FuncOp>();
   loops.addPass(createConvertLinalgToLoopsPass());
   VectorTransferToSCFOptions unroll;
@@ -87,8 +90,8 @@ void mlir::qrealign::registerQRealignPipelines() {
       });
   PassPipelineRegistration<LowerToNVVMOptions>(
       "qrealign-lower-to-nvvm",
-      "Lower the i8 GEMMs of a linalg-level module to PTX or a cubin "
-      "(nvgpu.mma.sync)",
+      "Lower the W8A8 GEMMs and W4A16 linears of a linalg-level module to "
+      "PTX or a cubin (nvgpu.mma.sync)",
       [](OpPassManager &pm, const LowerToNVVMOptions &options) {
         buildLowerToNVVMPipeline(pm, options);
       });

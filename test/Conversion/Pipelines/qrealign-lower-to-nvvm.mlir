@@ -11,9 +11,10 @@
 // RUN: %extractptx %t/sm90.mlir %t/sm90
 // RUN: FileCheck %s --check-prefixes=PTX,PTX90 --input-file %t/sm90.0.ptx
 // The schedule alone: blocks of 32 x 32, warps of 16 x 8, the accumulator
-// in registers across the reduction.
-// RUN: qrealign-opt %s --qrealign-gpu-int-matmul-schedule | FileCheck %s --check-prefix=SCHED
-// RUN: qrealign-opt %s --pass-pipeline='builtin.module(qrealign-gpu-int-matmul-schedule,func.func(convert-vector-to-gpu{use-nvgpu=true}))' | FileCheck %s --check-prefix=NVGPU
+// in registers across the reduction, each 16 x 8 x 32 step one mma.sync on
+// the lanes' fragments (upstream's vector-to-nvgpu conversion, applied to
+// these launches only).
+// RUN: qrealign-opt %s --qrealign-gpu-int-matmul-schedule --canonicalize --cse | FileCheck %s --check-prefix=SCHED
 
 // The host side launches the kernel, embedded as PTX for the chip asked.
 // HOST: llvm.func @gemm(
@@ -30,12 +31,11 @@
 // PTX-NOT: mma.sync
 
 // SCHED: gpu.launch blocks({{.*}}) in (%{{.*}} = %c4{{.*}}, %{{.*}} = %c4{{.*}}, %{{.*}} = %c1{{.*}}) threads({{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c2{{.*}}, %{{.*}} = %c1
-// SCHED: %[[ACC:.*]] = scf.for {{.*}} iter_args(%[[A:.*]] = %{{.*}}) -> (vector<16x8xi32>)
-// SCHED: vector.transfer_read {{.*}} : memref<16x32xi8, strided<[256, 1], offset: ?>>, vector<16x32xi8>
-// SCHED: vector.transfer_read {{.*}} : memref<8x32xi8, strided<[256, 1], offset: ?>>, vector<8x32xi8>
-// SCHED: vector.contract {{.*}} : vector<16x32xi8>, vector<8x32xi8> into vector<16x8xi32>
-// SCHED: vector.transfer_write %[[ACC]]
-// NVGPU: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 32]} : (vector<4x4xi8>, vector<2x4xi8>, vector<2x2xi32>) -> vector<2x2xi32>
+// SCHED: %[[ACC:.*]]:2 = scf.for {{.*}} -> (vector<16x8xi32>, vector<2x2xi32>)
+// SCHED-COUNT-4: vector.load {{.*}} : memref<16x32xi8, strided<[256, 1], offset: ?>>, vector<4xi8>
+// SCHED-COUNT-2: vector.load {{.*}} : memref<8x32xi8, strided<[256, 1], offset: ?>>, vector<4xi8>
+// SCHED: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 32]} : (vector<4x4xi8>, vector<2x4xi8>, vector<2x2xi32>) -> vector<2x2xi32>
+// SCHED-COUNT-2: vector.store {{.*}} : memref<16x8xi32, strided<[128, 1], offset: ?>>, vector<2xi32>
 
 #a = affine_map<(m, n, k) -> (m, k)>
 #w = affine_map<(m, n, k) -> (n, k)>

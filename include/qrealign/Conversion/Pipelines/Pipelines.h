@@ -51,10 +51,11 @@ struct LowerToNVVMOptions : public PassPipelineOptions<LowerToNVVMOptions> {
       llvm::cl::init("/usr/local/cuda")};
 };
 
-/// qrealign-lower-to-nvvm: the integer GEMMs of a linalg-level module to
-/// PTX or a cubin for NVIDIA tensor cores (qrealign-gpu-int-matmul-schedule,
-/// convert-vector-to-gpu to nvgpu.mma.sync, the NVVM lowering,
-/// gpu-module-to-binary). Needs the passes registered (qrealign-opt).
+/// qrealign-lower-to-nvvm: the W8A8 integer GEMMs and the W4A16 packed
+/// contractions of a linalg-level module to PTX or a cubin for NVIDIA tensor
+/// cores (qrealign-gpu-int-matmul-schedule, one-shot bufferization,
+/// qrealign-gpu-w4a16-mma, the NVVM lowering, gpu-module-to-binary). Needs the
+/// passes registered (qrealign-opt).
 void buildLowerToNVVMPipeline(OpPassManager &pm,
                               const LowerToNVVMOptions &options);
 
