@@ -167,7 +167,9 @@ def QRealignGPUIntMatmulSchedulePass
     that is the integer contraction of the W8A8 path, `acc[m, n] += a[m, k]
     · w[n, k]` on `i8` operands (sign-extended) into `i32`, with static
     sizes that are multiples of 32 and its accumulator a `linalg.fill`, is
-    tagged and scheduled by a transform-dialect script applied here:
+    scheduled by transform-dialect scripts applied here (the tiling once per
+    contraction, then bufferization and the mapping once for the module, so
+    a module may hold several):
 
     - 32 x 32 output tiles to thread blocks, 16 x 8 tiles to warps (8 warps
       per block), the fill fused into both;

@@ -32,11 +32,13 @@ using namespace mlir;
 
 static constexpr llvm::StringLiteral kTag = "qrealign.gpu_int_matmul";
 
-/// The schedule, applied to the module holding the tagged contractions.
-static constexpr llvm::StringLiteral kSchedule = R"mlir(
+/// The tiling schedule of one contraction (the one tagged), on tensors:
+/// applied once per contraction (fuse_into_containing_op takes one
+/// containing op).
+static constexpr llvm::StringLiteral kTileSchedule = R"mlir(
 module attributes {transform.with_named_sequence} {
   transform.named_sequence @__transform_main(
-      %root: !transform.any_op {transform.consumed}) {
+      %root: !transform.any_op {transform.readonly}) {
     %mm = transform.structured.match attributes{qrealign.gpu_int_matmul}
         in %root : (!transform.any_op) -> !transform.any_op
     %fill = transform.get_producer_of_operand %mm[2]
@@ -70,6 +72,17 @@ module attributes {transform.with_named_sequence} {
     } : !transform.any_op
     transform.apply_cse to %func : !transform.any_op
     transform.loop.hoist_loop_invariant_subsets %loop : !transform.any_op
+    transform.yield
+  }
+}
+)mlir";
+
+/// Bufferization and the mapping of every tiled contraction to blocks and
+/// warps, once for the module.
+static constexpr llvm::StringLiteral kMapSchedule = R"mlir(
+module attributes {transform.with_named_sequence} {
+  transform.named_sequence @__transform_main(
+      %root: !transform.any_op {transform.consumed}) {
     %buffers = transform.bufferization.one_shot_bufferize %root {
         bufferize_function_boundaries = true,
         function_boundary_type_conversion = 1 : i32}
@@ -81,11 +94,20 @@ module attributes {transform.with_named_sequence} {
       transform.apply_patterns.canonicalization
     } : !transform.any_op
     transform.apply_cse to %f : !transform.any_op
-    %launch = transform.gpu.map_forall_to_blocks %f generate_gpu_launch
+    // The functions holding tiled contractions (the others hold none).
+    %foralls = transform.structured.match ops{["scf.forall"]} in %buffers
         : (!transform.any_op) -> !transform.any_op
-    transform.gpu.map_nested_forall_to_threads %launch
-        block_dims = [128, 2, 1] warp_size = 32
+    %tiled = transform.get_parent_op %foralls
+        {op_name = "func.func", deduplicate}
         : (!transform.any_op) -> !transform.any_op
+    transform.foreach %tiled : !transform.any_op {
+    ^bb0(%one: !transform.any_op):
+      %launch = transform.gpu.map_forall_to_blocks %one generate_gpu_launch
+          : (!transform.any_op) -> !transform.any_op
+      transform.gpu.map_nested_forall_to_threads %launch
+          block_dims = [128, 2, 1] warp_size = 32
+          : (!transform.any_op) -> !transform.any_op
+    }
     transform.yield
   }
 }
@@ -141,7 +163,8 @@ static std::string whyNotIntMatmul(linalg::GenericOp op) {
 
 void GPUIntMatmulSchedulePass::runOnOperation() {
   ModuleOp module = getOperation();
-  bool ok = true, any = false;
+  bool ok = true;
+  SmallVector<linalg::GenericOp> matmuls;
   module.walk([&](linalg::LinalgOp op) {
     auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
     if (isa<linalg::FillOp>(op.getOperation()) ||
@@ -157,17 +180,22 @@ void GPUIntMatmulSchedulePass::runOnOperation() {
       ok = false;
       return;
     }
-    op->setAttr(kTag, UnitAttr::get(op->getContext()));
-    any = true;
+    matmuls.push_back(generic);
   });
   if (!ok)
     return signalPassFailure();
-  if (!any)
+  if (matmuls.empty())
     return;
+  for (linalg::GenericOp op : matmuls) {
+    op->setAttr(kTag, UnitAttr::get(op->getContext()));
+    if (failed(mlir::qrealign::applyTransformScript(
+            module, kTileSchedule, "qrealign-gpu-int-matmul-schedule")))
+      return signalPassFailure();
+    module.walk([](Operation *tagged) { tagged->removeAttr(kTag); });
+  }
   if (failed(mlir::qrealign::applyTransformScript(
-          module, kSchedule, "qrealign-gpu-int-matmul-schedule")))
+          module, kMapSchedule, "qrealign-gpu-int-matmul-schedule")))
     return signalPassFailure();
-  module.walk([](Operation *op) { op->removeAttr(kTag); });
   // The warp-level vector.contracts to nvgpu.mma.sync, inside the launches
   // built here only: upstream's convert-vector-to-gpu{use-nvgpu} (MLIR
   // 22.1.8) fails on any scalar arith op it walks over (a linalg body, the
