@@ -12,6 +12,14 @@
 // entry point survives a missing driver (returns null or does nothing) and
 // records the first error, which qrealignGpuStatus() reports.
 //
+// Streams: gpu-to-llvm's synchronous launch creates a stream, launches,
+// synchronizes and destroys it, for every kernel. mgpuStreamCreate hands out
+// one persistent stream per thread instead (created once, never destroyed
+// before exit), so a decode step's launches cost a launch and a
+// synchronization each, not a stream's life. Profiling
+// (qrealignGpuProfile) brackets every launch with two events on its stream
+// and adds their elapsed time when the stream is synchronized.
+//
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Runtime/CudaRuntime.h"
@@ -22,6 +30,8 @@
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 using CUresult = int;
@@ -30,6 +40,7 @@ using CUcontext = void *;
 using CUmodule = void *;
 using CUfunction = void *;
 using CUstream = void *;
+using CUevent = void *;
 using CUdeviceptr = unsigned long long;
 
 /// The driver API entry points used here (their _v2 names where the driver
@@ -52,6 +63,10 @@ struct Driver {
   CUresult (*cuMemFree)(CUdeviceptr);
   CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
+  CUresult (*cuEventCreate)(CUevent *, unsigned);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
+  CUresult (*cuEventDestroy)(CUevent);
   CUcontext context = nullptr;
   bool ready = false;
   std::string status = "not initialized";
@@ -90,7 +105,11 @@ Driver &driver() {
         bind(lib, d.cuMemAlloc, "cuMemAlloc", "cuMemAlloc_v2") &&
         bind(lib, d.cuMemFree, "cuMemFree", "cuMemFree_v2") &&
         bind(lib, d.cuMemcpyAsync, "cuMemcpyAsync") &&
-        bind(lib, d.cuMemsetD32Async, "cuMemsetD32Async");
+        bind(lib, d.cuMemsetD32Async, "cuMemsetD32Async") &&
+        bind(lib, d.cuEventCreate, "cuEventCreate") &&
+        bind(lib, d.cuEventRecord, "cuEventRecord") &&
+        bind(lib, d.cuEventElapsedTime, "cuEventElapsedTime") &&
+        bind(lib, d.cuEventDestroy, "cuEventDestroy", "cuEventDestroy_v2");
     if (!ok) {
       d.status = "libcuda.so.1 lacks a driver API entry point";
       return;
@@ -119,11 +138,48 @@ void check(CUresult err, const char *what) {
     fprintf(stderr, "qrealign runtime: %s failed with CUDA error %d\n", what,
             err);
 }
+
+/// This thread's persistent stream (null until the first mgpuStreamCreate).
+thread_local CUstream persistentStream = nullptr;
+
+/// Launch profiling: events recorded around each launch, summed at the
+/// next synchronization of this thread's stream.
+struct Profile {
+  bool on = false;
+  double milliseconds = 0;
+  int64_t launches = 0;
+  std::vector<std::pair<CUevent, CUevent>> pending;
+};
+thread_local Profile profile;
+
+void collectProfile(Driver &d) {
+  for (auto [start, end] : profile.pending) {
+    float ms = 0;
+    check(d.cuEventElapsedTime(&ms, start, end), "cuEventElapsedTime");
+    profile.milliseconds += ms;
+    ++profile.launches;
+    d.cuEventDestroy(start);
+    d.cuEventDestroy(end);
+  }
+  profile.pending.clear();
+}
 } // namespace
 
 extern "C" {
 int qrealignGpuAvailable() { return driver().ready; }
 const char *qrealignGpuStatus() { return driver().status.c_str(); }
+
+void qrealignGpuProfile(int on) {
+  profile.on = on != 0;
+  profile.milliseconds = 0;
+  profile.launches = 0;
+}
+
+double qrealignGpuProfiledMilliseconds(int64_t *launches) {
+  if (launches)
+    *launches = profile.launches;
+  return profile.milliseconds;
+}
 
 void *mgpuModuleLoad(void *data, size_t /*size*/) {
   Driver &d = driver();
@@ -160,31 +216,45 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   Driver &d = driver();
   if (!d.ready || !function)
     return;
+  CUevent start = nullptr, end = nullptr;
+  if (profile.on) {
+    check(d.cuEventCreate(&start, 0), "cuEventCreate");
+    check(d.cuEventCreate(&end, 0), "cuEventCreate");
+    check(d.cuEventRecord(start, stream), "cuEventRecord");
+  }
   check(d.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, blockZ,
                          smem, stream, params, extra),
         "cuLaunchKernel");
+  if (profile.on) {
+    check(d.cuEventRecord(end, stream), "cuEventRecord");
+    profile.pending.emplace_back(start, end);
+  }
 }
 
 void *mgpuStreamCreate() {
   Driver &d = driver();
   if (!d.ready)
     return nullptr;
-  CUstream stream = nullptr;
-  check(d.cuStreamCreate(&stream, /*CU_STREAM_NON_BLOCKING=*/1),
-        "cuStreamCreate");
-  return stream;
+  if (!persistentStream)
+    check(d.cuStreamCreate(&persistentStream, /*CU_STREAM_NON_BLOCKING=*/1),
+          "cuStreamCreate");
+  return persistentStream;
 }
 
 void mgpuStreamDestroy(void *stream) {
   Driver &d = driver();
-  if (d.ready && stream)
+  // This thread's persistent stream lives on; any other is destroyed.
+  if (d.ready && stream && stream != persistentStream)
     check(d.cuStreamDestroy(stream), "cuStreamDestroy");
 }
 
 void mgpuStreamSynchronize(void *stream) {
   Driver &d = driver();
-  if (d.ready)
-    check(d.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  if (!d.ready)
+    return;
+  check(d.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  if (stream == persistentStream)
+    collectProfile(d);
 }
 
 void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool /*hostShared*/) {

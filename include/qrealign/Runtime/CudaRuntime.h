@@ -1,7 +1,8 @@
 /*===- CudaRuntime.h - qrealign's GPU host runtime ----------------*- C -*-===*\
 |*                                                                            *|
 |* The mgpu* functions of MLIR 22.1.8's gpu-to-llvm host ABI, over the CUDA   *|
-|* driver loaded with dlopen, plus two queries for programs and tests.        *|
+|* driver loaded with dlopen, plus queries and launch profiling for programs, *|
+|* tests and benchmarks.                                                      *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
@@ -19,6 +20,14 @@ extern "C" {
 int qrealignGpuAvailable(void);
 /* Why not, or "ready". */
 const char *qrealignGpuStatus(void);
+
+/* Launch profiling on this thread (non-zero: on; resets the sums): every
+   kernel launched on this thread's stream is bracketed by two CUDA events,
+   read when the stream is synchronized. */
+void qrealignGpuProfile(int on);
+/* The kernel time profiled since qrealignGpuProfile, in milliseconds, and
+   the number of launches (when `launches` is not null). */
+double qrealignGpuProfiledMilliseconds(int64_t *launches);
 
 void *mgpuModuleLoad(void *data, size_t size);
 void *mgpuModuleLoadJIT(void *data, int optLevel);
