@@ -9,17 +9,24 @@
 #  2. the W4A16 kernels compiled by qrealign-lower-to-nvvm (cubin for sm_90,
 #     f16 mma.sync with weights dequantized in registers): every output
 #     against a scalar reference (test/GPU/gemm-w4a16-gpu.cpp);
-#  3. the calibration measurement of issue 13 (bench/calibration_gpu.py),
-#     when the engine was built against a CUDA libtorch.
+#  3. the compiled linears against cuBLAS FP16 (W4A16 at M = 1, 4, 16),
+#     cuBLASLt INT8 (W8A8 GEMM at M = 512, 2048) and the hardware floor
+#     (bench/gpu_linear.py, PyTorch for the baselines): the table for
+#     docs/benchmarks.md, also written to ${OUT:-/tmp}/gpu_linear.md;
+#  4. the calibration measurement of issue 13 (bench/calibration_gpu.py),
+#     when the engine was built against a CUDA libtorch (CALIBRATION=1).
 #
-# Not here yet (not written): W4A16 GEMV against cuBLAS FP16, W8A8 GEMM
-# against cuBLASLt INT8, a decode step against its bandwidth floor.
+# Not here (not lowered yet): a whole-model decode step against its
+# bandwidth floor: only linears are compiled for the GPU.
 set -e
 build=${BUILD:-build}
 echo "== W8A8 GEMM on the GPU (bit-exact i32 accumulators)"
 "$build/test/QRealignGpuGemmTest"
 echo "== W4A16 kernels on the GPU (f16 mma.sync, weights dequantized in registers)"
 "$build/test/QRealignGpuW4A16Test"
+echo "== compiled linears vs cuBLAS / cuBLASLt / the hardware floor"
+python3 bench/gpu_linear.py --binary "$build/bin/qrealign-bench-gpu-linear" \
+  --runs "${RUNS:-50}" --markdown "${OUT:-/tmp}/gpu_linear.md"
 if [ "${CALIBRATION:-0}" = 1 ]; then
   echo "== calibration on a Llama-2-7B-shaped model"
   python3 bench/calibration_gpu.py --device cuda
