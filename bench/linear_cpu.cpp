@@ -2,7 +2,7 @@
 //
 // Part of the qrealign project.
 //
-// qrealign-bench-linear --k K --n N --m M --scheme float|w8a8|w4a16
+// qrealign-bench-linear --k K --n N --m M --scheme float|w8a8|w4a16|w4a8
 //     [--runs R] [--scalar]
 //
 // Builds one `qrealign.linear` of the scheme (weights quantized round to
@@ -40,8 +40,9 @@ using namespace ::qrealign;
 static cl::opt<int64_t> kOpt("k", cl::desc("Input features"), cl::init(4096));
 static cl::opt<int64_t> nOpt("n", cl::desc("Output features"), cl::init(4096));
 static cl::opt<int64_t> mOpt("m", cl::desc("Tokens"), cl::init(1));
-static cl::opt<std::string>
-    schemeOpt("scheme", cl::desc("float, w8a8 or w4a16"), cl::init("float"));
+static cl::opt<std::string> schemeOpt("scheme",
+                                      cl::desc("float, w8a8, w4a16 or w4a8"),
+                                      cl::init("float"));
 static cl::opt<int> runsOpt("runs", cl::desc("Timed calls"), cl::init(20));
 static cl::opt<bool> scalarOpt("scalar",
                                cl::desc("Lower without vectorization"));
@@ -51,7 +52,8 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "time one compiled linear\n");
   int64_t k = kOpt, n = nOpt, m = mOpt;
   std::string scheme = schemeOpt;
-  if (scheme != "float" && scheme != "w8a8" && scheme != "w4a16") {
+  if (scheme != "float" && scheme != "w8a8" && scheme != "w4a16" &&
+      scheme != "w4a8") {
     errs() << "qrealign-bench-linear: unknown scheme '" << scheme << "'\n";
     return 1;
   }
@@ -91,10 +93,12 @@ int main(int argc, char **argv) {
                      ? formatv("tensor<{0}xi8>", nk).str()
                      : formatv("tensor<{0}x{1}xui8>", n, k / 2).str();
     std::string range = formatv("{0}x{1}", qw.scaleRows, qw.groups).str();
-    std::string quant = spec.bits == 8
-                            ? "#qrealign.quant<w_bits = 8, a_bits = 8>"
-                            : "#qrealign.quant<w_bits = 4, granularity = "
-                              "per_group, group_size = 128>";
+    std::string quant =
+        spec.bits == 8     ? "#qrealign.quant<w_bits = 8, a_bits = 8>"
+        : scheme == "w4a8" ? "#qrealign.quant<w_bits = 4, a_bits = 8, "
+                             "granularity = per_group, group_size = 128>"
+                           : "#qrealign.quant<w_bits = 4, granularity = "
+                             "per_group, group_size = 128>";
     src = formatv("func.func @linear(%x: tensor<?x{0}xf32>, %p: {1}, %s: "
                   "tensor<{2}xf32>, %z: tensor<{2}xi8>) -> "
                   "tensor<?x{3}xf32> {{\n"
@@ -134,7 +138,7 @@ int main(int argc, char **argv) {
   using X = MemRefDescriptor<float, 2>;
   X xd = viewOf(x.data(), {m, k});
   X wd = viewOf(w.data(), {n, k});
-  auto pd = viewOf(packed.data(), {n, scheme == "w4a16" ? k / 2 : k});
+  auto pd = viewOf(packed.data(), {n, scheme == "w8a8" ? k : k / 2});
   auto sd = viewOf(qw.scale.data(), {qw.scaleRows, qw.groups});
   auto zd = viewOf(qw.zeroPoint.data(), {qw.scaleRows, qw.groups});
   std::vector<double> ms;

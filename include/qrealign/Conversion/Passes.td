@@ -52,6 +52,8 @@ def ConvertQRealignToLinalgPass
       unit, `x` read as `[..., G, B, U]`, the level shifted out and
       dequantized in the body (rounded to the dequantized type); the
       units loop innermost, so that vectorization loads contiguous units.
+      Bytes hold two nibbles whatever the width (2..4 bits, offset 8);
+      words hold `32 / bits` levels of `bits` each.
       That costs a dequantization per weight and row; for more rows than
       `packed-rows-limit` (prefill) the generic form is cheaper: every
       level unpacked once per call, then a float contraction. With dynamic
@@ -69,6 +71,13 @@ def ConvertQRealignToLinalgPass
       4. Epilogue: the zero points enter as row-sum corrections, `t = acc -
          zw · Σa - za · Σw + (K / G) · za · zw` (`i32`), then `y[m, n] =
          sa[m] · Σ_g sw[n, g] · t[m, n, g] + bias[n]` in f32.
+
+      For at most `packed-rows-limit` rows (decode) a weight whose storage
+      packs several levels per unit (4-bit bytes, i32 words: W4A8, W4A4)
+      skips steps 2 and 3 and the corrections: one contraction reads the
+      units, loops `(..., n, g, j, b)` as the weight-only form's, and sums
+      `t[m, n, g] = Σ (a - za[m]) · (w - zw[n, g])` directly (the same
+      integer: no weight is unpacked per call); then the f32 epilogue.
 
     Errors, located at the op: a linear whose scheme quantizes its weight
     while the weight is still a float parameter (run

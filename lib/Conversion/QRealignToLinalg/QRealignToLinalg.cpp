@@ -413,6 +413,82 @@ Value linalg_lowering::buildGroupRowSums(OpBuilder &b, Location loc, Value q,
       .getResult(0);
 }
 
+Value linalg_lowering::buildPackedCenteredIntMatmul(OpBuilder &b, Location loc,
+                                                    Value a, Value za,
+                                                    Value packed, Value zw,
+                                                    int64_t bits,
+                                                    int64_t groups) {
+  MLIRContext *ctx = b.getContext();
+  Type i32 = b.getI32Type();
+  RankedTensorType storage = tensorType(packed);
+  bool words = storage.getElementType().isInteger(32);
+  // Bytes hold two nibbles whatever the width (offset 8, as the quantizer
+  // packs 2..4 bits); words hold 32 / bits levels of `bits` each.
+  int64_t levelBits = words ? bits : 4;
+  int64_t perUnit = words ? 32 / bits : 2;
+  int64_t k = tensorType(a).getShape().back();
+  int64_t units = k / groups / perUnit;
+  unsigned lead = tensorType(a).getRank() - 1;
+  unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2, bDim = lead + 3,
+           loops = lead + 4;
+  // Storage as signless units [N, groups, B]; a as [..., groups, B, U].
+  if (!words)
+    packed = tensor::BitcastOp::create(
+        b, loc, RankedTensorType::get(storage.getShape(), b.getI8Type()),
+        packed);
+  packed = splitLastAxis(b, loc, packed, {groups, units});
+  Value aSplit = splitLastAxis(b, loc, a, {groups, units, perUnit});
+  SmallVector<Value> ins = {aSplit, za, packed};
+  SmallVector<AffineMap> maps = {
+      pick(ctx, loops, withLead(lead, {gDim, bDim, jDim})),
+      pick(ctx, loops, range(0, lead)), pick(ctx, loops, {nDim, gDim, bDim})};
+  if (zw) {
+    auto [z, zMap] = rangeOperand(b, loc, zw, loops, nDim, gDim);
+    ins.push_back(z);
+    maps.push_back(zMap);
+  }
+  maps.push_back(pick(ctx, loops, withLead(lead, {nDim, gDim})));
+  SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, a);
+  sizes.push_back(b.getIndexAttr(storage.getDimSize(0)));
+  sizes.push_back(b.getIndexAttr(groups));
+  Value init = filledTensor(b, loc, sizes, b.getI32IntegerAttr(0));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
+             iterators(lead + 2, 2),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               auto c = [&](int64_t v) {
+                 return arith::ConstantOp::create(nb, nl,
+                                                  nb.getI32IntegerAttr(v));
+               };
+               Value x = arith::SubIOp::create(
+                   nb, nl, arith::ExtSIOp::create(nb, nl, i32, args[0]),
+                   args[1]);
+               Value unit = words ? args[2]
+                                  : arith::ExtUIOp::create(nb, nl, i32, args[2])
+                                        .getResult();
+               Value j = arith::IndexCastOp::create(
+                   nb, nl, i32, linalg::IndexOp::create(nb, nl, jDim));
+               Value w = arith::SubIOp::create(
+                   nb, nl,
+                   arith::AndIOp::create(
+                       nb, nl,
+                       arith::ShRUIOp::create(
+                           nb, nl, unit,
+                           arith::MulIOp::create(nb, nl, j, c(levelBits))),
+                       c((int64_t(1) << levelBits) - 1)),
+                   c(int64_t(1) << (levelBits - 1)));
+               if (zw)
+                 w = arith::SubIOp::create(
+                     nb, nl, w, arith::ExtSIOp::create(nb, nl, i32, args[3]));
+               linalg::YieldOp::create(
+                   nb, nl,
+                   ValueRange{arith::AddIOp::create(
+                       nb, nl, args.back(),
+                       arith::MulIOp::create(nb, nl, x, w))});
+             })
+      .getResult(0);
+}
+
 //===----------------------------------------------------------------------===//
 // Patterns
 //===----------------------------------------------------------------------===//
@@ -484,9 +560,54 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
   }
 };
 
+/// The rows (tokens) of `x` [..., K]: the product of its leading sizes, or
+/// std::nullopt when one is dynamic.
+static std::optional<int64_t> staticRows(Value x) {
+  std::optional<int64_t> rows = 1;
+  for (int64_t d : tensorType(x).getShape().drop_back())
+    rows = ShapedType::isDynamic(d) || !rows
+               ? std::nullopt
+               : std::optional<int64_t>(*rows * d);
+  return rows;
+}
+
+/// `few` when `x` [..., K] has at most `limit` rows at run time, else
+/// `many`: an scf.if on the product of its leading sizes.
+static Value buildIfFewRows(OpBuilder &b, Location loc, Value x, int64_t limit,
+                            function_ref<Value(OpBuilder &, Location)> few,
+                            function_ref<Value(OpBuilder &, Location)> many) {
+  Value rows = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t i = 0, e = tensorType(x).getRank() - 1; i < e; ++i)
+    rows = arith::MulIOp::create(b, loc, rows,
+                                 tensor::DimOp::create(b, loc, x, i));
+  Value isFew =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, rows,
+                            arith::ConstantIndexOp::create(b, loc, limit));
+  return scf::IfOp::create(
+             b, loc, isFew,
+             [&](OpBuilder &nb, Location l) {
+               scf::YieldOp::create(nb, l, few(nb, l));
+             },
+             [&](OpBuilder &nb, Location l) {
+               scf::YieldOp::create(nb, l, many(nb, l));
+             })
+      .getResult(0);
+}
+
+/// Whether the integer path reads `deq`'s storage units in its contraction
+/// for few rows: levels packed two per byte or several per i32 word, whole
+/// units per group.
+static bool hasPackedUnits(DequantizeOp deq, int64_t groupWidth) {
+  Type element = tensorType(deq.getPacked()).getElementType();
+  if (element.isInteger(32))
+    return 32 / deq.getBits() >= 2 && groupWidth % (32 / deq.getBits()) == 0;
+  return element.isUnsignedInteger(8) && groupWidth % 2 == 0;
+}
+
 /// The integer path: see Passes.td.
 struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
-  using OpRewritePattern::OpRewritePattern;
+  QuantizedLinearLowering(MLIRContext *ctx, int64_t rowsLimit)
+      : OpRewritePattern(ctx), rowsLimit(rowsLimit) {}
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     QuantSchemeAttr scheme = op.getQuantAttr();
@@ -505,62 +626,94 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
 
     Value x = op.getInput();
     RowQuantized a = buildRowQuantization(rewriter, loc, x, scheme.getABits());
-    Value w = buildUnpackLevels(rewriter, loc, deq.getPacked(), deq.getBits());
-    Value acc = buildGroupedIntMatmul(rewriter, loc, a.levels, w, groups);
-    Value weightSums = buildGroupRowSums(rewriter, loc, w, groups);
     Value zw = deq.getZeroPoint();
     if (zw)
       zw = buildUnpackZeroPoints(rewriter, loc, zw, deq.getBits(),
                                  tensorType(deq.getScale()).getDimSize(0));
-    Value actSums =
-        zw ? buildGroupRowSums(rewriter, loc, a.levels, groups) : Value();
-
     // Loops (lead..., n, g): partial[..., n] = Σ_g sw[n, g] · t[..., n, g].
     unsigned n = lead, g = lead + 1, loops = lead + 2;
-    auto [sw, swMap] = rangeOperand(rewriter, loc, deq.getScale(), loops, n, g);
-    SmallVector<Value> ins = {acc, a.zeroPoint, weightSums, sw};
-    SmallVector<AffineMap> maps = {pick(ctx, loops, range(0, loops)),
-                                   pick(ctx, loops, range(0, lead)),
-                                   pick(ctx, loops, {n, g}), swMap};
-    if (zw) {
-      auto [zwRow, zwMap] = rangeOperand(rewriter, loc, zw, loops, n, g);
-      ins.append({zwRow, actSums});
-      maps.append({zwMap, pick(ctx, loops, withLead(lead, {g}))});
-    }
     AffineMap out = pick(ctx, loops, range(0, lead + 1));
-    maps.push_back(out);
     SmallVector<OpFoldResult> sizes = leadingSizes(rewriter, loc, x);
     sizes.push_back(rewriter.getIndexAttr(op.getOutFeatures()));
-    Value init =
-        filledTensor(rewriter, loc, sizes, rewriter.getF32FloatAttr(0));
-    Value partial =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init},
-            maps, iterators(lead + 1, 1),
-            [&](OpBuilder &nb, Location nl, ValueRange args) {
-              // t = acc - za·Σw (- zw·Σa + J·za·zw)
-              Value za = args[1];
-              Value t = arith::SubIOp::create(
-                  nb, nl, args[0], arith::MulIOp::create(nb, nl, za, args[2]));
-              if (zw) {
-                Value z = arith::ExtSIOp::create(nb, nl, i32, args[4]);
-                t = arith::SubIOp::create(
-                    nb, nl, t, arith::MulIOp::create(nb, nl, z, args[5]));
-                Value width = arith::ConstantOp::create(
-                    nb, nl, nb.getI32IntegerAttr(groupWidth));
-                t = arith::AddIOp::create(
-                    nb, nl, t,
-                    arith::MulIOp::create(
-                        nb, nl, arith::MulIOp::create(nb, nl, width, za), z));
-              }
-              Value term = arith::MulFOp::create(
-                  nb, nl, castFloat(nb, nl, args[3], f32),
-                  arith::SIToFPOp::create(nb, nl, f32, t));
-              linalg::YieldOp::create(
-                  nb, nl,
-                  ValueRange{arith::AddFOp::create(nb, nl, args.back(), term)});
-            })
-            .getResult(0);
+    auto sumGroups =
+        [&](OpBuilder &b, Location l, SmallVector<Value> ins,
+            SmallVector<AffineMap> maps,
+            function_ref<Value(OpBuilder &, Location, ValueRange)> centered) {
+          auto [sw, swMap] = rangeOperand(b, l, deq.getScale(), loops, n, g);
+          ins.push_back(sw);
+          maps.append({swMap, out});
+          Value init = filledTensor(b, l, sizes, b.getF32FloatAttr(0));
+          return linalg::GenericOp::create(
+                     b, l, TypeRange{init.getType()}, ins, ValueRange{init},
+                     maps, iterators(lead + 1, 1),
+                     [&](OpBuilder &nb, Location nl, ValueRange args) {
+                       Value t = centered(nb, nl, args);
+                       Value term = arith::MulFOp::create(
+                           nb, nl,
+                           castFloat(nb, nl, args[args.size() - 2], f32),
+                           arith::SIToFPOp::create(nb, nl, f32, t));
+                       linalg::YieldOp::create(nb, nl,
+                                               ValueRange{arith::AddFOp::create(
+                                                   nb, nl, args.back(), term)});
+                     })
+              .getResult(0);
+        };
+    // Few rows: t read from the storage units in one contraction, its zero
+    // points subtracted in the body.
+    auto unitsForm = [&](OpBuilder &b, Location l) -> Value {
+      Value t = buildPackedCenteredIntMatmul(b, l, a.levels, a.zeroPoint,
+                                             deq.getPacked(), zw, deq.getBits(),
+                                             groups);
+      return sumGroups(
+          b, l, {t}, {pick(ctx, loops, range(0, loops))},
+          [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+    };
+    // Many rows: the weight's levels unpacked once per call, acc = Σ a·w,
+    // the zero points applied through row sums in the epilogue.
+    auto unpackedForm = [&](OpBuilder &b, Location l) -> Value {
+      Value w = buildUnpackLevels(b, l, deq.getPacked(), deq.getBits());
+      Value acc = buildGroupedIntMatmul(b, l, a.levels, w, groups);
+      Value weightSums = buildGroupRowSums(b, l, w, groups);
+      Value actSums = zw ? buildGroupRowSums(b, l, a.levels, groups) : Value();
+      SmallVector<Value> ins = {acc, a.zeroPoint, weightSums};
+      SmallVector<AffineMap> maps = {pick(ctx, loops, range(0, loops)),
+                                     pick(ctx, loops, range(0, lead)),
+                                     pick(ctx, loops, {n, g})};
+      if (zw) {
+        auto [zwRow, zwMap] = rangeOperand(b, l, zw, loops, n, g);
+        ins.append({zwRow, actSums});
+        maps.append({zwMap, pick(ctx, loops, withLead(lead, {g}))});
+      }
+      return sumGroups(
+          b, l, ins, maps, [&](OpBuilder &nb, Location nl, ValueRange args) {
+            // t = acc - za·Σw (- zw·Σa + J·za·zw)
+            Value za = args[1];
+            Value t = arith::SubIOp::create(
+                nb, nl, args[0], arith::MulIOp::create(nb, nl, za, args[2]));
+            if (!zw)
+              return t;
+            Value z = arith::ExtSIOp::create(nb, nl, i32, args[3]);
+            t = arith::SubIOp::create(
+                nb, nl, t, arith::MulIOp::create(nb, nl, z, args[4]));
+            Value width = arith::ConstantOp::create(
+                nb, nl, nb.getI32IntegerAttr(groupWidth));
+            return arith::AddIOp::create(
+                       nb, nl, t,
+                       arith::MulIOp::create(
+                           nb, nl, arith::MulIOp::create(nb, nl, width, za), z))
+                .getResult();
+          });
+    };
+    Value partial;
+    std::optional<int64_t> rows = staticRows(x);
+    if (!hasPackedUnits(deq, groupWidth))
+      partial = unpackedForm(rewriter, loc);
+    else if (rows)
+      partial = *rows <= rowsLimit ? unitsForm(rewriter, loc)
+                                   : unpackedForm(rewriter, loc);
+    else
+      partial =
+          buildIfFewRows(rewriter, loc, x, rowsLimit, unitsForm, unpackedForm);
 
     // y[..., n] = partial[..., n] · sa[...] (+ bias[n]), in the result type.
     Type element = type.getElementType();
@@ -589,6 +742,9 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
     rewriter.replaceOp(op, y);
     return success();
   }
+
+private:
+  int64_t rowsLimit;
 };
 
 /// The generic form of a dequantization: every level unpacked from its
@@ -665,7 +821,11 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
     RankedTensorType storage = tensorType(deq.getPacked());
     int64_t bits = deq.getBits();
     bool words = storage.getElementType().isInteger(32);
-    int64_t perUnit = words ? 32 / bits : 8 / bits;
+    // Bytes (2..4 bits) hold two nibbles (offset 8); words 32 / bits levels.
+    if (!words && !storage.getElementType().isUnsignedInteger(8))
+      return failure();
+    int64_t levelBits = words ? bits : 4;
+    int64_t perUnit = words ? 32 / bits : 2;
     if (perUnit < 2)
       return failure();
     int64_t k = op.getInFeatures(), n = op.getOutFeatures();
@@ -685,12 +845,6 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
     unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2, bDim = lead + 3,
              loops = lead + 4;
 
-    // The rows (tokens) of x: the product of its leading sizes.
-    std::optional<int64_t> staticRows = 1;
-    for (int64_t d : tensorType(op.getInput()).getShape().drop_back())
-      staticRows = ShapedType::isDynamic(d) || !staticRows
-                       ? std::nullopt
-                       : std::optional<int64_t>(*staticRows * d);
     // Few rows: one contraction over the units.
     auto unitsForm = [&](OpBuilder &rewriter, Location loc) -> Value {
       // Storage as signless units [N, groups, B]; x as [..., groups, B, U].
@@ -740,13 +894,13 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
                                        .getResult();
                 Value j = arith::IndexCastOp::create(
                     nb, nl, i32, linalg::IndexOp::create(nb, nl, jDim));
-                Value shift = arith::MulIOp::create(nb, nl, j, c(bits));
+                Value shift = arith::MulIOp::create(nb, nl, j, c(levelBits));
                 Value level = arith::SubIOp::create(
                     nb, nl,
                     arith::AndIOp::create(
                         nb, nl, arith::ShRUIOp::create(nb, nl, unit, shift),
-                        c((int64_t(1) << bits) - 1)),
-                    c(int64_t(1) << (bits - 1)));
+                        c((int64_t(1) << levelBits) - 1)),
+                    c(int64_t(1) << (levelBits - 1)));
                 if (zero)
                   level = arith::SubIOp::create(
                       nb, nl, level,
@@ -770,29 +924,12 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
                                  deq.getZeroPoint(), bits, deq.getType());
       return buildFloatLinear(b, loc, op.getInput(), w, op.getBias(), type);
     };
-    if (staticRows) {
-      rewriter.replaceOp(op, *staticRows <= rowsLimit
-                                 ? unitsForm(rewriter, loc)
-                                 : genericForm(rewriter, loc));
-      return success();
-    }
-    Value rows = arith::ConstantIndexOp::create(rewriter, loc, 1);
-    for (unsigned i = 0; i < lead; ++i)
-      rows = arith::MulIOp::create(
-          rewriter, loc, rows,
-          tensor::DimOp::create(rewriter, loc, op.getInput(), i));
-    Value few = arith::CmpIOp::create(
-        rewriter, loc, arith::CmpIPredicate::ule, rows,
-        arith::ConstantIndexOp::create(rewriter, loc, rowsLimit));
-    auto branch = scf::IfOp::create(
-        rewriter, loc, few,
-        [&](OpBuilder &b, Location l) {
-          scf::YieldOp::create(b, l, unitsForm(b, l));
-        },
-        [&](OpBuilder &b, Location l) {
-          scf::YieldOp::create(b, l, genericForm(b, l));
-        });
-    rewriter.replaceOp(op, branch.getResults());
+    std::optional<int64_t> rows = staticRows(op.getInput());
+    Value y = !rows ? buildIfFewRows(rewriter, loc, op.getInput(), rowsLimit,
+                                     unitsForm, genericForm)
+              : *rows <= rowsLimit ? unitsForm(rewriter, loc)
+                                   : genericForm(rewriter, loc);
+    rewriter.replaceOp(op, y);
     return success();
   }
 
@@ -1299,9 +1436,8 @@ void mlir::qrealign::populateQRealignToLinalgPatterns(
 
 void mlir::qrealign::populateQRealignQuantizedLinearPatterns(
     RewritePatternSet &patterns, int64_t packedRowsLimit) {
-  patterns.add<QuantizedLinearLowering>(patterns.getContext());
-  patterns.add<PackedWeightOnlyLinearLowering>(patterns.getContext(),
-                                               packedRowsLimit);
+  patterns.add<QuantizedLinearLowering, PackedWeightOnlyLinearLowering>(
+      patterns.getContext(), packedRowsLimit);
 }
 
 //===----------------------------------------------------------------------===//

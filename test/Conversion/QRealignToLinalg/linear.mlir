@@ -125,7 +125,7 @@ func.func @dequantize_nibbles(%p: tensor<32x32xui8>, %s: tensor<32x2xf32>, %z: t
 // CHECK: %[[SW:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<32x1xi32>)
 // CHECK: %[[SA:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<?x?x1xi32>)
 // 4. The epilogue: corrections, then both scales.
-// CHECK: %[[PART:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[ACC]], %[[SZ]]#1, %[[SW]], %[[S8]], %[[Z8]], %[[SA]] :
+// CHECK: %[[PART:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[ACC]], %[[SZ]]#1, %[[SW]], %[[Z8]], %[[SA]], %[[S8]] :
 // CHECK: arith.sitofp
 // CHECK: linalg.generic {{.*}} ins(%[[PART]], %[[SZ]]#0 : tensor<?x?x32xf32>, tensor<?x?xf32>) outs(%{{.*}} : tensor<?x?x32xf32>)
 // CHECK-NOT: qrealign.
@@ -141,17 +141,54 @@ func.func @w8a8(%x: tensor<?x?x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x1xf3
   return %y : tensor<?x?x32xf32>
 }
 
-// W4A4 per tensor, symmetric: a one-row scale is read as [G]; no weight
-// zero point, so no activation row sums.
+// W4A4 per tensor, symmetric, 3 rows (at most packed-rows-limit): one
+// contraction reads the packed bytes, t = (a - za) * (q - 8) in i32 (no
+// weight zero point to subtract), loops (m, n, g, j, b); a one-row scale is
+// read as [G] in the epilogue.
 // CHECK-LABEL: func.func @w4a4_tensor_sym
 // CHECK-DAG: arith.constant 1.500000e+01 : f32
 // CHECK-DAG: arith.constant 8 : i32
+// CHECK: %[[QA4:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<3x64xi8>)
+// CHECK: %[[B4:.*]] = tensor.bitcast %{{.*}} : tensor<32x32xui8> to tensor<32x32xi8>
+// CHECK: %[[U4:.*]] = tensor.expand_shape %[[B4]] {{\[}}[0], [1, 2]] output_shape [32, 1, 32]
+// CHECK: %[[A4:.*]] = tensor.expand_shape %[[QA4]] {{\[}}[0], [1, 2, 3]] output_shape [3, 1, 32, 2]
+// CHECK: %[[T4:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[A4]], %{{.*}}, %[[U4]] : tensor<3x1x32x2xi8>, tensor<3xi32>, tensor<32x1x32xi8>) outs(%{{.*}} : tensor<3x32x1xi32>)
+// CHECK: %[[AE:.*]] = arith.extsi %{{.*}} : i8 to i32
+// CHECK: %[[AC:.*]] = arith.subi %[[AE]], %{{.*}} : i32
+// CHECK: %[[UE:.*]] = arith.extui %{{.*}} : i8 to i32
+// CHECK: linalg.index 3
+// CHECK: arith.shrui %[[UE]]
+// CHECK: arith.andi %{{.*}}, %c15_i32
+// CHECK: %[[WL:.*]] = arith.subi %{{.*}}, %c8_i32
+// CHECK: arith.muli %[[AC]], %[[WL]]
 // CHECK: %[[ROW:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0, 1]] : tensor<1x1xf32> into tensor<1xf32>
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %[[ROW]] : tensor<3x32x1xi32>, tensor<3xi32>, tensor<32x1xi32>, tensor<1xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[T4]], %[[ROW]] : tensor<3x32x1xi32>, tensor<1xf32>)
+// CHECK-NOT: arith.subi
+// CHECK: arith.sitofp
 func.func @w4a4_tensor_sym(%x: tensor<3x64xf32>, %p: tensor<32x32xui8>, %s: tensor<1x1xf32>) -> tensor<3x32xf32> {
   %w = qrealign.dequantize %p, %s bits = 4 : (tensor<32x32xui8>, tensor<1x1xf32>) -> tensor<32x64xf32>
   %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, a_bits = 4, granularity = per_tensor, symmetric = true>} : (tensor<3x64xf32>, tensor<32x64xf32>) -> tensor<3x32xf32>
   return %y : tensor<3x32xf32>
+}
+
+// W4A8 g32 with zero points and a dynamic row count: the packed form (the
+// weight zero point subtracted in the contraction) for at most 4 rows, the
+// unpacked form with row-sum corrections otherwise.
+// CHECK-LABEL: func.func @w4a8_dynamic_rows
+// CHECK: %[[FEW:.*]] = arith.cmpi ule, %{{.*}}, %c4
+// CHECK: scf.if %[[FEW]] -> (tensor<?x32xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x2x16x2xi8>, tensor<?xi32>, tensor<32x2x16xi8>, tensor<32x2xi8>) outs(%{{.*}} : tensor<?x32x2xi32>)
+// CHECK: arith.extsi %{{.*}} : i8 to i32
+// CHECK: arith.subi
+// CHECK: } else {
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<32x32x2xi8>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x2x32xi8>, tensor<32x2x32xi8>) outs(%{{.*}} : tensor<?x32x2xi32>)
+// GENERIC-LABEL: func.func @w4a8_dynamic_rows
+// GENERIC: scf.if
+func.func @w4a8_dynamic_rows(%x: tensor<?x64xf32>, %p: tensor<32x32xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<?x32xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x32xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x64xf32>
+  %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, a_bits = 8, granularity = per_group, group_size = 32>} : (tensor<?x64xf32>, tensor<32x64xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
 }
 
 // compressed-tensors' words (qrealign-import of a pack-quantized

@@ -63,6 +63,9 @@ const Scheme kSchemes[] = {
     {"W8A8sym", 8, 8, 0, true},
     {"W4A8g128", 4, 8, 128, false},
     {"W4A4g128", 4, 4, 128, false},
+    // 3-bit levels in nibbles (offset 8, as for 4 bits).
+    {"W3A8g128", 3, 8, 128, false},
+    {"W3A16g128", 3, 16, 128, false},
     {"W4A8tensor", 4, 8, -1, false},
     {"W4A16g128", 4, 16, 128, false},
     {"W8A16", 8, 16, 0, false},
@@ -153,6 +156,23 @@ void addBlockFunction(ModuleOp module, StringRef name, Type xType,
   b.setInsertionPointToStart(entry);
   Value out =
       body(b, module.getLoc(), entry->getArgument(0), entry->getArgument(1));
+  func::ReturnOp::create(b, module.getLoc(), out);
+}
+
+/// A function (x, packed, zero points) -> result built by `body`.
+template <typename Body>
+void addZeroPointFunction(ModuleOp module, StringRef name, Type xType,
+                          Type packedType, Type zeroType, Type resultType,
+                          Body body) {
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  auto fn = func::FuncOp::create(
+      b, module.getLoc(), name,
+      b.getFunctionType({xType, packedType, zeroType}, {resultType}));
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  Value out = body(b, module.getLoc(), entry->getArgument(0),
+                   entry->getArgument(1), entry->getArgument(2));
   func::ReturnOp::create(b, module.getLoc(), out);
 }
 
@@ -253,6 +273,19 @@ TEST_P(KernelTest, MatchesScalarReference) {
           Value wl = buildUnpackLevels(b, l, p, scheme.wBits);
           return buildGroupedIntMatmul(b, l, a, wl, groups);
         });
+    // The packed form (decode): zero points subtracted in the contraction,
+    // the storage units read in it.
+    if (isNibblePacked(scheme.wBits) || scheme.words)
+      addZeroPointFunction(
+          *module, "centered", xType, pType, mlir::parseType(zeroType, &ctx),
+          RankedTensorType::get({ShapedType::kDynamic, n, groups}, i32),
+          [&](OpBuilder &b, Location l, Value x, Value p, Value z) {
+            RowQuantized r = buildRowQuantization(b, l, x, bits);
+            Value zw = asym ? buildUnpackZeroPoints(b, l, z, scheme.wBits, rows)
+                            : Value();
+            return buildPackedCenteredIntMatmul(b, l, r.levels, r.zeroPoint, p,
+                                                zw, scheme.wBits, groups);
+          });
   }
 
   auto jit = JitModule::compile(*module);
@@ -365,6 +398,32 @@ TEST_P(KernelTest, MatchesScalarReference) {
         }
     EXPECT_EQ(accDiff, 0) << "i32 accumulators differ";
     freeResult(ad);
+
+    // The packed form's accumulators: Σ (a - za)(w - zw), exact.
+    auto centeredFn = (*jit)->lookup("centered");
+    if (!centeredFn) {
+      llvm::consumeError(centeredFn.takeError());
+      continue;
+    }
+    MemRefDescriptor<int32_t, 3> td{};
+    reinterpret_cast<void (*)(decltype(td) *, X *, P *, Z *)>(*centeredFn)(
+        &td, &xd, &pd, &zd);
+    int64_t centeredDiff = 0;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t o = 0; o < n; ++o)
+        for (int64_t g = 0; g < groups; ++g) {
+          int32_t zw =
+              asym ? qw.zeroPoint[(rows == 1 ? 0 : o) * groups + g] : 0;
+          int32_t want = 0;
+          for (int64_t j = g * width; j < (g + 1) * width; ++j)
+            want += (int32_t(ref.levels[i * k + j]) - ref.zero[i]) *
+                    (int32_t(qw.q[o * k + j]) - zw);
+          centeredDiff +=
+              td.aligned[td.offset + i * td.strides[0] + o * td.strides[1] +
+                         g * td.strides[2]] != want;
+        }
+    EXPECT_EQ(centeredDiff, 0) << "packed-form i32 accumulators differ";
+    freeResult(td);
   }
 }
 

@@ -65,6 +65,18 @@ Value buildGroupedIntMatmul(OpBuilder &b, Location loc, Value a, Value w,
 
 /// sums[r, g] = Σ_j q[r, g * J + j] in i32, for `q` i8 [R, K].
 Value buildGroupRowSums(OpBuilder &b, Location loc, Value q, int64_t groups);
+
+/// The zero-point-corrected accumulators of the integer path read straight
+/// from packed storage: t[m, n, g] = Σ_j (a[m, g·J + j] − za[m]) ·
+/// (w[n, g·J + j] − zw[n, g]) in i32 (J = K / groups), w's levels taken
+/// from the storage units in the contraction (`packed`: ui8 bytes of 8 /
+/// bits levels or i32 words of 32 / bits, as buildUnpackLevels reads them;
+/// loops (m, n, g, j, b), units innermost). `a` is i8 [M, K], `za` i32 [M],
+/// `zw` (null for none) i8 [R, G] with R = 1 or N. Equal to acc − zw·Σa −
+/// za·Σw + J·za·zw of the unpacked form: the same integer.
+Value buildPackedCenteredIntMatmul(OpBuilder &b, Location loc, Value a,
+                                   Value za, Value packed, Value zw,
+                                   int64_t bits, int64_t groups);
 } // namespace linalg_lowering
 } // namespace mlir::qrealign
 
