@@ -1,6 +1,6 @@
 """The compiled backend against the libtorch engine on the CPU, side by
-side: the lab's aligned base model (examples/lab/base) in float, W8A8 and
-W4A16 g128 (packed, round to nearest), greedy generation of NEW tokens for
+side: the lab's aligned base model (examples/lab/base) in float, W8A8,
+W4A16 g128 and W4A8 g128 (packed, round to nearest), greedy generation of NEW tokens for
 each of PROMPTS chat prompts, one prompt at a time, one thread each.
 Prints, per model and backend, the median over RUNS of the prefill and
 decode seconds that qrealign-run reports, decode tokens per second, and the
@@ -10,6 +10,7 @@ reported apart. The "object" rows run the same model compiled ahead of time
 mapping the object and the parameters).
 
 usage: python3 bench/compiled_cpu.py [--runs 3] [--prompts 8] [--new 32]
+                                    [--models "float,W4A8 g128"]
 Needs build/ (scripts/setup.sh); no ../shared.
 """
 import argparse
@@ -43,15 +44,25 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--new", type=int, default=32)
+    ap.add_argument("--models", default="float,W8A8,W4A16 g128,W4A8 g128",
+                    help="comma-separated, of the default list")
     args = ap.parse_args()
+    wanted = [m.strip() for m in args.models.split(",") if m.strip()]
+    known = ["float", "W8A8", "W4A16 g128", "W4A8 g128"]
+    for m in wanted:
+        if m not in known:
+            ap.error("unknown model %r (known: %s)" % (m, ", ".join(known)))
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     work = tempfile.mkdtemp(prefix="qr-bench-")
     base = os.path.join(work, "base.mlir")
     run([os.path.join(BIN, "qrealign-import"),
          os.path.join(ROOT, "examples", "lab", "base"), "-o", base])
-    models = {"float": base}
+    models = {"float": base} if "float" in wanted else {}
     for name, opts in (("W8A8", "w-bits=8 a-bits=8"),
-                       ("W4A16 g128", "w-bits=4 group-size=128")):
+                       ("W4A16 g128", "w-bits=4 group-size=128"),
+                       ("W4A8 g128", "w-bits=4 a-bits=8 group-size=128")):
+        if name not in wanted:
+            continue
         out = os.path.join(work, name.split()[0] + ".mlir")
         run([os.path.join(BIN, "qrealign-opt"), base,
              "--qrealign-assign-quant=" + opts,

@@ -43,6 +43,15 @@ static cl::opt<int64_t> mOpt("m", cl::desc("Tokens"), cl::init(1));
 static cl::opt<std::string> schemeOpt("scheme",
                                       cl::desc("float, w8a8, w4a16 or w4a8"),
                                       cl::init("float"));
+static cl::opt<int64_t> rowsLimitOpt(
+    "packed-rows-limit",
+    cl::desc("qrealign-lower-to-cpu's option: at most this many rows read "
+             "packed weights in their contraction (0: always unpacked)"),
+    cl::init(4));
+static cl::opt<int64_t>
+    intRowsLimitOpt("packed-int-rows-limit",
+                    cl::desc("The same for the integer path (w4a8)"),
+                    cl::init(2));
 static cl::opt<int> runsOpt("runs", cl::desc("Timed calls"), cl::init(20));
 static cl::opt<bool> scalarOpt("scalar",
                                cl::desc("Lower without vectorization"));
@@ -122,7 +131,8 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
   auto start = std::chrono::steady_clock::now();
-  auto jit = JitModule::compile(*module, 3, /*vectorize=*/!scalarOpt);
+  auto jit = JitModule::compile(*module, 3, /*vectorize=*/!scalarOpt,
+                                rowsLimitOpt, intRowsLimitOpt);
   if (!jit) {
     errs() << toString(jit.takeError()) << "\n";
     return 1;

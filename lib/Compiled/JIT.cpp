@@ -53,7 +53,8 @@ void keepModelEntryPoints(ModuleOp module) {
 JitModule::~JitModule() = default;
 
 llvm::Expected<std::unique_ptr<JitModule>>
-JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize) {
+JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize,
+                   int64_t packedRowsLimit, int64_t packedIntRowsLimit) {
   initializeHostTarget();
   MLIRContext *ctx = module.getContext();
   // The dialects and external models (bufferization) of the pipeline,
@@ -79,6 +80,8 @@ JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize) {
     PassManager pm(ctx);
     mlir::qrealign::LowerToCPUOptions options;
     options.vectorize = vectorize;
+    options.packedRowsLimit = packedRowsLimit;
+    options.packedIntRowsLimit = packedIntRowsLimit;
     mlir::qrealign::buildLowerToCPUPipeline(pm, options);
     if (failed(pm.run(module)))
       return llvm::createStringError("qrealign-lower-to-cpu failed:\n" +

@@ -72,8 +72,8 @@ def ConvertQRealignToLinalgPass
          zw · Σa - za · Σw + (K / G) · za · zw` (`i32`), then `y[m, n] =
          sa[m] · Σ_g sw[n, g] · t[m, n, g] + bias[n]` in f32.
 
-      For at most `packed-rows-limit` rows (decode) a weight whose storage
-      packs several levels per unit (4-bit bytes, i32 words: W4A8, W4A4)
+      For at most `packed-int-rows-limit` rows (decode) a weight whose
+      storage packs several levels per unit (4-bit bytes, i32 words: W4A8, W4A4)
       skips steps 2 and 3 and the corrections: one contraction reads the
       units, loops `(..., n, g, j, b)` as the weight-only form's, and sums
       `t[m, n, g] = Σ (a - za[m]) · (w - zw[n, g])` directly (the same
@@ -98,7 +98,12 @@ def ConvertQRealignToLinalgPass
            /*default=*/"4",
            "Largest number of input rows (tokens) for which a weight-only "
            "linear over packed storage reads the units in its contraction "
-           "(more rows: the weight is unpacked once per call)">
+           "(more rows: the weight is unpacked once per call)">,
+    Option<"packedIntRowsLimit", "packed-int-rows-limit", "int64_t",
+           /*default=*/"2",
+           "The same for the integer path (W4A8, W4A4): its packed form "
+           "decodes each level per row in i32, so it pays off for fewer "
+           "rows">
   ];
 }
 

@@ -42,7 +42,10 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
   bind.manifest = options.manifest;
   pm.addPass(createQRealignBindParamsPass(bind));
   OpPassManager &fn = pm.nest<func::FuncOp>();
-  fn.addPass(createConvertQRealignToLinalgPass());
+  ConvertQRealignToLinalgPassOptions toLinalg;
+  toLinalg.packedRowsLimit = options.packedRowsLimit;
+  toLinalg.packedIntRowsLimit = options.packedIntRowsLimit;
+  fn.addPass(createConvertQRealignToLinalgPass(toLinalg));
   fn.addPass(createLinalgElementwiseOpFusionPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -1435,9 +1435,12 @@ void mlir::qrealign::populateQRealignToLinalgPatterns(
 }
 
 void mlir::qrealign::populateQRealignQuantizedLinearPatterns(
-    RewritePatternSet &patterns, int64_t packedRowsLimit) {
-  patterns.add<QuantizedLinearLowering, PackedWeightOnlyLinearLowering>(
-      patterns.getContext(), packedRowsLimit);
+    RewritePatternSet &patterns, int64_t packedRowsLimit,
+    int64_t packedIntRowsLimit) {
+  patterns.add<PackedWeightOnlyLinearLowering>(patterns.getContext(),
+                                               packedRowsLimit);
+  patterns.add<QuantizedLinearLowering>(patterns.getContext(),
+                                        packedIntRowsLimit);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1542,7 +1545,8 @@ void ConvertQRealignToLinalgPass::runOnOperation() {
   // The quantized linears first: they read the dequantize ops of their
   // weights, which the second step lowers.
   RewritePatternSet quantized(ctx);
-  populateQRealignQuantizedLinearPatterns(quantized, packedRowsLimit);
+  populateQRealignQuantizedLinearPatterns(quantized, packedRowsLimit,
+                                          packedIntRowsLimit);
   if (failed(applyPatternsGreedily(func, std::move(quantized))))
     return signalPassFailure();
 

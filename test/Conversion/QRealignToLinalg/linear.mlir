@@ -4,6 +4,7 @@
 // After elementwise fusion, a W4A16 linear is still one contraction.
 // With static rows above packed-rows-limit, the generic form alone.
 // RUN: qrealign-opt %s --convert-qrealign-to-linalg=packed-rows-limit=2 | FileCheck %s --check-prefix=GENERIC
+// RUN: qrealign-opt %s --convert-qrealign-to-linalg=packed-int-rows-limit=0 | FileCheck %s --check-prefix=INTUNPACKED
 // RUN: qrealign-opt %s --pass-pipeline='builtin.module(func.func(convert-qrealign-to-linalg,linalg-fuse-elementwise-ops),canonicalize,cse)' | FileCheck %s --check-prefix=FUSED
 
 // A float linear: the leading axes stay (no reshape of dynamic sizes), a
@@ -141,18 +142,18 @@ func.func @w8a8(%x: tensor<?x?x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x1xf3
   return %y : tensor<?x?x32xf32>
 }
 
-// W4A4 per tensor, symmetric, 3 rows (at most packed-rows-limit): one
+// W4A4 per tensor, symmetric, 2 rows (at most packed-int-rows-limit): one
 // contraction reads the packed bytes, t = (a - za) * (q - 8) in i32 (no
 // weight zero point to subtract), loops (m, n, g, j, b); a one-row scale is
 // read as [G] in the epilogue.
 // CHECK-LABEL: func.func @w4a4_tensor_sym
 // CHECK-DAG: arith.constant 1.500000e+01 : f32
 // CHECK-DAG: arith.constant 8 : i32
-// CHECK: %[[QA4:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<3x64xi8>)
+// CHECK: %[[QA4:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<2x64xi8>)
 // CHECK: %[[B4:.*]] = tensor.bitcast %{{.*}} : tensor<32x32xui8> to tensor<32x32xi8>
 // CHECK: %[[U4:.*]] = tensor.expand_shape %[[B4]] {{\[}}[0], [1, 2]] output_shape [32, 1, 32]
-// CHECK: %[[A4:.*]] = tensor.expand_shape %[[QA4]] {{\[}}[0], [1, 2, 3]] output_shape [3, 1, 32, 2]
-// CHECK: %[[T4:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[A4]], %{{.*}}, %[[U4]] : tensor<3x1x32x2xi8>, tensor<3xi32>, tensor<32x1x32xi8>) outs(%{{.*}} : tensor<3x32x1xi32>)
+// CHECK: %[[A4:.*]] = tensor.expand_shape %[[QA4]] {{\[}}[0], [1, 2, 3]] output_shape [2, 1, 32, 2]
+// CHECK: %[[T4:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[A4]], %{{.*}}, %[[U4]] : tensor<2x1x32x2xi8>, tensor<2xi32>, tensor<32x1x32xi8>) outs(%{{.*}} : tensor<2x32x1xi32>)
 // CHECK: %[[AE:.*]] = arith.extsi %{{.*}} : i8 to i32
 // CHECK: %[[AC:.*]] = arith.subi %[[AE]], %{{.*}} : i32
 // CHECK: %[[UE:.*]] = arith.extui %{{.*}} : i8 to i32
@@ -162,20 +163,24 @@ func.func @w8a8(%x: tensor<?x?x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x1xf3
 // CHECK: %[[WL:.*]] = arith.subi %{{.*}}, %c8_i32
 // CHECK: arith.muli %[[AC]], %[[WL]]
 // CHECK: %[[ROW:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0, 1]] : tensor<1x1xf32> into tensor<1xf32>
-// CHECK: linalg.generic {{.*}} ins(%[[T4]], %[[ROW]] : tensor<3x32x1xi32>, tensor<1xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[T4]], %[[ROW]] : tensor<2x32x1xi32>, tensor<1xf32>)
 // CHECK-NOT: arith.subi
 // CHECK: arith.sitofp
-func.func @w4a4_tensor_sym(%x: tensor<3x64xf32>, %p: tensor<32x32xui8>, %s: tensor<1x1xf32>) -> tensor<3x32xf32> {
+// With packed-int-rows-limit=0, the levels are unpacked first.
+// INTUNPACKED-LABEL: func.func @w4a4_tensor_sym
+// INTUNPACKED: linalg.generic {{.*}} outs(%{{.*}} : tensor<32x32x2xi8>)
+// INTUNPACKED: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x32x1xi32>)
+func.func @w4a4_tensor_sym(%x: tensor<2x64xf32>, %p: tensor<32x32xui8>, %s: tensor<1x1xf32>) -> tensor<2x32xf32> {
   %w = qrealign.dequantize %p, %s bits = 4 : (tensor<32x32xui8>, tensor<1x1xf32>) -> tensor<32x64xf32>
-  %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, a_bits = 4, granularity = per_tensor, symmetric = true>} : (tensor<3x64xf32>, tensor<32x64xf32>) -> tensor<3x32xf32>
-  return %y : tensor<3x32xf32>
+  %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, a_bits = 4, granularity = per_tensor, symmetric = true>} : (tensor<2x64xf32>, tensor<32x64xf32>) -> tensor<2x32xf32>
+  return %y : tensor<2x32xf32>
 }
 
 // W4A8 g32 with zero points and a dynamic row count: the packed form (the
-// weight zero point subtracted in the contraction) for at most 4 rows, the
+// weight zero point subtracted in the contraction) for at most 2 rows, the
 // unpacked form with row-sum corrections otherwise.
 // CHECK-LABEL: func.func @w4a8_dynamic_rows
-// CHECK: %[[FEW:.*]] = arith.cmpi ule, %{{.*}}, %c4
+// CHECK: %[[FEW:.*]] = arith.cmpi ule, %{{.*}}, %c2
 // CHECK: scf.if %[[FEW]] -> (tensor<?x32xf32>)
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x2x16x2xi8>, tensor<?xi32>, tensor<32x2x16xi8>, tensor<32x2xi8>) outs(%{{.*}} : tensor<?x32x2xi32>)
 // CHECK: arith.extsi %{{.*}} : i8 to i32

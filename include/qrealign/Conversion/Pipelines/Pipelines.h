@@ -35,6 +35,16 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       llvm::cl::desc("Tile and vectorize the contractions "
                      "(qrealign-cpu-vectorize); off: scalar loops"),
       llvm::cl::init(true)};
+  PassOptions::Option<int64_t> packedRowsLimit{
+      *this, "packed-rows-limit",
+      llvm::cl::desc("convert-qrealign-to-linalg's option: at most this many "
+                     "rows read packed weights in their contraction"),
+      llvm::cl::init(4)};
+  PassOptions::Option<int64_t> packedIntRowsLimit{
+      *this, "packed-int-rows-limit",
+      llvm::cl::desc("convert-qrealign-to-linalg's option: the same for the "
+                     "integer path (W4A8, W4A4)"),
+      llvm::cl::init(2)};
 };
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const LowerToCPUOptions &options = {});

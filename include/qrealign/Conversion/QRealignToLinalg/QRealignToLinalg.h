@@ -21,15 +21,16 @@ namespace mlir::qrealign {
 /// linears, see populateQRealignQuantizedLinearPatterns).
 void populateQRealignToLinalgPatterns(RewritePatternSet &patterns);
 
-/// The linears on `qrealign.dequantize`d weights: the integer path of
-/// those with quantized activations, and weight-only linears over packed
-/// storage (one contraction over the storage units for at most
+/// The linears on `qrealign.dequantize`d weights: weight-only linears over
+/// packed storage (one contraction over the storage units for at most
 /// `packedRowsLimit` rows of input, decided at run time when the rows are
-/// dynamic; the generic form for more). They read the
-/// `qrealign.dequantize` producing the weight, so they run before that op
-/// is lowered.
+/// dynamic; the generic form for more) and the integer path of those with
+/// quantized activations (its packed form for at most `packedIntRowsLimit`
+/// rows). They read the `qrealign.dequantize` producing the weight, so they
+/// run before that op is lowered.
 void populateQRealignQuantizedLinearPatterns(RewritePatternSet &patterns,
-                                             int64_t packedRowsLimit = 4);
+                                             int64_t packedRowsLimit = 4,
+                                             int64_t packedIntRowsLimit = 2);
 
 /// Bufferization of `tensor.bitcast` (to a view of the same buffer), which
 /// the lowering of packed `ui8` storage needs and MLIR 22 lacks.
