@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Runtime/CudaRuntime.h"
+#include "qrealign/Support/MemRefDescriptor.h"
 
 #include <algorithm>
 #include <chrono>
@@ -25,10 +26,7 @@
 
 namespace {
 template <typename T>
-struct Desc2 {
-  T *allocated, *aligned;
-  int64_t offset, sizes[2], strides[2];
-};
+using Desc2 = qrealign::MemRefDescriptor<T, 2>;
 
 /// A device buffer of `rows` x `cols` elements of `bytes` each, filled with
 /// random bytes (levels, scales and activations alike: timing only).
@@ -45,7 +43,7 @@ Desc2<T> randomDevice(int64_t rows, int64_t cols, std::mt19937 &rng,
   auto *ptr = static_cast<T *>(mgpuMemAlloc(bytes, nullptr, false));
   mgpuMemcpy(ptr, host.data(), bytes, nullptr);
   mgpuStreamSynchronize(nullptr);
-  return {ptr, ptr, 0, {rows, cols}, {cols, 1}};
+  return qrealign::viewOf(ptr, {rows, cols});
 }
 
 using half = uint16_t;

@@ -24,6 +24,7 @@
 #ifndef QREALIGN_W4A16_ON_CPU
 #include "qrealign/Runtime/CudaRuntime.h"
 #endif
+#include "qrealign/Support/MemRefDescriptor.h"
 
 #include <algorithm>
 #include <cmath>
@@ -38,10 +39,7 @@ namespace {
 using half = _Float16;
 
 template <typename T>
-struct Desc2 {
-  T *allocated, *aligned;
-  int64_t offset, sizes[2], strides[2];
-};
+using Desc2 = qrealign::MemRefDescriptor<T, 2>;
 
 /// Memory the kernels can read: the GPU's, or the host's for the CPU build.
 template <typename T>
@@ -73,7 +71,7 @@ std::vector<T> download(const Desc2<T> &d) {
 
 template <typename T>
 Desc2<T> desc(T *ptr, int64_t rows, int64_t cols) {
-  return {ptr, ptr, 0, {rows, cols}, {cols, 1}};
+  return qrealign::viewOf(ptr, {rows, cols});
 }
 
 /// One W4A16 problem: random f16 activations, 4-bit levels packed as the

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Runtime/CudaRuntime.h"
+#include "qrealign/Support/MemRefDescriptor.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -19,14 +20,8 @@
 
 namespace {
 template <typename T>
-struct Desc2 {
-  T *allocated, *aligned;
-  int64_t offset, sizes[2], strides[2];
-};
-template <typename T>
-Desc2<T> device(T *ptr, int64_t rows, int64_t cols) {
-  return {ptr, ptr, 0, {rows, cols}, {cols, 1}};
-}
+using Desc2 = qrealign::MemRefDescriptor<T, 2>;
+using qrealign::viewOf;
 constexpr int64_t M = 128, N = 128, K = 256;
 } // namespace
 
@@ -54,8 +49,8 @@ int main() {
   mgpuMemcpy(dw, w.data(), w.size(), nullptr);
   mgpuMemcpy(dc, c.data(), c.size() * 4, nullptr);
   mgpuStreamSynchronize(nullptr);
-  Desc2<int8_t> ad = device(da, M, K), wd = device(dw, N, K);
-  Desc2<int32_t> cd = device(dc, M, N), out{};
+  Desc2<int8_t> ad = viewOf(da, {M, K}), wd = viewOf(dw, {N, K});
+  Desc2<int32_t> cd = viewOf(dc, {M, N}), out{};
   _mlir_ciface_gemm(&out, &ad, &wd, &cd);
   mgpuMemcpy(c.data(), dc, c.size() * 4, nullptr);
   mgpuStreamSynchronize(nullptr);

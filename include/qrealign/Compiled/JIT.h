@@ -14,6 +14,8 @@
 #ifndef QREALIGN_COMPILED_JIT_H
 #define QREALIGN_COMPILED_JIT_H
 
+#include "qrealign/Support/MemRefDescriptor.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
@@ -25,29 +27,6 @@ class ExecutionEngine;
 } // namespace mlir
 
 namespace qrealign {
-/// A ranked strided memref as MLIR's C interface passes it.
-template <typename T, int Rank>
-struct MemRefDescriptor {
-  T *allocated;
-  T *aligned;
-  int64_t offset;
-  int64_t sizes[Rank];
-  int64_t strides[Rank];
-};
-
-/// A contiguous row-major view of `data` with `sizes`.
-template <typename T, int Rank>
-MemRefDescriptor<T, Rank> viewOf(T *data, const int64_t (&sizes)[Rank]) {
-  MemRefDescriptor<T, Rank> d{data, data, 0, {}, {}};
-  int64_t stride = 1;
-  for (int i = Rank - 1; i >= 0; --i) {
-    d.sizes[i] = sizes[i];
-    d.strides[i] = stride;
-    stride *= sizes[i];
-  }
-  return d;
-}
-
 /// Registers the host's target and assembly printer with LLVM, once per
 /// process (the JIT and object files both need them).
 void initializeHostTarget();
