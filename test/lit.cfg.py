@@ -66,6 +66,7 @@ config.substitutions.append(
 
 tool_dirs = [config.qrealign_tools_dir, config.llvm_tools_dir]
 tools = ["qrealign-opt", "qrealign-import", "qrealign-export", "qrealign-compile", "qrealign-run", "qrealign-tokenize",
+         "qrealign-embed-example",
          "qrealign-data", "qrealign-train", "qrealign-eval", "qrealign-probe"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 

@@ -347,6 +347,16 @@ CompiledModel::forward(llvm::ArrayRef<std::vector<int64_t>> batch) {
 llvm::Error CompiledModel::prefill(llvm::ArrayRef<int64_t> ids,
                                    std::vector<Result> &out) {
   int64_t s = ids.size();
+  if (s == 0)
+    return llvm::createStringError("an empty sequence (no token to run)");
+  // The compiled embedding gathers rows without bounds checks.
+  for (int64_t i = 0; i < s; ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
+      return llvm::createStringError(
+          llvm::formatv("token id {0} at position {1} is outside the "
+                        "vocabulary [0, {2})",
+                        ids[i], i, vocab)
+              .str());
   std::vector<int64_t> positions(s);
   for (int64_t i = 0; i < s; ++i)
     positions[i] = i;
