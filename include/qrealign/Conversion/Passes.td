@@ -242,7 +242,8 @@ def QRealignGPUW4A16MMAPass
     accumulators). No shared-memory staging yet: the operands are read from
     global memory. Errors, located at the op: a contraction of this form
     whose types, sizes (N a multiple of 8, groups a multiple of 16 levels)
-    or body differ, an accumulator that is not filled.
+    or body differ, activations strided along K, an accumulator that is not
+    filled, IR that is not bufferized.
   }];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",

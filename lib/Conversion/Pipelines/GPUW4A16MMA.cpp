@@ -165,6 +165,9 @@ static FailureOr<W4A16Contraction> matchW4A16(linalg::GenericOp op) {
   if (!x.getElementType().isF16())
     return fail(
         llvm::formatv("activations of type {0}, not f16", x.getElementType()));
+  // The lanes load pairs of activations with one vector.load.
+  if (x.getStridesAndOffset().first.back() != 1)
+    return fail("activations are not contiguous along K");
   c.levelsPerUnit = units.getElementType().isInteger(8)    ? 2
                     : units.getElementType().isInteger(32) ? 8
                                                            : 0;

@@ -173,3 +173,39 @@ func.func @no_fill(%x: tensor<16x1x16x2xf16>, %p: tensor<8x1x16xi8>, %s: tensor<
   } -> tensor<16x8xf32>
   return %r : tensor<16x8xf32>
 }
+
+// -----
+
+#x = affine_map<(m, n, g, j, b) -> (m, g, b, j)>
+#u = affine_map<(m, n, g, j, b) -> (n, g, b)>
+#s = affine_map<(m, n, g, j, b) -> (n, g)>
+#y = affine_map<(m, n, g, j, b) -> (m, n)>
+// Bufferized IR whose activations are strided along K (every other f16).
+func.func @strided_activations(%x: memref<16x1x16x2xf16, strided<[128, 128, 8, 2]>>, %p: memref<8x1x16xi8>, %s: memref<8x1xf16>, %out: memref<16x8xf32>) {
+  %c4 = arith.constant 4 : i32
+  %c8 = arith.constant 8 : i32
+  %c15 = arith.constant 15 : i32
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<16x8xf32>)
+  // expected-error @below {{qrealign-gpu-w4a16-mma: no tensor-core lowering for this W4A16 contraction: activations are not contiguous along K}}
+  linalg.generic {indexing_maps = [#x, #u, #s, #y], iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%x, %p, %s : memref<16x1x16x2xf16, strided<[128, 128, 8, 2]>>, memref<8x1x16xi8>, memref<8x1xf16>) outs(%out : memref<16x8xf32>) {
+  ^bb0(%in: f16, %u: i8, %sc: f16, %acc: f32):
+    %ue = arith.extui %u : i8 to i32
+    %j = linalg.index 3 : index
+    %ji = arith.index_cast %j : index to i32
+    %sh = arith.muli %ji, %c4 : i32
+    %nib = arith.shrui %ue, %sh : i32
+    %lv = arith.andi %nib, %c15 : i32
+    %q = arith.subi %lv, %c8 : i32
+    %se = arith.extf %sc : f16 to f32
+    %qf = arith.sitofp %q : i32 to f32
+    %ws = arith.mulf %qf, %se : f32
+    %w = arith.truncf %ws : f32 to f16
+    %xe = arith.extf %in : f16 to f32
+    %we = arith.extf %w : f16 to f32
+    %prod = arith.mulf %xe, %we : f32
+    %sum = arith.addf %acc, %prod : f32
+    linalg.yield %sum : f32
+  }
+  return
+}
