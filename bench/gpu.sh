@@ -1,7 +1,12 @@
 #!/bin/sh
 # The GPU checks of the lowering, as one script for a machine with a GPU
 # (H100/H200, CUDA driver): run from the repository root after
-# scripts/setup.sh built build/ (or with BUILD=dir).
+# scripts/setup.sh built build/ (or with BUILD=dir). The three binaries it
+# runs need only libc and libstdc++ (the kernels are compiled in, the CUDA
+# driver is dlopen'ed), so they can be built here and carried to a GPU
+# machine that has no LLVM: build/test/QRealignGpuGemmTest,
+# build/test/QRealignGpuW4A16Test, build/bin/qrealign-bench-gpu-linear
+# (~250 KB in all); step 3 also needs python3 with a CUDA PyTorch.
 #
 #  1. the W8A8 GEMM compiled by qrealign-lower-to-nvvm (cubin for sm_90)
 #     through qrealign's runtime: every i32 accumulator against a scalar
