@@ -413,6 +413,65 @@ Value linalg_lowering::buildGroupRowSums(OpBuilder &b, Location loc, Value q,
       .getResult(0);
 }
 
+/// How packed storage holds a weight's levels: bytes of two offset-8
+/// nibbles whatever the width (2..4 bits, as the quantizer packs them), or
+/// compressed-tensors' i32 words of 32 / bits levels of `bits` each.
+struct UnitLayout {
+  bool words;
+  int64_t perUnit, levelBits;
+  /// The layout of `storage` when it packs several levels per unit and
+  /// whole units make a group of `groupWidth` levels.
+  static std::optional<UnitLayout> of(RankedTensorType storage, int64_t bits,
+                                      int64_t groupWidth) {
+    Type element = storage.getElementType();
+    UnitLayout layout;
+    layout.words = element.isInteger(32);
+    if (!layout.words && !element.isUnsignedInteger(8))
+      return std::nullopt;
+    layout.perUnit = layout.words ? 32 / bits : 2;
+    layout.levelBits = layout.words ? bits : 4;
+    if (layout.perUnit < 2 || groupWidth % layout.perUnit)
+      return std::nullopt;
+    return layout;
+  }
+};
+
+/// The storage `packed` as signless units [N, groups, B] and `x` [..., K]
+/// as [..., groups, B, U]: the operands of a contraction over units.
+static std::pair<Value, Value> splitIntoUnits(OpBuilder &b, Location loc,
+                                              Value x, Value packed,
+                                              const UnitLayout &layout,
+                                              int64_t groups) {
+  RankedTensorType storage = tensorType(packed);
+  int64_t units = tensorType(x).getShape().back() / groups / layout.perUnit;
+  if (!layout.words)
+    packed = tensor::BitcastOp::create(
+        b, loc, RankedTensorType::get(storage.getShape(), b.getI8Type()),
+        packed);
+  Value unitsView = splitLastAxis(b, loc, packed, {groups, units});
+  return {splitLastAxis(b, loc, x, {groups, units, layout.perUnit}), unitsView};
+}
+
+/// In a contraction body: the signed level of storage unit `unit` (an i8
+/// or i32 block argument) at the position loop `jDim` gives, as i32.
+static Value buildUnitLevel(OpBuilder &b, Location loc, Value unit,
+                            unsigned jDim, const UnitLayout &layout) {
+  Type i32 = b.getI32Type();
+  auto c = [&](int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  };
+  if (!layout.words)
+    unit = arith::ExtUIOp::create(b, loc, i32, unit);
+  Value j = arith::IndexCastOp::create(b, loc, i32,
+                                       linalg::IndexOp::create(b, loc, jDim));
+  Value shift = arith::MulIOp::create(b, loc, j, c(layout.levelBits));
+  return arith::SubIOp::create(
+      b, loc,
+      arith::AndIOp::create(b, loc, arith::ShRUIOp::create(b, loc, unit, shift),
+                            c((int64_t(1) << layout.levelBits) - 1)),
+      c(int64_t(1) << (layout.levelBits - 1)));
+}
+
 Value linalg_lowering::buildPackedCenteredIntMatmul(OpBuilder &b, Location loc,
                                                     Value a, Value za,
                                                     Value packed, Value zw,
@@ -420,25 +479,16 @@ Value linalg_lowering::buildPackedCenteredIntMatmul(OpBuilder &b, Location loc,
                                                     int64_t groups) {
   MLIRContext *ctx = b.getContext();
   Type i32 = b.getI32Type();
-  RankedTensorType storage = tensorType(packed);
-  bool words = storage.getElementType().isInteger(32);
-  // Bytes hold two nibbles whatever the width (offset 8, as the quantizer
-  // packs 2..4 bits); words hold 32 / bits levels of `bits` each.
-  int64_t levelBits = words ? bits : 4;
-  int64_t perUnit = words ? 32 / bits : 2;
   int64_t k = tensorType(a).getShape().back();
-  int64_t units = k / groups / perUnit;
+  std::optional<UnitLayout> layout =
+      UnitLayout::of(tensorType(packed), bits, k / groups);
+  assert(layout && "storage without several levels per unit");
   unsigned lead = tensorType(a).getRank() - 1;
   unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2, bDim = lead + 3,
            loops = lead + 4;
-  // Storage as signless units [N, groups, B]; a as [..., groups, B, U].
-  if (!words)
-    packed = tensor::BitcastOp::create(
-        b, loc, RankedTensorType::get(storage.getShape(), b.getI8Type()),
-        packed);
-  packed = splitLastAxis(b, loc, packed, {groups, units});
-  Value aSplit = splitLastAxis(b, loc, a, {groups, units, perUnit});
-  SmallVector<Value> ins = {aSplit, za, packed};
+  int64_t n = tensorType(packed).getDimSize(0);
+  auto [aUnits, units] = splitIntoUnits(b, loc, a, packed, *layout, groups);
+  SmallVector<Value> ins = {aUnits, za, units};
   SmallVector<AffineMap> maps = {
       pick(ctx, loops, withLead(lead, {gDim, bDim, jDim})),
       pick(ctx, loops, range(0, lead)), pick(ctx, loops, {nDim, gDim, bDim})};
@@ -449,34 +499,17 @@ Value linalg_lowering::buildPackedCenteredIntMatmul(OpBuilder &b, Location loc,
   }
   maps.push_back(pick(ctx, loops, withLead(lead, {nDim, gDim})));
   SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, a);
-  sizes.push_back(b.getIndexAttr(storage.getDimSize(0)));
+  sizes.push_back(b.getIndexAttr(n));
   sizes.push_back(b.getIndexAttr(groups));
   Value init = filledTensor(b, loc, sizes, b.getI32IntegerAttr(0));
   return linalg::GenericOp::create(
              b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
              iterators(lead + 2, 2),
              [&](OpBuilder &nb, Location nl, ValueRange args) {
-               auto c = [&](int64_t v) {
-                 return arith::ConstantOp::create(nb, nl,
-                                                  nb.getI32IntegerAttr(v));
-               };
                Value x = arith::SubIOp::create(
                    nb, nl, arith::ExtSIOp::create(nb, nl, i32, args[0]),
                    args[1]);
-               Value unit = words ? args[2]
-                                  : arith::ExtUIOp::create(nb, nl, i32, args[2])
-                                        .getResult();
-               Value j = arith::IndexCastOp::create(
-                   nb, nl, i32, linalg::IndexOp::create(nb, nl, jDim));
-               Value w = arith::SubIOp::create(
-                   nb, nl,
-                   arith::AndIOp::create(
-                       nb, nl,
-                       arith::ShRUIOp::create(
-                           nb, nl, unit,
-                           arith::MulIOp::create(nb, nl, j, c(levelBits))),
-                       c((int64_t(1) << levelBits) - 1)),
-                   c(int64_t(1) << (levelBits - 1)));
+               Value w = buildUnitLevel(nb, nl, args[2], jDim, *layout);
                if (zw)
                  w = arith::SubIOp::create(
                      nb, nl, w, arith::ExtSIOp::create(nb, nl, i32, args[3]));
@@ -598,10 +631,8 @@ static Value buildIfFewRows(OpBuilder &b, Location loc, Value x, int64_t limit,
 /// for few rows: levels packed two per byte or several per i32 word, whole
 /// units per group.
 static bool hasPackedUnits(DequantizeOp deq, int64_t groupWidth) {
-  Type element = tensorType(deq.getPacked()).getElementType();
-  if (element.isInteger(32))
-    return 32 / deq.getBits() >= 2 && groupWidth % (32 / deq.getBits()) == 0;
-  return element.isUnsignedInteger(8) && groupWidth % 2 == 0;
+  return UnitLayout::of(tensorType(deq.getPacked()), deq.getBits(), groupWidth)
+      .has_value();
 }
 
 /// The integer path: see Passes.td.
@@ -818,22 +849,13 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
     auto deq = op.getWeight().getDefiningOp<DequantizeOp>();
     if (!deq || (scheme && scheme.quantizesActivations()))
       return failure();
-    RankedTensorType storage = tensorType(deq.getPacked());
     int64_t bits = deq.getBits();
-    bool words = storage.getElementType().isInteger(32);
-    // Bytes (2..4 bits) hold two nibbles (offset 8); words 32 / bits levels.
-    if (!words && !storage.getElementType().isUnsignedInteger(8))
-      return failure();
-    int64_t levelBits = words ? bits : 4;
-    int64_t perUnit = words ? 32 / bits : 2;
-    if (perUnit < 2)
-      return failure();
     int64_t k = op.getInFeatures(), n = op.getOutFeatures();
     int64_t groups = tensorType(deq.getScale()).getDimSize(1);
-    int64_t groupWidth = k / groups;
-    if (groupWidth % perUnit)
+    std::optional<UnitLayout> layout =
+        UnitLayout::of(tensorType(deq.getPacked()), bits, k / groups);
+    if (!layout)
       return failure();
-    int64_t units = groupWidth / perUnit;
 
     Location loc = op.getLoc();
     MLIRContext *ctx = op.getContext();
@@ -847,16 +869,8 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
 
     // Few rows: one contraction over the units.
     auto unitsForm = [&](OpBuilder &rewriter, Location loc) -> Value {
-      // Storage as signless units [N, groups, B]; x as [..., groups, B, U].
-      Value packed = deq.getPacked();
-      if (!words)
-        packed = tensor::BitcastOp::create(
-            rewriter, loc,
-            RankedTensorType::get(storage.getShape(), rewriter.getI8Type()),
-            packed);
-      packed = splitLastAxis(rewriter, loc, packed, {groups, units});
-      Value x =
-          splitLastAxis(rewriter, loc, op.getInput(), {groups, units, perUnit});
+      auto [x, packed] = splitIntoUnits(rewriter, loc, op.getInput(),
+                                        deq.getPacked(), *layout, groups);
       SmallVector<Value> ins = {x, packed};
       SmallVector<AffineMap> maps = {
           pick(ctx, loops, withLead(lead, {gDim, bDim, jDim})),
@@ -884,23 +898,7 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
               rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init},
               maps, iterators(lead + 1, 3),
               [&](OpBuilder &nb, Location nl, ValueRange args) {
-                auto c = [&](int64_t v) {
-                  return arith::ConstantOp::create(nb, nl,
-                                                   nb.getI32IntegerAttr(v));
-                };
-                Value unit = words
-                                 ? args[1]
-                                 : arith::ExtUIOp::create(nb, nl, i32, args[1])
-                                       .getResult();
-                Value j = arith::IndexCastOp::create(
-                    nb, nl, i32, linalg::IndexOp::create(nb, nl, jDim));
-                Value shift = arith::MulIOp::create(nb, nl, j, c(levelBits));
-                Value level = arith::SubIOp::create(
-                    nb, nl,
-                    arith::AndIOp::create(
-                        nb, nl, arith::ShRUIOp::create(nb, nl, unit, shift),
-                        c((int64_t(1) << levelBits) - 1)),
-                    c(int64_t(1) << (levelBits - 1)));
+                Value level = buildUnitLevel(nb, nl, args[1], jDim, *layout);
                 if (zero)
                   level = arith::SubIOp::create(
                       nb, nl, level,
