@@ -29,15 +29,17 @@ int main(int argc, char **argv) {
   const char **scopes = calloc((size_t)argc, sizeof(char *));
   int64_t *ids = calloc((size_t)argc, sizeof(int64_t));
   size_t numScopes = 0, numIds = 0;
-  int newTokens = 8, logits = 0;
-  for (int i = 1; i < argc; ++i) {
+  int newTokens = 8, logits = 0, status = 0;
+  qr_compiled_model *model = NULL;
+  char err[4096];
+  for (int i = 1; i < argc && status == 0; ++i) {
     char *end = NULL;
     if (!strcmp(argv[i], "--params") && i + 1 < argc) {
       scopes[numScopes++] = argv[++i];
     } else if (!strcmp(argv[i], "--new") && i + 1 < argc) {
       long v = strtol(argv[++i], &end, 10);
       if (*end || v < 0 || v > 1000000)
-        return usage();
+        status = usage();
       newTokens = (int)v;
     } else if (!strcmp(argv[i], "--logits")) {
       logits = 1;
@@ -46,20 +48,20 @@ int main(int argc, char **argv) {
     } else {
       long long v = strtoll(argv[i], &end, 10);
       if (*end || end == argv[i])
-        return usage();
+        status = usage();
       ids[numIds++] = (int64_t)v;
     }
   }
-  if (!object || !numIds)
-    return usage();
+  if (status == 0 && (!object || !numIds))
+    status = usage();
+  if (status)
+    goto done;
 
-  char err[4096];
-  qr_compiled_model *model = NULL;
   if (qr_compiled_load(object, scopes, numScopes, &model, err, sizeof err)) {
     fprintf(stderr, "qrealign-embed-example: %s\n", err);
-    return 1;
+    status = 1;
+    goto done;
   }
-  int status = 0;
   if (logits) {
     int64_t vocab = qr_compiled_vocab_size(model);
     float *row = malloc((size_t)vocab * sizeof(float));
@@ -86,6 +88,7 @@ int main(int argc, char **argv) {
     }
     free(out);
   }
+done:
   qr_compiled_free(model);
   free(scopes);
   free(ids);
