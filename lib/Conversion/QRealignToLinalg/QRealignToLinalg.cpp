@@ -593,24 +593,19 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
   }
 };
 
-/// The rows (tokens) of `x` [..., K]: the product of its leading sizes, or
-/// std::nullopt when one is dynamic.
-static std::optional<int64_t> staticRows(Value x) {
-  std::optional<int64_t> rows = 1;
-  for (int64_t d : tensorType(x).getShape().drop_back())
-    rows = ShapedType::isDynamic(d) || !rows
-               ? std::nullopt
-               : std::optional<int64_t>(*rows * d);
-  return rows;
-}
-
-/// `few` when `x` [..., K] has at most `limit` rows at run time, else
-/// `many`: an scf.if on the product of its leading sizes.
-static Value buildIfFewRows(OpBuilder &b, Location loc, Value x, int64_t limit,
-                            function_ref<Value(OpBuilder &, Location)> few,
-                            function_ref<Value(OpBuilder &, Location)> many) {
+/// `few` when `x` [..., K] has at most `limit` rows (tokens: the product of
+/// its leading sizes), else `many`: decided here when every leading size is
+/// static, otherwise by an scf.if at run time.
+static Value buildForRows(OpBuilder &b, Location loc, Value x, int64_t limit,
+                          function_ref<Value(OpBuilder &, Location)> few,
+                          function_ref<Value(OpBuilder &, Location)> many) {
+  ArrayRef<int64_t> lead = tensorType(x).getShape().drop_back();
+  if (!ShapedType::isDynamicShape(lead)) {
+    int64_t rows = ShapedType::getNumElements(lead);
+    return rows <= limit ? few(b, loc) : many(b, loc);
+  }
   Value rows = arith::ConstantIndexOp::create(b, loc, 1);
-  for (int64_t i = 0, e = tensorType(x).getRank() - 1; i < e; ++i)
+  for (int64_t i = 0, e = lead.size(); i < e; ++i)
     rows = arith::MulIOp::create(b, loc, rows,
                                  tensor::DimOp::create(b, loc, x, i));
   Value isFew =
@@ -625,14 +620,6 @@ static Value buildIfFewRows(OpBuilder &b, Location loc, Value x, int64_t limit,
                scf::YieldOp::create(nb, l, many(nb, l));
              })
       .getResult(0);
-}
-
-/// Whether the integer path reads `deq`'s storage units in its contraction
-/// for few rows: levels packed two per byte or several per i32 word, whole
-/// units per group.
-static bool hasPackedUnits(DequantizeOp deq, int64_t groupWidth) {
-  return UnitLayout::of(tensorType(deq.getPacked()), deq.getBits(), groupWidth)
-      .has_value();
 }
 
 /// The integer path: see Passes.td.
@@ -735,16 +722,11 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
                 .getResult();
           });
     };
-    Value partial;
-    std::optional<int64_t> rows = staticRows(x);
-    if (!hasPackedUnits(deq, groupWidth))
-      partial = unpackedForm(rewriter, loc);
-    else if (rows)
-      partial = *rows <= rowsLimit ? unitsForm(rewriter, loc)
-                                   : unpackedForm(rewriter, loc);
-    else
-      partial =
-          buildIfFewRows(rewriter, loc, x, rowsLimit, unitsForm, unpackedForm);
+    // The packed form needs levels packed several per unit (not i8).
+    Value partial =
+        UnitLayout::of(tensorType(deq.getPacked()), deq.getBits(), groupWidth)
+            ? buildForRows(rewriter, loc, x, rowsLimit, unitsForm, unpackedForm)
+            : unpackedForm(rewriter, loc);
 
     // y[..., n] = partial[..., n] · sa[...] (+ bias[n]), in the result type.
     Type element = type.getElementType();
@@ -922,12 +904,8 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
                                  deq.getZeroPoint(), bits, deq.getType());
       return buildFloatLinear(b, loc, op.getInput(), w, op.getBias(), type);
     };
-    std::optional<int64_t> rows = staticRows(op.getInput());
-    Value y = !rows ? buildIfFewRows(rewriter, loc, op.getInput(), rowsLimit,
-                                     unitsForm, genericForm)
-              : *rows <= rowsLimit ? unitsForm(rewriter, loc)
-                                   : genericForm(rewriter, loc);
-    rewriter.replaceOp(op, y);
+    rewriter.replaceOp(op, buildForRows(rewriter, loc, op.getInput(), rowsLimit,
+                                        unitsForm, genericForm));
     return success();
   }
 
