@@ -40,6 +40,7 @@ using half = _Float16;
 
 template <typename T>
 using Desc2 = qrealign::MemRefDescriptor<T, 2>;
+using qrealign::viewOf;
 
 /// Memory the kernels can read: the GPU's, or the host's for the CPU build.
 template <typename T>
@@ -67,11 +68,6 @@ std::vector<T> download(const Desc2<T> &d) {
   mgpuStreamSynchronize(nullptr);
 #endif
   return host;
-}
-
-template <typename T>
-Desc2<T> desc(T *ptr, int64_t rows, int64_t cols) {
-  return qrealign::viewOf(ptr, {rows, cols});
 }
 
 /// One W4A16 problem: random f16 activations, 4-bit levels packed as the
@@ -175,11 +171,11 @@ int main() {
   {
     // Decode: one row, N = 200 (a block with one warp at work).
     Problem pr(1, 200, 512, 128, /*words=*/false, /*zeroPoints=*/true, 1);
-    auto x = desc(upload(pr.x), 1, 512);
-    auto p = desc(upload(pr.bytes), 200, 256);
-    auto s = desc(upload(pr.scale), 200, 4);
-    auto z = desc(upload(pr.zero), 200, 4);
-    auto out = desc(upload(std::vector<float>(200, 7.0f)), 1, 200);
+    auto x = viewOf(upload(pr.x), {1, 512});
+    auto p = viewOf(upload(pr.bytes), {200, 256});
+    auto s = viewOf(upload(pr.scale), {200, 4});
+    auto z = viewOf(upload(pr.zero), {200, 4});
+    auto out = viewOf(upload(std::vector<float>(200, 7.0f)), {1, 200});
     Desc2<float> result{};
     _mlir_ciface_w4a16_gemv(&result, &x, &p, &s, &z, &out);
     wrong += pr.check("w4a16_gemv", download(result), 0);
@@ -187,10 +183,10 @@ int main() {
   {
     // compressed-tensors' words, symmetric; M = 20: a masked row tile.
     Problem pr(20, 64, 256, 32, /*words=*/true, /*zeroPoints=*/false, 2);
-    auto x = desc(upload(pr.x), 20, 256);
-    auto p = desc(upload(pr.packedWords), 64, 32);
-    auto s = desc(upload(pr.scale), 64, 8);
-    auto out = desc(upload(std::vector<float>(20 * 64, 7.0f)), 20, 64);
+    auto x = viewOf(upload(pr.x), {20, 256});
+    auto p = viewOf(upload(pr.packedWords), {64, 32});
+    auto s = viewOf(upload(pr.scale), {64, 8});
+    auto out = viewOf(upload(std::vector<float>(20 * 64, 7.0f)), {20, 64});
     Desc2<float> result{};
     _mlir_ciface_w4a16_words(&result, &x, &p, &s, &out);
     wrong += pr.check("w4a16_words", download(result), 0);
@@ -200,11 +196,11 @@ int main() {
     // The f16 model's body: f32 accumulators, one rounding to f16. (On the
     // CPU this body accumulates in f16, as written: not this bound.)
     Problem pr(16, 128, 256, 128, /*words=*/false, /*zeroPoints=*/true, 3);
-    auto x = desc(upload(pr.x), 16, 256);
-    auto p = desc(upload(pr.bytes), 128, 128);
-    auto s = desc(upload(pr.scale), 128, 2);
-    auto z = desc(upload(pr.zero), 128, 2);
-    auto out = desc(upload(std::vector<half>(16 * 128, half(7))), 16, 128);
+    auto x = viewOf(upload(pr.x), {16, 256});
+    auto p = viewOf(upload(pr.bytes), {128, 128});
+    auto s = viewOf(upload(pr.scale), {128, 2});
+    auto z = viewOf(upload(pr.zero), {128, 2});
+    auto out = viewOf(upload(std::vector<half>(16 * 128, half(7))), {16, 128});
     Desc2<half> result{};
     _mlir_ciface_w4a16_f16(&result, &x, &p, &s, &z, &out);
     wrong += pr.check("w4a16_f16", download(result), std::ldexp(1.0, -11));
