@@ -61,6 +61,9 @@ struct Driver {
   CUresult (*cuStreamDestroy)(CUstream);
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemFree)(CUdeviceptr);
+  // Stream-ordered allocation (CUDA 11.2 on): optional, null when absent.
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream) = nullptr;
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream) = nullptr;
   CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
   CUresult (*cuEventCreate)(CUevent *, unsigned);
@@ -110,6 +113,8 @@ Driver &driver() {
         bind(lib, d.cuEventRecord, "cuEventRecord") &&
         bind(lib, d.cuEventElapsedTime, "cuEventElapsedTime") &&
         bind(lib, d.cuEventDestroy, "cuEventDestroy", "cuEventDestroy_v2");
+    bind(lib, d.cuMemAllocAsync, "cuMemAllocAsync");
+    bind(lib, d.cuMemFreeAsync, "cuMemFreeAsync");
     if (!ok) {
       d.status = "libcuda.so.1 lacks a driver API entry point";
       return;
@@ -257,19 +262,37 @@ void mgpuStreamSynchronize(void *stream) {
     collectProfile(d);
 }
 
-void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/, bool /*hostShared*/) {
+// gpu-to-llvm passes the stream of the launches around an allocation (the
+// host code that qrealign-gpu-loops and gpu-async-region leave): there the
+// allocation and the free are ordered on that stream, so a buffer is freed
+// after the kernels that use it, without a synchronization. Without a
+// stream (a test's own buffers), plain cuMemAlloc and cuMemFree.
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool /*hostShared*/) {
   Driver &d = driver();
   if (!d.ready)
     return nullptr;
   CUdeviceptr ptr = 0;
-  check(d.cuMemAlloc(&ptr, bytes ? bytes : 1), "cuMemAlloc");
+  if (stream && d.cuMemAllocAsync)
+    check(d.cuMemAllocAsync(&ptr, bytes ? bytes : 1, stream),
+          "cuMemAllocAsync");
+  else
+    check(d.cuMemAlloc(&ptr, bytes ? bytes : 1), "cuMemAlloc");
   return reinterpret_cast<void *>(ptr);
 }
 
-void mgpuMemFree(void *ptr, void * /*stream*/) {
+void mgpuMemFree(void *ptr, void *stream) {
   Driver &d = driver();
-  if (d.ready && ptr)
-    check(d.cuMemFree(reinterpret_cast<CUdeviceptr>(ptr)), "cuMemFree");
+  if (!d.ready || !ptr)
+    return;
+  if (stream && d.cuMemFreeAsync) {
+    check(d.cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(ptr), stream),
+          "cuMemFreeAsync");
+    return;
+  }
+  // The kernels queued on the stream may still use the buffer.
+  if (stream)
+    check(d.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  check(d.cuMemFree(reinterpret_cast<CUdeviceptr>(ptr)), "cuMemFree");
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
