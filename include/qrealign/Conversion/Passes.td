@@ -204,9 +204,19 @@ def QRealignGPUIntMatmulSchedulePass
 
     The operands are read from global memory (no shared-memory staging,
     `ldmatrix` or `cp.async` yet): a correctness kernel. The W4A16 packed
-    contractions are left to `qrealign-gpu-w4a16-mma`. Errors, located at
-    the op: any other linalg op, sizes that do not divide.
+    contractions are left to `qrealign-gpu-w4a16-mma`, every other op to
+    `qrealign-gpu-loops`.
+
+    The contraction `convert-qrealign-to-linalg` emits for a W8A8 linear
+    has loops `(rows.., n, g, k)`; its unit loops (one leading row axis of
+    extent 1, one group per channel) are dropped first, in the integer
+    contractions only, which makes it the plain `(m, n, k)` form. An
+    integer contraction the schedule cannot take (dynamic or unaligned
+    sizes, several groups, another body) gets a remark saying why and is
+    left to `qrealign-gpu-loops`.
   }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def QRealignGPUW4A16MMAPass
@@ -252,6 +262,45 @@ def QRealignGPUW4A16MMAPass
                            "::mlir::nvgpu::NVGPUDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+def QRealignGPULoopsPass : Pass<"qrealign-gpu-loops", "::mlir::ModuleOp"> {
+  let summary = "Map the linalg ops no GPU schedule took to GPU threads, and "
+                "host buffers to the device";
+  let description = [{
+    The last mapping step of `qrealign-lower-to-nvvm`, on bufferized IR,
+    after the tensor-core schedules. Every linalg op still outside a
+    `gpu.launch` (the W8A8 activation quantization, row sums and epilogue,
+    norms, rotary embedding, attention, contractions no tensor-core
+    schedule matched, copies) becomes its own kernel:
+
+    - the op to `scf.parallel` loops over its parallel dimensions (its
+      reductions sequential inside, one thread per output element);
+    - the innermost dimension of extent other than 1 tiled across a
+      block's threads (`max-threads`, fewer for a smaller static extent:
+      the power of two from 32 up), the tile loop across blocks (that
+      dimension on x, the others outermost first on y and z, the rest in
+      sequence inside a thread);
+    - upstream's parallel-loop-to-GPU conversion, which sizes the launch
+      from the loop bounds (dynamic sizes included) and guards the last
+      block.
+
+    Host `memref.copy` ops become copy kernels, `memref.alloc` and
+    `memref.dealloc` become `gpu.alloc` and `gpu.dealloc`: the host code
+    left allocates, computes sizes and launches. A correctness path: a
+    reduction runs in one thread per output. Errors, located at the op: IR
+    that is not bufferized, a linalg op without a parallel dimension, a
+    host access to a buffer (which now lives on the device).
+  }];
+  let options = [
+    Option<"maxThreads", "max-threads", "int64_t", /*default=*/"256",
+           "Threads per block along the mapped dimension">,
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 def QRealignCPUVectorizePass

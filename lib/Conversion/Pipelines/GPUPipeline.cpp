@@ -18,6 +18,8 @@
 #include "mlir/Conversion/VectorToGPU/VectorToGPU.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -123,9 +125,10 @@ struct GPUIntMatmulSchedulePass
 
 /// Why `op` is not the integer contraction the schedule handles, or "".
 static std::string whyNotIntMatmul(linalg::GenericOp op) {
-  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() != 3 || op.getNumReductionLoops() != 1)
-    return "not a contraction of two operands over one reduction";
+  if (op.getNumLoops() != 3)
+    return llvm::formatv("{0} loops, not (m, n, k): groups or a batch",
+                         op.getNumLoops())
+        .str();
   MLIRContext *ctx = op.getContext();
   auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
   SmallVector<AffineMap> want = {AffineMap::get(3, 0, {d(0), d(2)}, ctx),
@@ -161,29 +164,59 @@ static std::string whyNotIntMatmul(linalg::GenericOp op) {
   return "";
 }
 
+/// Whether `op` contracts two i8 tensors into an i32 one over one
+/// reduction: the integer contraction of a W8A8 linear, in whatever form.
+static bool isIntContraction(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 1 || !op.hasPureTensorSemantics())
+    return false;
+  auto elementOf = [](Value v) { return getElementTypeOrSelf(v.getType()); };
+  return elementOf(op.getDpsInputs()[0]).isInteger(8) &&
+         elementOf(op.getDpsInputs()[1]).isInteger(8) &&
+         elementOf(op.getDpsInits()[0]).isInteger(32);
+}
+
 void GPUIntMatmulSchedulePass::runOnOperation() {
   ModuleOp module = getOperation();
-  bool ok = true;
+  MLIRContext *ctx = &getContext();
+  // convert-qrealign-to-linalg contracts [.., rows, groups, width] operands;
+  // per channel (one group) and with one leading row axis of extent 1 that
+  // is the plain a[m, k] · w[n, k] once the unit loops are dropped. Only
+  // the integer contractions are touched (the W4A16 pass matches its own
+  // form, unit loops included).
+  {
+    RewritePatternSet patterns(ctx);
+    linalg::ControlDropUnitDims control;
+    control.controlFn = [](Operation *op) -> SmallVector<unsigned> {
+      auto generic = dyn_cast<linalg::GenericOp>(op);
+      if (!generic || !isIntContraction(generic))
+        return {};
+      return llvm::to_vector(llvm::seq<unsigned>(0, generic.getNumLoops()));
+    };
+    linalg::populateFoldUnitExtentDimsPatterns(patterns, control);
+    linalg::FillOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    if (failed(applyPatternsGreedily(module, std::move(patterns))))
+      return signalPassFailure();
+  }
+  // The integer contractions the schedule takes; another one is left to
+  // qrealign-gpu-loops (one thread per output), with a remark saying why.
   SmallVector<linalg::GenericOp> matmuls;
-  module.walk([&](linalg::LinalgOp op) {
-    auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
-    if (isa<linalg::FillOp>(op.getOperation()) ||
-        (generic && mlir::qrealign::isPackedWeightOnlyContraction(generic)))
+  module.walk([&](linalg::GenericOp op) {
+    if (!isIntContraction(op))
       return;
-    std::string why = generic ? whyNotIntMatmul(generic)
-                              : std::string("not a linalg.generic");
+    std::string why = whyNotIntMatmul(op);
     if (!why.empty()) {
-      op->emitError() << "qrealign-gpu-int-matmul-schedule: no GPU schedule "
-                         "for this op yet (the W8A8 i8 x i8 -> i32 and the "
-                         "W4A16 packed contractions only): "
-                      << why;
-      ok = false;
+      op->emitRemark() << "qrealign-gpu-int-matmul-schedule: not on tensor "
+                          "cores ("
+                       << why
+                       << "); qrealign-gpu-loops maps it, one thread "
+                          "per output";
       return;
     }
-    matmuls.push_back(generic);
+    matmuls.push_back(op);
   });
-  if (!ok)
-    return signalPassFailure();
   if (matmuls.empty())
     return;
   for (linalg::GenericOp op : matmuls) {
@@ -215,12 +248,14 @@ void GPUIntMatmulSchedulePass::runOnOperation() {
 void mlir::qrealign::buildLowerToNVVMPipeline(
     OpPassManager &pm, const LowerToNVVMOptions &options) {
   std::string text = llvm::formatv(
+      "func.func(convert-qrealign-to-linalg),eliminate-empty-tensors,"
       "qrealign-gpu-int-matmul-schedule,"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
-      "qrealign-gpu-w4a16-mma,canonicalize,cse,"
+      "qrealign-gpu-w4a16-mma,qrealign-gpu-loops,canonicalize,cse,"
       "gpu-launch-sink-index-computations,convert-nvgpu-to-nvvm,"
-      "gpu-kernel-outlining,convert-vector-to-scf,convert-scf-to-cf,"
+      "gpu-kernel-outlining,func.func(gpu-async-region),convert-vector-to-scf,"
+      "convert-scf-to-cf,"
       "convert-nvvm-to-llvm,expand-strided-metadata,"
       "nvvm-attach-target{{chip={0} features=+ptx80 O=3},lower-affine,"
       "convert-arith-to-llvm,convert-index-to-llvm,canonicalize,cse,"

@@ -93,8 +93,9 @@ void mlir::qrealign::registerQRealignPipelines() {
       });
   PassPipelineRegistration<LowerToNVVMOptions>(
       "qrealign-lower-to-nvvm",
-      "Lower the W8A8 GEMMs and W4A16 linears of a linalg-level module to "
-      "PTX or a cubin (nvgpu.mma.sync)",
+      "Lower a qrealign- or linalg-level module to host code and PTX or a "
+      "cubin: W8A8 GEMMs and W4A16 linears on tensor cores (nvgpu.mma.sync), "
+      "every other op one thread per output",
       [](OpPassManager &pm, const LowerToNVVMOptions &options) {
         buildLowerToNVVMPipeline(pm, options);
       });

@@ -9,9 +9,9 @@
 // RUN: cat %t/sm90.0.ptx %t/sm90.1.ptx %t/sm90.2.ptx > %t/all.ptx
 // RUN: FileCheck %s --input-file %t/all.ptx
 
-// HOST-DAG: gpu.launch_func @gemm_kernel::@gemm_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in
-// HOST-DAG: gpu.launch_func @gemm_wide_kernel::@gemm_wide_kernel
-// HOST-DAG: gpu.launch_func @w4a16_f16_kernel::@w4a16_f16_kernel
+// HOST-DAG: gpu.launch_func <%{{.*}} : !llvm.ptr> @gemm_kernel::@gemm_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in
+// HOST-DAG: gpu.launch_func <%{{.*}} : !llvm.ptr> @gemm_wide_kernel::@gemm_wide_kernel
+// HOST-DAG: gpu.launch_func <%{{.*}} : !llvm.ptr> @w4a16_f16_kernel::@w4a16_f16_kernel
 
 // 128 x 128 x 256: 8 MMAs of K = 32 per warp (unrolled).
 // CHECK-LABEL: .entry gemm_kernel(

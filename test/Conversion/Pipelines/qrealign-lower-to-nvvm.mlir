@@ -17,8 +17,14 @@
 // RUN: qrealign-opt %s --qrealign-gpu-int-matmul-schedule --canonicalize --cse | FileCheck %s --check-prefix=SCHED
 
 // The host side launches the kernel, embedded as PTX for the chip asked.
+// The launch on the stream of the function (gpu-async-region), one
+// synchronization at its end.
 // HOST: llvm.func @gemm(
-// HOST: gpu.launch_func @gemm_kernel::@gemm_kernel blocks in
+// HOST: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
+// HOST: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @gemm_kernel::@gemm_kernel blocks in
+// HOST: llvm.call @mgpuStreamSynchronize(%[[STREAM]])
+// HOST-NEXT: llvm.call @mgpuStreamDestroy(%[[STREAM]])
+// HOST-NEXT: llvm.return
 // HOST80: gpu.binary @gemm_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">
 // HOST90: gpu.binary @gemm_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 

@@ -1,0 +1,343 @@
+//===- GPULoops.cpp - The ops no GPU schedule took, as GPU threads --------===//
+//
+// Part of the qrealign project.
+//
+// The last mapping step of qrealign-lower-to-nvvm, on bufferized IR: every
+// linalg op left outside a gpu.launch (quantization of the activations, row
+// sums, epilogues, norms, copies: whatever no tensor-core schedule took)
+// becomes parallel loops, tiled so that the innermost non-unit dimension
+// runs across the threads of a block and the rest across blocks, and then
+// one gpu.launch (upstream's parallel-loop-to-GPU conversion). Host buffers
+// become device buffers, so the host code left is allocation, index
+// arithmetic and launches; a host read or write of a buffer is an error.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qrealign/Conversion/Passes.h"
+
+#include "mlir/Conversion/SCFToGPU/SCFToGPU.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+#include "mlir/Transforms/DialectConversion.h"
+#include <functional>
+
+namespace mlir::qrealign {
+#define GEN_PASS_DEF_QREALIGNGPULOOPSPASS
+#include "qrealign/Conversion/Passes.h.inc"
+} // namespace mlir::qrealign
+
+using namespace mlir;
+
+namespace {
+struct GPULoopsPass
+    : mlir::qrealign::impl::QRealignGPULoopsPassBase<GPULoopsPass> {
+  using Base::Base;
+  void runOnOperation() override;
+};
+} // namespace
+
+/// Whether `op` runs on the host: outside every launch and GPU module.
+static bool onHost(Operation *op) {
+  return !op->getParentOfType<gpu::LaunchOp>() &&
+         !op->getParentOfType<gpu::GPUModuleOp>();
+}
+
+/// The dimension of `loop` that runs across a block's threads: the
+/// innermost one not known to be of extent 1.
+static unsigned threadDim(scf::ParallelOp loop) {
+  unsigned dims = loop.getNumLoops();
+  for (unsigned d = dims; d-- > 0;) {
+    std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound()[d]);
+    std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound()[d]);
+    std::optional<int64_t> st = getConstantIntValue(loop.getStep()[d]);
+    if (!lb || !ub || !st || (*ub - *lb + *st - 1) / *st > 1)
+      return d;
+  }
+  return dims - 1;
+}
+
+/// The threads of a block for `extent` iterations (unknown: 0): a multiple
+/// of the warp up to `maxThreads`.
+static int64_t blockThreads(std::optional<int64_t> extent, int64_t maxThreads) {
+  if (!extent)
+    return maxThreads;
+  int64_t threads = 32;
+  while (threads < *extent && threads < maxThreads)
+    threads *= 2;
+  return std::min(threads, maxThreads);
+}
+
+/// Tiles `loop` (a top-level parallel nest) and marks the tile loop for
+/// blocks, the intra-tile loop for threads.
+static LogicalResult mapToBlocksAndThreads(scf::ParallelOp loop,
+                                           int64_t maxThreads) {
+  MLIRContext *ctx = loop.getContext();
+  unsigned dims = loop.getNumLoops(), t = threadDim(loop);
+  std::optional<int64_t> extent;
+  {
+    std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound()[t]);
+    std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound()[t]);
+    std::optional<int64_t> st = getConstantIntValue(loop.getStep()[t]);
+    if (lb && ub && st)
+      extent = (*ub - *lb + *st - 1) / *st;
+  }
+  SmallVector<int64_t> sizes(dims, 1);
+  sizes[t] = blockThreads(extent, maxThreads);
+  auto [outer, inner] = scf::tileParallelLoop(loop, sizes,
+                                              /*noMinMaxBounds=*/true);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
+  auto dim = [&](gpu::Processor p) {
+    return gpu::ParallelLoopDimMappingAttr::get(ctx, p, id, id);
+  };
+  // Blocks: the threaded dimension on x (2^31 - 1 blocks), then the others
+  // outermost first on y and z, the rest in sequence inside a thread.
+  SmallVector<gpu::ParallelLoopDimMappingAttr> blocks, threads;
+  const gpu::Processor more[] = {gpu::Processor::BlockY,
+                                 gpu::Processor::BlockZ};
+  unsigned next = 0;
+  for (unsigned d = 0; d < dims; ++d) {
+    if (d == t) {
+      blocks.push_back(dim(gpu::Processor::BlockX));
+      threads.push_back(dim(gpu::Processor::ThreadX));
+      continue;
+    }
+    blocks.push_back(dim(next < 2 ? more[next++] : gpu::Processor::Sequential));
+    threads.push_back(dim(gpu::Processor::Sequential));
+  }
+  if (failed(gpu::setMappingAttr(outer, blocks)) ||
+      failed(gpu::setMappingAttr(inner, threads)))
+    return loop.emitError("qrealign-gpu-loops: cannot map the loop nest");
+  return success();
+}
+
+/// How a buffer reaches its function's return, if it does.
+enum class Returned { No, Directly, ThroughBranch };
+
+/// Whether `buffer`, or a view of it, is returned by its function, and
+/// whether through the result of an scf.if or scf.for (one buffer of several
+/// the caller could get).
+static Returned returned(Value buffer) {
+  SmallVector<std::pair<Value, bool>> work = {{buffer, false}};
+  Returned how = Returned::No;
+  while (!work.empty()) {
+    auto [v, branch] = work.pop_back_val();
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<func::ReturnOp>(user)) {
+        if (branch)
+          return Returned::ThroughBranch;
+        how = Returned::Directly;
+      } else if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
+        if (view.getViewSource() == v)
+          for (Value r : user->getResults())
+            work.push_back({r, branch});
+      } else if (isa<scf::YieldOp>(user) &&
+                 isa<scf::IfOp, scf::ForOp>(user->getParentOp())) {
+        work.push_back(
+            {user->getParentOp()->getResult(use.getOperandNumber()), true});
+      }
+    }
+  }
+  return how;
+}
+
+/// Moves `alloc` out of the host regions that hold it (an scf.if choosing
+/// between two forms of a linear) to its function's body, where its end
+/// can free it. Fails if a size is computed inside.
+static LogicalResult hoistToFunctionBody(gpu::AllocOp alloc, Block &body) {
+  Operation *top = body.findAncestorOpInBlock(*alloc);
+  if (!top)
+    return failure();
+  if (top == alloc.getOperation())
+    return success();
+  // The sizes, and the side-effect-free ops computing them (memref.dim of
+  // an operand, index arithmetic), move along.
+  SmallVector<Operation *> moves;
+  std::function<bool(Value)> available = [&](Value v) {
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      return arg.getOwner() == &body;
+    Operation *def = v.getDefiningOp();
+    if (def->getBlock() == &body)
+      return def->isBeforeInBlock(top);
+    if (!isMemoryEffectFree(def) || def->getNumRegions() != 0 ||
+        !llvm::all_of(def->getOperands(), available))
+      return false;
+    if (!llvm::is_contained(moves, def))
+      moves.push_back(def);
+    return true;
+  };
+  if (!llvm::all_of(alloc->getOperands(), available))
+    return failure();
+  // Operands before users: `moves` lists each op after those it needs.
+  for (Operation *op : moves)
+    op->moveBefore(top);
+  alloc->moveBefore(top);
+  return success();
+}
+
+void GPULoopsPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  IRRewriter rewriter(&getContext());
+
+  // Host copies become copy kernels (their operands may be strided views).
+  SmallVector<memref::CopyOp> copies;
+  module.walk([&](memref::CopyOp copy) {
+    if (onHost(copy))
+      copies.push_back(copy);
+  });
+  for (memref::CopyOp copy : copies) {
+    rewriter.setInsertionPoint(copy);
+    rewriter.replaceOpWithNewOp<linalg::CopyOp>(copy, copy.getSource(),
+                                                copy.getTarget());
+  }
+
+  // Every linalg op on the host to parallel loops.
+  SmallVector<linalg::LinalgOp> ops;
+  bool ok = true;
+  module.walk([&](linalg::LinalgOp op) {
+    if (!onHost(op))
+      return;
+    if (!op.hasPureBufferSemantics()) {
+      op->emitError("qrealign-gpu-loops: expects bufferized IR (this op "
+                    "still works on tensors)");
+      ok = false;
+      return;
+    }
+    if (op.getNumParallelLoops() == 0) {
+      op->emitError("qrealign-gpu-loops: no parallel dimension to map to "
+                    "GPU threads (a reduction to one value)");
+      ok = false;
+      return;
+    }
+    ops.push_back(op);
+  });
+  if (!ok)
+    return signalPassFailure();
+  SmallVector<scf::ParallelOp> nests;
+  for (linalg::LinalgOp op : ops) {
+    Location loc = op.getLoc();
+    rewriter.setInsertionPoint(op);
+    FailureOr<linalg::LinalgLoops> loops =
+        linalg::linalgOpToParallelLoops(rewriter, op);
+    if (failed(loops)) {
+      emitError(loc, "qrealign-gpu-loops: cannot lower this op to loops");
+      return signalPassFailure();
+    }
+    rewriter.eraseOp(op);
+    // The outermost loop is parallel: the op has parallel dimensions and
+    // the loops follow its iterators, parallel ones first in every op the
+    // converter emits (else the outer loop is sequential and holds them).
+    auto nest = dyn_cast<scf::ParallelOp>(loops->front());
+    if (!nest) {
+      emitError(loc, "qrealign-gpu-loops: the outermost loop is a "
+                     "reduction; no parallel nest to map");
+      return signalPassFailure();
+    }
+    nests.push_back(nest);
+  }
+  for (scf::ParallelOp nest : nests)
+    if (failed(mapToBlocksAndThreads(nest, maxThreads)))
+      return signalPassFailure();
+
+  // The mapped nests to gpu.launch (upstream's convert-parallel-loops-to-gpu).
+  {
+    RewritePatternSet patterns(&getContext());
+    populateParallelLoopToGPUPatterns(patterns);
+    ConversionTarget target(getContext());
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    configureParallelLoopToGPULegality(target);
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      return signalPassFailure();
+    finalizeParallelLoopToGPUConversion(module);
+    // The conversion's bookkeeping mark stays on the launches it built
+    // (MLIR 22.1.8); it means nothing downstream.
+    module.walk(
+        [](gpu::LaunchOp launch) { launch->removeAttr("SCFToGPU_visited"); });
+  }
+
+  // Host buffers are device buffers: whatever reads or writes them runs in
+  // a launch now.
+  SmallVector<Operation *> hostMemory;
+  module.walk([&](Operation *op) {
+    if (onHost(op) && isa<memref::AllocOp, memref::DeallocOp>(op))
+      hostMemory.push_back(op);
+  });
+  for (Operation *op : hostMemory) {
+    rewriter.setInsertionPoint(op);
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      auto device = gpu::AllocOp::create(
+          rewriter, alloc.getLoc(), alloc.getType(), /*asyncToken=*/Type(),
+          ValueRange(), alloc.getDynamicSizes(), alloc.getSymbolOperands());
+      rewriter.replaceOp(alloc, device.getMemref());
+      continue;
+    }
+    // One-shot bufferization frees nothing; a dealloc here was written by
+    // hand and the function end frees every buffer below.
+    rewriter.eraseOp(op);
+  }
+  // Each device buffer the function does not return is freed at its end
+  // (the launches are synchronous; upstream's ownership-based deallocation
+  // cannot see through a gpu.launch body).
+  SmallVector<gpu::AllocOp> deviceBuffers;
+  module.walk([&](gpu::AllocOp alloc) {
+    if (onHost(alloc))
+      deviceBuffers.push_back(alloc);
+  });
+  for (gpu::AllocOp alloc : deviceBuffers) {
+    auto fn = alloc->getParentOfType<func::FuncOp>();
+    if (!fn || !fn.getBody().hasOneBlock()) {
+      alloc.emitError("qrealign-gpu-loops: host code with several blocks "
+                      "(no single place to free this buffer)");
+      ok = false;
+      continue;
+    }
+    Block &body = fn.getBody().front();
+    if (failed(hoistToFunctionBody(alloc, body))) {
+      alloc.emitError("qrealign-gpu-loops: a device buffer allocated in a "
+                      "nested region of host code, its size computed there "
+                      "(no place to free it)");
+      ok = false;
+      continue;
+    }
+    Returned how = returned(alloc.getMemref());
+    if (how == Returned::ThroughBranch) {
+      alloc.emitError("qrealign-gpu-loops: a device buffer returned through "
+                      "the result of a branch or loop (the caller could not "
+                      "tell which buffer to free)");
+      ok = false;
+      continue;
+    }
+    if (how == Returned::Directly)
+      continue;
+    rewriter.setInsertionPoint(body.getTerminator());
+    gpu::DeallocOp::create(rewriter, alloc.getLoc(), /*asyncToken=*/Type(),
+                           ValueRange(), alloc.getMemref());
+  }
+  module.walk([&](Operation *op) {
+    if (!onHost(op))
+      return;
+    if (isa<memref::LoadOp, memref::StoreOp, memref::AllocaOp,
+            vector::TransferReadOp, vector::TransferWriteOp, vector::LoadOp,
+            vector::StoreOp>(op)) {
+      op->emitError("qrealign-gpu-loops: the host would access device "
+                    "memory here");
+      ok = false;
+    }
+  });
+  if (!ok)
+    signalPassFailure();
+}
