@@ -5,8 +5,9 @@
 # runs need only libc and libstdc++ (the kernels are compiled in, the CUDA
 # driver is dlopen'ed), so they can be built here and carried to a GPU
 # machine that has no LLVM: build/test/QRealignGpuGemmTest,
-# build/test/QRealignGpuW4A16Test, build/bin/qrealign-bench-gpu-linear
-# (~250 KB in all); step 3 also needs python3 with a CUDA PyTorch.
+# build/test/QRealignGpuW4A16Test, build/test/QRealignGpuW8A8LinearTest,
+# build/bin/qrealign-bench-gpu-linear (~400 KB in all); step 4 also needs
+# python3 with a CUDA PyTorch.
 #
 #  1. the W8A8 GEMM compiled by qrealign-lower-to-nvvm (cubin for sm_90)
 #     through qrealign's runtime: every i32 accumulator against a scalar
@@ -14,21 +15,28 @@
 #  2. the W4A16 kernels compiled by qrealign-lower-to-nvvm (cubin for sm_90,
 #     f16 mma.sync with weights dequantized in registers): every output
 #     against a scalar reference (test/GPU/gemm-w4a16-gpu.cpp);
-#  3. the compiled linears against cuBLAS FP16 (W4A16 at M = 1, 4, 16),
+#  3. a whole W8A8 linear compiled by qrealign-lower-to-nvvm (activation
+#     quantization, the tensor-core GEMM, row sums, epilogue: 14 kernels on
+#     one stream; and a dynamic row count, one thread per output) against a
+#     scalar reference (test/GPU/w8a8-linear-gpu.cpp);
+#  4. the compiled linears against cuBLAS FP16 (W4A16 at M = 1, 4, 16),
 #     cuBLASLt INT8 (W8A8 GEMM at M = 512, 2048) and the hardware floor
 #     (bench/gpu_linear.py, PyTorch for the baselines): the table for
 #     docs/benchmarks.md, also written to ${OUT:-/tmp}/gpu_linear.md;
-#  4. the calibration measurement of issue 13 (bench/calibration_gpu.py),
+#  5. the calibration measurement of issue 13 (bench/calibration_gpu.py),
 #     when the engine was built against a CUDA libtorch (CALIBRATION=1).
 #
-# Not here (not lowered yet): a whole-model decode step against its
-# bandwidth floor: only linears are compiled for the GPU.
+# Not here: a whole-model decode step against its bandwidth floor. Whole
+# models compile for the GPU (qrealign-lower-to-nvvm-model.test), but no
+# runtime runs them yet (weights uploaded once, the KV cache on the device).
 set -e
 build=${BUILD:-build}
 echo "== W8A8 GEMM on the GPU (bit-exact i32 accumulators)"
 "$build/test/QRealignGpuGemmTest"
 echo "== W4A16 kernels on the GPU (f16 mma.sync, weights dequantized in registers)"
 "$build/test/QRealignGpuW4A16Test"
+echo "== a whole W8A8 linear on the GPU (quantization, GEMM, epilogue)"
+"$build/test/QRealignGpuW8A8LinearTest"
 echo "== compiled linears vs cuBLAS / cuBLASLt / the hardware floor"
 python3 bench/gpu_linear.py --binary "$build/bin/qrealign-bench-gpu-linear" \
   --runs "${RUNS:-50}" --markdown "${OUT:-/tmp}/gpu_linear.md"

@@ -12,7 +12,7 @@
 //  - QRealignGpuW4A16Test: qrealign-lower-to-nvvm (cubin for sm_90, f16
 //    mma.sync, weights dequantized in registers), through qrealign's
 //    runtime; without a GPU it says so and exits 77 (CTest: skipped);
-//  - QRealignCpuW4A16Test (QREALIGN_W4A16_ON_CPU): the same linalg IR through
+//  - QRealignCpuW4A16Test (QREALIGN_KERNELS_ON_CPU): the same linalg IR through
 //    qrealign-lower-to-cpu, run here: it checks this reference and its
 //    bounds in CI, where no GPU is.
 //
@@ -21,17 +21,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QREALIGN_W4A16_ON_CPU
-#include "qrealign/Runtime/CudaRuntime.h"
-#endif
-#include "qrealign/Support/MemRefDescriptor.h"
+#include "KernelMemory.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <random>
 #include <vector>
 
@@ -41,34 +36,8 @@ using half = _Float16;
 template <typename T>
 using Desc2 = qrealign::MemRefDescriptor<T, 2>;
 using qrealign::viewOf;
-
-/// Memory the kernels can read: the GPU's, or the host's for the CPU build.
-template <typename T>
-T *upload(const std::vector<T> &host) {
-  size_t bytes = host.size() * sizeof(T);
-#ifdef QREALIGN_W4A16_ON_CPU
-  T *ptr = static_cast<T *>(std::malloc(bytes));
-  std::memcpy(ptr, host.data(), bytes);
-#else
-  T *ptr = static_cast<T *>(mgpuMemAlloc(bytes, nullptr, false));
-  mgpuMemcpy(ptr, const_cast<T *>(host.data()), bytes, nullptr);
-  mgpuStreamSynchronize(nullptr);
-#endif
-  return ptr;
-}
-
-template <typename T>
-std::vector<T> download(const Desc2<T> &d) {
-  std::vector<T> host(d.sizes[0] * d.sizes[1]);
-#ifdef QREALIGN_W4A16_ON_CPU
-  std::memcpy(host.data(), d.aligned + d.offset, host.size() * sizeof(T));
-#else
-  mgpuMemcpy(host.data(), d.aligned + d.offset, host.size() * sizeof(T),
-             nullptr);
-  mgpuStreamSynchronize(nullptr);
-#endif
-  return host;
-}
+using qrealign::test::download;
+using qrealign::test::upload;
 
 /// One W4A16 problem: random f16 activations, 4-bit levels packed as the
 /// storage says, per-group f16 scales and (optionally) i8 zero points.
@@ -153,7 +122,7 @@ void _mlir_ciface_w4a16_gemv(Desc2<float> *result, Desc2<half> *x,
 void _mlir_ciface_w4a16_words(Desc2<float> *result, Desc2<half> *x,
                               Desc2<int32_t> *p, Desc2<half> *s,
                               Desc2<float> *out);
-#ifndef QREALIGN_W4A16_ON_CPU
+#ifndef QREALIGN_KERNELS_ON_CPU
 void _mlir_ciface_w4a16_f16(Desc2<half> *result, Desc2<half> *x,
                             Desc2<uint8_t> *p, Desc2<half> *s, Desc2<int8_t> *z,
                             Desc2<half> *out);
@@ -161,12 +130,8 @@ void _mlir_ciface_w4a16_f16(Desc2<half> *result, Desc2<half> *x,
 }
 
 int main() {
-#ifndef QREALIGN_W4A16_ON_CPU
-  if (!qrealignGpuAvailable()) {
-    printf("SKIPPED: %s\n", qrealignGpuStatus());
+  if (!qrealign::test::kernelsCanRun())
     return 77;
-  }
-#endif
   int64_t wrong = 0;
   {
     // Decode: one row, N = 200 (a block with one warp at work).
@@ -191,7 +156,7 @@ int main() {
     _mlir_ciface_w4a16_words(&result, &x, &p, &s, &out);
     wrong += pr.check("w4a16_words", download(result), 0);
   }
-#ifndef QREALIGN_W4A16_ON_CPU
+#ifndef QREALIGN_KERNELS_ON_CPU
   {
     // The f16 model's body: f32 accumulators, one rounding to f16. (On the
     // CPU this body accumulates in f16, as written: not this bound.)
