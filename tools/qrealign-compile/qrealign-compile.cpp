@@ -1,7 +1,7 @@
 //===- qrealign-compile.cpp - A model as an object file for the host ------===//
 //
 // qrealign-compile MODEL.mlir -o MODEL.o [--mcpu=native] [-O 3]
-//     [--manifest FILE] [--params S=PATH] [--vectorize=false]
+//     [--manifest FILE] [--params S=PATH] [--vectorize=false] [--emulate-gpu]
 //
 // Ahead of time: the model's @forward becomes @prefill and @decode with an
 // explicit KV cache (qrealign-build-kv-cache), every parameter an argument
@@ -67,6 +67,12 @@ static cl::opt<bool> vectorize("vectorize",
                                cl::desc("Tile and vectorize the contractions "
                                         "(qrealign-cpu-vectorize; default on)"),
                                cl::init(true), cl::cat(category));
+static cl::opt<bool> emulateGPU(
+    "emulate-gpu",
+    cl::desc("Map the model as qrealign-lower-to-nvvm does (one thread per "
+             "output, qrealign-gpu-loops) and run its launches as host loops: "
+             "the GPU mapping checked against the engine where no GPU is"),
+    cl::init(false), cl::cat(category));
 static cl::list<std::string>
     params("params",
            cl::desc("Map a parameter scope to a file: SCOPE=PATH (replaces "
@@ -167,6 +173,7 @@ int main(int argc, char **argv) {
     mlir::PassManager pm(&context);
     mlir::qrealign::LowerToCPUOptions options;
     options.vectorize = vectorize;
+    options.emulateGPU = emulateGPU;
     mlir::qrealign::buildLowerToCPUPipeline(pm, options);
     if (mlir::failed(pm.run(*module)))
       return 1;

@@ -303,6 +303,28 @@ def QRealignGPULoopsPass : Pass<"qrealign-gpu-loops", "::mlir::ModuleOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def QRealignGPULaunchToLoopsPass
+    : Pass<"qrealign-gpu-launch-to-loops", "::mlir::ModuleOp"> {
+  let summary = "Run the launches qrealign-gpu-loops builds as host loops "
+                "(the GPU mapping checked on the CPU)";
+  let description = [{
+    Each `gpu.launch` becomes a nest of `scf.for` over its blocks and then
+    its threads (z outermost), the body cloned inside with the block and
+    thread ids, grid and block sizes replaced by the loops' values; each
+    `gpu.alloc` / `gpu.dealloc` becomes `memref.alloc` / `memref.dealloc`.
+    Sound for kernels whose threads do not cooperate, which is every kernel
+    of `qrealign-gpu-loops`: it is how `qrealign-lower-to-cpu{emulate-gpu}`
+    runs a model through the GPU mapping (its tiling, guards, launch sizes
+    and buffers) where no GPU is, against the engine. Errors, located at
+    the op: a launch holding any `gpu`, `nvgpu` or `nvvm` op (barriers,
+    shuffles, tensor-core instructions), an asynchronous launch or buffer,
+    a kernel body of several blocks.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def QRealignCPUVectorizePass
     : Pass<"qrealign-cpu-vectorize", "::mlir::ModuleOp"> {
   let summary = "Tile and vectorize the contractions of a linalg-level module "

@@ -341,3 +341,114 @@ void GPULoopsPass::runOnOperation() {
   if (!ok)
     signalPassFailure();
 }
+
+//===----------------------------------------------------------------------===//
+// qrealign-gpu-launch-to-loops: the mapping run on the host
+//===----------------------------------------------------------------------===//
+
+namespace mlir::qrealign {
+#define GEN_PASS_DEF_QREALIGNGPULAUNCHTOLOOPSPASS
+#include "qrealign/Conversion/Passes.h.inc"
+} // namespace mlir::qrealign
+
+namespace {
+struct GPULaunchToLoopsPass
+    : mlir::qrealign::impl::QRealignGPULaunchToLoopsPassBase<
+          GPULaunchToLoopsPass> {
+  void runOnOperation() override;
+};
+} // namespace
+
+/// Why `launch` cannot run as host loops (threads that communicate, an
+/// asynchronous launch), or "".
+static std::string whyNotOnHost(gpu::LaunchOp launch) {
+  if (launch.getAsyncToken() || !launch.getAsyncDependencies().empty())
+    return "an asynchronous launch";
+  if (!launch.getBody().hasOneBlock())
+    return "a kernel body of several blocks";
+  std::string why;
+  launch.getBody().walk([&](Operation *op) {
+    if (isa<gpu::TerminatorOp>(op))
+      return WalkResult::advance();
+    StringRef dialect = op->getDialect()->getNamespace();
+    if (dialect == "gpu" || dialect == "nvgpu" || dialect == "nvvm") {
+      why = ("'" + op->getName().getStringRef() +
+             "' (threads that cooperate, or the hardware's own operations)")
+                .str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return why;
+}
+
+void GPULaunchToLoopsPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  IRRewriter rewriter(&getContext());
+  SmallVector<gpu::LaunchOp> launches;
+  module.walk([&](gpu::LaunchOp launch) { launches.push_back(launch); });
+  for (gpu::LaunchOp launch : launches) {
+    std::string why = whyNotOnHost(launch);
+    if (!why.empty()) {
+      launch.emitError("qrealign-gpu-launch-to-loops: cannot run this launch "
+                       "on the host: ")
+          << why;
+      return signalPassFailure();
+    }
+    // Blocks, then threads (z outermost): each thread's work in sequence.
+    // Without barriers or shuffles no thread observes another's order.
+    Location loc = launch.getLoc();
+    rewriter.setInsertionPoint(launch);
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    gpu::KernelDim3 grid = launch.getGridSizeOperandValues(),
+                    block = launch.getBlockSizeOperandValues();
+    gpu::KernelDim3 blockIds = launch.getBlockIds(),
+                    threadIds = launch.getThreadIds();
+    IRMapping map;
+    map.map(launch.getGridSize().x, grid.x);
+    map.map(launch.getGridSize().y, grid.y);
+    map.map(launch.getGridSize().z, grid.z);
+    map.map(launch.getBlockSize().x, block.x);
+    map.map(launch.getBlockSize().y, block.y);
+    map.map(launch.getBlockSize().z, block.z);
+    std::pair<Value, Value> dims[] = {
+        {grid.z, blockIds.z},   {grid.y, blockIds.y},   {grid.x, blockIds.x},
+        {block.z, threadIds.z}, {block.y, threadIds.y}, {block.x, threadIds.x}};
+    for (auto [bound, id] : dims) {
+      auto loop = scf::ForOp::create(rewriter, loc, zero, bound, one);
+      map.map(id, loop.getInductionVar());
+      rewriter.setInsertionPoint(loop.getBody()->getTerminator());
+    }
+    for (Operation &op : launch.getBody().front().without_terminator())
+      rewriter.clone(op, map);
+    rewriter.eraseOp(launch);
+  }
+  // Device buffers are host buffers.
+  SmallVector<Operation *> buffers;
+  module.walk([&](Operation *op) {
+    if (isa<gpu::AllocOp, gpu::DeallocOp>(op))
+      buffers.push_back(op);
+  });
+  for (Operation *op : buffers) {
+    rewriter.setInsertionPoint(op);
+    if (auto alloc = dyn_cast<gpu::AllocOp>(op)) {
+      if (alloc.getAsyncToken()) {
+        alloc.emitError("qrealign-gpu-launch-to-loops: an asynchronous "
+                        "allocation");
+        return signalPassFailure();
+      }
+      rewriter.replaceOpWithNewOp<memref::AllocOp>(alloc, alloc.getType(),
+                                                   alloc.getDynamicSizes(),
+                                                   alloc.getSymbolOperands());
+      continue;
+    }
+    auto dealloc = cast<gpu::DeallocOp>(op);
+    if (dealloc.getAsyncToken()) {
+      dealloc.emitError("qrealign-gpu-launch-to-loops: an asynchronous free");
+      return signalPassFailure();
+    }
+    rewriter.replaceOpWithNewOp<memref::DeallocOp>(dealloc,
+                                                   dealloc.getMemref());
+  }
+}

@@ -46,17 +46,29 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
   toLinalg.packedRowsLimit = options.packedRowsLimit;
   toLinalg.packedIntRowsLimit = options.packedIntRowsLimit;
   fn.addPass(createConvertQRealignToLinalgPass(toLinalg));
-  fn.addPass(createLinalgElementwiseOpFusionPass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  if (options.vectorize)
-    pm.addPass(createQRealignCPUVectorizePass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::buildBufferDeallocationPipeline(pm);
+  if (options.emulateGPU) {
+    // The linalg IR as qrealign-lower-to-nvvm maps it (without the
+    // tensor-core schedules, which need a GPU to run), each launch then a
+    // loop nest on the host; qrealign-gpu-loops places the frees.
+    pm.addPass(bufferization::createEmptyTensorEliminationPass());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+    pm.addPass(createQRealignGPULoopsPass());
+    pm.addPass(createQRealignGPULaunchToLoopsPass());
+  } else {
+    fn.addPass(createLinalgElementwiseOpFusionPass());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    if (options.vectorize)
+      pm.addPass(createQRealignCPUVectorizePass());
+    pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+    bufferization::buildBufferDeallocationPipeline(pm);
+  }
   // A function that returns one of its arguments (destination-passing
   // style) returns a clone of it.
   pm.addPass(createConvertBufferizationToMemRefPass());

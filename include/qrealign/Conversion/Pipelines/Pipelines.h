@@ -45,6 +45,13 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       llvm::cl::desc("convert-qrealign-to-linalg's option: the same for the "
                      "integer path (W4A8, W4A4)"),
       llvm::cl::init(2)};
+  PassOptions::Option<bool> emulateGPU{
+      *this, "emulate-gpu",
+      llvm::cl::desc("Map the linalg ops as qrealign-lower-to-nvvm does "
+                     "(qrealign-gpu-loops) and run the launches as host loops "
+                     "(qrealign-gpu-launch-to-loops): the GPU mapping checked "
+                     "on the CPU; no vectorization"),
+      llvm::cl::init(false)};
 };
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const LowerToCPUOptions &options = {});

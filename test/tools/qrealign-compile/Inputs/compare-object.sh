@@ -1,5 +1,6 @@
 #!/bin/sh
-# compare-object.sh DIR ARCH NAME "ASSIGN-QUANT OPTIONS" PYTHON OPT COMPILE RUN:
+# compare-object.sh DIR ARCH NAME "ASSIGN-QUANT OPTIONS" PYTHON OPT COMPILE RUN
+#   ["COMPILE FLAGS"]:
 # with the tools as lit substitutes them, quantize DIR/ARCH.mlir (nothing
 # for NAME "float"), compile it ahead of time into DIR/obj/ARCH-NAME.o (a
 # directory of its own: the manifest's paths must lead back to the
@@ -7,6 +8,7 @@
 # logits within 1e-3 (test/lit-utils/compare-logits.py), and the JIT's text.
 set -e
 dir=$1 arch=$2 name=$3 opts=$4 python=$5 opt=$6 compile=$7 run=$8
+flags_compile=${9:-}
 compare=$(dirname "$0")/../../../lit-utils/compare-logits.py
 model=$dir/$arch.mlir
 if [ -n "$opts" ]; then
@@ -16,7 +18,7 @@ if [ -n "$opts" ]; then
 fi
 mkdir -p "$dir/obj"
 object=$dir/obj/$arch-$name.o
-"$compile" "$model" -o "$object" 2>/dev/null
+"$compile" "$model" -o "$object" $flags_compile 2>/dev/null
 test -s "$dir/obj/$arch-$name.manifest.json"
 for backend in engine jit object; do
   case $backend in
