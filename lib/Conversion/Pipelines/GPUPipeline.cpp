@@ -248,7 +248,8 @@ void GPUIntMatmulSchedulePass::runOnOperation() {
 void mlir::qrealign::buildLowerToNVVMPipeline(
     OpPassManager &pm, const LowerToNVVMOptions &options) {
   std::string text = llvm::formatv(
-      "func.func(convert-qrealign-to-linalg),eliminate-empty-tensors,"
+      "func.func(convert-qrealign-to-linalg,linalg-fuse-elementwise-ops),"
+      "canonicalize,cse,eliminate-empty-tensors,"
       "qrealign-gpu-int-matmul-schedule,"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"

@@ -46,6 +46,9 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
   toLinalg.packedRowsLimit = options.packedRowsLimit;
   toLinalg.packedIntRowsLimit = options.packedIntRowsLimit;
   fn.addPass(createConvertQRealignToLinalgPass(toLinalg));
+  fn.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -55,15 +58,10 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
     // tensor-core schedules, which need a GPU to run), each launch then a
     // loop nest on the host; qrealign-gpu-loops places the frees.
     pm.addPass(bufferization::createEmptyTensorEliminationPass());
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
     pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
     pm.addPass(createQRealignGPULoopsPass());
     pm.addPass(createQRealignGPULaunchToLoopsPass());
   } else {
-    fn.addPass(createLinalgElementwiseOpFusionPass());
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
     if (options.vectorize)
       pm.addPass(createQRealignCPUVectorizePass());
     pm.addPass(bufferization::createOneShotBufferizePass(bufferize));

@@ -70,12 +70,13 @@ struct LowerToNVVMOptions : public PassPipelineOptions<LowerToNVVMOptions> {
 
 /// qrealign-lower-to-nvvm: a qrealign- or linalg-level module (parameters
 /// bound as arguments) to host code and PTX or a cubin for NVIDIA GPUs:
-/// convert-qrealign-to-linalg, the W8A8 integer GEMMs and the W4A16 packed
-/// contractions on tensor cores (qrealign-gpu-int-matmul-schedule, one-shot
-/// bufferization, qrealign-gpu-w4a16-mma), every other linalg op one thread
-/// per output (qrealign-gpu-loops), the launches on one stream
-/// (gpu-async-region), the NVVM lowering, gpu-module-to-binary. Needs the
-/// passes registered (qrealign-opt).
+/// convert-qrealign-to-linalg and elementwise fusion, the W8A8 integer GEMMs
+/// and the W4A16 packed contractions on tensor cores
+/// (qrealign-gpu-int-matmul-schedule, one-shot bufferization,
+/// qrealign-gpu-w4a16-mma), every other linalg op one thread per output
+/// (qrealign-gpu-loops), the launches on one stream (gpu-async-region), the
+/// NVVM lowering, gpu-module-to-binary. Needs the passes registered
+/// (qrealign-opt).
 void buildLowerToNVVMPipeline(OpPassManager &pm,
                               const LowerToNVVMOptions &options);
 
