@@ -287,10 +287,16 @@ def QRealignGPULoopsPass : Pass<"qrealign-gpu-loops", "::mlir::ModuleOp"> {
 
     Host `memref.copy` ops become copy kernels, `memref.alloc` and
     `memref.dealloc` become `gpu.alloc` and `gpu.dealloc`: the host code
-    left allocates, computes sizes and launches. A correctness path: a
+    left allocates, computes sizes and launches. A buffer allocated in a
+    host branch (a packed linear's few-row / many-row choice) moves out of
+    it with the side-effect-free ops computing its size; each buffer is
+    freed at the function's end unless returned; a buffer returned through
+    a branch or loop result is first copied into one of its own. A correctness path: a
     reduction runs in one thread per output. Errors, located at the op: IR
     that is not bufferized, a linalg op without a parallel dimension, a
-    host access to a buffer (which now lives on the device).
+    host access to a buffer (which now lives on the device), a buffer whose
+    size is computed in a branch by an op with side effects, host code of
+    several blocks.
   }];
   let options = [
     Option<"maxThreads", "max-threads", "int64_t", /*default=*/"256",

@@ -124,35 +124,21 @@ static LogicalResult mapToBlocksAndThreads(scf::ParallelOp loop,
   return success();
 }
 
-/// How a buffer reaches its function's return, if it does.
-enum class Returned { No, Directly, ThroughBranch };
-
-/// Whether `buffer`, or a view of it, is returned by its function, and
-/// whether through the result of an scf.if or scf.for (one buffer of several
-/// the caller could get).
-static Returned returned(Value buffer) {
-  SmallVector<std::pair<Value, bool>> work = {{buffer, false}};
-  Returned how = Returned::No;
+/// Whether `buffer`, or a view of it, is returned by its function. (A
+/// buffer returned through a branch or loop has been copied by then.)
+static bool returned(Value buffer) {
+  SmallVector<Value> work = {buffer};
   while (!work.empty()) {
-    auto [v, branch] = work.pop_back_val();
-    for (OpOperand &use : v.getUses()) {
-      Operation *user = use.getOwner();
-      if (isa<func::ReturnOp>(user)) {
-        if (branch)
-          return Returned::ThroughBranch;
-        how = Returned::Directly;
-      } else if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
+    Value v = work.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (isa<func::ReturnOp>(user))
+        return true;
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user))
         if (view.getViewSource() == v)
-          for (Value r : user->getResults())
-            work.push_back({r, branch});
-      } else if (isa<scf::YieldOp>(user) &&
-                 isa<scf::IfOp, scf::ForOp>(user->getParentOp())) {
-        work.push_back(
-            {user->getParentOp()->getResult(use.getOperandNumber()), true});
-      }
+          llvm::append_range(work, user->getResults());
     }
   }
-  return how;
+  return false;
 }
 
 /// Moves `alloc` out of the host regions that hold it (an scf.if choosing
@@ -192,6 +178,40 @@ static LogicalResult hoistToFunctionBody(gpu::AllocOp alloc, Block &body) {
 void GPULoopsPass::runOnOperation() {
   ModuleOp module = getOperation();
   IRRewriter rewriter(&getContext());
+
+  // A buffer a function returns through the result of a branch or loop
+  // (the value cache of a packed linear, whose few-row and many-row forms
+  // each allocate it) is copied into a buffer of its own, so that the
+  // caller frees one buffer and the function end frees the others.
+  SmallVector<func::ReturnOp> returns;
+  module.walk([&](func::ReturnOp ret) { returns.push_back(ret); });
+  for (func::ReturnOp ret : returns) {
+    for (OpOperand &operand : ret->getOpOperands()) {
+      Value v = operand.get();
+      auto type = dyn_cast<MemRefType>(v.getType());
+      if (!type)
+        continue;
+      Value root = v;
+      while (auto view = root.getDefiningOp<ViewLikeOpInterface>())
+        root = view.getViewSource();
+      if (!root.getDefiningOp<scf::IfOp>() && !root.getDefiningOp<scf::ForOp>())
+        continue;
+      if (!type.getLayout().isIdentity()) {
+        ret.emitError("qrealign-gpu-loops: a buffer with a layout returned "
+                      "through a branch or loop");
+        return signalPassFailure();
+      }
+      Location loc = ret.getLoc();
+      rewriter.setInsertionPoint(ret);
+      SmallVector<Value> sizes;
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        if (type.isDynamicDim(d))
+          sizes.push_back(memref::DimOp::create(rewriter, loc, v, d));
+      Value own = memref::AllocOp::create(rewriter, loc, type, sizes);
+      linalg::CopyOp::create(rewriter, loc, v, own);
+      operand.set(own);
+    }
+  }
 
   // Host copies become copy kernels (their operands may be strided views).
   SmallVector<memref::CopyOp> copies;
@@ -313,15 +333,7 @@ void GPULoopsPass::runOnOperation() {
       ok = false;
       continue;
     }
-    Returned how = returned(alloc.getMemref());
-    if (how == Returned::ThroughBranch) {
-      alloc.emitError("qrealign-gpu-loops: a device buffer returned through "
-                      "the result of a branch or loop (the caller could not "
-                      "tell which buffer to free)");
-      ok = false;
-      continue;
-    }
-    if (how == Returned::Directly)
+    if (returned(alloc.getMemref()))
       continue;
     rewriter.setInsertionPoint(body.getTerminator());
     gpu::DeallocOp::create(rewriter, alloc.getLoc(), /*asyncToken=*/Type(),

@@ -47,20 +47,6 @@ func.func @nested_alloc(%c: i1, %x: memref<?xf32>) {
 
 // -----
 
-func.func @returned_through_branch(%c: i1, %x: memref<64xf32>) -> memref<64xf32> {
-  %r = scf.if %c -> memref<64xf32> {
-    // expected-error @below {{qrealign-gpu-loops: a device buffer returned through the result of a branch or loop (the caller could not tell which buffer to free)}}
-    %t = memref.alloc() : memref<64xf32>
-    linalg.copy ins(%x : memref<64xf32>) outs(%t : memref<64xf32>)
-    scf.yield %t : memref<64xf32>
-  } else {
-    scf.yield %x : memref<64xf32>
-  }
-  return %r : memref<64xf32>
-}
-
-// -----
-
 func.func @blocks(%x: memref<64xf32>) {
   // expected-error @below {{qrealign-gpu-loops: host code with several blocks (no single place to free this buffer)}}
   %t = memref.alloc() : memref<64xf32>

@@ -115,3 +115,31 @@ func.func @branch(%c: i1, %x: memref<?xf32>) {
   }
   return
 }
+
+// -----
+
+// A buffer returned through a branch (each form of a packed linear
+// allocates the value cache it returns) is copied into a buffer of its own:
+// the caller frees that one, the function end the branch's.
+// CHECK-LABEL: func.func @returned_through_branch
+// CHECK-SAME: (%[[C:.*]]: i1, %[[X:.*]]: memref<?xf32>)
+// CHECK: %[[T:.*]] = gpu.alloc (%{{.*}}) : memref<?xf32>
+// CHECK: scf.if %[[C]]
+// CHECK: %[[OWN:.*]] = gpu.alloc (%{{.*}}) : memref<?xf32>
+// CHECK: gpu.launch
+// CHECK: memref.store %{{.*}}, %[[OWN]]
+// CHECK: gpu.dealloc %[[T]]
+// CHECK-NOT: gpu.dealloc
+// CHECK: return %[[OWN]]
+func.func @returned_through_branch(%c: i1, %x: memref<?xf32>) -> memref<?xf32> {
+  %r = scf.if %c -> memref<?xf32> {
+    %c0 = arith.constant 0 : index
+    %n = memref.dim %x, %c0 : memref<?xf32>
+    %t = memref.alloc(%n) : memref<?xf32>
+    linalg.copy ins(%x : memref<?xf32>) outs(%t : memref<?xf32>)
+    scf.yield %t : memref<?xf32>
+  } else {
+    scf.yield %x : memref<?xf32>
+  }
+  return %r : memref<?xf32>
+}
