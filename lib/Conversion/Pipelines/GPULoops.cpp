@@ -56,15 +56,24 @@ static bool onHost(Operation *op) {
          !op->getParentOfType<gpu::GPUModuleOp>();
 }
 
+/// The trip count of dimension `d` of `loop`, if static.
+static std::optional<int64_t> staticTripCount(scf::ParallelOp loop,
+                                              unsigned d) {
+  std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound()[d]);
+  std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound()[d]);
+  std::optional<int64_t> st = getConstantIntValue(loop.getStep()[d]);
+  if (!lb || !ub || !st || *st <= 0)
+    return std::nullopt;
+  return std::max<int64_t>(0, (*ub - *lb + *st - 1) / *st);
+}
+
 /// The dimension of `loop` that runs across a block's threads: the
 /// innermost one not known to be of extent 1.
 static unsigned threadDim(scf::ParallelOp loop) {
   unsigned dims = loop.getNumLoops();
   for (unsigned d = dims; d-- > 0;) {
-    std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound()[d]);
-    std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound()[d]);
-    std::optional<int64_t> st = getConstantIntValue(loop.getStep()[d]);
-    if (!lb || !ub || !st || (*ub - *lb + *st - 1) / *st > 1)
+    std::optional<int64_t> trips = staticTripCount(loop, d);
+    if (!trips || *trips > 1)
       return d;
   }
   return dims - 1;
@@ -87,16 +96,8 @@ static LogicalResult mapToBlocksAndThreads(scf::ParallelOp loop,
                                            int64_t maxThreads) {
   MLIRContext *ctx = loop.getContext();
   unsigned dims = loop.getNumLoops(), t = threadDim(loop);
-  std::optional<int64_t> extent;
-  {
-    std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound()[t]);
-    std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound()[t]);
-    std::optional<int64_t> st = getConstantIntValue(loop.getStep()[t]);
-    if (lb && ub && st)
-      extent = (*ub - *lb + *st - 1) / *st;
-  }
   SmallVector<int64_t> sizes(dims, 1);
-  sizes[t] = blockThreads(extent, maxThreads);
+  sizes[t] = blockThreads(staticTripCount(loop, t), maxThreads);
   auto [outer, inner] = scf::tileParallelLoop(loop, sizes,
                                               /*noMinMaxBounds=*/true);
   AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);

@@ -55,3 +55,17 @@ func.func @blocks(%x: memref<64xf32>) {
 ^end:
   return
 }
+
+// -----
+
+func.func @strided_through_branch(%c: i1, %x: memref<64xf32>) -> memref<32xf32, strided<[2]>> {
+  %r = scf.if %c -> memref<32xf32, strided<[2]>> {
+    %v = memref.subview %x[0] [32] [2] : memref<64xf32> to memref<32xf32, strided<[2]>>
+    scf.yield %v : memref<32xf32, strided<[2]>>
+  } else {
+    %v = memref.subview %x[0] [32] [2] : memref<64xf32> to memref<32xf32, strided<[2]>>
+    scf.yield %v : memref<32xf32, strided<[2]>>
+  }
+  // expected-error @below {{qrealign-gpu-loops: a buffer with a layout returned through a branch or loop}}
+  return %r : memref<32xf32, strided<[2]>>
+}
