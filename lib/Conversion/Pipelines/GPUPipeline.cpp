@@ -10,7 +10,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "GPUContractions.h"
 #include "TransformScript.h"
 #include "qrealign/Conversion/Passes.h"
 #include "qrealign/Conversion/Pipelines/Pipelines.h"
@@ -123,7 +122,8 @@ struct GPUIntMatmulSchedulePass
 };
 } // namespace
 
-/// Why `op` is not the integer contraction the schedule handles, or "".
+/// Why `op`, an integer contraction (isIntContraction), is not the one the
+/// schedule handles, or "".
 static std::string whyNotIntMatmul(linalg::GenericOp op) {
   if (op.getNumLoops() != 3)
     return llvm::formatv("{0} loops, not (m, n, k): groups or a batch",
@@ -136,13 +136,10 @@ static std::string whyNotIntMatmul(linalg::GenericOp op) {
                                  AffineMap::get(3, 0, {d(0), d(1)}, ctx)};
   if (op.getIndexingMapsArray() != ArrayRef(want))
     return "not a[m, k] · w[n, k] -> acc[m, n]";
+  // The operand types are isIntContraction's (i8 x i8 -> i32).
   auto typeOf = [&](Value v) { return cast<RankedTensorType>(v.getType()); };
   RankedTensorType a = typeOf(op.getDpsInputs()[0]),
-                   w = typeOf(op.getDpsInputs()[1]),
-                   c = typeOf(op.getDpsInits()[0]);
-  if (!a.getElementType().isInteger(8) || !w.getElementType().isInteger(8) ||
-      !c.getElementType().isInteger(32))
-    return "not i8 x i8 -> i32";
+                   w = typeOf(op.getDpsInputs()[1]);
   if (!a.hasStaticShape() || !w.hasStaticShape())
     return "dynamic sizes";
   if (a.getDimSize(0) % 32 || w.getDimSize(0) % 32 || a.getDimSize(1) % 32)

@@ -11,7 +11,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "GPUContractions.h"
 #include "qrealign/Conversion/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -34,7 +33,12 @@ using namespace mlir;
 // Recognizing the contraction
 //===----------------------------------------------------------------------===//
 
-bool mlir::qrealign::isPackedWeightOnlyContraction(linalg::GenericOp op) {
+/// Whether `op` has the loops and maps of the packed weight-only
+/// contraction convert-qrealign-to-linalg emits for few rows: loops
+/// (m, n, g, j, b), operands x[m, g, b, j], unit[n, g, b], scale[n, g],
+/// optionally zero[n, g], and y[m, n]. This pass lowers it (and says why
+/// not when its types or body differ).
+static bool isPackedWeightOnlyContraction(linalg::GenericOp op) {
   if (op.getNumLoops() != 5 || op.getNumDpsInits() != 1 ||
       op.getNumDpsInputs() < 3 || op.getNumDpsInputs() > 4)
     return false;
@@ -419,7 +423,7 @@ struct GPUW4A16MMAPass
   void runOnOperation() override {
     SmallVector<linalg::GenericOp> ops;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (mlir::qrealign::isPackedWeightOnlyContraction(op))
+      if (isPackedWeightOnlyContraction(op))
         ops.push_back(op);
     });
     bool ok = true;
