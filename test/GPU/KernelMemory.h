@@ -2,9 +2,9 @@
 //
 // Part of the qrealign project.
 //
-// Each GPU test is built twice from one source: against the kernels that
-// qrealign-lower-to-nvvm compiled (GPU memory, through qrealign's runtime),
-// and with QREALIGN_KERNELS_ON_CPU against the same IR compiled by
+// A GPU test runs the kernels that qrealign-lower-to-nvvm compiled (GPU
+// memory, through qrealign's runtime); most are also built with
+// QREALIGN_KERNELS_ON_CPU against the same IR compiled by
 // qrealign-lower-to-cpu (host memory), which checks the test's reference in
 // CI, where no GPU is. These helpers hide the difference.
 //

@@ -10,8 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qrealign/Runtime/CudaRuntime.h"
-#include "qrealign/Support/MemRefDescriptor.h"
+#include "KernelMemory.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +21,9 @@ namespace {
 template <typename T>
 using Desc2 = qrealign::MemRefDescriptor<T, 2>;
 using qrealign::viewOf;
+using qrealign::test::download;
+using qrealign::test::release;
+using qrealign::test::upload;
 constexpr int64_t M = 128, N = 128, K = 256;
 } // namespace
 
@@ -29,10 +31,8 @@ extern "C" void _mlir_ciface_gemm(Desc2<int32_t> *result, Desc2<int8_t> *a,
                                   Desc2<int8_t> *w, Desc2<int32_t> *c);
 
 int main() {
-  if (!qrealignGpuAvailable()) {
-    printf("SKIPPED: %s\n", qrealignGpuStatus());
+  if (!qrealign::test::kernelsCanRun())
     return 77;
-  }
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> level(-128, 127);
   std::vector<int8_t> a(M * K), w(N * K);
@@ -42,21 +42,15 @@ int main() {
     v = int8_t(level(rng));
   std::vector<int32_t> c(M * N, 12345);
 
-  auto *da = static_cast<int8_t *>(mgpuMemAlloc(a.size(), nullptr, false));
-  auto *dw = static_cast<int8_t *>(mgpuMemAlloc(w.size(), nullptr, false));
-  auto *dc = static_cast<int32_t *>(mgpuMemAlloc(c.size() * 4, nullptr, false));
-  mgpuMemcpy(da, a.data(), a.size(), nullptr);
-  mgpuMemcpy(dw, w.data(), w.size(), nullptr);
-  mgpuMemcpy(dc, c.data(), c.size() * 4, nullptr);
-  mgpuStreamSynchronize(nullptr);
+  int8_t *da = upload(a), *dw = upload(w);
+  int32_t *dc = upload(c);
   Desc2<int8_t> ad = viewOf(da, {M, K}), wd = viewOf(dw, {N, K});
   Desc2<int32_t> cd = viewOf(dc, {M, N}), out{};
   _mlir_ciface_gemm(&out, &ad, &wd, &cd);
-  mgpuMemcpy(c.data(), dc, c.size() * 4, nullptr);
-  mgpuStreamSynchronize(nullptr);
-  mgpuMemFree(da, nullptr);
-  mgpuMemFree(dw, nullptr);
-  mgpuMemFree(dc, nullptr);
+  c = download(cd);
+  release(da);
+  release(dw);
+  release(dc);
 
   int64_t wrong = 0;
   for (int64_t m = 0; m < M; ++m)
