@@ -290,7 +290,7 @@ def QRealignGPULoopsPass : Pass<"qrealign-gpu-loops", "::mlir::ModuleOp"> {
     left allocates, computes sizes and launches. A buffer allocated in a
     host branch (a packed linear's few-row / many-row choice) moves out of
     it with the side-effect-free ops computing its size; each buffer is
-    freed at the function's end unless returned; a buffer returned through
+    freed at the function's end unless returned or already freed; a buffer returned through
     a branch or loop result is first copied into one of its own. A correctness path: a
     reduction runs in one thread per output. Errors, located at the op: IR
     that is not bufferized, a linalg op without a parallel dimension, a

@@ -306,16 +306,19 @@ void GPULoopsPass::runOnOperation() {
       rewriter.replaceOp(alloc, device.getMemref());
       continue;
     }
-    // One-shot bufferization frees nothing; a dealloc here was written by
-    // hand and the function end frees every buffer below.
-    rewriter.eraseOp(op);
+    // One-shot bufferization frees nothing: a free here was written by
+    // hand, and stays where it is.
+    rewriter.replaceOpWithNewOp<gpu::DeallocOp>(
+        op, /*asyncToken=*/Type(), ValueRange(),
+        cast<memref::DeallocOp>(op).getMemref());
   }
-  // Each device buffer the function does not return is freed at its end
-  // (the launches are synchronous; upstream's ownership-based deallocation
-  // cannot see through a gpu.launch body).
+  // Each device buffer the function neither returns nor frees is freed at
+  // its end (upstream's ownership-based deallocation cannot see through a
+  // gpu.launch body).
   SmallVector<gpu::AllocOp> deviceBuffers;
   module.walk([&](gpu::AllocOp alloc) {
-    if (onHost(alloc))
+    if (onHost(alloc) &&
+        llvm::none_of(alloc->getUsers(), llvm::IsaPred<gpu::DeallocOp>))
       deviceBuffers.push_back(alloc);
   });
   for (gpu::AllocOp alloc : deviceBuffers) {

@@ -143,3 +143,24 @@ func.func @returned_through_branch(%c: i1, %x: memref<?xf32>) -> memref<?xf32> {
   }
   return %r : memref<?xf32>
 }
+
+// -----
+
+// A free written in the input stays, and is the only one: no second free
+// at the end (whether the input freed a host or a device buffer).
+// CHECK-LABEL: func.func @freed_by_hand
+// CHECK: %[[A:.*]] = gpu.alloc () : memref<64xf32>
+// CHECK: %[[B:.*]] = gpu.alloc () : memref<64xf32>
+// CHECK: gpu.launch
+// CHECK-NOT: gpu.dealloc
+// CHECK: gpu.dealloc %[[A]]
+// CHECK-NEXT: gpu.dealloc %[[B]]
+// CHECK-NEXT: return
+func.func @freed_by_hand(%x: memref<64xf32>) {
+  %a = memref.alloc() : memref<64xf32>
+  %b = gpu.alloc () : memref<64xf32>
+  linalg.copy ins(%x : memref<64xf32>) outs(%a : memref<64xf32>)
+  memref.dealloc %a : memref<64xf32>
+  gpu.dealloc %b : memref<64xf32>
+  return
+}
