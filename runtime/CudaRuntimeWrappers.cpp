@@ -26,6 +26,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
@@ -138,10 +139,22 @@ Driver &driver() {
   return d;
 }
 
+/// Failed driver calls since the process started, and the last one: the
+/// generated code cannot return an error, so callers ask afterwards
+/// (qrealignGpuErrors).
+std::atomic<int64_t> errorCount{0};
+std::mutex lastErrorMutex;
+std::string lastError;
+
 void check(CUresult err, const char *what) {
-  if (err != 0)
-    fprintf(stderr, "qrealign runtime: %s failed with CUDA error %d\n", what,
-            err);
+  if (err == 0)
+    return;
+  fprintf(stderr, "qrealign runtime: %s failed with CUDA error %d\n", what,
+          err);
+  std::lock_guard<std::mutex> lock(lastErrorMutex);
+  lastError =
+      std::string(what) + " failed with CUDA error " + std::to_string(err);
+  ++errorCount;
 }
 
 /// This thread's persistent stream (null until the first mgpuStreamCreate).
@@ -173,6 +186,15 @@ void collectProfile(Driver &d) {
 extern "C" {
 int qrealignGpuAvailable() { return driver().ready; }
 const char *qrealignGpuStatus() { return driver().status.c_str(); }
+
+int64_t qrealignGpuErrors(const char **last) {
+  if (last) {
+    std::lock_guard<std::mutex> lock(lastErrorMutex);
+    // Errors are only ever added: the string lives until the next one.
+    *last = lastError.c_str();
+  }
+  return errorCount.load();
+}
 
 void qrealignGpuProfile(int on) {
   profile.on = on != 0;

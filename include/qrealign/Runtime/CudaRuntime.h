@@ -21,6 +21,12 @@ int qrealignGpuAvailable(void);
 /* Why not, or "ready". */
 const char *qrealignGpuStatus(void);
 
+/* The number of driver calls that failed since the process started (each
+   also printed to stderr), and the last failure when `last` is not null:
+   generated code cannot return an error, so its caller asks afterwards. A
+   missing driver is not counted (qrealignGpuAvailable). */
+int64_t qrealignGpuErrors(const char **last);
+
 /* Launch profiling on this thread (non-zero: on; resets the sums): every
    kernel launched on this thread's stream is bracketed by two CUDA events,
    read when the stream is synchronized. */
