@@ -119,6 +119,41 @@ if os.access(ptxas, os.X_OK):
     config.substitutions.append(("%ptxas", ptxas))
     config.substitutions.append(("%cuda", cuda))
 
+# A usable GPU (CUDA driver and device): the tests that run GPU objects.
+# Without one (CI), they are reported unsupported and their no-driver
+# counterparts run.
+# %gpu-chip is its chip (sm_90 on an H100): cubins run only on their own
+# major version.
+def _cuda_chip():
+    import ctypes
+    try:
+        cuda_lib = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return None
+    count, device = ctypes.c_int(0), ctypes.c_int(0)
+    major, minor = ctypes.c_int(0), ctypes.c_int(0)
+    if (cuda_lib.cuInit(0) != 0
+            or cuda_lib.cuDeviceGetCount(ctypes.byref(count)) != 0
+            or count.value == 0
+            or cuda_lib.cuDeviceGet(ctypes.byref(device), 0) != 0):
+        return None
+    # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR (75) and _MINOR (76).
+    if (cuda_lib.cuDeviceGetAttribute(ctypes.byref(major), 75, device) != 0
+            or cuda_lib.cuDeviceGetAttribute(ctypes.byref(minor), 76,
+                                             device) != 0):
+        return None
+    return "sm_%d%d" % (major.value, minor.value)
+
+
+_chip = _cuda_chip()
+# The driver that runs no kernel (test/GPU/FakeDriver), for
+# LD_LIBRARY_PATH=%fake-cuda.
+config.substitutions.append(
+    ("%fake-cuda", os.path.join(config.qrealign_obj_root, "test", "fake-cuda")))
+if _chip:
+    config.available_features.add("cuda-driver")
+    config.substitutions.append(("%gpu-chip", _chip))
+
 # The shared data and models sit beside the checkout when present.
 shared = os.path.normpath(os.path.join(src, "..", "shared"))
 if os.path.isdir(shared):

@@ -9,7 +9,10 @@
 #include "qrealign/Compiled/JIT.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "qrealign/Runtime/CudaRuntime.h"
+
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringExtras.h"
@@ -31,6 +34,9 @@ using namespace ::qrealign;
 
 static constexpr llvm::StringLiteral kManifestSymbol = "qrealign_manifest";
 static constexpr llvm::StringLiteral kTargetSymbol = "qrealign_target";
+static constexpr llvm::StringLiteral kDeviceSymbol = "qrealign_device";
+static constexpr llvm::StringLiteral kInitSymbol = "qrealign_init";
+static constexpr llvm::StringLiteral kFiniSymbol = "qrealign_fini";
 
 std::string ObjectTarget::str() const {
   return triple + ";" + cpu + ";" + features;
@@ -105,6 +111,39 @@ static void addPackedEntryPoints(llvm::Module &m) {
   }
 }
 
+/// Moves the module's global constructors (or destructors) into one
+/// function `name` that calls them in priority order. ORC runs no
+/// `.init_array` of an object linked without its platform runtime, so
+/// ObjectModule calls qrealign_init after linking and qrealign_fini before
+/// it unlinks (gpu-module-to-binary's kernel modules are loaded and
+/// unloaded there).
+static void gatherInitializers(llvm::Module &m, llvm::StringRef list,
+                               llvm::StringRef name) {
+  llvm::IRBuilder<> b(m.getContext());
+  auto *type = llvm::FunctionType::get(b.getVoidTy(), false);
+  auto *fn =
+      llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, name, m);
+  b.SetInsertPoint(llvm::BasicBlock::Create(m.getContext(), "", fn));
+  if (llvm::GlobalVariable *gv = m.getGlobalVariable(list)) {
+    std::vector<std::pair<uint64_t, llvm::Constant *>> entries;
+    if (auto *array = llvm::dyn_cast<llvm::ConstantArray>(gv->getInitializer()))
+      for (llvm::Use &op : array->operands()) {
+        auto *entry = llvm::cast<llvm::ConstantStruct>(op.get());
+        auto *priority = llvm::cast<llvm::ConstantInt>(entry->getOperand(0));
+        entries.emplace_back(priority->getZExtValue(), entry->getOperand(1));
+      }
+    // Constructors run in ascending priority, destructors in descending.
+    llvm::stable_sort(entries, [&](const auto &a, const auto &b) {
+      return list == "llvm.global_ctors" ? a.first < b.first
+                                         : a.first > b.first;
+    });
+    for (auto &[priority, callee] : entries)
+      b.CreateCall(type, callee);
+    gv->eraseFromParent();
+  }
+  b.CreateRetVoid();
+}
+
 static void addString(llvm::Module &m, llvm::StringRef name,
                       llvm::StringRef text) {
   llvm::Constant *value =
@@ -115,11 +154,15 @@ static void addString(llvm::Module &m, llvm::StringRef name,
 
 llvm::Expected<llvm::SmallVector<char, 0>>
 qrealign::emitObject(mlir::ModuleOp module, llvm::StringRef manifest,
-                     const ObjectTarget &target, unsigned optLevel) {
+                     const ObjectTarget &target, unsigned optLevel,
+                     llvm::StringRef device) {
   initializeHostTarget();
   mlir::DialectRegistry registry;
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
+  // gpu.binary and gpu.launch_func of qrealign-lower-to-nvvm's host code.
+  mlir::registerGPUDialectTranslation(registry);
+  mlir::gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   module.getContext()->appendDialectRegistry(registry);
 
   llvm::LLVMContext context;
@@ -146,6 +189,9 @@ qrealign::emitObject(mlir::ModuleOp module, llvm::StringRef manifest,
   addPackedEntryPoints(*m);
   addString(*m, kManifestSymbol, manifest);
   addString(*m, kTargetSymbol, target.str());
+  addString(*m, kDeviceSymbol, device);
+  gatherInitializers(*m, "llvm.global_ctors", kInitSymbol);
+  gatherInitializers(*m, "llvm.global_dtors", kFiniSymbol);
   if (llvm::Error err = mlir::makeOptimizingTransformer(
           optLevel, /*sizeLevel=*/0, machine.get())(m.get()))
     return std::move(err);
@@ -160,7 +206,35 @@ qrealign::emitObject(mlir::ModuleOp module, llvm::StringRef manifest,
   return object;
 }
 
-ObjectModule::~ObjectModule() = default;
+ObjectModule::~ObjectModule() {
+  if (fini)
+    fini();
+}
+
+llvm::Expected<std::string> qrealign::getGPUChip(llvm::StringRef device) {
+  llvm::StringRef chip = device;
+  if (!chip.consume_front("cuda:") || !chip.starts_with("sm_") ||
+      chip.size() < 5 || !llvm::all_of(chip.drop_front(3), llvm::isDigit))
+    return llvm::createStringError("'" + device +
+                                   "' is not a device qrealign-compile "
+                                   "writes (cuda:sm_NN)");
+  return chip.str();
+}
+
+/// Whether `object` defines a symbol named `name`.
+static bool definesSymbol(const llvm::object::ObjectFile &object,
+                          llvm::StringRef name) {
+  for (const llvm::object::SymbolRef &sym : object.symbols()) {
+    llvm::Expected<llvm::StringRef> symName = sym.getName();
+    if (!symName) {
+      llvm::consumeError(symName.takeError());
+      continue;
+    }
+    if (*symName == name)
+      return true;
+  }
+  return false;
+}
 
 /// The NUL-terminated string that symbol `name` of `object` defines.
 static llvm::Expected<std::string>
@@ -250,6 +324,31 @@ ObjectModule::load(llvm::StringRef path) {
   if (!manifest)
     return manifest.takeError();
   loaded->manifest = std::move(*manifest);
+  // Objects of earlier versions record no device: they are host code.
+  if (definesSymbol(**object, kDeviceSymbol)) {
+    llvm::Expected<std::string> device =
+        readEmbeddedString(**object, kDeviceSymbol, path);
+    if (!device)
+      return device.takeError();
+    loaded->device = std::move(*device);
+  }
+  std::string chip;
+  if (loaded->isCUDA()) {
+    llvm::Expected<std::string> c = getGPUChip(loaded->device);
+    if (!c)
+      return llvm::createStringError(path + ": " +
+                                     llvm::toString(c.takeError()));
+    chip = *c;
+    // Its kernel modules load when it is linked: there must be a GPU.
+    if (!qrealignGpuAvailable())
+      return llvm::createStringError(
+          path + ": compiled for a GPU (" + chip +
+          ") and this host cannot run it: " + qrealignGpuStatus() +
+          " (compile without --gpu for the CPU)");
+  } else if (!loaded->device.empty() && loaded->device != kEmulatedGPU) {
+    return llvm::createStringError(path + ": unknown device '" +
+                                   loaded->device + "'");
+  }
   llvm::SmallVector<llvm::StringRef, 3> fields;
   llvm::StringRef(*target).split(fields, ';');
   if (fields.size() != 3)
@@ -293,9 +392,53 @@ ObjectModule::load(llvm::StringRef path) {
   if (!utils)
     return utils.takeError();
   main.addGenerator(std::move(*utils));
+  // The GPU host runtime the code of qrealign-lower-to-nvvm calls: this
+  // process's own (linked in, not looked up by name in a library).
+  if (loaded->isCUDA()) {
+    llvm::orc::SymbolMap runtime;
+    auto define = [&](const char *name, auto *fn) {
+      runtime[(*jit)->mangleAndIntern(name)] = {
+          llvm::orc::ExecutorAddr::fromPtr(reinterpret_cast<void *>(fn)),
+          llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+    };
+    define("mgpuModuleLoad", &mgpuModuleLoad);
+    define("mgpuModuleLoadJIT", &mgpuModuleLoadJIT);
+    define("mgpuModuleUnload", &mgpuModuleUnload);
+    define("mgpuModuleGetFunction", &mgpuModuleGetFunction);
+    define("mgpuLaunchKernel", &mgpuLaunchKernel);
+    define("mgpuStreamCreate", &mgpuStreamCreate);
+    define("mgpuStreamDestroy", &mgpuStreamDestroy);
+    define("mgpuStreamSynchronize", &mgpuStreamSynchronize);
+    define("mgpuMemAlloc", &mgpuMemAlloc);
+    define("mgpuMemFree", &mgpuMemFree);
+    define("mgpuMemcpy", &mgpuMemcpy);
+    define("mgpuMemset32", &mgpuMemset32);
+    if (llvm::Error err = main.define(llvm::orc::absoluteSymbols(runtime)))
+      return std::move(err);
+  }
   if (llvm::Error err = (*jit)->addObjectFile(std::move(*file)))
     return std::move(err);
   loaded->jit = std::move(*jit);
+  // Objects of earlier versions have no initializers to run.
+  auto init = loaded->jit->lookup(kInitSymbol);
+  auto fini = loaded->jit->lookup(kFiniSymbol);
+  if (!init || !fini) {
+    if (loaded->isCUDA())
+      return llvm::createStringError(
+          path + ": no " + kInitSymbol + " or " + kFiniSymbol +
+          " (a GPU object qrealign-compile did not write)");
+    llvm::consumeError(init.takeError());
+    llvm::consumeError(fini.takeError());
+    return loaded;
+  }
+  int64_t errorsBefore = qrealignGpuErrors(nullptr);
+  init->toPtr<void (*)()>()();
+  loaded->fini = fini->toPtr<void (*)()>();
+  const char *last = nullptr;
+  if (loaded->isCUDA() && qrealignGpuErrors(&last) != errorsBefore)
+    return llvm::createStringError(path + ": loading its kernels (" + chip +
+                                   ") failed: " + last + " (is this GPU an " +
+                                   chip + " or newer?)");
   return loaded;
 }
 

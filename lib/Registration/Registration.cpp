@@ -159,6 +159,14 @@ void mlir::qrealign::registerAllDialects(DialectRegistry &registry) {
 #endif
 }
 
+bool mlir::qrealign::hasNVVMTarget() {
+#if QREALIGN_WITH_NVVM_TARGET
+  return true;
+#else
+  return false;
+#endif
+}
+
 void mlir::qrealign::registerAllPasses() {
   qrealign::registerQRealignPasses();
   qrealign::registerQRealignCalibrationPasses();

@@ -1,12 +1,16 @@
 //===- qrealign-compile.cpp - A model as an object file for the host ------===//
 //
 // qrealign-compile MODEL.mlir -o MODEL.o [--mcpu=native] [-O 3]
-//     [--manifest FILE] [--params S=PATH] [--vectorize=false] [--emulate-gpu]
+//     [--manifest FILE] [--params S=PATH] [--vectorize=false]
+//     [--emulate-gpu | --gpu sm_NN [--cuda-toolkit DIR]]
 //
 // Ahead of time: the model's @forward becomes @prefill and @decode with an
 // explicit KV cache (qrealign-build-kv-cache), every parameter an argument
 // (qrealign-bind-params), lowered by qrealign-lower-to-cpu and compiled for
-// the host CPU into one relocatable object file. The object embeds its
+// the host CPU into one relocatable object file; with --gpu, lowered by
+// qrealign-lower-to-nvvm instead: host code that launches the kernels
+// (cubins for that GPU, assembled by the toolkit's ptxas, embedded) through
+// qrealign's runtime, every buffer on the GPU. The object embeds its
 // parameter manifest; the same manifest is written beside it
 // (MODEL.manifest.json, or --manifest). Relative scope paths in it are
 // relative to the object's directory. `qrealign-run MODEL.mlir --backend
@@ -35,6 +39,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -73,6 +78,18 @@ static cl::opt<bool> emulateGPU(
              "output, qrealign-gpu-loops) and run its launches as host loops: "
              "the GPU mapping checked against the engine where no GPU is"),
     cl::init(false), cl::cat(category));
+static cl::opt<std::string>
+    gpu("gpu",
+        cl::desc("Compile for an NVIDIA GPU instead (sm_80, sm_90, ...): "
+                 "qrealign-lower-to-nvvm, cubins through ptxas; the object "
+                 "runs where a CUDA driver and such a GPU are"),
+        cl::value_desc("sm_NN"), cl::init(""), cl::cat(category));
+static cl::opt<std::string>
+    cudaToolkit("cuda-toolkit",
+                cl::desc("The CUDA toolkit whose ptxas assembles the kernels "
+                         "(default /usr/local/cuda)"),
+                cl::value_desc("dir"), cl::init("/usr/local/cuda"),
+                cl::cat(category));
 static cl::list<std::string>
     params("params",
            cl::desc("Map a parameter scope to a file: SCOPE=PATH (replaces "
@@ -110,6 +127,31 @@ int main(int argc, char **argv) {
   }
   if (manifestFile == output)
     return error("the manifest and the object cannot be one file");
+  std::string device = emulateGPU ? qrealign::kEmulatedGPU.str() : "";
+  if (!gpu.empty()) {
+    if (emulateGPU)
+      return error("--gpu and --emulate-gpu: choose one (the second runs the "
+                   "first's mapping on the host)");
+    device = "cuda:" + gpu;
+    Expected<std::string> chip = qrealign::getGPUChip(device);
+    if (!chip)
+      return error("--gpu " + gpu + ": not a chip name (sm_80, sm_90, ...)");
+    unsigned version = 0;
+    if (StringRef(gpu).drop_front(3).getAsInteger(10, version) || version < 80)
+      return error("--gpu " + gpu +
+                   ": the kernels need sm_80 or newer (mma.sync on i8 and "
+                   "f16 operands)");
+    if (!mlir::qrealign::hasNVVMTarget())
+      return error("--gpu: this build has no NVVM target (configured with "
+                   "QREALIGN_WITH_NVVM_TARGET=OFF)");
+    // qrealign-lower-to-nvvm is a textual pipeline of registered passes.
+    mlir::qrealign::registerAllPasses();
+    SmallString<256> ptxas(cudaToolkit.getValue());
+    sys::path::append(ptxas, "bin", "ptxas");
+    if (!sys::fs::can_execute(ptxas))
+      return error("--gpu: no ptxas at " + ptxas +
+                   " (name the CUDA toolkit with --cuda-toolkit)");
+  }
   Expected<qrealign::ObjectTarget> target = qrealign::getTargetForCPU(mcpu);
   if (!target)
     return error("--mcpu: " + toString(target.takeError()));
@@ -169,7 +211,7 @@ int main(int argc, char **argv) {
     return 1;
   std::string manifestText = formatv("{0:2}", *manifest).str() + "\n";
   mlir::qrealign::dropBoundParams(*module);
-  {
+  if (gpu.empty()) {
     mlir::PassManager pm(&context);
     mlir::qrealign::LowerToCPUOptions options;
     options.vectorize = vectorize;
@@ -177,12 +219,22 @@ int main(int argc, char **argv) {
     mlir::qrealign::buildLowerToCPUPipeline(pm, options);
     if (mlir::failed(pm.run(*module)))
       return 1;
+  } else {
+    mlir::PassManager pm(&context);
+    mlir::qrealign::LowerToNVVMOptions options;
+    options.chip = gpu;
+    options.format = "bin";
+    options.toolkit = cudaToolkit;
+    mlir::qrealign::buildLowerToNVVMPipeline(pm, options);
+    if (mlir::failed(pm.run(*module)))
+      return 1;
   }
-  errs() << formatv("qrealign-compile: lowered to LLVM in {0:f1} s; "
-                    "generating code for {1}\n",
-                    since(t0), target->cpu);
+  errs() << formatv("qrealign-compile: lowered to LLVM{0} in {1:f1} s; "
+                    "generating host code for {2}\n",
+                    gpu.empty() ? "" : " and " + gpu + " cubins", since(t0),
+                    target->cpu);
   Expected<SmallVector<char, 0>> object =
-      qrealign::emitObject(*module, manifestText, *target, optLevel);
+      qrealign::emitObject(*module, manifestText, *target, optLevel, device);
   if (!object)
     return error(toString(object.takeError()));
 

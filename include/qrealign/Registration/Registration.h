@@ -26,6 +26,9 @@ void registerAllDialects(DialectRegistry &registry);
 /// Registers the qrealign passes and the upstream passes of the pipeline
 /// with the global pass registry (for command-line tools).
 void registerAllPasses();
+/// Whether this build serializes GPU modules (MLIR's NVVM target,
+/// QREALIGN_WITH_NVVM_TARGET): without it, gpu-module-to-binary fails.
+bool hasNVVMTarget();
 } // namespace mlir::qrealign
 
 #endif // QREALIGN_REGISTRATION_REGISTRATION_H
