@@ -8,6 +8,7 @@
 
 #include "qrealign/Compiled/Manifest.h"
 #include "qrealign/Conversion/Passes.h"
+#include "qrealign/Runtime/CudaRuntime.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -20,12 +21,131 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 
 using namespace mlir;
 using namespace ::qrealign;
 
-CompiledModel::~CompiledModel() = default;
+namespace qrealign {
+/// Where the compiled code's buffers live: the parameters, the inputs of a
+/// call and the results it allocates (logits, the KV cache).
+class BufferSpace {
+public:
+  virtual ~BufferSpace() = default;
+  /// A buffer of the code's memory holding a copy of `bytes` of `data` (or
+  /// `data` itself), valid until drop().
+  virtual llvm::Expected<void *> place(const void *data, size_t bytes) = 0;
+  virtual void drop(void *placed) = 0;
+  /// Copies `bytes` at `src`, in the code's memory, to `dst` on the host.
+  virtual llvm::Error fetch(void *dst, const void *src, size_t bytes) = 0;
+  /// Frees a buffer the compiled code allocated and returned.
+  virtual void releaseResult(void *allocated) = 0;
+  /// An error if function `name`, just called, failed where it could not
+  /// say so (a GPU's driver calls).
+  virtual void beforeCall() {}
+  virtual llvm::Error checkCall(llvm::StringRef name) {
+    return llvm::Error::success();
+  }
+};
+} // namespace qrealign
+
+namespace {
+/// Host code: the code reads the caller's memory (the parameters where
+/// they are mapped), its results are malloc'ed.
+class HostSpace : public BufferSpace {
+public:
+  llvm::Expected<void *> place(const void *data, size_t) override {
+    return const_cast<void *>(data);
+  }
+  void drop(void *) override {}
+  llvm::Error fetch(void *dst, const void *src, size_t bytes) override {
+    memcpy(dst, src, bytes);
+    return llvm::Error::success();
+  }
+  void releaseResult(void *allocated) override { free(allocated); }
+};
+
+/// The GPU mapping run on the host (qrealign-compile --emulate-gpu):
+/// handled as a GPU's memory, every parameter and input copied into a
+/// buffer of its own, results copied back, so that this path runs where
+/// no GPU is.
+class EmulatedGPUSpace : public BufferSpace {
+public:
+  llvm::Expected<void *> place(const void *data, size_t bytes) override {
+    void *copy = malloc(bytes ? bytes : 1);
+    if (!copy)
+      return llvm::createStringError("out of memory placing " +
+                                     llvm::Twine(bytes) + " bytes");
+    memcpy(copy, data, bytes);
+    return copy;
+  }
+  void drop(void *placed) override { free(placed); }
+  llvm::Error fetch(void *dst, const void *src, size_t bytes) override {
+    memcpy(dst, src, bytes);
+    return llvm::Error::success();
+  }
+  void releaseResult(void *allocated) override { free(allocated); }
+};
+
+/// A CUDA GPU through qrealign's runtime (the functions the generated host
+/// code calls): parameters uploaded once, inputs per call, results
+/// allocated by the code on its stream; copies on this thread's persistent
+/// stream, waited for.
+class CudaSpace : public BufferSpace {
+public:
+  llvm::Expected<void *> place(const void *data, size_t bytes) override {
+    int64_t before = qrealignGpuErrors(nullptr);
+    void *device = mgpuMemAlloc(bytes, /*stream=*/nullptr, false);
+    if (device) {
+      void *stream = mgpuStreamCreate();
+      mgpuMemcpy(device, const_cast<void *>(data), bytes, stream);
+      mgpuStreamSynchronize(stream);
+    }
+    if (llvm::Error err =
+            failed(before, "uploading " + llvm::Twine(bytes) + " bytes")) {
+      mgpuMemFree(device, nullptr);
+      return std::move(err);
+    }
+    if (!device)
+      return llvm::createStringError("uploading: no device memory");
+    return device;
+  }
+  void drop(void *placed) override { mgpuMemFree(placed, nullptr); }
+  llvm::Error fetch(void *dst, const void *src, size_t bytes) override {
+    int64_t before = qrealignGpuErrors(nullptr);
+    void *stream = mgpuStreamCreate();
+    mgpuMemcpy(dst, const_cast<void *>(src), bytes, stream);
+    mgpuStreamSynchronize(stream);
+    return failed(before, "downloading " + llvm::Twine(bytes) + " bytes");
+  }
+  void releaseResult(void *allocated) override {
+    mgpuMemFree(allocated, nullptr);
+  }
+  void beforeCall() override { callErrors = qrealignGpuErrors(nullptr); }
+  llvm::Error checkCall(llvm::StringRef name) override {
+    return failed(callErrors, "@" + name + " on the GPU");
+  }
+
+private:
+  /// The error count before the current call.
+  int64_t callErrors = 0;
+  static llvm::Error failed(int64_t before, const llvm::Twine &what) {
+    const char *last = nullptr;
+    int64_t now = qrealignGpuErrors(&last);
+    if (now == before)
+      return llvm::Error::success();
+    return llvm::createStringError(
+        what + ": " + llvm::Twine(now - before) +
+        " CUDA driver call(s) failed, the last: " + last);
+  }
+};
+} // namespace
+
+CompiledModel::~CompiledModel() {
+  for (void *p : placedParams)
+    memory->drop(p);
+}
 
 namespace {
 /// A memref descriptor of any rank: {allocated, aligned, offset,
@@ -87,6 +207,7 @@ bindArguments(func::FuncOp fn, unsigned firstParam,
 llvm::Expected<std::unique_ptr<CompiledModel>>
 CompiledModel::create(ModuleOp module, const Program &parameters) {
   std::unique_ptr<CompiledModel> model(new CompiledModel());
+  model->memory = std::make_unique<HostSpace>();
   // The parameters as the engine program loaded them (its first entry of
   // each name: later ones are weights it computed, such as dequantized).
   llvm::StringMap<const qr_param *> byName;
@@ -250,7 +371,15 @@ llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::load(
 
   std::unique_ptr<CompiledModel> model(new CompiledModel());
   model->vocab = *vocab;
+  model->device = (*object)->getDevice().str();
+  if ((*object)->isCUDA())
+    model->memory = std::make_unique<CudaSpace>();
+  else if ((*object)->getDevice() == kEmulatedGPU)
+    model->memory = std::make_unique<EmulatedGPUSpace>();
+  else
+    model->memory = std::make_unique<HostSpace>();
   std::map<std::string, Checkpoint *> opened;
+  std::map<const void *, void *> placedByData;
   for (auto [manifestFn, into] :
        {std::pair{&prefill->second, &model->prefillFn},
         std::pair{&decode->second, &model->decodeFn}}) {
@@ -285,7 +414,18 @@ llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::load(
       if (!data)
         return fail("parameter @" + p.symbol + ": " +
                     llvm::toString(data.takeError()));
-      into->params.push_back(Descriptor(data->data(), shape).words);
+      // Each tensor once in the code's memory (uploaded once to a GPU),
+      // even where both functions bind it.
+      void *&placed = placedByData[data->data()];
+      if (!placed) {
+        auto where = model->memory->place(data->data(), data->size());
+        if (!where)
+          return fail("parameter @" + p.symbol + ": " +
+                      llvm::toString(where.takeError()));
+        placed = *where;
+        model->placedParams.push_back(placed);
+      }
+      into->params.push_back(Descriptor(placed, shape).words);
     }
   }
   llvm::StringMap<void (*)(void **)> entries;
@@ -309,25 +449,51 @@ llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::load(
 }
 
 llvm::Error CompiledModel::call(llvm::StringRef name, const BoundFunction &fn,
-                                llvm::ArrayRef<const void *> inputs,
+                                llvm::ArrayRef<Input> inputs,
+                                llvm::ArrayRef<Result *> cache,
                                 std::vector<Result> &results) {
+  // The inputs in the code's memory, for this call.
+  std::vector<void *> placed;
+  auto dropInputs = [&] {
+    for (void *p : placed)
+      memory->drop(p);
+  };
+  std::vector<Descriptor> descriptors;
+  for (const Input &in : inputs) {
+    auto where = memory->place(in.data, in.bytes);
+    if (!where) {
+      dropInputs();
+      return where.takeError();
+    }
+    placed.push_back(*where);
+    descriptors.emplace_back(*where, in.sizes);
+  }
   results.assign(fn.numResults, Result{});
   // The C interface: the results' descriptors first (one struct of them),
   // then one descriptor pointer per argument.
   std::vector<void *> pointers = {results.data()};
-  for (const void *in : inputs)
-    pointers.push_back(const_cast<void *>(in));
+  for (Descriptor &d : descriptors)
+    pointers.push_back(d.words.data());
+  for (Result *r : cache)
+    pointers.push_back(r);
   for (const std::vector<int64_t> &words : fn.params)
     pointers.push_back(const_cast<int64_t *>(words.data()));
   std::vector<void *> packed;
   for (void *&p : pointers)
     packed.push_back(&p);
-  return invoke(name, packed);
+  memory->beforeCall();
+  llvm::Error err = invoke(name, packed);
+  dropInputs();
+  if (!err)
+    err = memory->checkCall(name);
+  if (err)
+    release(results);
+  return err;
 }
 
 void CompiledModel::release(std::vector<Result> &results) {
   for (Result &r : results)
-    free(r.allocated);
+    memory->releaseResult(r.allocated);
   results.clear();
 }
 
@@ -338,8 +504,11 @@ CompiledModel::forward(llvm::ArrayRef<std::vector<int64_t>> batch) {
     std::vector<Result> out;
     if (llvm::Error err = prefill(ids, out))
       return std::move(err);
-    rows.push_back(lastRow(out.front()));
+    auto row = lastRow(out.front());
     release(out);
+    if (!row)
+      return row.takeError();
+    rows.push_back(std::move(*row));
   }
   return rows;
 }
@@ -361,18 +530,29 @@ llvm::Error CompiledModel::prefill(llvm::ArrayRef<int64_t> ids,
   for (int64_t i = 0; i < s; ++i)
     positions[i] = i;
   std::vector<uint8_t> mask(s, 1);
-  Descriptor a(ids.data(), {1, s}), b(positions.data(), {1, s}),
-      c(mask.data(), {1, s});
+  size_t words = s * sizeof(int64_t);
   return call("prefill", prefillFn,
-              {a.words.data(), b.words.data(), c.words.data()}, out);
+              {Input{ids.data(), words, {1, s}},
+               Input{positions.data(), words, {1, s}},
+               Input{mask.data(), size_t(s), {1, s}}},
+              {}, out);
 }
 
-std::vector<float> CompiledModel::lastRow(const Result &logits) const {
+llvm::Expected<std::vector<float>>
+CompiledModel::lastRow(const Result &logits) const {
   std::vector<float> row(vocab);
   int64_t t = logits.sizes[1] - 1;
+  const float *first = logits.aligned + logits.offset + t * logits.strides[1];
+  if (logits.strides[2] == 1) {
+    if (llvm::Error err =
+            memory->fetch(row.data(), first, vocab * sizeof(float)))
+      return std::move(err);
+    return row;
+  }
   for (int64_t v = 0; v < vocab; ++v)
-    row[v] = logits.aligned[logits.offset + t * logits.strides[1] +
-                            v * logits.strides[2]];
+    if (llvm::Error err = memory->fetch(&row[v], first + v * logits.strides[2],
+                                        sizeof(float)))
+      return std::move(err);
   return row;
 }
 
@@ -399,7 +579,12 @@ CompiledModel::generate(llvm::ArrayRef<std::vector<int64_t>> batch,
     auto argmax = [&](const std::vector<float> &row) {
       return int64_t(std::max_element(row.begin(), row.end()) - row.begin());
     };
-    int64_t next = argmax(lastRow(out.front()));
+    auto first = lastRow(out.front());
+    if (!first) {
+      release(out);
+      return first.takeError();
+    }
+    int64_t next = argmax(*first);
     int64_t length = s;
     while (true) {
       // The stop token is part of the output, as the engine returns it.
@@ -410,20 +595,27 @@ CompiledModel::generate(llvm::ArrayRef<std::vector<int64_t>> batch,
         break;
       int64_t position = length++;
       std::vector<uint8_t> fullMask(length, 1);
-      Descriptor id(&next, {1, 1}), pos(&position, {1, 1}),
-          m(fullMask.data(), {1, length});
-      std::vector<const void *> inputs = {id.words.data(), pos.words.data(),
-                                          m.words.data()};
+      std::vector<Result *> cache;
       for (size_t i = 1; i < out.size(); ++i)
-        inputs.push_back(&out[i]);
+        cache.push_back(&out[i]);
       std::vector<Result> grown;
-      if (llvm::Error err = call("decode", decodeFn, inputs, grown)) {
+      if (llvm::Error err =
+              call("decode", decodeFn,
+                   {Input{&next, sizeof(int64_t), {1, 1}},
+                    Input{&position, sizeof(int64_t), {1, 1}},
+                    Input{fullMask.data(), size_t(length), {1, length}}},
+                   cache, grown)) {
         release(out);
         return std::move(err);
       }
       release(out);
       out = std::move(grown);
-      next = argmax(lastRow(out.front()));
+      auto row = lastRow(out.front());
+      if (!row) {
+        release(out);
+        return row.takeError();
+      }
+      next = argmax(*row);
     }
     release(out);
     result.stats.decode_seconds +=

@@ -358,7 +358,11 @@ int main(int argc, char **argv) {
                    ArrayRef<int64_t> e) { return m->generate(b, n, e); };
     buildInfo = objectPath.empty() ? "compiled (qrealign-lower-to-cpu, JIT)"
                                    : "compiled (object " + objectPath + ")";
-    deviceName = "cpu";
+    // "cuda:sm_90" for an object compiled with --gpu.
+    deviceName = m->getDevice().empty() ? std::string("cpu")
+                 : m->getDevice() == qrealign::kEmulatedGPU
+                     ? std::string("cpu (the GPU mapping emulated)")
+                     : m->getDevice().str();
     vocab = m->getVocabSize();
   } else {
     qrealign::EngineOptions options;

@@ -12,6 +12,14 @@
 // prompt, then @decode once per new token with the KV cache the previous
 // call returned (qrealign-build-kv-cache).
 //
+// An object compiled for a GPU (qrealign-compile --gpu) keeps every buffer
+// there: each parameter uploaded once when the object is loaded, the
+// inputs of a call (ids, positions, mask) uploaded per call, the KV cache
+// left where the code allocated it and passed back to the next @decode,
+// and only the last row of logits copied back. An object of the emulated
+// GPU mapping (--emulate-gpu) is handled the same way in host memory, which
+// is how this path is tested where no GPU is.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef QREALIGN_COMPILED_COMPILEDMODEL_H
@@ -32,6 +40,8 @@
 #include <vector>
 
 namespace qrealign {
+class BufferSpace;
+
 class CompiledModel {
 public:
   ~CompiledModel();
@@ -52,6 +62,9 @@ public:
        llvm::ArrayRef<std::pair<std::string, std::string>> scopeFiles = {});
 
   int64_t getVocabSize() const { return vocab; }
+  /// Where the code runs: "" (the host), "emulated-gpu" or "cuda:sm_NN"
+  /// (ObjectModule::getDevice).
+  llvm::StringRef getDevice() const { return device; }
   /// A function of the compiled module with its bound parameters.
   struct BoundFunction {
     /// The memref descriptors ({allocated, aligned, offset, sizes,
@@ -74,15 +87,24 @@ private:
   /// A rank-3 f32 result of compiled code (every result of the three
   /// functions is one), owned by the caller.
   using Result = MemRefDescriptor<float, 3>;
-  /// Calls `name` with the descriptors `inputs` and its bound parameters.
+  /// A host array passed to a call: placed in the code's memory (copied to
+  /// the GPU) for that call.
+  struct Input {
+    const void *data;
+    size_t bytes;
+    std::vector<int64_t> sizes;
+  };
+  /// Calls `name` with `inputs`, then `cache` (results of an earlier call,
+  /// already in the code's memory), then its bound parameters.
   llvm::Error call(llvm::StringRef name, const BoundFunction &fn,
-                   llvm::ArrayRef<const void *> inputs,
+                   llvm::ArrayRef<Input> inputs, llvm::ArrayRef<Result *> cache,
                    std::vector<Result> &results);
-  static void release(std::vector<Result> &results);
+  void release(std::vector<Result> &results);
   /// @prefill of one sequence (positions 0.., no padding): logits and cache.
   llvm::Error prefill(llvm::ArrayRef<int64_t> ids, std::vector<Result> &out);
-  /// The logits of the last position of `logits` [1, S, vocab].
-  std::vector<float> lastRow(const Result &logits) const;
+  /// The logits of the last position of `logits` [1, S, vocab], copied to
+  /// the host.
+  llvm::Expected<std::vector<float>> lastRow(const Result &logits) const;
 
   /// Calls a function's packed entry point (JIT or loaded object).
   std::function<llvm::Error(llvm::StringRef, llvm::MutableArrayRef<void *>)>
@@ -95,6 +117,11 @@ private:
   std::vector<std::unique_ptr<Checkpoint>> checkpoints;
   BoundFunction prefillFn, decodeFn;
   int64_t vocab = 0;
+  std::string device;
+  /// Where the code's buffers live, and the parameters placed there (on a
+  /// GPU: uploaded once, freed with the model).
+  std::unique_ptr<BufferSpace> memory;
+  std::vector<void *> placedParams;
 };
 } // namespace qrealign
 
