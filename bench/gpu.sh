@@ -23,14 +23,19 @@
 #     cuBLASLt INT8 (W8A8 GEMM at M = 512, 2048) and the hardware floor
 #     (bench/gpu_linear.py, PyTorch for the baselines): the table for
 #     docs/benchmarks.md, also written to ${OUT:-/tmp}/gpu_linear.md;
-#  5. the calibration measurement of issue 13 (bench/calibration_gpu.py),
+#  5. whole models compiled by qrealign-compile --gpu (bench/gpu_decode.py,
+#     from the directory `prepare` wrote, ${DECODE:-build/gpu-decode}: on the
+#     build machine, `/usr/bin/python3 bench/gpu_decode.py prepare
+#     build/gpu-decode`, about 13 MB to carry): the tiny Llama in each scheme
+#     against the CPU object's greedy tokens and logits, then one decode
+#     step of two Llama-2-7B-shaped layers (float, W4A16 g128) at a context
+#     of 512 against its memory floor and PyTorch FP16: the table, also
+#     written to ${OUT:-/tmp}/gpu_decode.md;
+#  6. the calibration measurement of issue 13 (bench/calibration_gpu.py),
 #     when the engine was built against a CUDA libtorch (CALIBRATION=1).
-#
-# Not here: a whole-model decode step against its bandwidth floor. Whole
-# models compile for the GPU (qrealign-lower-to-nvvm-model.test), but no
-# runtime runs them yet (weights uploaded once, the KV cache on the device).
 set -e
 build=${BUILD:-build}
+decode=${DECODE:-$build/gpu-decode}
 echo "== W8A8 GEMM on the GPU (bit-exact i32 accumulators)"
 "$build/test/QRealignGpuGemmTest"
 echo "== W4A16 kernels on the GPU (f16 mma.sync, weights dequantized in registers)"
@@ -40,6 +45,15 @@ echo "== a whole W8A8 linear on the GPU (quantization, GEMM, epilogue)"
 echo "== compiled linears vs cuBLAS / cuBLASLt / the hardware floor"
 python3 bench/gpu_linear.py --binary "$build/bin/qrealign-bench-gpu-linear" \
   --runs "${RUNS:-50}" --markdown "${OUT:-/tmp}/gpu_linear.md"
+if [ ! -f "$decode/models.json" ] && [ -x "$build/bin/qrealign-compile" ]; then
+  python3 bench/gpu_decode.py prepare "$decode" --bin "$build/bin" \
+    --lib "$build/lib"
+fi
+echo "== whole models compiled for the GPU against the CPU object (tiny Llama)"
+python3 bench/gpu_decode.py check "$decode"
+echo "== a decode step of Llama-2-7B-shaped layers vs its floor and PyTorch FP16"
+python3 bench/gpu_decode.py bench "$decode" --context 512 \
+  --steps "${RUNS:-50}" --markdown "${OUT:-/tmp}/gpu_decode.md"
 if [ "${CALIBRATION:-0}" = 1 ]; then
   echo "== calibration on a Llama-2-7B-shaped model"
   python3 bench/calibration_gpu.py --device cuda

@@ -41,6 +41,7 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 src = config.qrealign_src_root
 config.substitutions.append(("%qrealign_src_root", src))
+config.substitutions.append(("%qrealign_obj_root", config.qrealign_obj_root))
 config.substitutions.append(("%examples", os.path.join(src, "examples")))
 config.substitutions.append(("%python", config.python_executable))
 # The test helpers of test/lit-utils, run by Debian's python3.
