@@ -242,6 +242,8 @@ class Model:
         self.rt, self.dir, self.emulated = rt, directory, emulated
         self.libc = ctypes.CDLL(None)
         self.libc.free.argtypes = [ctypes.c_void_p]
+        self.libc.malloc.argtypes = [ctypes.c_size_t]
+        self.libc.malloc.restype = ctypes.c_void_p
         with open(os.path.join(directory, "manifest.json")) as f:
             self.manifest = json.load(f)
         self.lib = ctypes.CDLL(os.path.join(directory, "model.so"))
@@ -303,13 +305,62 @@ class Model:
         """Result i as a descriptor of its own (the next call's cache)."""
         return (ctypes.c_int64 * 9)(*results[9 * i:9 * i + 9])
 
-    def release(self, results):
+    # Buffers in the code's memory: the device's, or the host's for an
+    # emulated object (whose results are malloc'ed).
+    def alloc(self, n):
+        if self.emulated:
+            return self.libc.malloc(max(n, 1))
+        before = self.rt.errors()[0]
+        ptr = self.rt.mgpuMemAlloc(n, None, False)
+        self.rt.check(before, "allocating %d bytes" % n)
+        return ptr
+
+    def copy(self, dst, src, n):
+        """Within the code's memory, or from the host to it."""
+        if self.emulated:
+            ctypes.memmove(dst, src, n)
+            return
+        before = self.rt.errors()[0]
+        if self.rt.stream is None:
+            self.rt.stream = self.rt.mgpuStreamCreate()
+        self.rt.mgpuMemcpy(dst, src, n, self.rt.stream)
+        self.rt.sync()
+        self.rt.check(before, "copying %d bytes" % n)
+
+    def free(self, ptr):
+        if ptr:
+            if self.emulated:
+                self.libc.free(ptr)
+            else:
+                self.rt.free(ptr)
+
+    def release(self, results, keep=()):
+        """Frees the results, except buffers in `keep` (caches updated in
+        place are the caller's)."""
         for i in range(self.num_results):
-            if results[9 * i]:
-                if self.emulated:
-                    self.libc.free(results[9 * i])
-                else:
-                    self.rt.free(results[9 * i])
+            if results[9 * i] not in keep:
+                self.free(results[9 * i])
+
+    def grow_caches(self, results, capacity):
+        """@prefill's caches copied into buffers of `capacity` positions,
+        which @decode updates in place."""
+        caches = []
+        for i in range(1, self.num_results):
+            aligned, offset = results[9 * i + 1], results[9 * i + 2]
+            length, width = results[9 * i + 4], results[9 * i + 5]
+            ptr = self.alloc(capacity * width * 4)
+            self.copy(ptr, aligned + 4 * offset, length * width * 4)
+            caches.append(descriptor(ptr, [1, capacity, width]))
+        return caches
+
+    def update_caches(self, caches, results):
+        """After @decode: a cache that came back as a new buffer (not
+        updated in place) replaces the old one."""
+        for i, c in enumerate(caches):
+            new = self.result(results, i + 1)
+            if new[0] != c[0]:
+                self.free(c[0])
+                caches[i] = new
 
     def last_row(self, results):
         aligned, offset = results[1], results[2]
@@ -395,20 +446,21 @@ def check(a):
                         / scale)
             tokens, length = [], len(ids)
             nxt = int(np.argmax(row))
+            caches = model.grow_caches(out, len(ids) + TINY_TOKENS)
+            model.release(out)
             while True:
                 tokens.append(nxt)
                 if len(tokens) >= TINY_TOKENS:
                     break
-                cache = [model.result(out, j)
-                         for j in range(1, model.num_results)]
-                grown = model.call("decode", [ids_input([nxt]),
-                                              ids_input([length]),
-                                              mask_input(length + 1)], cache)
+                out = model.call("decode", [ids_input([nxt]),
+                                            ids_input([length]),
+                                            mask_input(length + 1)], caches)
                 length += 1
-                model.release(out)
-                out = grown
+                model.update_caches(caches, out)
                 nxt = int(np.argmax(model.last_row(out)))
-            model.release(out)
+                model.release(out, keep=[c[0] for c in caches])
+            for c in caches:
+                model.free(c[0])
             same = same and tokens == ref[i]
         model.close()
         ok = worst <= 1e-3 and same
@@ -485,14 +537,16 @@ def bench(a):
         model = Model(rt, d, synthetic, models["emulated"])
         fn = model.manifest["functions"]["decode"]
         caches = fn["arguments"][3:]
-        cache_bufs, cache_descs, cache_bytes = [], [], 0
+        # Caches holding L positions, with room for the step's new one.
+        cache_descs, cache_bytes = [], 0
         for c in caches:
             width = c["shape"][2]
-            n = L * width * 4
-            ptr = rt.upload(b"\0" * n)
-            cache_bufs.append(ptr)
-            cache_descs.append(descriptor(ptr, [1, L, width]))
-            cache_bytes += n
+            n = (L + 1) * width * 4
+            ptr = model.alloc(n)
+            zeros = (ctypes.c_char * n)()
+            model.copy(ptr, ctypes.addressof(zeros), n)  # to the device
+            cache_descs.append(descriptor(ptr, [1, L + 1, width]))
+            cache_bytes += L * width * 4
         embed = [p for p in fn["params"]
                  if p["symbol"].endswith("embed_tokens.weight")]
         weight_bytes = model.param_bytes
@@ -506,8 +560,9 @@ def bench(a):
         def step():
             out = model.call("decode", [ids_input([7]), ids_input([L]),
                                         mask_input(L + 1)], cache_descs)
+            model.update_caches(cache_descs, out)
             model.last_row(out)
-            model.release(out)
+            model.release(out, keep=[c[0] for c in cache_descs])
 
         for _ in range(a.warmup):
             step()
@@ -521,8 +576,8 @@ def bench(a):
         launches = ctypes.c_int64(0)
         kernel_ms = rt.qrealignGpuProfiledMilliseconds(ctypes.byref(launches))
         rt.qrealignGpuProfile(0)
-        for ptr in cache_bufs:
-            rt.free(ptr)
+        for c in cache_descs:
+            model.free(c[0])
         model.close()
         wall = statistics.median(walls)
         table.append((name, wall * 1e3, kernel_ms, launches.value,

@@ -39,6 +39,10 @@ public:
   virtual void drop(void *placed) = 0;
   /// Copies `bytes` at `src`, in the code's memory, to `dst` on the host.
   virtual llvm::Error fetch(void *dst, const void *src, size_t bytes) = 0;
+  /// A buffer of `bytes` in the code's memory (uninitialized), freed with
+  /// releaseResult, and a copy between two such buffers.
+  virtual llvm::Expected<void *> allocate(size_t bytes) = 0;
+  virtual llvm::Error copy(void *dst, const void *src, size_t bytes) = 0;
   /// Frees a buffer the compiled code allocated and returned.
   virtual void releaseResult(void *allocated) = 0;
   /// An error if function `name`, just called, failed where it could not
@@ -63,6 +67,17 @@ public:
     memcpy(dst, src, bytes);
     return llvm::Error::success();
   }
+  llvm::Expected<void *> allocate(size_t bytes) override {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p)
+      return llvm::createStringError("out of memory allocating " +
+                                     llvm::Twine(bytes) + " bytes");
+    return p;
+  }
+  llvm::Error copy(void *dst, const void *src, size_t bytes) override {
+    memcpy(dst, src, bytes);
+    return llvm::Error::success();
+  }
   void releaseResult(void *allocated) override { free(allocated); }
 };
 
@@ -82,6 +97,17 @@ public:
   }
   void drop(void *placed) override { free(placed); }
   llvm::Error fetch(void *dst, const void *src, size_t bytes) override {
+    memcpy(dst, src, bytes);
+    return llvm::Error::success();
+  }
+  llvm::Expected<void *> allocate(size_t bytes) override {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p)
+      return llvm::createStringError("out of memory allocating " +
+                                     llvm::Twine(bytes) + " bytes");
+    return p;
+  }
+  llvm::Error copy(void *dst, const void *src, size_t bytes) override {
     memcpy(dst, src, bytes);
     return llvm::Error::success();
   }
@@ -118,6 +144,23 @@ public:
     mgpuMemcpy(dst, const_cast<void *>(src), bytes, stream);
     mgpuStreamSynchronize(stream);
     return failed(before, "downloading " + llvm::Twine(bytes) + " bytes");
+  }
+  llvm::Expected<void *> allocate(size_t bytes) override {
+    int64_t before = qrealignGpuErrors(nullptr);
+    void *device = mgpuMemAlloc(bytes, /*stream=*/nullptr, false);
+    if (llvm::Error err =
+            failed(before, "allocating " + llvm::Twine(bytes) + " bytes"))
+      return std::move(err);
+    if (!device)
+      return llvm::createStringError("allocating: no device memory");
+    return device;
+  }
+  llvm::Error copy(void *dst, const void *src, size_t bytes) override {
+    int64_t before = qrealignGpuErrors(nullptr);
+    void *stream = mgpuStreamCreate();
+    mgpuMemcpy(dst, const_cast<void *>(src), bytes, stream);
+    mgpuStreamSynchronize(stream);
+    return failed(before, "copying " + llvm::Twine(bytes) + " bytes");
   }
   void releaseResult(void *allocated) override {
     mgpuMemFree(allocated, nullptr);
@@ -486,8 +529,15 @@ llvm::Error CompiledModel::call(llvm::StringRef name, const BoundFunction &fn,
   dropInputs();
   if (!err)
     err = memory->checkCall(name);
-  if (err)
-    release(results);
+  if (err) {
+    // A cache result may be its input, updated in place: the caller's.
+    for (Result &r : results)
+      if (llvm::none_of(cache, [&](const Result *in) {
+            return in->allocated == r.allocated;
+          }))
+        memory->releaseResult(r.allocated);
+    results.clear();
+  }
   return err;
 }
 
@@ -556,6 +606,39 @@ CompiledModel::lastRow(const Result &logits) const {
   return row;
 }
 
+llvm::Error CompiledModel::growCaches(const std::vector<Result> &prefilled,
+                                      int64_t capacity,
+                                      std::vector<Result> &caches) {
+  for (size_t i = 1; i < prefilled.size(); ++i) {
+    const Result &r = prefilled[i];
+    int64_t length = r.sizes[1], width = r.sizes[2];
+    if (r.sizes[0] != 1 || r.strides[2] != 1 || r.strides[1] != width ||
+        length > capacity)
+      return llvm::createStringError(
+          llvm::formatv("@prefill's cache {0} is not one contiguous "
+                        "[1, {1}, {2}] buffer within a capacity of {3}",
+                        i - 1, length, width, capacity)
+              .str());
+    auto buffer = memory->allocate(capacity * width * sizeof(float));
+    if (!buffer)
+      return buffer.takeError();
+    Result grown{};
+    grown.allocated = grown.aligned = static_cast<float *>(*buffer);
+    grown.offset = 0;
+    grown.sizes[0] = 1;
+    grown.sizes[1] = capacity;
+    grown.sizes[2] = width;
+    grown.strides[0] = capacity * width;
+    grown.strides[1] = width;
+    grown.strides[2] = 1;
+    caches.push_back(grown);
+    if (llvm::Error err = memory->copy(grown.aligned, r.aligned + r.offset,
+                                       length * width * sizeof(float)))
+      return err;
+  }
+  return llvm::Error::success();
+}
+
 llvm::Expected<GenerateResult>
 CompiledModel::generate(llvm::ArrayRef<std::vector<int64_t>> batch,
                         int maxNewTokens, llvm::ArrayRef<int64_t> eosIds) {
@@ -585,6 +668,15 @@ CompiledModel::generate(llvm::ArrayRef<std::vector<int64_t>> batch,
       return first.takeError();
     }
     int64_t next = argmax(*first);
+    // The caches with room for every position this generation reaches:
+    // @decode writes the new positions into them in place.
+    std::vector<Result> caches;
+    llvm::Error grown = growCaches(out, s + maxNewTokens, caches);
+    release(out);
+    if (grown) {
+      release(caches);
+      return std::move(grown);
+    }
     int64_t length = s;
     while (true) {
       // The stop token is part of the output, as the engine returns it.
@@ -596,28 +688,34 @@ CompiledModel::generate(llvm::ArrayRef<std::vector<int64_t>> batch,
       int64_t position = length++;
       std::vector<uint8_t> fullMask(length, 1);
       std::vector<Result *> cache;
-      for (size_t i = 1; i < out.size(); ++i)
-        cache.push_back(&out[i]);
-      std::vector<Result> grown;
+      for (Result &c : caches)
+        cache.push_back(&c);
+      std::vector<Result> step;
       if (llvm::Error err =
               call("decode", decodeFn,
                    {Input{&next, sizeof(int64_t), {1, 1}},
                     Input{&position, sizeof(int64_t), {1, 1}},
                     Input{fullMask.data(), size_t(length), {1, length}}},
-                   cache, grown)) {
-        release(out);
+                   cache, step)) {
+        release(caches);
         return std::move(err);
       }
-      release(out);
-      out = std::move(grown);
-      auto row = lastRow(out.front());
+      // Each cache comes back as itself (updated in place) or, should the
+      // code have copied it, as a new buffer that replaces it.
+      for (size_t i = 1; i < step.size(); ++i)
+        if (step[i].allocated != caches[i - 1].allocated) {
+          memory->releaseResult(caches[i - 1].allocated);
+          caches[i - 1] = step[i];
+        }
+      auto row = lastRow(step.front());
+      memory->releaseResult(step.front().allocated);
       if (!row) {
-        release(out);
+        release(caches);
         return row.takeError();
       }
       next = argmax(*row);
     }
-    release(out);
+    release(caches);
     result.stats.decode_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t1)
             .count();

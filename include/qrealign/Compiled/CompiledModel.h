@@ -15,8 +15,9 @@
 // An object compiled for a GPU (qrealign-compile --gpu) keeps every buffer
 // there: each parameter uploaded once when the object is loaded, the
 // inputs of a call (ids, positions, mask) uploaded per call, the KV cache
-// left where the code allocated it and passed back to the next @decode,
-// and only the last row of logits copied back. An object of the emulated
+// copied once from @prefill's results into device buffers with room for
+// the whole generation, which @decode updates in place, and only the last
+// row of logits copied back. An object of the emulated
 // GPU mapping (--emulate-gpu) is handled the same way in host memory, which
 // is how this path is tested where no GPU is.
 //
@@ -100,6 +101,11 @@ private:
                    llvm::ArrayRef<Input> inputs, llvm::ArrayRef<Result *> cache,
                    std::vector<Result> &results);
   void release(std::vector<Result> &results);
+  /// Copies @prefill's caches (its results 1..) into buffers of
+  /// `capacity` positions, appended to `caches` (released by the caller,
+  /// also on error).
+  llvm::Error growCaches(const std::vector<Result> &prefilled, int64_t capacity,
+                         std::vector<Result> &caches);
   /// @prefill of one sequence (positions 0.., no padding): logits and cache.
   llvm::Error prefill(llvm::ArrayRef<int64_t> ids, std::vector<Result> &out);
   /// The logits of the last position of `logits` [1, S, vocab], copied to

@@ -31,8 +31,8 @@ namespace qrealign {
 /// process (the JIT and object files both need them).
 void initializeHostTarget();
 /// MLIR's C runner utilities, which compiled code links against
-/// (`memrefCopy`: the strided copies of the KV cache's tensor.concat); an
-/// error when the library is missing.
+/// (`memrefCopy`: strided copies, such as of new keys and values into the
+/// KV cache); an error when the library is missing.
 llvm::Expected<llvm::StringRef> getRunnerUtilsPath();
 /// Erases every function of `module` but @prefill and @decode: what is
 /// compiled of a model (@prefill computes @forward's logits too; other

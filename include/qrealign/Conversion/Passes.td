@@ -161,16 +161,25 @@ def QRealignBuildKVCachePass
       and, in a quantized model, after their fake-quantization: what the
       engine caches too);
     - `@decode(ids, positions, mask, k_0, v_0, ...) -> (logits, k'_0, v'_0,
-      ...)`: the forward pass over new tokens only, each attention reading
-      `tensor.concat` of the cached and the new keys and values, which it
-      returns as the grown cache. `mask` covers the cached and the new
-      positions, as in the engine.
+      ...)`: the forward pass over new tokens only. Each cache tensor
+      `[batch, capacity, width]` holds the cached positions first; `mask`
+      covers the cached and the new positions (as in the engine), so its
+      length is the total. Before each attention the new keys and values
+      are written into the cache at positions `total - new ..< total`
+      (`tensor.insert_slice`) and the attention reads its first `total`
+      positions (`tensor.extract_slice`); the updated caches are returned.
+      One-shot bufferization writes them in place: the returned buffers
+      are the arguments, so a step moves the new positions only, not the
+      whole cache. A cache whose capacity is below the total fails a
+      `cf.assert` (aborting) rather than being written past its end.
 
     Layers are inlined in both functions (a layer yields the residual
     stream only). Errors: no `@forward` of that signature, or one without
     attention.
   }];
-  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def QRealignGPUIntMatmulSchedulePass

@@ -7,6 +7,8 @@
 #include "qrealign/Conversion/Passes.h"
 #include "qrealign/Dialect/QRealign/IR/QRealign.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -85,26 +87,71 @@ void BuildKVCachePass::runOnOperation() {
   prefill.setType(FunctionType::get(&getContext(), prefill.getArgumentTypes(),
                                     prefillReturn.getOperandTypes()));
 
-  // @decode: the cached keys and values come in, concatenated with the new
-  // ones before each attention, and go out grown.
+  // @decode: the caches come in with room for the new positions; the new
+  // keys and values are written after the cached ones, each attention
+  // reads the first `total` positions, and the caches go out updated.
   func::FuncOp decode = cloneForward(module, forward, "decode");
   Block &entry = decode.getBody().front();
-  SmallVector<Value> grown;
+  Value mask = entry.getArgument(2);
+  SmallVector<Value> updated;
   SmallVector<AttentionOp> attentions;
   decode.walk([&](AttentionOp at) { attentions.push_back(at); });
+  // The caches come as arguments after ids, positions and mask.
+  for (AttentionOp at : attentions)
+    for (Value fresh : {at.getKey(), at.getValue()})
+      entry.addArgument(fresh.getType(), at.getLoc());
+  // One check at the entry, before any work: every cache has room for the
+  // total (the mask's length), which covers the new tokens. (Host code
+  // that branches or has side effects between GPU launches makes
+  // gpu-async-region synchronize there; here nothing is queued yet.)
+  {
+    OpBuilder b = OpBuilder::atBlockBegin(&entry);
+    Location loc = decode.getLoc();
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value total = tensor::DimOp::create(b, loc, mask, one);
+    Value count = tensor::DimOp::create(b, loc, entry.getArgument(0), one);
+    Value fits =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, count, total);
+    for (BlockArgument past : entry.getArguments().drop_front(3))
+      fits = arith::AndIOp::create(
+          b, loc, fits,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, total,
+                                tensor::DimOp::create(b, loc, past, one)));
+    cf::AssertOp::create(b, loc, fits,
+                         "qrealign @decode: a KV cache has no room for the "
+                         "new positions (its capacity is below the mask's "
+                         "length)");
+  }
+  unsigned next = 3;
   for (AttentionOp at : attentions) {
     OpBuilder b(at);
+    Location loc = at.getLoc();
+    auto dim = [&](Value v, int64_t d) -> OpFoldResult {
+      return tensor::getMixedSize(b, loc, v, d);
+    };
+    auto index = [&](OpFoldResult r) {
+      return getValueOrCreateConstantIndexOp(b, loc, r);
+    };
     for (OpOperand *operand : {&at.getKeyMutable(), &at.getValueMutable()}) {
       Value fresh = operand->get();
-      Value past = entry.addArgument(fresh.getType(), at.getLoc());
-      Value all = tensor::ConcatOp::create(b, at.getLoc(), /*dim=*/1,
-                                           ValueRange{past, fresh});
-      operand->set(all);
-      grown.push_back(all);
+      Value past = entry.getArgument(next++);
+      Value total = index(dim(mask, 1));
+      Value count = index(dim(fresh, 1));
+      Value start = arith::SubIOp::create(b, loc, total, count);
+      OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+      Value written = tensor::InsertSliceOp::create(
+          b, loc, fresh, past, {zero, start, zero},
+          {dim(fresh, 0), count, dim(fresh, 2)}, {one, one, one});
+      Value view = tensor::ExtractSliceOp::create(
+          b, loc, cast<RankedTensorType>(fresh.getType()), written,
+          {zero, zero, zero}, {dim(fresh, 0), total, dim(fresh, 2)},
+          {one, one, one});
+      operand->set(view);
+      updated.push_back(written);
     }
   }
   auto decodeReturn = cast<func::ReturnOp>(entry.getTerminator());
-  decodeReturn.getOperandsMutable().append(grown);
+  decodeReturn.getOperandsMutable().append(updated);
   decode.setType(FunctionType::get(&getContext(), entry.getArgumentTypes(),
                                    decodeReturn.getOperandTypes()));
 }

@@ -1,27 +1,59 @@
 // RUN: qrealign-opt %s --qrealign-build-kv-cache --split-input-file -verify-diagnostics | FileCheck %s
 // The derived functions lower to LLVM with the rest.
 // RUN: qrealign-opt %s --qrealign-build-kv-cache --split-input-file --qrealign-lower-to-cpu -verify-diagnostics | FileCheck %s --check-prefix=LOWERED
+// Bufferized, @decode updates its caches in place: it returns its own
+// arguments, having copied the new positions only.
+// RUN: qrealign-opt %s --split-input-file -verify-diagnostics --pass-pipeline="builtin.module(qrealign-build-kv-cache,qrealign-bind-params,func.func(convert-qrealign-to-linalg),one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map})" | FileCheck %s --check-prefix=INPLACE
 
 // @forward stays; @prefill returns the keys and values each attention read,
-// in program order; @decode takes them, concatenates the new ones along the
-// sequence axis before each attention, and returns the grown cache.
+// in program order; @decode takes caches with room for the new positions
+// (the mask's length is the total), writes the new keys and values after
+// the cached ones, lets each attention read the first `total` positions,
+// and returns the caches.
 // CHECK-LABEL: func.func @forward(
 // CHECK: qrealign.layer 0
 // CHECK-LABEL: func.func @decode(
 // CHECK-SAME: %[[IDS:[^:]*]]: tensor<?x?xi64>, %[[POS:[^:]*]]: tensor<?x?xi64>, %[[MASK:[^:]*]]: tensor<?x?xi1>, %[[PK:[^:]*]]: tensor<?x?x8xf32>, %[[PV:[^:]*]]: tensor<?x?x8xf32>)
 // CHECK-SAME: -> (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+// First, one check that every cache has room for the mask's length (no
+// GPU work is queued yet, so it costs no synchronization there).
+// CHECK: %[[ONE:.*]] = arith.constant 1 : index
+// CHECK: %[[TOTAL0:.*]] = tensor.dim %[[MASK]], %[[ONE]]
+// CHECK: %[[NEW0:.*]] = tensor.dim %[[IDS]], %[[ONE]]
+// CHECK: %[[C0:.*]] = arith.cmpi ule, %[[NEW0]], %[[TOTAL0]]
+// CHECK: %[[CAPK:.*]] = tensor.dim %[[PK]], %[[ONE]]
+// CHECK: %[[C1:.*]] = arith.cmpi ule, %[[TOTAL0]], %[[CAPK]]
+// CHECK: %[[A1:.*]] = arith.andi %[[C0]], %[[C1]]
+// CHECK: %[[CAPV:.*]] = tensor.dim %[[PV]], %[[ONE]]
+// CHECK: %[[C2:.*]] = arith.cmpi ule, %[[TOTAL0]], %[[CAPV]]
+// CHECK: %[[OK:.*]] = arith.andi %[[A1]], %[[C2]]
+// CHECK: cf.assert %[[OK]], "qrealign @decode: a KV cache has no room for the new positions
 // CHECK-NOT: qrealign.layer
 // CHECK: %[[K:[^ ]*]] = qrealign.rope rotate_half {{.*}} -> tensor<?x?x8xf32>
-// CHECK: %[[KC:.*]] = tensor.concat dim(1) %[[PK]], %[[K]]
-// CHECK: %[[VC:.*]] = tensor.concat dim(1) %[[PV]], %{{.*}}
-// CHECK: qrealign.attention %{{.*}}, %[[KC]], %[[VC]] mask %[[MASK]]
+// CHECK: %[[TOTAL:.*]] = tensor.dim %[[MASK]], %{{.*}} : tensor<?x?xi1>
+// CHECK: %[[NEW:.*]] = tensor.dim %[[K]], %{{.*}} : tensor<?x?x8xf32>
+// CHECK: %[[START:.*]] = arith.subi %[[TOTAL]], %[[NEW]]
+// CHECK: %[[KC:.*]] = tensor.insert_slice %[[K]] into %[[PK]][0, %[[START]], 0] [%{{.*}}, %[[NEW]], 8] [1, 1, 1]
+// CHECK: %[[KV:.*]] = tensor.extract_slice %[[KC]][0, 0, 0] [%{{.*}}, %[[TOTAL]], 8] [1, 1, 1]
+// CHECK: %[[VC:.*]] = tensor.insert_slice %{{.*}} into %[[PV]]
+// CHECK: %[[VV:.*]] = tensor.extract_slice %[[VC]]
+// CHECK: qrealign.attention %{{.*}}, %[[KV]], %[[VV]] mask %[[MASK]]
 // CHECK: return %{{.*}}, %[[KC]], %[[VC]]
 // CHECK-LABEL: func.func @prefill(
 // CHECK-SAME: -> (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>)
-// CHECK-NOT: tensor.concat
+// CHECK-NOT: tensor.insert_slice
 // CHECK: %[[K2:[^ ]*]] = qrealign.rope rotate_half {{.*}} -> tensor<?x?x8xf32>
 // CHECK: qrealign.attention %{{.*}}, %[[K2]], %[[V2:[^ ]*]] mask
 // CHECK: return %{{.*}}, %[[K2]], %[[V2]]
+
+// INPLACE-LABEL: func.func @decode(
+// INPLACE-SAME: %{{[^:]*}}: memref<?x?xi64>, %{{[^:]*}}: memref<?x?xi64>, %{{[^:]*}}: memref<?x?xi1>, %[[PK:[^:]*]]: memref<?x?x8xf32>, %[[PV:[^:]*]]: memref<?x?x8xf32>
+// INPLACE: %[[KS:.*]] = memref.subview %[[PK]][0, %{{.*}}, 0]
+// INPLACE: memref.copy %{{.*}}, %[[KS]]
+// INPLACE: %[[VS:.*]] = memref.subview %[[PV]][0, %{{.*}}, 0]
+// INPLACE: memref.copy %{{.*}}, %[[VS]]
+// INPLACE: return %{{.*}}, %[[PK]], %[[PV]] :
+// INPLACE-LABEL: func.func @prefill(
 
 // LOWERED: llvm.func @forward(
 // LOWERED: llvm.func @decode(

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qrealign/Compiled/Manifest.h"
+#include "qrealign/Conversion/Pipelines/Pipelines.h"
 
 #include "gtest/gtest.h"
 
@@ -19,7 +20,7 @@ std::string manifestText(const std::string &param =
                              R"("argument": 1, "symbol": "w", "scope": "q",
                                 "tensor": "w.weight", "dtype": "ui8",
                                 "shape": [16, 8], "storage": "int4-pairs")",
-                         int version = 2) {
+                         int version = mlir::qrealign::kManifestVersion) {
   return R"({"format": "qrealign-manifest", "version": )" +
          std::to_string(version) + R"(,
     "scopes": {"q": "w4.safetensors"},
@@ -68,8 +69,10 @@ TEST(ManifestTest, RefusesOtherDocumentsAndVersions) {
   EXPECT_NE(errorOf(R"({"format": "other", "version": 2})")
                 .find("m.o: not a qrealign manifest"),
             std::string::npos);
-  EXPECT_NE(errorOf(manifestText(R"("argument": 1)", 1))
-                .find("m.o: manifest version 1; this runtime reads version 2"),
+  // Version 2: @decode returned grown caches; 3 updates them in place.
+  EXPECT_NE(errorOf(manifestText(R"("argument": 1)", 2))
+                .find("m.o: manifest version 2; this runtime reads version 3 "
+                      "(recompile with this qrealign)"),
             std::string::npos);
   // JSON errors are located.
   EXPECT_NE(errorOf("{\"format\": ").find("m.o:1:"), std::string::npos);

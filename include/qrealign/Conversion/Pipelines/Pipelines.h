@@ -81,8 +81,9 @@ void buildLowerToNVVMPipeline(OpPassManager &pm,
                               const LowerToNVVMOptions &options);
 
 /// The version of the parameter manifest that buildParamManifest writes
-/// and the runtime reads (lib/Compiled/AOTModel.cpp).
-constexpr int64_t kManifestVersion = 2;
+/// and the runtime reads (lib/Compiled/Manifest.cpp). 3: @decode updates
+/// KV caches of a given capacity in place (2 returned them grown).
+constexpr int64_t kManifestVersion = 3;
 
 /// The parameter manifest of `module`, whose functions' parameters
 /// qrealign-bind-params bound (docs/lowering.md#ahead-of-time): per
