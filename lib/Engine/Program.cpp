@@ -499,6 +499,7 @@ static qr_quant toQuant(QuantSchemeAttr q) {
   out.group_size = q.getGroupSize();
   out.symmetric = q.getSymmetric();
   out.act_static = q.getAct() == ActQuantMode::Static;
+  out.act_symmetric = q.getActSymmetric();
   return out;
 }
 

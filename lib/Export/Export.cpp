@@ -191,7 +191,7 @@ LogicalResult Exporter::addQuantized(LinearOp linear, DequantizeOp dq) {
       return error() << "static activation ranges are not exported (compressed-"
                         "tensors' W8A8 has dynamic per-token ranges)";
     scheme.actBits = q.getABits();
-    scheme.actSymmetric = false;
+    scheme.actSymmetric = q.getActSymmetric();
   }
   Expected<StringRef> format = scheme.getFormat();
   if (!format)

@@ -206,10 +206,6 @@ static Error findQuantizedLinears(MLIRContext &ctx, const ModelConfig &c,
       return fail(origin + ": " + module + " (config group '" + (*group)->name +
                   "'): " + msg);
     };
-    if (s.actBits && s.actSymmetric)
-      return where("symmetric per-token input activations are not "
-                   "supported: qrealign quantizes activations with a zero "
-                   "point per token");
     if (s.groupSize && (s.groupSize < 8 || !isPowerOf2_64(s.groupSize)))
       return where(formatv("group_size {0} is not a power of two of at "
                            "least 8",
@@ -293,7 +289,8 @@ static Error findQuantizedLinears(MLIRContext &ctx, const ModelConfig &c,
     ql.scheme = QuantSchemeAttr::get(
         &ctx, s.weightBits, s.actBits ? s.actBits : 16,
         s.groupSize ? Granularity::PerGroup : Granularity::PerChannel,
-        s.groupSize, s.weightSymmetric, ActQuantMode::Dynamic);
+        s.groupSize, s.weightSymmetric, ActQuantMode::Dynamic,
+        s.actBits != 0 && s.actSymmetric);
     out[module] = std::move(ql);
   }
   Expected<const CTGroup *> head = q.match("lm_head");

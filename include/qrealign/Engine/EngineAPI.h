@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define QR_ENGINE_ABI_VERSION 6
+#define QR_ENGINE_ABI_VERSION 7
 
 /* The engine library is built with hidden visibility; these are its only
    exported symbols. */
@@ -91,6 +91,7 @@ typedef struct qr_quant {
   int32_t group_size;
   int32_t symmetric;
   int32_t act_static;
+  int32_t act_symmetric; /* dynamic activations without a zero point */
 } qr_quant;
 
 typedef struct qr_instr {

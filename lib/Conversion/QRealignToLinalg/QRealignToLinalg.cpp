@@ -156,7 +156,8 @@ static std::pair<Value, AffineMap> rangeOperand(OpBuilder &b, Location loc,
 //===----------------------------------------------------------------------===//
 
 RowQuantized linalg_lowering::buildRowQuantization(OpBuilder &b, Location loc,
-                                                   Value x, int64_t bits) {
+                                                   Value x, int64_t bits,
+                                                   bool symmetric) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type(), i32 = b.getI32Type(), i8 = b.getI8Type();
   RankedTensorType xType = tensorType(x);
@@ -168,46 +169,86 @@ RowQuantized linalg_lowering::buildRowQuantization(OpBuilder &b, Location loc,
   AffineMap all = pick(ctx, lead + 1, range(0, lead + 1));
   AffineMap row = pick(ctx, lead + 1, range(0, lead));
 
-  // max(x, 0) and min(x, 0) per row: reductions from 0.
   Value zero = filledTensor(b, loc, rows, b.getF32FloatAttr(0));
-  auto minmax = linalg::GenericOp::create(
-      b, loc, TypeRange{zero.getType(), zero.getType()}, ValueRange{x},
-      ValueRange{zero, zero}, {all, row, row}, iterators(lead, 1),
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value v = castFloat(nb, nl, args[0], f32);
-        linalg::YieldOp::create(
-            nb, nl,
-            ValueRange{arith::MaximumFOp::create(nb, nl, args[1], v),
-                       arith::MinimumFOp::create(nb, nl, args[2], v)});
-      });
-
-  // s = max((hi - lo) / (2^b - 1), 1e-8); z = roundeven(-lo / s) - 2^(b-1).
   AffineMap id = pick(ctx, lead, range(0, lead));
-  auto ranges = linalg::GenericOp::create(
-      b, loc,
-      TypeRange{RankedTensorType::get(rowShape, f32),
-                RankedTensorType::get(rowShape, i32)},
-      minmax.getResults(),
-      ValueRange{emptyTensor(b, loc, rows, f32),
-                 emptyTensor(b, loc, rows, i32)},
-      SmallVector<AffineMap>(4, id), iterators(lead),
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value span = arith::SubFOp::create(nb, nl, args[0], args[1]);
-        Value steps =
-            arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(top));
-        Value floor =
-            arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(1e-8f));
-        Value s = arith::MaximumFOp::create(
-            nb, nl, arith::DivFOp::create(nb, nl, span, steps), floor);
-        Value neg = arith::NegFOp::create(nb, nl, args[1]);
-        Value zf = math::RoundEvenOp::create(
-            nb, nl, arith::DivFOp::create(nb, nl, neg, s));
-        Value z = arith::SubIOp::create(
-            nb, nl, arith::FPToSIOp::create(nb, nl, i32, zf),
-            arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(half)));
-        linalg::YieldOp::create(nb, nl, ValueRange{s, z});
-      });
-  Value scale = ranges.getResult(0), zeroPoint = ranges.getResult(1);
+  Value scale, zeroPoint;
+  if (symmetric) {
+    // max|x| per row, s = max(max|x|, 1e-8) / (2^(b-1) - 1), z = 0.
+    Value absMax =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{zero.getType()}, ValueRange{x}, ValueRange{zero},
+            {all, row}, iterators(lead, 1),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value v =
+                  math::AbsFOp::create(nb, nl, castFloat(nb, nl, args[0], f32));
+              linalg::YieldOp::create(
+                  nb, nl,
+                  ValueRange{arith::MaximumFOp::create(nb, nl, args[1], v)});
+            })
+            .getResult(0);
+    auto ranges = linalg::GenericOp::create(
+        b, loc,
+        TypeRange{RankedTensorType::get(rowShape, f32),
+                  RankedTensorType::get(rowShape, i32)},
+        ValueRange{absMax},
+        ValueRange{emptyTensor(b, loc, rows, f32),
+                   emptyTensor(b, loc, rows, i32)},
+        SmallVector<AffineMap>(3, id), iterators(lead),
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value floor =
+              arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(1e-8f));
+          Value qmax = arith::ConstantOp::create(
+              nb, nl, nb.getF32FloatAttr(float(half - 1)));
+          Value s = arith::DivFOp::create(
+              nb, nl, arith::MaximumFOp::create(nb, nl, args[0], floor), qmax);
+          Value z = arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(0));
+          linalg::YieldOp::create(nb, nl, ValueRange{s, z});
+        });
+    scale = ranges.getResult(0);
+    zeroPoint = ranges.getResult(1);
+  }
+
+  // max(x, 0) and min(x, 0) per row: reductions from 0.
+  if (!symmetric) {
+    auto minmax = linalg::GenericOp::create(
+        b, loc, TypeRange{zero.getType(), zero.getType()}, ValueRange{x},
+        ValueRange{zero, zero}, {all, row, row}, iterators(lead, 1),
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value v = castFloat(nb, nl, args[0], f32);
+          linalg::YieldOp::create(
+              nb, nl,
+              ValueRange{arith::MaximumFOp::create(nb, nl, args[1], v),
+                         arith::MinimumFOp::create(nb, nl, args[2], v)});
+        });
+
+    // s = max((hi - lo) / (2^b - 1), 1e-8); z = roundeven(-lo / s) - 2^(b-1).
+    auto ranges = linalg::GenericOp::create(
+        b, loc,
+        TypeRange{RankedTensorType::get(rowShape, f32),
+                  RankedTensorType::get(rowShape, i32)},
+        minmax.getResults(),
+        ValueRange{emptyTensor(b, loc, rows, f32),
+                   emptyTensor(b, loc, rows, i32)},
+        SmallVector<AffineMap>(4, id), iterators(lead),
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value span = arith::SubFOp::create(nb, nl, args[0], args[1]);
+          Value steps =
+              arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(top));
+          Value floor =
+              arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(1e-8f));
+          Value s = arith::MaximumFOp::create(
+              nb, nl, arith::DivFOp::create(nb, nl, span, steps), floor);
+          Value neg = arith::NegFOp::create(nb, nl, args[1]);
+          Value zf = math::RoundEvenOp::create(
+              nb, nl, arith::DivFOp::create(nb, nl, neg, s));
+          Value z = arith::SubIOp::create(
+              nb, nl, arith::FPToSIOp::create(nb, nl, i32, zf),
+              arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(half)));
+          linalg::YieldOp::create(nb, nl, ValueRange{s, z});
+        });
+    scale = ranges.getResult(0);
+    zeroPoint = ranges.getResult(1);
+  }
 
   // levels = clamp(roundeven(x / s) + z + 2^(b-1), 0, 2^b - 1) - 2^(b-1).
   auto levels = linalg::GenericOp::create(
@@ -643,7 +684,8 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
     int64_t groupWidth = k / groups;
 
     Value x = op.getInput();
-    RowQuantized a = buildRowQuantization(rewriter, loc, x, scheme.getABits());
+    RowQuantized a = buildRowQuantization(rewriter, loc, x, scheme.getABits(),
+                                          scheme.getActSymmetric());
     Value zw = deq.getZeroPoint();
     if (zw)
       zw = buildUnpackZeroPoints(rewriter, loc, zw, deq.getBits(),

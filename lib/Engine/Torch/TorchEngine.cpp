@@ -136,13 +136,14 @@ Tensor fakeQuantWeight(const Tensor &w, const qr_quant &q) {
   return out.reshape({N, K});
 }
 
-/// Dynamic per-token quantize-dequantize of activations [..., K]:
-/// asymmetric, with a zero point per token (OmniQuant's activation
-/// quantizer). The scheme's `symmetric` is the weights' and does not apply.
+/// Dynamic per-token quantize-dequantize of activations [..., K]: with a
+/// zero point per token (OmniQuant's activation quantizer) or, with
+/// `act_symmetric`, without (llm-compressor's). The scheme's `symmetric` is
+/// the weights'.
 Tensor fakeQuantActivation(const Tensor &x, const qr_quant &q) {
   if (q.a_bits >= 16)
     return x;
-  return quantDequantRows(x, q.a_bits, /*symmetric=*/false);
+  return quantDequantRows(x, q.a_bits, q.act_symmetric != 0);
 }
 
 /// The QR_OP_FAKE_QUANT instruction `in` on `x` (see EngineAPI.h): dynamic

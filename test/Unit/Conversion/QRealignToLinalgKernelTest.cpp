@@ -51,6 +51,8 @@ struct Scheme {
   /// Storage in compressed-tensors' i32 words (zero points packed along the
   /// rows) instead of bytes.
   bool words = false;
+  /// Activations quantized without a zero point (llm-compressor's W8A8).
+  bool actSymmetric = false;
 };
 
 struct Shape {
@@ -61,6 +63,7 @@ struct Shape {
 const Scheme kSchemes[] = {
     {"W8A8", 8, 8, 0, false},
     {"W8A8sym", 8, 8, 0, true},
+    {"W8A8symact", 8, 8, 0, true, false, true},
     {"W4A8g128", 4, 8, 128, false},
     {"W4A4g128", 4, 4, 128, false},
     // 3-bit levels in nibbles (offset 8, as for 4 bits).
@@ -97,22 +100,37 @@ std::string schemeAttr(const Scheme &s) {
     a += ", granularity = per_tensor";
   if (s.symmetric)
     a += ", symmetric = true";
+  if (s.actSymmetric)
+    a += ", act_symmetric = true";
   return a + ">";
 }
 
 /// Row quantization of x [M, K] by the formulas of the engine's activation
-/// quantizer, in f32.
+/// quantizer, in f32: with a zero point per row, or symmetric (max|x|).
 struct RefRows {
   std::vector<int8_t> levels;
   std::vector<float> scale;
   std::vector<int32_t> zero;
 };
 RefRows quantizeRows(const std::vector<float> &x, int64_t m, int64_t k,
-                     int bits) {
+                     int bits, bool symmetric) {
   RefRows r;
   int32_t half = 1 << (bits - 1);
   float top = float((1 << bits) - 1);
-  for (int64_t i = 0; i < m; ++i) {
+  for (int64_t i = 0; i < m && symmetric; ++i) {
+    float absMax = 0;
+    for (int64_t j = 0; j < k; ++j)
+      absMax = std::max(absMax, std::abs(x[i * k + j]));
+    float s = std::max(absMax, 1e-8f) / float(half - 1);
+    r.scale.push_back(s);
+    r.zero.push_back(0);
+    for (int64_t j = 0; j < k; ++j) {
+      float v = std::nearbyint(x[i * k + j] / s);
+      v = std::min(std::max(v, float(-half)), float(half - 1));
+      r.levels.push_back(int8_t(v));
+    }
+  }
+  for (int64_t i = 0; i < m && !symmetric; ++i) {
     float hi = 0, lo = 0;
     for (int64_t j = 0; j < k; ++j) {
       hi = std::max(hi, x[i * k + j]);
@@ -250,26 +268,29 @@ TEST_P(KernelTest, MatchesScalarReference) {
   if (intPath) {
     using namespace mlir::qrealign::linalg_lowering;
     int bits = scheme.aBits;
-    addBlockFunction(*module, "levels", xType, pType,
-                     RankedTensorType::get({ShapedType::kDynamic, k}, i8),
-                     [&](OpBuilder &b, Location l, Value x, Value) {
-                       return buildRowQuantization(b, l, x, bits).levels;
-                     });
+    bool actSym = scheme.actSymmetric;
+    addBlockFunction(
+        *module, "levels", xType, pType,
+        RankedTensorType::get({ShapedType::kDynamic, k}, i8),
+        [&](OpBuilder &b, Location l, Value x, Value) {
+          return buildRowQuantization(b, l, x, bits, actSym).levels;
+        });
     addBlockFunction(*module, "scale", xType, pType,
                      RankedTensorType::get({ShapedType::kDynamic}, f32),
                      [&](OpBuilder &b, Location l, Value x, Value) {
-                       return buildRowQuantization(b, l, x, bits).scale;
+                       return buildRowQuantization(b, l, x, bits, actSym).scale;
                      });
-    addBlockFunction(*module, "zero", xType, pType,
-                     RankedTensorType::get({ShapedType::kDynamic}, i32),
-                     [&](OpBuilder &b, Location l, Value x, Value) {
-                       return buildRowQuantization(b, l, x, bits).zeroPoint;
-                     });
+    addBlockFunction(
+        *module, "zero", xType, pType,
+        RankedTensorType::get({ShapedType::kDynamic}, i32),
+        [&](OpBuilder &b, Location l, Value x, Value) {
+          return buildRowQuantization(b, l, x, bits, actSym).zeroPoint;
+        });
     addBlockFunction(
         *module, "acc", xType, pType,
         RankedTensorType::get({ShapedType::kDynamic, n, groups}, i32),
         [&](OpBuilder &b, Location l, Value x, Value p) {
-          Value a = buildRowQuantization(b, l, x, bits).levels;
+          Value a = buildRowQuantization(b, l, x, bits, actSym).levels;
           Value wl = buildUnpackLevels(b, l, p, scheme.wBits);
           return buildGroupedIntMatmul(b, l, a, wl, groups);
         });
@@ -280,7 +301,7 @@ TEST_P(KernelTest, MatchesScalarReference) {
           *module, "centered", xType, pType, mlir::parseType(zeroType, &ctx),
           RankedTensorType::get({ShapedType::kDynamic, n, groups}, i32),
           [&](OpBuilder &b, Location l, Value x, Value p, Value z) {
-            RowQuantized r = buildRowQuantization(b, l, x, bits);
+            RowQuantized r = buildRowQuantization(b, l, x, bits, actSym);
             Value zw = asym ? buildUnpackZeroPoints(b, l, z, scheme.wBits, rows)
                             : Value();
             return buildPackedCenteredIntMatmul(b, l, r.levels, r.zeroPoint, p,
@@ -328,7 +349,7 @@ TEST_P(KernelTest, MatchesScalarReference) {
     std::vector<double> xq(x.begin(), x.end());
     RefRows ref;
     if (intPath) {
-      ref = quantizeRows(x, m, k, scheme.aBits);
+      ref = quantizeRows(x, m, k, scheme.aBits, scheme.actSymmetric);
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < k; ++j)
           xq[i * k + j] = double(int32_t(ref.levels[i * k + j]) - ref.zero[i]) *

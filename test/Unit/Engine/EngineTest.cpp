@@ -443,12 +443,19 @@ TEST_F(EngineTest, ActivationQuantizationIgnoresTheWeightFlag) {
     return QuantSchemeAttr::get(&c, 16, 4, Granularity::PerChannel, 0, true,
                                 ActQuantMode::Dynamic);
   });
+  // act_symmetric does apply: no zero point per token.
+  LOAD_OR_SKIP(symAct, [](mlir::MLIRContext &c) {
+    return QuantSchemeAttr::get(&c, 16, 4, Granularity::PerChannel, 0, false,
+                                ActQuantMode::Dynamic, /*actSymmetric=*/true);
+  });
   std::vector<int64_t> seq = {1, 4, 9, 16};
   auto a = asym->forward({seq}), b = sym->forward({seq}),
-       f = fp->forward({seq});
-  ASSERT_TRUE(bool(a) && bool(b) && bool(f));
+       f = fp->forward({seq}), s = symAct->forward({seq});
+  ASSERT_TRUE(bool(a) && bool(b) && bool(f) && bool(s));
   EXPECT_EQ(*a, *b);
   EXPECT_NE(*a, *f);
+  EXPECT_NE(*s, *a);
+  EXPECT_NE(*s, *f);
 }
 
 // EngineAPI.h: the engine copies what it needs, so the program it was

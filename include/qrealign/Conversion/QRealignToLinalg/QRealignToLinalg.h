@@ -37,15 +37,20 @@ void populateQRealignQuantizedLinearPatterns(RewritePatternSet &patterns,
 void registerBitcastBufferizationModel(DialectRegistry &registry);
 
 namespace linalg_lowering {
-/// Per-row dynamic asymmetric quantization of `x` ([M, K], f32) to `bits`
-/// (2..8) signed levels, as the engine's activation quantizer.
+/// Per-row dynamic quantization of `x` ([M, K], f32) to `bits` (2..8)
+/// signed levels, as the engine's activation quantizer. Asymmetric:
+///   levels i8 [M, K]: clamp(roundeven(x / s) + z, 0, 2^b - 1) - 2^(b-1)
+///   scale f32 [M]: max((max(x, 0) - min(x, 0)) / (2^b - 1), 1e-8)
+///   zeroPoint i32 [M]: roundeven(-min(x, 0) / s) - 2^(b-1)
+/// Symmetric (`symmetric`): s = max(max|x|, 1e-8) / (2^(b-1) - 1), z = 0,
+/// levels clamp(roundeven(x / s), -2^(b-1), 2^(b-1) - 1).
 struct RowQuantized {
-  Value levels; // i8 [M, K]: clamp(roundeven(x / s) + z, 0, 2^b - 1) - 2^(b-1)
-  Value scale;  // f32 [M]: max((max(x, 0) - min(x, 0)) / (2^b - 1), 1e-8)
-  Value zeroPoint; // i32 [M]: roundeven(-min(x, 0) / s) - 2^(b-1)
+  Value levels;
+  Value scale;
+  Value zeroPoint;
 };
 RowQuantized buildRowQuantization(OpBuilder &b, Location loc, Value x,
-                                  int64_t bits);
+                                  int64_t bits, bool symmetric = false);
 
 /// Signed levels i8 [N, K] from `packed` storage: i8 [N, K] for 5..8 bits
 /// (returned as is), ui8 [N, K / 2] for 2..4 bits (low nibble first,

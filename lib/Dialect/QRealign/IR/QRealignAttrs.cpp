@@ -88,7 +88,8 @@ bool mlir::qrealign::isValidGroupSize(int64_t groupSize) {
 LogicalResult
 QuantSchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                         unsigned wBits, unsigned aBits, Granularity granularity,
-                        int64_t groupSize, bool symmetric, ActQuantMode act) {
+                        int64_t groupSize, bool symmetric, ActQuantMode act,
+                        bool actSymmetric) {
   if (!isValidWeightBits(wBits))
     return emitError() << "w_bits must be one of 2, 3, 4, 8 or 16, got "
                        << wBits;
@@ -111,6 +112,9 @@ QuantSchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (act == ActQuantMode::Static && aBits == 16)
     return emitError() << "act = static needs quantized activations "
                           "(a_bits < 16)";
+  if (actSymmetric && (aBits == 16 || act != ActQuantMode::Dynamic))
+    return emitError() << "act_symmetric applies to dynamic activation "
+                          "quantization only (a_bits < 16, act = dynamic)";
   return success();
 }
 
@@ -159,7 +163,9 @@ std::string QuantSchemeAttr::getShortName() const {
     os << (getSymmetric() ? " sym" : " asym");
   }
   if (quantizesActivations())
-    os << (getAct() == ActQuantMode::Static ? " static-act" : " dyn-act");
+    os << (getAct() == ActQuantMode::Static ? " static-act"
+           : getActSymmetric()              ? " dyn-sym-act"
+                                            : " dyn-act");
   return out;
 }
 

@@ -83,6 +83,8 @@ FailureOr<SchemeFields> AssignQuantPass::defaultFields(ModuleOp module) {
   settings.wBits = unsigned(wBits);
   settings.aBits = unsigned(aBits);
   settings.symmetric = symmetric;
+  if (aSymmetric)
+    settings.actSymmetric = true;
   // The string options share the override parser and its messages.
   auto parseSetting = [&](StringRef key, StringRef value) -> LogicalResult {
     if (llvm::Error err =
@@ -116,7 +118,7 @@ FailureOr<SchemeFields> AssignQuantPass::defaultFields(ModuleOp module) {
                                          "default scheme: ";
           },
           fields.wBits, fields.aBits, fields.granularity, fields.groupSize,
-          fields.symmetric, fields.act)))
+          fields.symmetric, fields.act, fields.actSymmetric)))
     return failure();
   return fields;
 }
@@ -242,7 +244,7 @@ void AssignQuantPass::runOnOperation() {
     };
     QuantSchemeAttr scheme = QuantSchemeAttr::getChecked(
         emitErr, ctx, f.wBits, f.aBits, f.granularity, f.groupSize, f.symmetric,
-        f.act);
+        f.act, f.actSymmetric);
     if (!scheme) {
       badFields.push_back(f);
       ok = false;

@@ -104,8 +104,12 @@ void SchemeSettings::applyTo(SchemeFields &f) const {
       f.symmetric = false;
     }
   }
-  if (aBits)
+  if (aBits) {
     f.aBits = *aBits;
+    // Unquantized activations: their only field goes back to its default.
+    if (*aBits == 16)
+      f.actSymmetric = false;
+  }
   if (granularity) {
     f.granularity = *granularity;
     if (*granularity != Granularity::PerGroup && !groupSize)
@@ -123,6 +127,8 @@ void SchemeSettings::applyTo(SchemeFields &f) const {
     f.symmetric = *symmetric;
   if (act)
     f.act = *act;
+  if (actSymmetric)
+    f.actSymmetric = *actSymmetric;
 }
 
 Error mlir::qrealign::parseSchemeSetting(StringRef text,
@@ -159,13 +165,15 @@ Error mlir::qrealign::parseSchemeSetting(StringRef text,
                        value + "'");
     return Error::success();
   }
-  if (key == "symmetric") {
+  if (key == "symmetric" || key == "a-symmetric") {
+    std::optional<bool> &out =
+        key == "symmetric" ? settings.symmetric : settings.actSymmetric;
     if (value == "true" || value == "1")
-      settings.symmetric = true;
+      out = true;
     else if (value == "false" || value == "0")
-      settings.symmetric = false;
+      out = false;
     else
-      return makeError("symmetric must be true or false, got '" + value + "'");
+      return makeError(key + " must be true or false, got '" + value + "'");
     return Error::success();
   }
   if (key == "act") {
@@ -176,7 +184,7 @@ Error mlir::qrealign::parseSchemeSetting(StringRef text,
   }
   return makeError("unknown key '" + key +
                    "' (known: w-bits, a-bits, granularity, group-size, "
-                   "symmetric, act)");
+                   "symmetric, act, a-symmetric)");
 }
 
 Expected<QuantOverride> mlir::qrealign::parseQuantOverride(StringRef text) {

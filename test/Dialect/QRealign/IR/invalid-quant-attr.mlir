@@ -43,3 +43,14 @@
 
 // expected-error @+1 {{struct is missing required parameter: w_bits}}
 #q = #qrealign.quant<a_bits = 8>
+
+// -----
+
+// Activations kept in floating point have no zero point to drop.
+// expected-error @+1 {{act_symmetric applies to dynamic activation quantization only (a_bits < 16, act = dynamic)}}
+#q = #qrealign.quant<w_bits = 8, act_symmetric = true>
+
+// -----
+
+// expected-error @+1 {{act_symmetric applies to dynamic activation quantization only (a_bits < 16, act = dynamic)}}
+#q = #qrealign.quant<w_bits = 8, a_bits = 8, act = static, act_symmetric = true>

@@ -102,7 +102,9 @@ def main():
     print("ignore:", qc["ignore"], "targets:", group["targets"],
           "input_activations:",
           None if group["input_activations"] is None else
-          group["input_activations"]["strategy"])
+          group["input_activations"]["strategy"] +
+          (" symmetric" if group["input_activations"]["symmetric"] else
+           " asymmetric"))
     sys.exit(1 if diffs else 0)
 
 

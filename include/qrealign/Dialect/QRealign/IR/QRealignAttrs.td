@@ -128,12 +128,17 @@ def QRealign_QuantSchemeAttr : QRealign_Attr<"QuantScheme", "quant"> {
     - `group_size`: required with, and only with, `per_group`; a power of two
       of at least 8. The linear verifies that it divides its input width.
     - `symmetric`: weights on signed levels without zero point (`true`) or
-      with a zero point (`false`, the default, as in OmniQuant). Dynamic
-      activations are always quantized with a zero point per token
-      (OmniQuant's activation quantizer); this flag does not apply to them.
+      with a zero point (`false`, the default, as in OmniQuant). It does not
+      apply to activations (`act_symmetric` does).
     - `act`: `dynamic` (per-token min/max at run time, the default) or
       `static` (calibrated per-tensor scale). Only meaningful when
       `a_bits < 16`.
+    - `act_symmetric`: dynamic activations quantized per token without a
+      zero point, `s = max(max|x|, 1e-8) / (2^(a_bits-1) - 1)` and levels
+      clamped to `[-2^(a_bits-1), 2^(a_bits-1) - 1]` (`true`: what
+      llm-compressor's W8A8 recipes and vLLM's int8 kernels use), or with a
+      zero point per token (`false`, the default: OmniQuant's quantizer).
+      Only with `a_bits < 16` and `act = dynamic`.
 
     Parameters equal to their default are not printed.
 
@@ -142,6 +147,8 @@ def QRealign_QuantSchemeAttr : QRealign_Attr<"QuantScheme", "quant"> {
     #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 128>
     // W8A8 per-channel weights, dynamic per-token activations.
     #qrealign.quant<w_bits = 8, a_bits = 8>
+    // W8A8 as llm-compressor writes it: symmetric weights and activations.
+    #qrealign.quant<w_bits = 8, a_bits = 8, symmetric = true, act_symmetric = true>
     ```
   }];
   let parameters = (ins
@@ -153,8 +160,22 @@ def QRealign_QuantSchemeAttr : QRealign_Attr<"QuantScheme", "quant"> {
     DefaultValuedParameter<"int64_t", "0">:$group_size,
     DefaultValuedParameter<"bool", "false">:$symmetric,
     QRealign_DefaultEnumParam<QRealign_ActQuantMode,
-                              "::mlir::qrealign::ActQuantMode::Dynamic">:$act
+                              "::mlir::qrealign::ActQuantMode::Dynamic">:$act,
+    DefaultValuedParameter<"bool", "false">:$act_symmetric
   );
+  // The builders default act_symmetric, so that schemes without quantized
+  // activations are built as before.
+  let skipDefaultBuilders = 1;
+  let builders = [
+    AttrBuilder<(ins "unsigned":$w_bits, "unsigned":$a_bits,
+                     "::mlir::qrealign::Granularity":$granularity,
+                     "int64_t":$group_size, "bool":$symmetric,
+                     "::mlir::qrealign::ActQuantMode":$act,
+                     CArg<"bool", "false">:$act_symmetric), [{
+      return $_get($_ctxt, w_bits, a_bits, granularity, group_size, symmetric,
+                   act, act_symmetric);
+    }]>
+  ];
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

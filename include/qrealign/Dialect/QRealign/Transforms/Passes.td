@@ -17,7 +17,7 @@ def QRealignAssignQuantPass : Pass<"qrealign-assign-quant", "::mlir::ModuleOp"> 
     fusion rule.
 
     **Default scheme**: `w-bits`, `a-bits`, `granularity`, `group-size`,
-    `symmetric`, `act`. Giving `group-size` alone implies
+    `symmetric`, `act`, `a-symmetric`. Giving `group-size` alone implies
     `granularity=per-group`.
 
     **Selectors** pick linears by layer and name:
@@ -32,7 +32,7 @@ def QRealignAssignQuantPass : Pass<"qrealign-assign-quant", "::mlir::ModuleOp"> 
 
     **overrides**: comma-separated `SELECTOR:KEY=VALUE[:KEY=VALUE...]`, with
     keys `w-bits`, `a-bits`, `granularity`, `group-size`, `symmetric`, `act`,
-    applied in order on top of the default (later entries win), e.g.
+    `a-symmetric`, applied in order on top of the default (later entries win), e.g.
     `overrides=L0-1:w-bits=8,down_proj:group-size=64:symmetric=true`.
 
     **Fusion groups**: the linears of one block with the same `fusion` name
@@ -65,6 +65,9 @@ def QRealignAssignQuantPass : Pass<"qrealign-assign-quant", "::mlir::ModuleOp"> 
            "Symmetric weight quantization (no zero point)">,
     Option<"act", "act", "std::string", /*default=*/"\"dynamic\"",
            "Activation scales: dynamic (per token) or static">,
+    Option<"aSymmetric", "a-symmetric", "bool", /*default=*/"false",
+           "Dynamic activations without a zero point (llm-compressor's and "
+           "vLLM's int8 form)">,
     ListOption<"skip", "skip", "std::string",
                "Selectors of linears to leave unquantized">,
     ListOption<"overrides", "overrides", "std::string",

@@ -47,11 +47,13 @@ struct SchemeFields {
   int64_t groupSize = 0;
   bool symmetric = false;
   ActQuantMode act = ActQuantMode::Dynamic;
+  bool actSymmetric = false;
 
   bool operator==(const SchemeFields &o) const {
     return wBits == o.wBits && aBits == o.aBits &&
            granularity == o.granularity && groupSize == o.groupSize &&
-           symmetric == o.symmetric && act == o.act;
+           symmetric == o.symmetric && act == o.act &&
+           actSymmetric == o.actSymmetric;
   }
 };
 
@@ -62,6 +64,7 @@ struct SchemeSettings {
   std::optional<int64_t> groupSize;
   std::optional<bool> symmetric;
   std::optional<ActQuantMode> act;
+  std::optional<bool> actSymmetric;
 
   /// Applies the settings to `fields`. Setting a positive group size without
   /// a granularity implies per_group; setting a granularity other than
