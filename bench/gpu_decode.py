@@ -410,13 +410,21 @@ def read_safetensors(path):
     return out
 
 
-def check(a):
+def open_prepared(a):
+    """The runtime and what `prepare` wrote, or None (skipped) without a
+    GPU."""
     rt = Runtime(a.runtime or os.path.join(a.out, "libqrealign_cuda_runtime.so"))
     if not rt.available():
         print("gpu_decode: skipped: " + rt.qrealignGpuStatus().decode())
-        return 77
+        return None, None
     with open(os.path.join(a.out, "models.json")) as f:
-        models = json.load(f)
+        return rt, json.load(f)
+
+
+def check(a):
+    rt, models = open_prepared(a)
+    if not rt:
+        return 77
     import numpy as np
     failed = 0
     rows = []
@@ -510,12 +518,9 @@ def synthetic(p):
 
 
 def bench(a):
-    rt = Runtime(a.runtime or os.path.join(a.out, "libqrealign_cuda_runtime.so"))
-    if not rt.available():
-        print("gpu_decode: skipped: " + rt.qrealignGpuStatus().decode())
+    rt, models = open_prepared(a)
+    if not rt:
         return 77
-    with open(os.path.join(a.out, "models.json")) as f:
-        models = json.load(f)
     # The device-to-device copy bandwidth: reads and writes 2 x bytes.
     size = 1 << 30
     src, dst = rt.mgpuMemAlloc(size, None, False), rt.mgpuMemAlloc(

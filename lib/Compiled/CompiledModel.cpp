@@ -85,33 +85,15 @@ public:
 /// handled as a GPU's memory, every parameter and input copied into a
 /// buffer of its own, results copied back, so that this path runs where
 /// no GPU is.
-class EmulatedGPUSpace : public BufferSpace {
+class EmulatedGPUSpace : public HostSpace {
 public:
   llvm::Expected<void *> place(const void *data, size_t bytes) override {
-    void *copy = malloc(bytes ? bytes : 1);
-    if (!copy)
-      return llvm::createStringError("out of memory placing " +
-                                     llvm::Twine(bytes) + " bytes");
-    memcpy(copy, data, bytes);
-    return copy;
+    auto buffer = allocate(bytes);
+    if (buffer)
+      memcpy(*buffer, data, bytes);
+    return buffer;
   }
   void drop(void *placed) override { free(placed); }
-  llvm::Error fetch(void *dst, const void *src, size_t bytes) override {
-    memcpy(dst, src, bytes);
-    return llvm::Error::success();
-  }
-  llvm::Expected<void *> allocate(size_t bytes) override {
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p)
-      return llvm::createStringError("out of memory allocating " +
-                                     llvm::Twine(bytes) + " bytes");
-    return p;
-  }
-  llvm::Error copy(void *dst, const void *src, size_t bytes) override {
-    memcpy(dst, src, bytes);
-    return llvm::Error::success();
-  }
-  void releaseResult(void *allocated) override { free(allocated); }
 };
 
 /// A CUDA GPU through qrealign's runtime (the functions the generated host

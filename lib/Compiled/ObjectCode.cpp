@@ -221,9 +221,9 @@ llvm::Expected<std::string> qrealign::getGPUChip(llvm::StringRef device) {
   return chip.str();
 }
 
-/// Whether `object` defines a symbol named `name`.
-static bool definesSymbol(const llvm::object::ObjectFile &object,
-                          llvm::StringRef name) {
+/// The symbol of `object` named `name`, if any.
+static std::optional<llvm::object::SymbolRef>
+findSymbol(const llvm::object::ObjectFile &object, llvm::StringRef name) {
   for (const llvm::object::SymbolRef &sym : object.symbols()) {
     llvm::Expected<llvm::StringRef> symName = sym.getName();
     if (!symName) {
@@ -231,45 +231,43 @@ static bool definesSymbol(const llvm::object::ObjectFile &object,
       continue;
     }
     if (*symName == name)
-      return true;
+      return sym;
   }
-  return false;
+  return std::nullopt;
 }
 
 /// The NUL-terminated string that symbol `name` of `object` defines.
 static llvm::Expected<std::string>
 readEmbeddedString(const llvm::object::ObjectFile &object, llvm::StringRef name,
                    llvm::StringRef path) {
-  for (const llvm::object::SymbolRef &sym : object.symbols()) {
-    llvm::Expected<llvm::StringRef> symName = sym.getName();
-    if (!symName) {
-      llvm::consumeError(symName.takeError());
-      continue;
-    }
-    if (*symName != name)
-      continue;
-    llvm::Expected<llvm::object::section_iterator> section = sym.getSection();
-    llvm::Expected<uint64_t> value = sym.getValue();
+  auto read = [&]() -> std::optional<std::string> {
+    std::optional<llvm::object::SymbolRef> sym = findSymbol(object, name);
+    if (!sym)
+      return std::nullopt;
+    llvm::Expected<llvm::object::section_iterator> section = sym->getSection();
+    llvm::Expected<uint64_t> value = sym->getValue();
     if (!section || !value || *section == object.section_end()) {
       if (!section)
         llvm::consumeError(section.takeError());
       if (!value)
         llvm::consumeError(value.takeError());
-      break;
+      return std::nullopt;
     }
     llvm::Expected<llvm::StringRef> contents = (*section)->getContents();
     if (!contents) {
       llvm::consumeError(contents.takeError());
-      break;
+      return std::nullopt;
     }
     if (*value >= contents->size())
-      break;
+      return std::nullopt;
     llvm::StringRef rest = contents->drop_front(*value);
     size_t end = rest.find('\0');
     if (end == llvm::StringRef::npos)
-      break;
+      return std::nullopt;
     return rest.take_front(end).str();
-  }
+  };
+  if (std::optional<std::string> text = read())
+    return *text;
   return llvm::createStringError(
       path + ": not an object qrealign-compile wrote (no readable '" + name +
       "' string)");
@@ -325,7 +323,7 @@ ObjectModule::load(llvm::StringRef path) {
     return manifest.takeError();
   loaded->manifest = std::move(*manifest);
   // Objects of earlier versions record no device: they are host code.
-  if (definesSymbol(**object, kDeviceSymbol)) {
+  if (findSymbol(**object, kDeviceSymbol)) {
     llvm::Expected<std::string> device =
         readEmbeddedString(**object, kDeviceSymbol, path);
     if (!device)
