@@ -338,6 +338,17 @@ def main(argv=None):
             ap.error("--packed takes BITS:GROUP, e.g. 4:128")
         if cfg["weights"] != "external" or not 2 <= bits <= 8:
             ap.error("--packed needs external weights and BITS in 2..8")
+        # Every linear's input width must split into whole groups (the
+        # verifier refuses anything else; say so here, by width).
+        widths = {"hidden": cfg["hidden"],
+                  "heads x head_dim": cfg["heads"] * cfg["head_dim"],
+                  "intermediate": cfg["intermediate"]}
+        if group < 8 or group & (group - 1):
+            ap.error("--packed: GROUP must be a power of two of at least 8")
+        for name, width in widths.items():
+            if width % group:
+                ap.error("--packed: group %d does not divide the %s width %d"
+                         % (group, name, width))
         cfg["packed"] = (bits, group)
         cfg["quant_params"] = args.quant_params
 
