@@ -989,7 +989,8 @@ void printProgram(const Program &program, llvm::raw_ostream &os) {
     if (in.opcode == QR_OP_LINEAR)
       os << " quant w" << in.quant.w_bits << " a" << in.quant.a_bits << " gran "
          << in.quant.granularity << " group " << in.quant.group_size << " sym "
-         << in.quant.symmetric << " static " << in.quant.act_static;
+         << in.quant.symmetric << " static " << in.quant.act_static
+         << " act-sym " << in.quant.act_symmetric;
     os << "\n";
   }
 }
