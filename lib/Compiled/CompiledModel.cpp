@@ -103,46 +103,24 @@ public:
 class CudaSpace : public BufferSpace {
 public:
   llvm::Expected<void *> place(const void *data, size_t bytes) override {
-    int64_t before = qrealignGpuErrors(nullptr);
-    void *device = mgpuMemAlloc(bytes, /*stream=*/nullptr, false);
-    if (device) {
-      void *stream = mgpuStreamCreate();
-      mgpuMemcpy(device, const_cast<void *>(data), bytes, stream);
-      mgpuStreamSynchronize(stream);
-    }
-    if (llvm::Error err =
-            failed(before, "uploading " + llvm::Twine(bytes) + " bytes")) {
-      mgpuMemFree(device, nullptr);
+    auto device = deviceAlloc(bytes, "uploading");
+    if (!device)
+      return device.takeError();
+    if (llvm::Error err = transfer(*device, data, bytes, "uploading")) {
+      mgpuMemFree(*device, nullptr);
       return std::move(err);
     }
-    if (!device)
-      return llvm::createStringError("uploading: no device memory");
     return device;
   }
   void drop(void *placed) override { mgpuMemFree(placed, nullptr); }
   llvm::Error fetch(void *dst, const void *src, size_t bytes) override {
-    int64_t before = qrealignGpuErrors(nullptr);
-    void *stream = mgpuStreamCreate();
-    mgpuMemcpy(dst, const_cast<void *>(src), bytes, stream);
-    mgpuStreamSynchronize(stream);
-    return failed(before, "downloading " + llvm::Twine(bytes) + " bytes");
+    return transfer(dst, src, bytes, "downloading");
   }
   llvm::Expected<void *> allocate(size_t bytes) override {
-    int64_t before = qrealignGpuErrors(nullptr);
-    void *device = mgpuMemAlloc(bytes, /*stream=*/nullptr, false);
-    if (llvm::Error err =
-            failed(before, "allocating " + llvm::Twine(bytes) + " bytes"))
-      return std::move(err);
-    if (!device)
-      return llvm::createStringError("allocating: no device memory");
-    return device;
+    return deviceAlloc(bytes, "allocating");
   }
   llvm::Error copy(void *dst, const void *src, size_t bytes) override {
-    int64_t before = qrealignGpuErrors(nullptr);
-    void *stream = mgpuStreamCreate();
-    mgpuMemcpy(dst, const_cast<void *>(src), bytes, stream);
-    mgpuStreamSynchronize(stream);
-    return failed(before, "copying " + llvm::Twine(bytes) + " bytes");
+    return transfer(dst, src, bytes, "copying");
   }
   void releaseResult(void *allocated) override {
     mgpuMemFree(allocated, nullptr);
@@ -155,6 +133,28 @@ public:
 private:
   /// The error count before the current call.
   int64_t callErrors = 0;
+  /// `bytes` of device memory; errors name `verb` ("uploading 64 bytes").
+  static llvm::Expected<void *> deviceAlloc(size_t bytes,
+                                            llvm::StringRef verb) {
+    int64_t before = qrealignGpuErrors(nullptr);
+    void *device = mgpuMemAlloc(bytes, /*stream=*/nullptr, false);
+    if (llvm::Error err =
+            failed(before, verb + " " + llvm::Twine(bytes) + " bytes"))
+      return std::move(err);
+    if (!device)
+      return llvm::createStringError(verb + ": no device memory");
+    return device;
+  }
+  /// A copy in any direction (unified addressing) on this thread's stream,
+  /// waited for.
+  static llvm::Error transfer(void *dst, const void *src, size_t bytes,
+                              llvm::StringRef verb) {
+    int64_t before = qrealignGpuErrors(nullptr);
+    void *stream = mgpuStreamCreate();
+    mgpuMemcpy(dst, const_cast<void *>(src), bytes, stream);
+    mgpuStreamSynchronize(stream);
+    return failed(before, verb + " " + llvm::Twine(bytes) + " bytes");
+  }
   static llvm::Error failed(int64_t before, const llvm::Twine &what) {
     const char *last = nullptr;
     int64_t now = qrealignGpuErrors(&last);
