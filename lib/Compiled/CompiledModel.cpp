@@ -8,6 +8,8 @@
 
 #include "qrealign/Compiled/Manifest.h"
 #include "qrealign/Conversion/Passes.h"
+#include "qrealign/Conversion/Pipelines/Pipelines.h"
+#include "qrealign/Quant/Quantizer.h"
 #include "qrealign/Runtime/CudaRuntime.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -193,6 +195,29 @@ struct Descriptor {
 };
 } // namespace
 
+/// An error if parameter @symbol, stored as `storage` (the manifest's word)
+/// in `bytes`, holds a byte that is not a level of its width: levels of
+/// fewer than 8 bits one per byte (compressed-tensors' int-quantized W4A8)
+/// come from a file, and the compiled code would compute with any byte.
+static llvm::Error checkStoredLevels(llvm::StringRef symbol,
+                                     llvm::StringRef storage,
+                                     llvm::ArrayRef<int64_t> shape,
+                                     const void *bytes, size_t size) {
+  std::optional<int> bits = mlir::qrealign::getByteLevelBits(storage);
+  if (!bits)
+    return llvm::Error::success();
+  std::optional<size_t> bad = findLevelOutOfRange(
+      llvm::ArrayRef(static_cast<const int8_t *>(bytes), size), *bits);
+  if (!bad)
+    return llvm::Error::success();
+  int64_t cols = shape.size() == 2 && shape[1] > 0 ? shape[1] : 1;
+  return llvm::createStringError(llvm::formatv(
+      "parameter @{0}: value {1} at row {2}, column {3} is outside the range "
+      "of {4}-bit levels",
+      symbol, int(static_cast<const int8_t *>(bytes)[*bad]), *bad / cols,
+      *bad % cols, *bits));
+}
+
 /// The parameters bound to `fn`'s arguments from `firstParam` on.
 static llvm::Expected<CompiledModel::BoundFunction>
 bindArguments(func::FuncOp fn, unsigned firstParam,
@@ -217,6 +242,10 @@ bindArguments(func::FuncOp fn, unsigned firstParam,
                      type.getShape()))
       return llvm::createStringError("parameter @" + sym.getValue() +
                                      " does not match its argument's type");
+    if (llvm::Error err = checkStoredLevels(
+            sym.getValue(), mlir::qrealign::getParamStorage(fn, i),
+            type.getShape(), p->data, type.getNumElements()))
+      return err;
     // The parameters do not move: their descriptors are built once.
     bound.params.push_back(Descriptor(p->data, type.getShape()).words);
   }
@@ -439,6 +468,9 @@ llvm::Expected<std::unique_ptr<CompiledModel>> CompiledModel::load(
       if (!data)
         return fail("parameter @" + p.symbol + ": " +
                     llvm::toString(data.takeError()));
+      if (llvm::Error err = checkStoredLevels(p.symbol, p.storage, shape,
+                                              data->data(), data->size()))
+        return fail(llvm::toString(std::move(err)));
       // Each tensor once in the code's memory (uploaded once to a GPU),
       // even where both functions bind it.
       void *&placed = placedByData[data->data()];

@@ -383,12 +383,24 @@ FailureOr<std::vector<float>> ProgramLowering::evalWeight(Value v) {
             unpackInt32(span(*zero, (int32_t *)nullptr), sp.shape[0],
                         sp.shape[1], bits, /*alongRows=*/true);
     } else {
-      int64_t packedBytes = n * k / (isNibblePacked(bits) ? 2 : 1);
+      LevelStorage storage =
+          dq.isNibblePacked() ? LevelStorage::Nibbles : LevelStorage::Bytes;
+      int64_t packedBytes = n * k / (dq.isNibblePacked() ? 2 : 1);
       q = unpackWeight(
           ArrayRef(static_cast<const uint8_t *>(pp.data), packedBytes), n, k,
-          bits);
+          storage);
+      // Bytes may hold anything; nibbles cannot leave their range.
+      if (std::optional<size_t> bad = findLevelOutOfRange(q, bits))
+        return dq.emitError("level ")
+               << int(q[*bad]) << " of row " << *bad / k << ", column "
+               << *bad % k << " is outside the range of " << bits
+               << "-bit levels";
       if (*zero >= 0)
         zeros = span(*zero, (int8_t *)nullptr);
+      if (std::optional<size_t> bad = findLevelOutOfRange(zeros, bits))
+        return dq.emitError("zero point ")
+               << int(zeros[*bad]) << " is outside the range of " << bits
+               << "-bit levels";
     }
     // Scales of any float type (compressed-tensors stores the model's).
     return dequantizeWeight(q, n, k, floats(*scale), zeros, sp.shape[0],

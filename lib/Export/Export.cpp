@@ -204,13 +204,26 @@ LogicalResult Exporter::addQuantized(LinearOp linear, DequantizeOp dq) {
   ArrayRef<uint8_t> stored(
       reinterpret_cast<const uint8_t *>(levelBytes->data()),
       levelBytes->size());
+  // Bytes may hold anything (an imported int-quantized checkpoint's
+  // 4-bit levels); nibbles and words cannot leave the range.
+  if (!dq.isWordPacked() && !dq.isNibblePacked())
+    if (std::optional<size_t> bad = findLevelOutOfRange(
+            ArrayRef(reinterpret_cast<const int8_t *>(stored.data()),
+                     stored.size()),
+            bits))
+      return error() << "level " << int(int8_t(stored[*bad])) << " of row "
+                     << *bad / k << ", column " << *bad % k << " of '"
+                     << getTensorName(params[0]) << "' is outside the range of "
+                     << bits << "-bit levels";
   auto levels = [&]() -> std::vector<int8_t> {
     if (dq.isWordPacked())
       return unpackInt32(
           ArrayRef(reinterpret_cast<const int32_t *>(stored.data()),
                    stored.size() / 4),
           n, k, bits, /*alongRows=*/false);
-    return unpackWeight(stored, n, k, bits);
+    return unpackWeight(stored, n, k,
+                        dq.isNibblePacked() ? LevelStorage::Nibbles
+                                            : LevelStorage::Bytes);
   };
   std::optional<ArrayRef<uint8_t>> zeroBytes;
   if (params.size() > 2) {
@@ -237,7 +250,7 @@ LogicalResult Exporter::addQuantized(LinearOp linear, DequantizeOp dq) {
     // Words as stored, 4-bit nibbles (the same bytes), or 8-bit levels
     // repacked offset-binary.
     ArrayRef<uint8_t> words =
-        dq.isWordPacked() || bits == 4
+        dq.isWordPacked() || (dq.isNibblePacked() && bits == 4)
             ? stored
             : own(packInt32(levels(), n, k, bits, /*alongRows=*/false));
     if (failed(addTensor(linear, name + ".weight_packed",
@@ -261,8 +274,10 @@ LogicalResult Exporter::addQuantized(LinearOp linear, DequantizeOp dq) {
     auto asBytes = [](const std::vector<int8_t> &v) {
       return std::vector<uint8_t>(v.begin(), v.end());
     };
-    ArrayRef<uint8_t> bytes =
-        dq.isWordPacked() ? own(asBytes(levels())) : stored;
+    // One level per byte: as stored, or unpacked from nibbles or words.
+    ArrayRef<uint8_t> bytes = dq.isWordPacked() || dq.isNibblePacked()
+                                  ? own(asBytes(levels()))
+                                  : stored;
     if (failed(addTensor(linear, name + ".weight", {DType::I8, {n, k}, bytes})))
       return failure();
     if (zeroBytes) {

@@ -137,8 +137,9 @@ std::vector<uint8_t> qrealign::packWeight(llvm::ArrayRef<int8_t> q, int64_t n,
 }
 
 std::vector<int8_t> qrealign::unpackWeight(llvm::ArrayRef<uint8_t> packed,
-                                           int64_t n, int64_t k, int bits) {
-  if (!isNibblePacked(bits))
+                                           int64_t n, int64_t k,
+                                           LevelStorage storage) {
+  if (storage == LevelStorage::Bytes)
     return std::vector<int8_t>(packed.begin(), packed.end());
   std::vector<int8_t> out(n * k);
   for (int64_t i = 0; i < n * k / 2; ++i) {
@@ -146,6 +147,15 @@ std::vector<int8_t> qrealign::unpackWeight(llvm::ArrayRef<uint8_t> packed,
     out[2 * i + 1] = int8_t(int(packed[i] >> 4) - 8);
   }
   return out;
+}
+
+std::optional<size_t> qrealign::findLevelOutOfRange(llvm::ArrayRef<int8_t> q,
+                                                    int bits) {
+  int lo = -(1 << (bits - 1)), hi = (1 << (bits - 1)) - 1;
+  for (size_t i = 0; i < q.size(); ++i)
+    if (q[i] < lo || q[i] > hi)
+      return i;
+  return std::nullopt;
 }
 
 std::vector<int32_t> qrealign::packInt32(llvm::ArrayRef<int8_t> q, int64_t rows,

@@ -33,6 +33,7 @@
 #include "llvm/ADT/ArrayRef.h"
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace qrealign {
@@ -79,16 +80,28 @@ enum class FloatFormat { F32, F16, BF16 };
 std::vector<float> widenToF32(const void *data, size_t count,
                               FloatFormat format);
 
-/// True if `bits` is stored two values per byte (2..4 bits).
+/// How a weight's levels are stored: one two's-complement byte per level
+/// (`i8`, any width; compressed-tensors' `int-quantized`), or two
+/// offset-binary levels per byte, the even one in the low nibble (`ui8`,
+/// 2..4 bits).
+enum class LevelStorage { Bytes, Nibbles };
+
+/// True if qrealign stores `bits`-bit levels two per byte (2..4 bits).
 inline bool isNibblePacked(int bits) { return bits <= 4; }
 
 /// The storage bytes of `q` ([N, K]): i8 for 5..8 bits, nibbles for 2..4.
 std::vector<uint8_t> packWeight(llvm::ArrayRef<int8_t> q, int64_t n, int64_t k,
                                 int bits);
 
-/// Levels from storage: the inverse of packWeight.
+/// Levels [N, K] from storage of either kind: the inverse of packWeight.
 std::vector<int8_t> unpackWeight(llvm::ArrayRef<uint8_t> packed, int64_t n,
-                                 int64_t k, int bits);
+                                 int64_t k, LevelStorage storage);
+
+/// The index of the first of `q` outside the signed range of `bits` bits,
+/// [-2^(bits-1), 2^(bits-1) - 1], if any: levels of fewer than 8 bits held
+/// one per byte, as an `int-quantized` checkpoint stores them, are only
+/// trusted after this check.
+std::optional<size_t> findLevelOutOfRange(llvm::ArrayRef<int8_t> q, int bits);
 
 /// compressed-tensors' `pack_to_int32`: levels of `bits` (4 or 8) bits,
 /// [rows, cols] row-major, stored offset-binary (q + 2^(bits-1)) and packed

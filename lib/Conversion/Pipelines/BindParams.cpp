@@ -43,11 +43,12 @@ StringRef storageOf(RankedTensorType type) {
 }
 
 /// The storage of bound argument `arg` as the function reads it: followed
-/// into layers, the `qrealign.dequantize` operand it is (levels: `int8`,
-/// `int4-pairs` (two offset-binary 4-bit levels per byte, low first),
-/// `int<b>-words` (compressed-tensors' pack_to_int32: 32/b levels per i32
-/// word along a row); zero points: `int8` or `int<b>-words-rows` (packed
-/// along the rows); scales: `float`), else the type's default.
+/// into layers, the `qrealign.dequantize` operand it is (levels: `int<b>`
+/// (one b-bit level per byte, i8), `int4-pairs` (two offset-binary 4-bit
+/// levels per byte, low first), `int<b>-words` (compressed-tensors'
+/// pack_to_int32: 32/b levels per i32 word along a row); zero points:
+/// `int<b>` or `int<b>-words-rows` (packed along the rows); scales:
+/// `float`), else the type's default.
 std::string storageOfUse(Value arg, RankedTensorType type) {
   SmallVector<Value> work = {arg};
   while (!work.empty()) {
@@ -70,7 +71,8 @@ std::string storageOfUse(Value arg, RankedTensorType type) {
         return "int" + bits + (levels ? "-words" : "-words-rows");
       if (levels && e.isUnsignedInteger(8))
         return "int4-pairs";
-      return "int8";
+      // Bytes of which only the levels of `bits` are valid.
+      return "int" + bits;
     }
   }
   return storageOf(type).str();
@@ -83,6 +85,19 @@ std::string dtypeOf(Type e) {
   return s;
 }
 } // namespace
+
+std::string mlir::qrealign::getParamStorage(func::FuncOp fn, unsigned arg) {
+  return storageOfUse(fn.getArgument(arg),
+                      cast<RankedTensorType>(fn.getArgumentTypes()[arg]));
+}
+
+std::optional<int> mlir::qrealign::getByteLevelBits(StringRef storage) {
+  int bits;
+  if (!storage.consume_front("int") || storage.getAsInteger(10, bits) ||
+      bits < 2 || bits >= 8)
+    return std::nullopt;
+  return bits;
+}
 
 void BindParamsPass::runOnOperation() {
   ModuleOp module = getOperation();

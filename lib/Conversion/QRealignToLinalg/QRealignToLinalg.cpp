@@ -363,7 +363,8 @@ Value linalg_lowering::buildUnpackLevels(OpBuilder &b, Location loc,
     return tensor::CollapseShapeOp::create(
         b, loc, levels, SmallVector<ReassociationIndices>{{0}, {1, 2}});
   }
-  if (bits > 4)
+  // One level per byte.
+  if (!words.getElementType().isUnsignedInteger(8))
     return packed;
   MLIRContext *ctx = b.getContext();
   Type i8 = b.getI8Type();

@@ -196,6 +196,21 @@ func.func @w4a8_dynamic_rows(%x: tensor<?x64xf32>, %p: tensor<32x32xui8>, %s: te
   return %y : tensor<?x32xf32>
 }
 
+// W4A8 as compressed-tensors' int-quantized stores it (4-bit levels one
+// per byte, i8): no unpacking, no packed form; the levels enter the
+// i8 x i8 -> i32 contraction as they are.
+// CHECK-LABEL: func.func @w4a8_bytes
+// CHECK-SAME: %[[PB:[a-z0-9]+]]: tensor<32x64xi8>
+// CHECK-NOT: scf.if
+// CHECK-NOT: tensor.bitcast
+// CHECK: %[[WB:.*]] = tensor.expand_shape %[[PB]] {{\[}}[0], [1, 2]] output_shape [32, 2, 32]
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[WB]] : tensor<?x2x32xi8>, tensor<32x2x32xi8>) outs(%{{.*}} : tensor<?x32x2xi32>)
+func.func @w4a8_bytes(%x: tensor<?x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<?x32xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x64xi8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x64xf32>
+  %y = qrealign.linear "o_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, a_bits = 8, granularity = per_group, group_size = 32>} : (tensor<?x64xf32>, tensor<32x64xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
 // compressed-tensors' words (qrealign-import of a pack-quantized
 // checkpoint): levels shifted out of each i32 word, bits 4i..4i+3 for
 // element i, minus 8; zero points unpacked along the rows (10 rows in two

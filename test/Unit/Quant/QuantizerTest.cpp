@@ -155,13 +155,29 @@ TEST(QuantizerTest, NibbleOrder) {
   EXPECT_EQ(packed[1], 0x39);
   EXPECT_EQ(packed[2], 0xF6);
   EXPECT_EQ(packed[3], 0x8A);
-  EXPECT_EQ(unpackWeight(packed, 2, 8, 4), qw.q);
+  EXPECT_EQ(unpackWeight(packed, 2, 8, LevelStorage::Nibbles), qw.q);
   // 8 bits: one two's-complement byte per level.
   QuantizedWeight q8 = quantizeWeight(kW, 2, 8, {8, 0, true});
   std::vector<uint8_t> bytes = packWeight(q8.q, 2, 8, 8);
   ASSERT_EQ(bytes.size(), 16u);
   EXPECT_EQ(bytes[0], uint8_t(-67));
-  EXPECT_EQ(unpackWeight(bytes, 2, 8, 8), q8.q);
+  EXPECT_EQ(unpackWeight(bytes, 2, 8, LevelStorage::Bytes), q8.q);
+  // 4-bit levels held one per byte (int-quantized W4A8) read as they are.
+  std::vector<uint8_t> wide(qw.q.begin(), qw.q.end());
+  EXPECT_EQ(unpackWeight(wide, 2, 8, LevelStorage::Bytes), qw.q);
+}
+
+TEST(QuantizerTest, LevelRange) {
+  std::vector<int8_t> q = {-8, 7, 0, 3};
+  EXPECT_EQ(findLevelOutOfRange(q, 4), std::nullopt);
+  q.push_back(8);
+  EXPECT_EQ(findLevelOutOfRange(q, 4), std::optional<size_t>(4));
+  q = {1, -9};
+  EXPECT_EQ(findLevelOutOfRange(q, 4), std::optional<size_t>(1));
+  EXPECT_EQ(findLevelOutOfRange(q, 8), std::nullopt);
+  q = {-128, 127};
+  EXPECT_EQ(findLevelOutOfRange(q, 8), std::nullopt);
+  EXPECT_EQ(findLevelOutOfRange(q, 7), std::optional<size_t>(0));
 }
 
 TEST(QuantizerTest, CompressedTensorsWords) {

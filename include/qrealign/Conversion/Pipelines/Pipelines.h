@@ -12,6 +12,13 @@
 #include "mlir/Pass/PassOptions.h"
 #include "llvm/Support/JSON.h"
 
+#include <optional>
+#include <string>
+
+namespace mlir::func {
+class FuncOp;
+} // namespace mlir::func
+
 namespace mlir::qrealign {
 /// qrealign-lower-to-cpu: qrealign functions to the LLVM dialect for the
 /// host: qrealign-bind-params (parameters become arguments; the
@@ -93,6 +100,14 @@ constexpr int64_t kManifestVersion = 3;
 /// inline parameter, or an input or result that is not a ranked tensor, is
 /// an error emitted on the module.
 FailureOr<llvm::json::Value> buildParamManifest(ModuleOp module);
+/// How bound argument `arg` of `fn` (after qrealign-bind-params) stores its
+/// parameter, as the manifest's `storage` says: `float`, `int<b>` (one
+/// b-bit level or zero point per byte), `int4-pairs`, `int<b>-words`,
+/// `int<b>-words-rows`.
+std::string getParamStorage(func::FuncOp fn, unsigned arg);
+/// The width b of a storage `int<b>` with b < 8: bytes of which only the
+/// values in [-2^(b-1), 2^(b-1) - 1] are levels; std::nullopt otherwise.
+std::optional<int> getByteLevelBits(llvm::StringRef storage);
 /// Drops the `qrealign.param` ops, `qrealign.params` and the arguments'
 /// `qrealign.param` markers once a manifest describes them (what is left
 /// translates to LLVM IR).

@@ -255,13 +255,12 @@ LogicalResult DequantizeOp::verify() {
   int64_t rows = scale.getDimSize(0), groups = scale.getDimSize(1);
   if (isWordPacked())
     return verifyWords(n, k, rows, groups);
-  bool nibbles = bits <= 4;
-  auto elt = cast<IntegerType>(packed.getElementType());
-  if (nibbles != elt.isUnsigned())
+  bool nibbles = isNibblePacked();
+  if (nibbles && bits > 4)
     return emitOpError("levels of ")
-           << bits << " bits are stored as "
-           << (nibbles ? "ui8 (two per byte)" : "i8 (one per byte)") << ", got "
-           << packed.getElementType();
+           << bits
+           << " bits are stored as i8 (one per byte), got ui8 (two "
+              "per byte holds 2 to 4 bits)";
   if (!holdsLevels(packed, n, k, nibbles ? 2 : 1))
     return emitOpError("packed storage ")
            << shapeStr(packed.getShape()) << " does not hold a "

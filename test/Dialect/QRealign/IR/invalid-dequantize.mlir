@@ -8,16 +8,17 @@ func.func @f(%p: tensor<4x4xui8>, %s: tensor<4x1xf32>) {
 
 // -----
 
-func.func @f(%p: tensor<4x8xi8>, %s: tensor<4x1xf32>) {
-  // expected-error @+1 {{'qrealign.dequantize' op levels of 4 bits are stored as ui8 (two per byte), got 'i8'}}
-  %0 = qrealign.dequantize %p, %s bits = 4 : (tensor<4x8xi8>, tensor<4x1xf32>) -> tensor<4x8xf32>
+// 4-bit levels one per byte (int-quantized W4A8) take a byte each.
+func.func @f(%p: tensor<4x4xi8>, %s: tensor<4x1xf32>) {
+  // expected-error @+1 {{'qrealign.dequantize' op packed storage [4, 4] does not hold a [4, 8] weight at 4 bits (expected [N, K])}}
+  %0 = qrealign.dequantize %p, %s bits = 4 : (tensor<4x4xi8>, tensor<4x1xf32>) -> tensor<4x8xf32>
   return
 }
 
 // -----
 
 func.func @f(%p: tensor<4x4xui8>, %s: tensor<4x1xf32>) {
-  // expected-error @+1 {{'qrealign.dequantize' op levels of 8 bits are stored as i8 (one per byte), got 'ui8'}}
+  // expected-error @+1 {{'qrealign.dequantize' op levels of 8 bits are stored as i8 (one per byte), got ui8 (two per byte holds 2 to 4 bits)}}
   %0 = qrealign.dequantize %p, %s bits = 8 : (tensor<4x4xui8>, tensor<4x1xf32>) -> tensor<4x4xf32>
   return
 }

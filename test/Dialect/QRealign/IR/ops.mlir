@@ -66,12 +66,15 @@ module attributes {qrealign.params = {model = "model.safetensors"}} {
   }
 
   // CHECK-LABEL: func.func @dequantize
-  func.func @dequantize(%p4: tensor<2x4xui8>, %p8: tensor<2x8xi8>, %s: tensor<2x2xf32>, %z: tensor<2x2xi8>, %st: tensor<1x1xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>) {
+  func.func @dequantize(%p4: tensor<2x4xui8>, %p8: tensor<2x8xi8>, %s: tensor<2x2xf32>, %z: tensor<2x2xi8>, %st: tensor<1x1xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>) {
     // CHECK: qrealign.dequantize %{{.*}}, %{{.*}} zero_point %{{.*}} bits = 4 : (tensor<2x4xui8>, tensor<2x2xf32>, tensor<2x2xi8>) -> tensor<2x8xf32>
     %a = qrealign.dequantize %p4, %s zero_point %z bits = 4 : (tensor<2x4xui8>, tensor<2x2xf32>, tensor<2x2xi8>) -> tensor<2x8xf32>
     // CHECK: qrealign.dequantize %{{.*}}, %{{.*}} bits = 8 : (tensor<2x8xi8>, tensor<1x1xf32>) -> tensor<2x8xf32>
     %b = qrealign.dequantize %p8, %st bits = 8 : (tensor<2x8xi8>, tensor<1x1xf32>) -> tensor<2x8xf32>
-    return %a, %b : tensor<2x8xf32>, tensor<2x8xf32>
+    // 4-bit levels one per byte (int-quantized W4A8, W4A4).
+    // CHECK: qrealign.dequantize %{{.*}}, %{{.*}} zero_point %{{.*}} bits = 4 : (tensor<2x8xi8>, tensor<2x2xf32>, tensor<2x2xi8>) -> tensor<2x8xf32>
+    %c = qrealign.dequantize %p8, %s zero_point %z bits = 4 : (tensor<2x8xi8>, tensor<2x2xf32>, tensor<2x2xi8>) -> tensor<2x8xf32>
+    return %a, %b, %c : tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>
   }
 
   // compressed-tensors' words: 4-bit levels eight to a word, zero points

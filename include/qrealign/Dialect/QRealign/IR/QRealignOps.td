@@ -222,9 +222,12 @@ def QRealign_DequantizeOp : QRealign_Op<"dequantize", [Pure]> {
     0 when `scale` has one row), where `q` are signed `bits`-bit levels
     unpacked from `packed`:
 
-    - `bits` 5 to 8: `packed` is `i8 [N, K]`, one two's-complement level per
-      byte (compressed-tensors' `int-quantized`);
-    - `bits` 2 to 4: `packed` is `ui8 [N, K/2]`, two levels per byte along
+    - `packed` of `i8`: `[N, K]`, one two's-complement level per byte, for
+      any `bits` (compressed-tensors' `int-quantized`, which stores W8A8,
+      W4A8 and W4A4 weights this way; what qrealign writes for 5 to 8
+      bits). Levels outside the signed range of `bits` are an error where
+      the bytes are read;
+    - `packed` of `ui8`, `bits` 2 to 4: `[N, K/2]`, two levels per byte along
       the input dimension, element `2j` in the low nibble of byte `j`,
       stored offset-binary (`q + 8`): byte-identical to compressed-tensors'
       `pack-quantized` at 4 bits.
@@ -256,6 +259,10 @@ def QRealign_DequantizeOp : QRealign_Op<"dequantize", [Pure]> {
     /// True if the storage is compressed-tensors' 32-bit words.
     bool isWordPacked() {
       return getPacked().getType().getElementType().isInteger(32);
+    }
+    /// True if the storage holds two levels per byte (`ui8`).
+    bool isNibblePacked() {
+      return getPacked().getType().getElementType().isUnsignedInteger(8);
     }
 
   private:
