@@ -17,13 +17,15 @@ static Error fail(const Twine &msg) {
 }
 
 Expected<StringRef> CTScheme::getFormat() const {
-  if (actBits == 0 && (weightBits == 4 || weightBits == 8))
+  bool weights = weightBits == 4 || weightBits == 8;
+  if (weights && actBits == 0)
     return kPackQuantized;
-  if (actBits == 8 && weightBits == 8)
+  if (weights && (actBits == 4 || actBits == 8))
     return kIntQuantized;
   return fail(formatv("W{0}A{1} has no compressed-tensors format that "
                       "qrealign writes (pack-quantized holds weight-only 4 "
-                      "and 8 bits, int-quantized W8A8)",
+                      "and 8 bits, int-quantized 4- or 8-bit weights with "
+                      "4- or 8-bit activations)",
                       weightBits, actBits ? actBits : 16));
 }
 
@@ -187,16 +189,16 @@ static Error parseArgs(const Reader &r, const json::Object &o, bool weights,
   if (!strategy)
     return strategy.takeError();
   if (!weights) {
-    if (*bits != 8)
+    if (*bits != 4 && *bits != 8)
       return r.error("num_bits", formatv("{0}-bit input activations are not "
-                                         "supported (8 only)",
+                                         "supported (4 or 8)",
                                          *bits));
     if (*strategy != "token" || !*dynamic)
       return r.error("strategy", "input activations are supported with "
                                  "dynamic per-token ranges only (strategy "
                                  "\"token\", dynamic true), got '" +
                                      *strategy + "'");
-    scheme.actBits = 8;
+    scheme.actBits = int(*bits);
     scheme.actSymmetric = *symmetric;
     return Error::success();
   }
@@ -303,12 +305,9 @@ parseCompressedTensorsConfig(const json::Object &config, StringRef origin) {
       if (Error err = parseArgs(ar, *a, false, group.scheme))
         return std::move(err);
     }
-    Expected<StringRef> groupFormat = group.scheme.getFormat();
-    if (!groupFormat)
-      return g.error(toString(groupFormat.takeError()));
-    if (*groupFormat != out.format)
-      return g.error("the scheme is stored as " + *groupFormat +
-                     ", not as the config's format " + out.format);
+    // Either format holds any scheme read here: the one compressed-tensors
+    // infers (getFormat) is what qrealign writes, but a checkpoint may
+    // force the other (vLLM reads pack-quantized W4A4, for one).
     out.groups.push_back(std::move(group));
   }
   return std::move(out);

@@ -37,7 +37,7 @@ struct CTScheme {
   int weightBits = 0;           // 4 or 8
   bool weightSymmetric = false; // false: weight_zero_point is stored
   int64_t groupSize = 0;        // 0: strategy "channel"; else "group"
-  /// 0: float input activations; 8: int8, dynamic, per token.
+  /// 0: float input activations; 4 or 8: integers, dynamic, per token.
   int actBits = 0;
   bool actSymmetric = false;
 
@@ -46,9 +46,10 @@ struct CTScheme {
            groupSize == o.groupSize && actBits == o.actBits &&
            actSymmetric == o.actSymmetric;
   }
-  /// The format that stores this scheme: pack-quantized (weight-only 4 or
-  /// 8 bits) or int-quantized (W8A8); an error for schemes no format
-  /// qrealign writes holds (W4A8: int-quantized stores a level per byte).
+  /// The format that stores this scheme, as compressed-tensors infers it:
+  /// pack-quantized for weight-only 4 or 8 bits, int-quantized (one level
+  /// per byte) once activations are quantized (W8A8, W4A8, W4A4); an error
+  /// for other widths.
   llvm::Expected<llvm::StringRef> getFormat() const;
   /// `{"weights": ..., "input_activations": ..., "targets": ...}`.
   llvm::json::Object toJSON(std::vector<std::string> targets) const;

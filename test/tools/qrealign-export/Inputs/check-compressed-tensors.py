@@ -7,7 +7,8 @@ bits * i, offset-binary, zero points packed along dim 0; int-quantized
 levels as int8), independently of qrealign's code, and compares every
 quantized linear with what qrealign-quantize-weights stored in
 QUANT.safetensors (4-bit levels as nibbles, low nibble first, q + 8; 8-bit
-levels and zero points as int8). Prints one summary line per format and
+levels and zero points as int8; int-quantized 4-bit levels, one per byte,
+against the nibbles). Prints one summary line per format and
 exits 1 on any difference.
 """
 import json
@@ -104,7 +105,8 @@ def main():
           None if group["input_activations"] is None else
           group["input_activations"]["strategy"] +
           (" symmetric" if group["input_activations"]["symmetric"] else
-           " asymmetric"))
+           " asymmetric") +
+          f", {group['input_activations']['num_bits']} bits")
     sys.exit(1 if diffs else 0)
 
 
