@@ -356,6 +356,12 @@ def QRealignCPUVectorizePass
     - the innermost parallel loop of extent other than 1 (the output
       channel of a linear) tiled by 8 when its extent is a static multiple
       of 8, every other loop by 1;
+    - with one reduction, that loop moved out of the parallel loops its
+      operands do not read (`transform.structured.interchange`: a linear's
+      `[m, n, k]` runs as `[n, m, k]`), so that the 8 rows of weights a tile
+      reads stay in cache while every token uses them, instead of the whole
+      weight streaming from memory once per token; parallel loops only
+      move, each output's sum is unchanged;
     - the reduction split into 8 partial sums (`tile_reduction_using_for`):
       a loop over the reduction in steps of 8 that accumulates an 8 x 8
       vector (8 outputs x 8 lanes) in registers, then one

@@ -7,15 +7,17 @@
 
 // A float linear: 8 output channels per tile, the reduction in steps of 8
 // with an 8 x 8 accumulator carried in registers, one reduction of the 8
-// lanes per output at the end.
+// lanes per output at the end. The loop over the 8 channels is outside the
+// loop over tokens, so that their [8, K] weight rows stay in cache for all
+// tokens (the interchange: [n, m, k]).
 // CHECK-LABEL: func.func @float_linear
-// CHECK: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<1x8x8xf32>
-// CHECK: scf.for {{.*}} step %c1
+// CHECK: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<8x1x8xf32>
 // CHECK: scf.for {{.*}} = %c0 to %c32 step %c8
-// CHECK: scf.for {{.*}} = %c0 to %c64 step %c8 iter_args(%{{.*}} = %[[ZERO]]) -> (vector<1x8x8xf32>)
+// CHECK: scf.for {{.*}} = %c0 to %{{.*}} step %c1
+// CHECK: scf.for {{.*}} = %c0 to %c64 step %c8 iter_args(%{{.*}} = %[[ZERO]]) -> (vector<8x1x8xf32>)
 // CHECK: vector.transfer_read {{.*}} : tensor<8x8xbf16>, vector<8x8xbf16>
-// CHECK: arith.mulf {{.*}} : vector<1x8x8xf32>
-// CHECK: arith.addf {{.*}} : vector<1x8x8xf32>
+// CHECK: arith.mulf {{.*}} : vector<8x1x8xf32>
+// CHECK: arith.addf {{.*}} : vector<8x1x8xf32>
 // CHECK-COUNT-8: vector.reduction <add>, {{.*}} : vector<8xf32> into f32
 // CHECK-NOT: linalg.generic {{.*}}"reduction"]
 // CHECK: return
@@ -31,12 +33,15 @@ func.func @float_linear(%x: tensor<?x64xf32>, %w: tensor<32x64xbf16>) -> tensor<
 }
 
 // The i8 contraction of W8A8: the scale-group loop (extent 1) is passed
-// over, 8 output channels per tile, i32 partial sums (exact).
+// over, 8 output channels per tile, outside the tokens, i32 partial sums
+// (exact).
 // CHECK-LABEL: func.func @w8a8
-// CHECK: scf.for {{.*}} = %c0 to %c64 step %c8 iter_args({{.*}}) -> (vector<1x8x1x8xi32>)
-// CHECK: arith.extsi {{.*}} : vector<1x8x1x8xi8> to vector<1x8x1x8xi32>
-// CHECK: arith.muli {{.*}} : vector<1x8x1x8xi32>
-// CHECK: arith.addi {{.*}} : vector<1x8x1x8xi32>
+// CHECK: scf.for {{.*}} = %c0 to %c32 step %c8
+// CHECK: scf.for {{.*}} = %c0 to %{{.*}} step %c1
+// CHECK: scf.for {{.*}} = %c0 to %c64 step %c8 iter_args({{.*}}) -> (vector<8x1x1x8xi32>)
+// CHECK: arith.extsi {{.*}} : vector<8x1x1x8xi8> to vector<8x1x1x8xi32>
+// CHECK: arith.muli {{.*}} : vector<8x1x1x8xi32>
+// CHECK: arith.addi {{.*}} : vector<8x1x1x8xi32>
 // CHECK: vector.reduction <add>, {{.*}} : vector<8xi32> into i32
 func.func @w8a8(%x: tensor<?x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x1xf32>) -> tensor<?x32xf32> {
   %w = qrealign.dequantize %p, %s bits = 8 : (tensor<32x64xi8>, tensor<32x1xf32>) -> tensor<32x64xf32>
