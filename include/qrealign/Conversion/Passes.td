@@ -173,10 +173,24 @@ def QRealignBuildKVCachePass
       whole cache. A cache whose capacity is below the total fails a
       `cf.assert` (aborting) rather than being written past its end.
 
+    With `decode-tokens=T` (default 1), `@decode` takes `ids` and
+    `positions` of the static shape `[1, T]` (one sequence, T new tokens
+    per step: what the runtime's greedy decoding passes) and `mask` of
+    `[1, ?]`, cast to the forward pass's types at the entry. Once lowered
+    and canonicalized the row count of every linear is that constant, so
+    the lowering's choice between its few-row and many-row forms is made
+    at compile time: no branch on the host (on the GPU, no synchronization
+    at each), no code for the form decode never takes. `decode-tokens=0`
+    keeps `@decode` as dynamic as `@forward`.
+
     Layers are inlined in both functions (a layer yields the residual
-    stream only). Errors: no `@forward` of that signature, or one without
-    attention.
+    stream only). Errors: no `@forward` of that signature, one without
+    attention, or one whose `ids` cannot take the static shape.
   }];
+  let options = [
+    Option<"decodeTokens", "decode-tokens", "int64_t", /*default=*/"1",
+           "New tokens per @decode step, static (0: dynamic)">,
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::cf::ControlFlowDialect",
                            "::mlir::tensor::TensorDialect"];

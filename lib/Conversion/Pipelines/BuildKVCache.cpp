@@ -24,6 +24,7 @@ using namespace mlir::qrealign;
 namespace {
 struct BuildKVCachePass
     : qrealign::impl::QRealignBuildKVCachePassBase<BuildKVCachePass> {
+  using QRealignBuildKVCachePassBase::QRealignBuildKVCachePassBase;
   void runOnOperation() override;
 };
 } // namespace
@@ -148,6 +149,30 @@ void BuildKVCachePass::runOnOperation() {
           {one, one, one});
       operand->set(view);
       updated.push_back(written);
+    }
+  }
+  // One sequence of `decodeTokens` new tokens per step, static: the
+  // arguments take the static types, cast back at the entry to the types
+  // the body was built for.
+  if (decodeTokens > 0) {
+    OpBuilder b = OpBuilder::atBlockBegin(&entry);
+    const int64_t lengths[] = {decodeTokens, decodeTokens,
+                               ShapedType::kDynamic};
+    for (auto [i, tokens] : llvm::enumerate(lengths)) {
+      BlockArgument arg = entry.getArgument(i);
+      auto type = cast<RankedTensorType>(arg.getType());
+      auto fixed = RankedTensorType::get({1, tokens}, type.getElementType());
+      if (failed(verifyCompatibleShape(type, fixed))) {
+        forward.emitError()
+            << "qrealign-build-kv-cache: @forward's argument " << i << " ("
+            << type << ") cannot take the static decode shape " << fixed;
+        return signalPassFailure();
+      }
+      if (type == fixed)
+        continue;
+      arg.setType(fixed);
+      auto cast = tensor::CastOp::create(b, arg.getLoc(), type, arg);
+      arg.replaceAllUsesExcept(cast, cast);
     }
   }
   auto decodeReturn = cast<func::ReturnOp>(entry.getTerminator());

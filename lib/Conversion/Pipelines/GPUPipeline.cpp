@@ -125,6 +125,11 @@ struct GPUIntMatmulSchedulePass
 /// Why `op`, an integer contraction (isIntContraction), is not the one the
 /// schedule handles, or "".
 static std::string whyNotIntMatmul(linalg::GenericOp op) {
+  if (op.getNumLoops() < 3)
+    return llvm::formatv("{0} loops, not (m, n, k): one row (a matrix-vector "
+                         "product)",
+                         op.getNumLoops())
+        .str();
   if (op.getNumLoops() != 3)
     return llvm::formatv("{0} loops, not (m, n, k): groups or a batch",
                          op.getNumLoops())

@@ -1,9 +1,20 @@
-// RUN: qrealign-opt %s --qrealign-build-kv-cache --split-input-file -verify-diagnostics | FileCheck %s
+// RUN: qrealign-opt %s --qrealign-build-kv-cache="decode-tokens=0" --split-input-file -verify-diagnostics | FileCheck %s
+// By default @decode takes one sequence of one new token, static.
+// RUN: qrealign-opt %s --qrealign-build-kv-cache --split-input-file -verify-diagnostics | FileCheck %s --check-prefix=STATIC
 // The derived functions lower to LLVM with the rest.
 // RUN: qrealign-opt %s --qrealign-build-kv-cache --split-input-file --qrealign-lower-to-cpu -verify-diagnostics | FileCheck %s --check-prefix=LOWERED
 // Bufferized, @decode updates its caches in place: it returns its own
 // arguments, having copied the new positions only.
 // RUN: qrealign-opt %s --split-input-file -verify-diagnostics --pass-pipeline="builtin.module(qrealign-build-kv-cache,qrealign-bind-params,func.func(convert-qrealign-to-linalg),one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map})" | FileCheck %s --check-prefix=INPLACE
+
+// STATIC-LABEL: func.func @decode(
+// STATIC-SAME: %[[IDS:[^:]*]]: tensor<1x1xi64>, %[[POS:[^:]*]]: tensor<1x1xi64>, %[[MASK:[^:]*]]: tensor<1x?xi1>, %{{[^:]*}}: tensor<?x?x8xf32>, %{{[^:]*}}: tensor<?x?x8xf32>)
+// STATIC-DAG: tensor.cast %[[IDS]] : tensor<1x1xi64> to tensor<?x?xi64>
+// STATIC-DAG: tensor.cast %[[POS]] : tensor<1x1xi64> to tensor<?x?xi64>
+// STATIC-DAG: tensor.cast %[[MASK]] : tensor<1x?xi1> to tensor<?x?xi1>
+// STATIC: cf.assert
+// STATIC-LABEL: func.func @prefill(
+// STATIC-SAME: %{{[^:]*}}: tensor<?x?xi64>
 
 // @forward stays; @prefill returns the keys and values each attention read,
 // in program order; @decode takes caches with room for the new positions
@@ -47,7 +58,7 @@
 // CHECK: return %{{.*}}, %[[K2]], %[[V2]]
 
 // INPLACE-LABEL: func.func @decode(
-// INPLACE-SAME: %{{[^:]*}}: memref<?x?xi64>, %{{[^:]*}}: memref<?x?xi64>, %{{[^:]*}}: memref<?x?xi1>, %[[PK:[^:]*]]: memref<?x?x8xf32>, %[[PV:[^:]*]]: memref<?x?x8xf32>
+// INPLACE-SAME: %{{[^:]*}}: memref<1x1xi64>, %{{[^:]*}}: memref<1x1xi64>, %{{[^:]*}}: memref<1x?xi1>, %[[PK:[^:]*]]: memref<?x?x8xf32>, %[[PV:[^:]*]]: memref<?x?x8xf32>
 // INPLACE: %[[KS:.*]] = memref.subview %[[PK]][0, %{{.*}}, 0]
 // INPLACE: memref.copy %{{.*}}, %[[KS]]
 // INPLACE: %[[VS:.*]] = memref.subview %[[PV]][0, %{{.*}}, 0]

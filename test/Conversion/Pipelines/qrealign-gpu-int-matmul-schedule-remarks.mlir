@@ -101,3 +101,24 @@ func.func @grouped_per_channel(%a: tensor<1x32x1x64xi8>, %w: tensor<32x1x64xi8>)
   } -> tensor<1x32x32x1xi32>
   return %r : tensor<1x32x32x1xi32>
 }
+
+// -----
+
+// One row (a decode step's linear, its row loop folded away): (n, k).
+#a2 = affine_map<(n, k) -> (k)>
+#w2 = affine_map<(n, k) -> (n, k)>
+#c2 = affine_map<(n, k) -> (n)>
+func.func @one_row(%a: tensor<64xi8>, %w: tensor<32x64xi8>, %c: tensor<32xi32>) -> tensor<32xi32> {
+  %zero = arith.constant 0 : i32
+  %init = linalg.fill ins(%zero : i32) outs(%c : tensor<32xi32>) -> tensor<32xi32>
+  // expected-remark @below {{not on tensor cores (2 loops, not (m, n, k): one row (a matrix-vector product))}}
+  %r = linalg.generic {indexing_maps = [#a2, #w2, #c2], iterator_types = ["parallel", "reduction"]} ins(%a, %w : tensor<64xi8>, tensor<32x64xi8>) outs(%init : tensor<32xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<32xi32>
+  return %r : tensor<32xi32>
+}
