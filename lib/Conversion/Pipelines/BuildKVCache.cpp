@@ -77,6 +77,38 @@ void BuildKVCachePass::runOnOperation() {
     return signalPassFailure();
   }
 
+  // The static types of @decode's ids, positions and mask, checked before
+  // anything is built.
+  SmallVector<RankedTensorType> decodeTypes;
+  if (decodeTokens < 0) {
+    module.emitError() << "qrealign-build-kv-cache: decode-tokens must be 0 "
+                          "(dynamic) or a number of tokens, got "
+                       << int64_t(decodeTokens);
+    return signalPassFailure();
+  }
+  if (decodeTokens > 0) {
+    const int64_t lengths[] = {decodeTokens, decodeTokens,
+                               ShapedType::kDynamic};
+    for (auto [i, tokens] : llvm::enumerate(lengths)) {
+      auto type = dyn_cast<RankedTensorType>(forward.getArgumentTypes()[i]);
+      auto fixed =
+          type ? RankedTensorType::get({1, tokens}, type.getElementType())
+               : RankedTensorType();
+      if (!type || type.getRank() != 2 ||
+          failed(verifyCompatibleShape(type, fixed))) {
+        forward.emitError()
+            << "qrealign-build-kv-cache: @forward's argument " << i << " ("
+            << forward.getArgumentTypes()[i]
+            << ") cannot take the static decode shape [1, "
+            << (ShapedType::isDynamic(tokens) ? std::string("?")
+                                              : std::to_string(tokens))
+            << "]";
+        return signalPassFailure();
+      }
+      decodeTypes.push_back(fixed);
+    }
+  }
+
   // @prefill: the keys and values each attention reads become results.
   func::FuncOp prefill = cloneForward(module, forward, "prefill");
   SmallVector<Value> cache;
@@ -154,26 +186,15 @@ void BuildKVCachePass::runOnOperation() {
   // One sequence of `decodeTokens` new tokens per step, static: the
   // arguments take the static types, cast back at the entry to the types
   // the body was built for.
-  if (decodeTokens > 0) {
-    OpBuilder b = OpBuilder::atBlockBegin(&entry);
-    const int64_t lengths[] = {decodeTokens, decodeTokens,
-                               ShapedType::kDynamic};
-    for (auto [i, tokens] : llvm::enumerate(lengths)) {
-      BlockArgument arg = entry.getArgument(i);
-      auto type = cast<RankedTensorType>(arg.getType());
-      auto fixed = RankedTensorType::get({1, tokens}, type.getElementType());
-      if (failed(verifyCompatibleShape(type, fixed))) {
-        forward.emitError()
-            << "qrealign-build-kv-cache: @forward's argument " << i << " ("
-            << type << ") cannot take the static decode shape " << fixed;
-        return signalPassFailure();
-      }
-      if (type == fixed)
-        continue;
-      arg.setType(fixed);
-      auto cast = tensor::CastOp::create(b, arg.getLoc(), type, arg);
-      arg.replaceAllUsesExcept(cast, cast);
-    }
+  OpBuilder b = OpBuilder::atBlockBegin(&entry);
+  for (auto [i, fixed] : llvm::enumerate(decodeTypes)) {
+    BlockArgument arg = entry.getArgument(i);
+    auto type = cast<RankedTensorType>(arg.getType());
+    if (type == fixed)
+      continue;
+    arg.setType(fixed);
+    auto cast = tensor::CastOp::create(b, arg.getLoc(), type, arg);
+    arg.replaceAllUsesExcept(cast, cast);
   }
   auto decodeReturn = cast<func::ReturnOp>(entry.getTerminator());
   decodeReturn.getOperandsMutable().append(updated);
