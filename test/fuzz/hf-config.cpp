@@ -37,7 +37,8 @@ static void checkQuantizationConfig(llvm::StringRef text) {
   for (const CTGroup &g : (*q)->groups) {
     const CTScheme &s = g.scheme;
     if ((s.weightBits != 4 && s.weightBits != 8) || s.groupSize < 0 ||
-        (s.actBits != 0 && s.actBits != 8) || g.targets.empty())
+        (s.actBits != 0 && s.actBits != 4 && s.actBits != 8) ||
+        g.targets.empty())
       abort(); // accepted a scheme the importer cannot represent
   }
   for (llvm::StringRef name : {"model.layers.0.mlp.up_proj", "lm_head"}) {
