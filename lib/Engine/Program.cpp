@@ -385,11 +385,12 @@ FailureOr<std::vector<float>> ProgramLowering::evalWeight(Value v) {
     } else {
       LevelStorage storage =
           dq.isNibblePacked() ? LevelStorage::Nibbles : LevelStorage::Bytes;
-      int64_t packedBytes = n * k / (dq.isNibblePacked() ? 2 : 1);
+      int64_t packedBytes = n * k / (storage == LevelStorage::Nibbles ? 2 : 1);
       q = unpackWeight(
           ArrayRef(static_cast<const uint8_t *>(pp.data), packedBytes), n, k,
           storage);
-      // Bytes may hold anything; nibbles cannot leave their range.
+      // A byte may hold any value, and a nibble more than a 2- or 3-bit
+      // level.
       if (std::optional<size_t> bad = findLevelOutOfRange(q, bits))
         return dq.emitError("level ")
                << int(q[*bad]) << " of row " << *bad / k << ", column "

@@ -107,21 +107,21 @@ static std::optional<Schedule> getSchedule(linalg::GenericOp op) {
   // The innermost parallel loop (passing over loops of extent 1, such as
   // the one scale group of a per-channel i8 contraction) gets 8 outputs per
   // tile when its extent allows.
+  // Loops move only where the reduction is the only one (every loop before
+  // it is parallel).
+  bool oneReduction =
+      llvm::count(iterators, utils::IteratorType::reduction) == 1;
   Schedule schedule;
   for (int i = int(loops) - 2; i >= 0; --i) {
     if (iterators[i] != utils::IteratorType::parallel || ranges[i] == 1)
       continue;
     if (!ShapedType::isDynamic(ranges[i]) && ranges[i] % kLanes == 0) {
       tiles[i] = kLanes;
-      schedule.interchange = getInterchange(op, unsigned(i));
+      if (oneReduction)
+        schedule.interchange = getInterchange(op, unsigned(i));
     }
     break;
   }
-  // The loops before the reduction are all parallel (the reduction is the
-  // innermost loop and the only one, or the structure is not a contraction
-  // this pass takes): otherwise nothing moves.
-  if (llvm::count(iterators, utils::IteratorType::reduction) != 1)
-    schedule.interchange.clear();
   schedule.tiles = tiles;
   if (!schedule.interchange.empty())
     for (auto [i, from] : llvm::enumerate(schedule.interchange))
