@@ -26,10 +26,11 @@ def ConvertQRealignToLinalgPass
     - `qrealign.rms_norm`: a sum-of-squares reduction over the last axis,
       then `x * rsqrt(ss / D + eps) * weight`, in f32.
     - `qrealign.embedding`: a gather (`tensor.extract` in the body).
-    - `qrealign.dequantize`: levels unpacked from their storage bytes in
-      the grouped form `[N, G, K / G]` (two 4-bit levels per byte as `[N,
-      K / 2, 2]`: the packed bytes are read as bytes, never as a
-      one-byte-per-element `i4` buffer), then `(q - z) * s`.
+    - `qrealign.dequantize`: `(q - z) * s` in the grouped form `[N, G, K /
+      G]`, the levels `q` unpacked from their storage. Nibble pairs (`ui8`)
+      are read by the same op, loops `(n, g, b, u)` for nibble `u` of byte
+      `b` of group `g` (the packed bytes are read as bytes, never as a
+      one-byte-per-element `i4` buffer).
     - `qrealign.rope`: the last axis as `[H, 2, half]` (`rotate_half`) or
       `[H, half, 2]` (`interleaved`), each element reading both members of
       its pair; angles `position · theta^(-2i / head_dim)` in f32.
@@ -55,9 +56,14 @@ def ConvertQRealignToLinalgPass
       Bytes hold two nibbles whatever the width (2..4 bits, offset 8);
       words hold `32 / bits` levels of `bits` each.
       That costs a dequantization per weight and row; for more rows than
-      `packed-rows-limit` (prefill) the generic form is cheaper: every
-      level unpacked once per call, then a float contraction. With dynamic
-      rows both are built under an `scf.if` on the row count.
+      `packed-rows-limit` (prefill) the generic form is cheaper: the weight
+      dequantized once per call, then a float contraction. Nibbles are
+      then read by the op that dequantizes them, loops `(n, g, u, b)` over
+      byte `b` of group `g`: each group's low nibbles, then its high ones,
+      and `x` de-interleaved alike (column `g·G + u·G/2 + b` is column
+      `g·G + 2b + u`), so that a group's bytes run along the innermost loop.
+      With dynamic rows both forms are built under an `scf.if` on the row
+      count.
     - `qrealign.linear` whose scheme quantizes activations (`a_bits < 16`,
       dynamic) on a `qrealign.dequantize`d weight (W8A8, W4A8, W4A4): the
       integer path.
@@ -354,6 +360,37 @@ def QRealignGPULaunchToLoopsPass
                            "::mlir::scf::SCFDialect"];
 }
 
+def QRealignFuseElementwisePass
+    : Pass<"qrealign-fuse-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Fuse elementwise linalg producers into their consumers where "
+                "no producer element is computed twice";
+  let description = [{
+    A step of `qrealign-lower-to-cpu`, on tensors: upstream's
+    `linalg-fuse-elementwise-ops` (the same fusion, reshape propagation by
+    expansion and clean-ups) with one more rule. A producer is fused into a
+    consumer only where the consumer reads it through a permutation map:
+    one producer element per consumer iteration. Where the consumer reads
+    it through a projection, its loops run over more than the producer's
+    (a linear's output channels over its input, a contraction's reduction),
+    and the fused body would compute each producer element once per extra
+    iteration. Upstream fuses those too, which put
+    - W8A8's per-token activation quantization (a division, a rounding, a
+      clamp) inside the i8 contraction, once per weight and token;
+    - W4A16's dequantization (prefill form) inside the float contraction,
+      once per weight and token;
+    - SwiGLU's `silu(gate) · up` inside `down_proj`, an exponential per
+      weight and token.
+    Here the producer is computed once, into its own tensor, and read by
+    the consumer. Values are unchanged: the same operations on the same
+    operands, in the same order for each element.
+
+    As upstream, a producer with other uses is not fused.
+  }];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def QRealignCPUVectorizePass
     : Pass<"qrealign-cpu-vectorize", "::mlir::ModuleOp"> {
   let summary = "Tile and vectorize the contractions of a linalg-level module "
@@ -370,12 +407,22 @@ def QRealignCPUVectorizePass
     - the innermost parallel loop of extent other than 1 (the output
       channel of a linear) tiled by 8 when its extent is a static multiple
       of 8, every other loop by 1;
-    - with one reduction, that loop moved out of the parallel loops its
-      operands do not read (`transform.structured.interchange`: a linear's
-      `[m, n, k]` runs as `[n, m, k]`), so that the 8 rows of weights a tile
-      reads stay in cache while every token uses them, instead of the whole
-      weight streaming from memory once per token; parallel loops only
-      move, each output's sum is unchanged;
+    - where the reductions come after every parallel loop, that loop
+      moved out of the parallel loops its operands do not read
+      (`transform.structured.interchange`: a linear's `[m, n, k]` runs as
+      `[n, m, k]`), so that the 8 rows of weights a tile reads stay in
+      cache while every token uses them, instead of the whole weight
+      streaming from memory once per token; parallel loops only move, each
+      output's sum is unchanged;
+    - there, an input read through that loop and produced by an
+      elementwise `linalg.generic` with no other use (directly or through a
+      `tensor.collapse_shape`: a W4A16 weight dequantized for prefill) is
+      computed inside the loop over tiles, a tile's slice at a time, before
+      the loops it does not read (`fuse_into_containing_op`): each element
+      once per call, into one tile-sized tensor created outside the loop
+      (then one buffer), never the whole operand; the slice is tiled by 1
+      but for its innermost loop (a static multiple of 8), which is tiled
+      by 64, 32, 16 or 8 (the largest that divides it), and vectorized;
     - the reduction split into 8 partial sums (`tile_reduction_using_for`):
       a loop over the reduction in steps of 8 that accumulates an 8 x 8
       vector (8 outputs x 8 lanes) in registers, then one

@@ -14,6 +14,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/SmallBitVector.h"
 #include "llvm/ADT/StringExtras.h"
@@ -35,12 +36,96 @@ static constexpr int64_t kLanes = 8;
 /// How one loop structure is scheduled: the loop order (`interchange[i]`
 /// is the original loop that becomes loop i; the identity is empty) and
 /// the tile sizes in that order (the innermost loop, the reduction, is 0).
+///
+/// `fused` >= 0: the producer of that input (an elementwise generic, such as
+/// a W4A16 weight's dequantization) is computed inside the loop over the
+/// 8-wide tiles, a tile's slice at a time, before the loops the operand does
+/// not read (a linear's tokens); `producerTiles` tile it for vectorization.
 struct Schedule {
   SmallVector<int64_t> interchange, tiles;
+  int64_t fused = -1;
+  /// The producer's result reaches the operand through a
+  /// tensor.collapse_shape (a dequantized weight `[N, G, K / G]` read as
+  /// `[N, K]`).
+  bool throughReshape = false;
+  SmallVector<int64_t> producerTiles;
   bool operator<(const Schedule &o) const {
-    return std::tie(interchange, tiles) < std::tie(o.interchange, o.tiles);
+    return std::tie(interchange, tiles, fused, throughReshape, producerTiles) <
+           std::tie(o.interchange, o.tiles, o.fused, o.throughReshape,
+                    o.producerTiles);
   }
 };
+
+/// The loops the fused schedule tiles first (see buildSchedule): the 8-wide
+/// loop `t` and the loops the interchange puts before it (all loops up to
+/// `t` without one).
+static llvm::SmallBitVector getOuterLoops(unsigned loops, unsigned t,
+                                          ArrayRef<int64_t> interchange) {
+  llvm::SmallBitVector outer(loops);
+  if (interchange.empty()) {
+    outer.set(0, t + 1);
+    return outer;
+  }
+  for (int64_t d : interchange) {
+    outer.set(d);
+    if (d == int64_t(t))
+      break;
+  }
+  return outer;
+}
+
+/// The producer `op` would compute per tile of its input `in`, with
+/// whether it reaches `in` through a tensor.collapse_shape. Through one,
+/// every merged axis must be read in full by a tile (through no loop in
+/// `outer`): a slice of a merged axis is not a slice of the producer's
+/// axes in general (8 rows of a collapsed [4, 8] at an offset that is not
+/// a multiple of 8).
+static std::pair<linalg::GenericOp, bool>
+getProducer(linalg::GenericOp op, OpOperand *in,
+            const llvm::SmallBitVector &outer) {
+  Value v = in->get();
+  auto reshape = v.getDefiningOp<tensor::CollapseShapeOp>();
+  if (reshape) {
+    if (!reshape->hasOneUse())
+      return {};
+    AffineMap map = op.getMatchingIndexingMap(in);
+    for (auto [axis, group] :
+         llvm::enumerate(reshape.getReassociationIndices())) {
+      if (group.size() == 1)
+        continue;
+      for (int d : outer.set_bits())
+        if (map.getResult(axis).isFunctionOfDim(d))
+          return {};
+    }
+    v = reshape.getSrc();
+  }
+  return {v.getDefiningOp<linalg::GenericOp>(), bool(reshape)};
+}
+
+/// The input of `op` whose producer a tile computes for itself (see
+/// Schedule::fused), or -1: an input read through the 8-wide loop `t`,
+/// produced (directly or through a collapse_shape) by an elementwise
+/// generic with no other use whose innermost extent is a static multiple
+/// of 8.
+static int64_t getFusedProducer(linalg::GenericOp op, unsigned t,
+                                const llvm::SmallBitVector &outer) {
+  for (OpOperand *in : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(in);
+    if (!map.isFunctionOfDim(t))
+      continue;
+    linalg::GenericOp producer = getProducer(op, in, outer).first;
+    if (!producer || !producer->hasOneUse() ||
+        producer.getNumParallelLoops() != producer.getNumLoops() ||
+        !producer.hasPureTensorSemantics() || producer.getNumDpsInits() != 1)
+      continue;
+    SmallVector<int64_t> ranges = producer.getStaticLoopRanges();
+    if (ranges.empty() || ShapedType::isDynamic(ranges.back()) ||
+        ranges.back() % kLanes)
+      continue;
+    return in->getOperandNumber();
+  }
+  return -1;
+}
 
 /// The loop order that keeps the operand tile of the 8-wide loop `t` (a
 /// linear's [8, K] weight rows) in cache while the loops it does not read
@@ -107,26 +192,68 @@ static std::optional<Schedule> getSchedule(linalg::GenericOp op) {
   // The innermost parallel loop (passing over loops of extent 1, such as
   // the one scale group of a per-channel i8 contraction) gets 8 outputs per
   // tile when its extent allows.
-  // Loops move only where the reduction is the only one (every loop before
-  // it is parallel).
-  bool oneReduction =
-      llvm::count(iterators, utils::IteratorType::reduction) == 1;
+  // Loops move only where the reductions come after every parallel loop
+  // (a linear's [m, n, k], or [m, n, g, j] over scale groups): the loops
+  // that move are then all parallel.
+  bool reductionsLast = llvm::is_sorted(
+      iterators, [](utils::IteratorType a, utils::IteratorType b) {
+        return a == utils::IteratorType::parallel &&
+               b == utils::IteratorType::reduction;
+      });
   Schedule schedule;
+  llvm::SmallBitVector outer;
   for (int i = int(loops) - 2; i >= 0; --i) {
     if (iterators[i] != utils::IteratorType::parallel || ranges[i] == 1)
       continue;
     if (!ShapedType::isDynamic(ranges[i]) && ranges[i] % kLanes == 0) {
       tiles[i] = kLanes;
-      if (oneReduction)
+      if (reductionsLast) {
         schedule.interchange = getInterchange(op, unsigned(i));
+        outer = getOuterLoops(loops, unsigned(i), schedule.interchange);
+        schedule.fused = getFusedProducer(op, unsigned(i), outer);
+      }
     }
     break;
+  }
+  if (schedule.fused >= 0) {
+    auto [producer, throughReshape] =
+        getProducer(op, &op->getOpOperand(schedule.fused), outer);
+    schedule.throughReshape = throughReshape;
+    // Vectors of at most 64 lanes (a per-channel weight's innermost extent
+    // is all of K).
+    int64_t inner = producer.getStaticLoopRanges().back();
+    schedule.producerTiles.assign(producer.getNumLoops(), 1);
+    schedule.producerTiles.back() = kLanes;
+    for (int64_t lanes : {64, 32, 16})
+      if (inner % lanes == 0) {
+        schedule.producerTiles.back() = lanes;
+        break;
+      }
   }
   schedule.tiles = tiles;
   if (!schedule.interchange.empty())
     for (auto [i, from] : llvm::enumerate(schedule.interchange))
       schedule.tiles[i] = tiles[from];
   return schedule;
+}
+
+static std::string join(ArrayRef<int64_t> values) {
+  return llvm::join(
+      llvm::map_range(values, [](int64_t v) { return std::to_string(v); }),
+      ", ");
+}
+
+/// The loops tile_using_for builds for `tiles` (a 0 builds none).
+static size_t countLoops(ArrayRef<int64_t> tiles) {
+  return llvm::count_if(tiles, [](int64_t t) { return t != 0; });
+}
+
+/// ", !transform.any_op" once per loop handle.
+static std::string handleTypes(size_t loops) {
+  std::string types;
+  for (size_t l = 0; l < loops; ++l)
+    types += ", !transform.any_op";
+  return types;
 }
 
 /// The script: for each loop structure (tagged `tagN`), tile, split the
@@ -140,31 +267,82 @@ buildSchedule(const std::vector<std::pair<std::string, Schedule>> &kinds) {
         "{transform.readonly}) {\n";
   int i = 0;
   for (const auto &[tag, schedule] : kinds) {
-    const SmallVector<int64_t> &tiles = schedule.tiles;
-    size_t loops = llvm::count_if(tiles, [](int64_t t) { return t != 0; });
-    SmallVector<int64_t> split(tiles.size(), 0);
-    split.back() = kLanes;
-    std::string loopTypes;
-    for (size_t l = 0; l < loops; ++l)
-      loopTypes += ", !transform.any_op";
     os << llvm::formatv("  %m{0} = transform.structured.match "
                         "attributes{{{1}} in %root : "
                         "(!transform.any_op) -> !transform.any_op\n",
                         i, tag);
-    // The op to tile: %m, or %n, %m with its loops interchanged.
     std::string op = llvm::formatv("%m{0}", i).str();
+    // A fused producer needs one containing loop per handle: the schedule
+    // then runs op by op.
+    if (schedule.fused >= 0) {
+      os << llvm::formatv("  transform.foreach %m{0} : !transform.any_op {{\n"
+                          "  ^bb0(%e{0}: !transform.any_op):\n"
+                          "  %p{0} = transform.get_producer_of_operand "
+                          "%e{0}[{1}] : (!transform.any_op) -> "
+                          "!transform.any_op\n",
+                          i, schedule.fused);
+      if (schedule.throughReshape)
+        os << llvm::formatv("  %pp{0} = transform.get_producer_of_operand "
+                            "%p{0}[0] : (!transform.any_op) -> "
+                            "!transform.any_op\n",
+                            i);
+      op = llvm::formatv("%e{0}", i).str();
+    }
+    // The op to tile: %m, or %n, %m with its loops interchanged.
     if (!schedule.interchange.empty()) {
-      os << llvm::formatv(
-          "  %n{0} = transform.structured.interchange %m{0} "
-          "iterator_interchange = [{1}] : (!transform.any_op) -> "
-          "!transform.any_op\n",
-          i,
-          llvm::join(
-              llvm::map_range(schedule.interchange,
-                              [](int64_t d) { return std::to_string(d); }),
-              ", "));
+      os << llvm::formatv("  %n{0} = transform.structured.interchange {1} "
+                          "iterator_interchange = [{2}] : (!transform.any_op) "
+                          "-> !transform.any_op\n",
+                          i, op, join(schedule.interchange));
       op = llvm::formatv("%n{0}", i).str();
     }
+    SmallVector<int64_t> tiles = schedule.tiles;
+    if (schedule.fused >= 0) {
+      // The loops up to the 8-wide one first; the producer's slice computed
+      // in the innermost of them; then the rest of the consumer's loops.
+      size_t wide = llvm::find(tiles, kLanes) - tiles.begin();
+      SmallVector<int64_t> outer(tiles.size(), 0);
+      for (size_t l = 0; l <= wide; ++l)
+        std::swap(outer[l], tiles[l]);
+      size_t outerLoops = countLoops(outer);
+      const SmallVector<int64_t> &ptiles = schedule.producerTiles;
+      os << llvm::formatv(
+          "  %o{0}:{1} = transform.structured.tile_using_for {2} tile_sizes "
+          "[{3}] : (!transform.any_op) -> (!transform.any_op{4})\n"
+          "{9}"
+          "  %q{0}, %w{0} = transform.structured.fuse_into_containing_op "
+          "{10} into %o{0}#{5} : (!transform.any_op, !transform.any_op) -> "
+          "(!transform.any_op, !transform.any_op)\n"
+          // The producer writes a tile's own empty tensor, not a slice of
+          // one of the whole result's size, created once outside the loop
+          // (one buffer that every tile reuses).
+          "  transform.apply_patterns to %w{0} {{\n"
+          "    transform.apply_patterns.tensor.fold_tensor_empty\n"
+          "  } : !transform.any_op\n"
+          "  transform.apply_licm to %w{0} : !transform.any_op\n"
+          "  %r{0}:{6} = transform.structured.tile_using_for %q{0} tile_sizes "
+          "[{7}] : (!transform.any_op) -> (!transform.any_op{8})\n"
+          "  transform.structured.vectorize %r{0}#0 : !transform.any_op\n",
+          i, outerLoops + 1, op, join(outer), handleTypes(outerLoops),
+          outerLoops, countLoops(ptiles) + 1, join(ptiles),
+          handleTypes(countLoops(ptiles)),
+          // The tile's slice of the reshaped result becomes a reshape of a
+          // slice of the producer's, which fusion can compute.
+          schedule.throughReshape
+              ? llvm::formatv(
+                    "  transform.apply_patterns to %o{0}#{1} {{\n"
+                    "    "
+                    "transform.apply_patterns.tensor.bubble_up_extract_slice\n"
+                    "  } : !transform.any_op\n",
+                    i, outerLoops)
+                    .str()
+              : std::string(),
+          llvm::formatv(schedule.throughReshape ? "%pp{0}" : "%p{0}", i).str());
+      op = llvm::formatv("%o{0}#0", i).str();
+    }
+    size_t loops = countLoops(tiles);
+    SmallVector<int64_t> split(tiles.size(), 0);
+    split.back() = kLanes;
     os << llvm::formatv(
         "  %t{0}:{2} = transform.structured.tile_using_for {1} tile_sizes "
         "[{3}] : (!transform.any_op) -> (!transform.any_op{4})\n"
@@ -175,14 +353,9 @@ buildSchedule(const std::vector<std::pair<std::string, Schedule>> &kinds) {
         "  transform.structured.vectorize %s{0} : !transform.any_op\n"
         "  transform.structured.vectorize %f{0} : !transform.any_op\n"
         "  transform.structured.vectorize %c{0} : !transform.any_op\n",
-        i, op, loops + 1,
-        llvm::join(
-            llvm::map_range(tiles, [](int64_t t) { return std::to_string(t); }),
-            ", "),
-        loopTypes,
-        llvm::join(
-            llvm::map_range(split, [](int64_t t) { return std::to_string(t); }),
-            ", "));
+        i, op, loops + 1, join(tiles), handleTypes(loops), join(split));
+    if (schedule.fused >= 0)
+      os << "  transform.yield\n  }\n";
     ++i;
   }
   os << R"mlir(

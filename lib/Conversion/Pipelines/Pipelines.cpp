@@ -21,11 +21,13 @@ using namespace mlir;
 
 // Equivalent to the mlir-opt pipeline
 //   qrealign-bind-params,
-//   func.func(convert-qrealign-to-linalg,linalg-fuse-elementwise-ops),
+//   func.func(convert-qrealign-to-linalg,qrealign-fuse-elementwise),
+//   (emulate-gpu: linalg-fuse-elementwise-ops instead),
 //   canonicalize,cse,qrealign-cpu-vectorize,
 //   one-shot-bufferize{bufferize-function-boundaries
 //                      function-boundary-type-conversion=identity-layout-map},
-//   buffer-deallocation-pipeline,convert-bufferization-to-memref,
+//   func.func(buffer-loop-hoisting),buffer-deallocation-pipeline,
+//   convert-bufferization-to-memref,
 //   func.func(convert-linalg-to-loops,convert-vector-to-scf{full-unroll}),
 //   convert-scf-to-cf,expand-strided-metadata,lower-affine,
 //   finalize-memref-to-llvm,
@@ -46,7 +48,11 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
   toLinalg.packedRowsLimit = options.packedRowsLimit;
   toLinalg.packedIntRowsLimit = options.packedIntRowsLimit;
   fn.addPass(createConvertQRealignToLinalgPass(toLinalg));
-  fn.addPass(createLinalgElementwiseOpFusionPass());
+  // The emulated GPU path fuses as qrealign-lower-to-nvvm does.
+  if (options.emulateGPU)
+    fn.addPass(createLinalgElementwiseOpFusionPass());
+  else
+    fn.addPass(createQRealignFuseElementwisePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -65,6 +71,10 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
     if (options.vectorize)
       pm.addPass(createQRealignCPUVectorizePass());
     pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+    // A tile's buffer (a W4A16 weight's 8 dequantized rows) allocated once
+    // per call, not once per tile.
+    pm.nest<func::FuncOp>().addPass(
+        bufferization::createBufferLoopHoistingPass());
     bufferization::buildBufferDeallocationPipeline(pm);
   }
   // A function that returns one of its arguments (destination-passing

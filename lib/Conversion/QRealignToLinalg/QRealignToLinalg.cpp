@@ -130,6 +130,20 @@ static Value splitLastAxis(OpBuilder &b, Location loc, Value x,
       b, loc, RankedTensorType::get(shape, t.getElementType()), x, re, sizes);
 }
 
+/// The inverse of splitLastAxis: the trailing `count` axes merged into one.
+static Value mergeTrailingAxes(OpBuilder &b, Location loc, Value x,
+                               int64_t count) {
+  int64_t rank = tensorType(x).getRank();
+  SmallVector<ReassociationIndices> re;
+  for (int64_t i = 0; i < rank - count; ++i)
+    re.push_back({i});
+  ReassociationIndices last;
+  for (int64_t i = rank - count; i < rank; ++i)
+    last.push_back(i);
+  re.push_back(last);
+  return tensor::CollapseShapeOp::create(b, loc, x, re);
+}
+
 /// `q` [..., K] as [..., groups, K / groups].
 static Value expandGroups(OpBuilder &b, Location loc, Value q, int64_t groups) {
   int64_t k = tensorType(q).getShape().back();
@@ -355,6 +369,21 @@ Value linalg_lowering::buildUnpackZeroPoints(OpBuilder &b, Location loc,
       .getResult(0);
 }
 
+/// Level `which` (0: low nibble, 1: high) of the packed byte `byte` (an
+/// `i8` holding two offset-binary nibbles), as `i8`.
+static Value buildNibble(OpBuilder &b, Location loc, Value byte, Value which) {
+  auto c = [&](int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(v));
+  };
+  Value low = arith::AndIOp::create(b, loc, byte, c(15));
+  Value high = arith::ShRUIOp::create(b, loc, byte, c(4));
+  Value second =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, which,
+                            arith::ConstantIndexOp::create(b, loc, 0));
+  Value nibble = arith::SelectOp::create(b, loc, second, high, low);
+  return arith::SubIOp::create(b, loc, nibble, c(8));
+}
+
 Value linalg_lowering::buildUnpackLevels(OpBuilder &b, Location loc,
                                          Value packed, int64_t bits) {
   RankedTensorType words = tensorType(packed);
@@ -381,18 +410,10 @@ Value linalg_lowering::buildUnpackLevels(OpBuilder &b, Location loc,
           i8)},
       {pick(ctx, 3, {0, 1}), pick(ctx, 3, {0, 1, 2})}, iterators(3),
       [&](OpBuilder &nb, Location nl, ValueRange args) {
-        auto c = [&](int64_t v) {
-          return arith::ConstantOp::create(nb, nl, nb.getI8IntegerAttr(v));
-        };
-        Value low = arith::AndIOp::create(nb, nl, args[0], c(15));
-        Value high = arith::ShRUIOp::create(nb, nl, args[0], c(4));
-        Value second =
-            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ne,
-                                  linalg::IndexOp::create(nb, nl, 2),
-                                  arith::ConstantIndexOp::create(nb, nl, 0));
-        Value nibble = arith::SelectOp::create(nb, nl, second, high, low);
         linalg::YieldOp::create(
-            nb, nl, ValueRange{arith::SubIOp::create(nb, nl, nibble, c(8))});
+            nb, nl,
+            ValueRange{buildNibble(nb, nl, args[0],
+                                   linalg::IndexOp::create(nb, nl, 2))});
       });
   return tensor::CollapseShapeOp::create(
       b, loc, unpack.getResult(0),
@@ -803,42 +824,110 @@ private:
   int64_t rowsLimit;
 };
 
-/// The generic form of a dequantization: every level unpacked from its
-/// storage (i8 [N, K]), then (q - z) · s per group in the grouped form
-/// [N, G, K / G], rounded to `type`'s element type.
+/// Whether levels in `storage` are nibbles that buildDequantized can read
+/// group by group (groups of `width` levels, an even number).
+static bool isDeinterleavable(RankedTensorType storage, int64_t width) {
+  return storage.getElementType().isUnsignedInteger(8) && width % 2 == 0;
+}
+
+/// `x` [..., K] with each group of `width` columns de-interleaved: column
+/// g·W + u·W/2 + b of the result is column g·W + 2b + u of `x` (the order
+/// buildDequantized's `deinterleaved` form gives the weight's columns).
+static Value deinterleave(OpBuilder &b, Location loc, Value x, int64_t width) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType t = tensorType(x);
+  unsigned lead = t.getRank() - 1;
+  int64_t groups = t.getShape().back() / width;
+  Value pairs = splitLastAxis(b, loc, x, {groups, width / 2, 2});
+  SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, x);
+  sizes.append(
+      {b.getIndexAttr(groups), b.getIndexAttr(2), b.getIndexAttr(width / 2)});
+  // Loops (lead..., g, u, b).
+  unsigned g = lead, u = lead + 1, bl = lead + 2, loops = lead + 3;
+  Value init = emptyTensor(b, loc, sizes, t.getElementType());
+  Value halves = linalg::GenericOp::create(
+                     b, loc, TypeRange{init.getType()}, ValueRange{pairs},
+                     ValueRange{init},
+                     {pick(ctx, loops, withLead(lead, {g, bl, u})),
+                      pick(ctx, loops, range(0, loops))},
+                     iterators(loops),
+                     [&](OpBuilder &nb, Location nl, ValueRange args) {
+                       linalg::YieldOp::create(nb, nl, ValueRange{args[0]});
+                     })
+                     .getResult(0);
+  return mergeTrailingAxes(b, loc, halves, 3);
+}
+
+/// The generic form of a dequantization: (q - z) · s per group in the
+/// grouped form [N, G, K / G], rounded to `type`'s element type, the levels
+/// q unpacked from their storage. Nibbles (`ui8` pairs) are read from their
+/// bytes by the same op, loops (n, g, b, u) for nibble u of byte b, so that
+/// no tensor of levels exists and a tile of the result is computed from a
+/// tile of the bytes (qrealign-cpu-vectorize computes a W4A16 linear's
+/// weight 8 rows at a time). With `deinterleaved`, the loops are (n, g, u,
+/// b) instead: the result holds each group's low nibbles, then its high
+/// ones (column g·G + u·G/2 + b is level 2b + u of group g, see
+/// deinterleave), so that the bytes of a group run along the innermost
+/// loop.
 static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
                               Value scale, Value zeroPoint, int64_t bits,
-                              RankedTensorType type) {
+                              RankedTensorType type,
+                              bool deinterleaved = false) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
   Type element = type.getElementType();
   int64_t n = type.getDimSize(0), k = type.getDimSize(1);
   int64_t groups = tensorType(scale).getDimSize(1);
-  Value q = buildUnpackLevels(b, loc, packed, bits);
-  Value q3 = expandGroups(b, loc, q, groups);
-  auto [s, sMap] = rangeOperand(b, loc, scale, 3, 0, 1);
-  SmallVector<Value> ins = {q3, s};
-  SmallVector<AffineMap> maps = {pick(ctx, 3, {0, 1, 2}), sMap};
+  int64_t width = k / groups;
+  RankedTensorType storage = tensorType(packed);
+  bool nibbles = isDeinterleavable(storage, width);
+  deinterleaved &= nibbles;
+  SmallVector<int64_t> shape = {n, groups, width};
+  SmallVector<Value> ins;
+  SmallVector<AffineMap> maps;
+  if (nibbles) {
+    shape = {n, groups, width / 2, 2};
+    if (deinterleaved)
+      shape = {n, groups, 2, width / 2};
+    Value bytes = tensor::BitcastOp::create(
+        b, loc, RankedTensorType::get(storage.getShape(), b.getI8Type()),
+        packed);
+    ins.push_back(tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({n, groups, width / 2}, b.getI8Type()),
+        bytes, SmallVector<ReassociationIndices>{{0}, {1, 2}}));
+    maps.push_back(pick(ctx, 4, {0, 1, deinterleaved ? 3u : 2u}));
+  } else {
+    Value q = buildUnpackLevels(b, loc, packed, bits);
+    ins.push_back(expandGroups(b, loc, q, groups));
+    maps.push_back(pick(ctx, 3, {0, 1, 2}));
+  }
+  unsigned loops = shape.size();
+  auto [s, sMap] = rangeOperand(b, loc, scale, loops, 0, 1);
+  ins.push_back(s);
+  maps.push_back(sMap);
   Value zero = zeroPoint;
   if (zero) {
     zero = buildUnpackZeroPoints(b, loc, zero, bits,
                                  tensorType(scale).getDimSize(0));
-    auto [z, zMap] = rangeOperand(b, loc, zero, 3, 0, 1);
+    auto [z, zMap] = rangeOperand(b, loc, zero, loops, 0, 1);
     ins.push_back(z);
     maps.push_back(zMap);
   }
-  maps.push_back(pick(ctx, 3, {0, 1, 2}));
-  auto type3 = RankedTensorType::get({n, groups, k / groups}, element);
-  Value w3 =
+  maps.push_back(pick(ctx, loops, range(0, loops)));
+  SmallVector<OpFoldResult> sizes = llvm::map_to_vector(
+      shape, [&](int64_t d) -> OpFoldResult { return b.getIndexAttr(d); });
+  Value w =
       linalg::GenericOp::create(
-          b, loc, TypeRange{type3}, ins,
-          ValueRange{emptyTensor(b, loc,
-                                 {b.getIndexAttr(n), b.getIndexAttr(groups),
-                                  b.getIndexAttr(k / groups)},
-                                 element)},
-          maps, iterators(3),
+          b, loc, TypeRange{RankedTensorType::get(shape, element)}, ins,
+          ValueRange{emptyTensor(b, loc, sizes, element)}, maps,
+          iterators(loops),
           [&](OpBuilder &nb, Location nl, ValueRange args) {
-            Value level = arith::ExtSIOp::create(nb, nl, i32, args[0]);
+            Value q = args[0];
+            if (nibbles)
+              q = buildNibble(
+                  nb, nl, q,
+                  linalg::IndexOp::create(nb, nl, deinterleaved ? 2 : 3));
+            Value level = arith::ExtSIOp::create(nb, nl, i32, q);
             if (zero)
               level = arith::SubIOp::create(
                   nb, nl, level, arith::ExtSIOp::create(nb, nl, i32, args[2]));
@@ -849,8 +938,10 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
                                     ValueRange{castFloat(nb, nl, v, element)});
           })
           .getResult(0);
-  return tensor::CollapseShapeOp::create(
-      b, loc, type, w3, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+  SmallVector<ReassociationIndices> merge = {{0}, {1, 2}};
+  if (nibbles)
+    merge = {{0}, {1, 2, 3}};
+  return tensor::CollapseShapeOp::create(b, loc, type, w, merge);
 }
 
 /// A weight-only linear (W4A16, W8A16 from words) whose weight is
@@ -943,9 +1034,18 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
     };
     // Many rows: the generic form, whose unpacking is paid once per call.
     auto genericForm = [&](OpBuilder &b, Location loc) -> Value {
-      Value w = buildDequantized(b, loc, deq.getPacked(), deq.getScale(),
-                                 deq.getZeroPoint(), bits, deq.getType());
-      return buildFloatLinear(b, loc, op.getInput(), w, op.getBias(), type);
+      // Nibbles de-interleaved in the weight and the input alike (the same
+      // permutation of the reduction), so that the weight's tiles are
+      // dequantized from contiguous bytes.
+      int64_t width = k / groups;
+      bool halves = isDeinterleavable(tensorType(deq.getPacked()), width);
+      Value w =
+          buildDequantized(b, loc, deq.getPacked(), deq.getScale(),
+                           deq.getZeroPoint(), bits, deq.getType(), halves);
+      Value x = op.getInput();
+      if (halves)
+        x = deinterleave(b, loc, x, width);
+      return buildFloatLinear(b, loc, x, w, op.getBias(), type);
     };
     rewriter.replaceOp(op, buildForRows(rewriter, loc, op.getInput(), rowsLimit,
                                         unitsForm, genericForm));
@@ -1109,20 +1209,6 @@ struct EmbeddingLowering : OpConversionPattern<EmbeddingOp> {
     return success();
   }
 };
-
-/// The inverse of splitLastAxis: the trailing `count` axes merged into one.
-static Value mergeTrailingAxes(OpBuilder &b, Location loc, Value x,
-                               int64_t count) {
-  int64_t rank = tensorType(x).getRank();
-  SmallVector<ReassociationIndices> re;
-  for (int64_t i = 0; i < rank - count; ++i)
-    re.push_back({i});
-  ReassociationIndices last;
-  for (int64_t i = rank - count; i < rank; ++i)
-    last.push_back(i);
-  re.push_back(last);
-  return tensor::CollapseShapeOp::create(b, loc, x, re);
-}
 
 /// rope: the last axis as [H, 2, half] (rotate_half) or [H, half, 2]
 /// (interleaved); each output element reads both members of its pair

@@ -49,17 +49,25 @@ func.func @w8a8(%x: tensor<?x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x1xf32>
   return %y : tensor<?x32xf32>
 }
 
-// A W4A16 linear over packed bytes (g64: 32 bytes per group): the units
-// loop innermost, 8 bytes per lane vector and 8 output channels per tile;
-// the nibble (loop j) shifted out of all lanes alike.
+// A W4A16 linear over packed bytes (g64: 32 bytes per group), few rows
+// (the units form): the units loop innermost, 8 bytes per lane vector and 8
+// output channels per tile, outside the tokens; the nibble (loop j) shifted
+// out of all lanes alike.
 // CHECK-LABEL: func.func @w4a16
-// CHECK: scf.for {{.*}} = %c0 to %c32 step %c8 iter_args({{.*}}) -> (vector<1x8x8xf32>)
+// CHECK: scf.if
+// CHECK: scf.for {{.*}} = %c0 to %c32 step %c8
+// CHECK: scf.for {{.*}} = %c0 to %{{.*}} step %c1
+// CHECK: scf.for {{.*}} = %c0 to %c32 step %c8 iter_args({{.*}}) -> (vector<8x1x8xf32>)
 // CHECK: vector.transfer_read {{.*}} : tensor<1x1x8x1xf32>, vector<1x1x8x1xf32>
 // CHECK: vector.transfer_read {{.*}} : tensor<8x1x8xi8>, vector<8x1x8xi8>
-// CHECK: arith.extui {{.*}} : vector<1x8x1x1x8xi8> to vector<1x8x1x1x8xi32>
-// CHECK: arith.shrui {{.*}} : vector<1x8x1x1x8xi32>
-// CHECK: arith.sitofp {{.*}} to vector<1x8x1x1x8xf32>
+// CHECK: arith.extui {{.*}} : vector<8x1x1x1x8xi8> to vector<8x1x1x1x8xi32>
+// CHECK: arith.shrui {{.*}} : vector<8x1x1x1x8xi32>
+// CHECK: arith.sitofp {{.*}} to vector<8x1x1x1x8xf32>
 // CHECK: vector.reduction <add>, {{.*}} : vector<8xf32> into f32
+// More rows (the generic form, the else branch): see @w4a16_prefill.
+// CHECK: } else {
+// CHECK: tensor.empty() : tensor<8x2x2x32xf32>
+// CHECK: scf.for {{.*}} = %c0 to %c32 step %c8
 // LLVM-LABEL: llvm.func @w4a16
 // LLVM: llvm.lshr {{.*}} : vector<8xi32>
 // LLVM: llvm.intr.vector.reduce.fadd
@@ -67,6 +75,58 @@ func.func @w4a16(%x: tensor<?x128xf32>, %p: tensor<32x64xui8>, %s: tensor<32x2xf
   %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x64xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x128xf32>
   %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 64>} : (tensor<?x128xf32>, tensor<32x128xf32>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
+}
+
+// A W4A16 linear with more rows than packed-rows-limit (the generic form:
+// the weight dequantized, then a float contraction). A tile's 8 rows of the
+// weight are dequantized inside the loop over tiles, from their bytes,
+// before the loop over tokens: each weight once per call, into a tile-sized
+// tensor created once outside the loop, never the whole weight in float.
+// Each group's nibbles come de-interleaved (low nibbles, then high ones), so
+// a group's bytes run along the lanes, the nibble picked alike for all.
+// CHECK-LABEL: func.func @w4a16_prefill
+// CHECK-NOT: tensor<32x2x2x32xf32>
+// CHECK: %[[TILEBUF:.*]] = tensor.empty() : tensor<8x2x2x32xf32>
+// CHECK: scf.for %[[N:.*]] = %c0 to %c32 step %c8
+// CHECK: tensor.extract_slice %{{.*}}[%[[N]], 0, 0] [8, 2, 32] [1, 1, 1] : tensor<32x2x32xi8> to tensor<8x2x32xi8>
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[TILEBUF]]) -> (tensor<8x2x2x32xf32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<1x1x32xi8>, vector<1x1x32xi8>
+// CHECK: arith.shrui {{.*}} : vector<1x1x1x32xi8>
+// CHECK: arith.sitofp {{.*}} : vector<1x1x1x32xi32> to vector<1x1x1x32xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<1x1x1x32xf32>, tensor<1x1x1x32xf32>
+// CHECK: %[[TILE:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2, 3]] : tensor<8x2x2x32xf32> into tensor<8x128xf32>
+// CHECK: scf.for {{.*}} = %c0 to %c16 step %c1
+// CHECK: scf.for {{.*}} = %c0 to %c128 step %c8 iter_args({{.*}}) -> (vector<8x1x8xf32>)
+// CHECK: tensor.extract_slice %[[TILE]]
+// CHECK-NOT: arith.sitofp
+// CHECK: arith.mulf {{.*}} : vector<8x1x8xf32>
+// CHECK-NOT: arith.sitofp
+// CHECK: return
+// LLVM-LABEL: llvm.func @w4a16_prefill
+// LLVM: llvm.sitofp {{.*}} : vector<32xi32> to vector<32xf32>
+// LLVM: llvm.fmul {{.*}} : vector<8xf32>
+func.func @w4a16_prefill(%x: tensor<16x128xf32>, %p: tensor<32x64xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<16x32xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x64xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x128xf32>
+  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 64>} : (tensor<16x128xf32>, tensor<32x128xf32>) -> tensor<16x32xf32>
+  return %y : tensor<16x32xf32>
+}
+
+// A per-channel W8A16 weight (one level per byte): the dequantized tile is
+// [8, 1, K], its innermost loop tiled by 64 (K in vectors of 64 lanes, not
+// one vector of K).
+// CHECK-LABEL: func.func @w8a16_prefill
+// CHECK: %[[TILEBUF8:.*]] = tensor.empty() : tensor<8x1x128xf32>
+// CHECK: scf.for {{.*}} = %c0 to %c32 step %c8
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[TILEBUF8]]) -> (tensor<8x1x128xf32>)
+// CHECK: scf.for {{.*}} = %c0 to %c128 step %c64
+// CHECK: vector.transfer_read {{.*}} : tensor<1x1x64xi8>, vector<1x1x64xi8>
+// CHECK: arith.sitofp {{.*}} : vector<1x1x64xi32> to vector<1x1x64xf32>
+// CHECK: scf.for {{.*}} = %c0 to %c16 step %c1
+// CHECK: return
+func.func @w8a16_prefill(%x: tensor<16x128xf32>, %p: tensor<32x128xi8>, %s: tensor<32x1xf32>) -> tensor<16x32xf32> {
+  %w = qrealign.dequantize %p, %s bits = 8 : (tensor<32x128xi8>, tensor<32x1xf32>) -> tensor<32x128xf32>
+  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 8, symmetric = true>} : (tensor<16x128xf32>, tensor<32x128xf32>) -> tensor<16x32xf32>
+  return %y : tensor<16x32xf32>
 }
 
 // A reduction extent that is not a multiple of 8 stays a linalg op (loops

@@ -57,10 +57,22 @@ func.func @float_linear(%x: tensor<?x?x64xf32>, %w: tensor<32x64xbf16>, %b: tens
 // CHECK: arith.addf
 // CHECK-NOT: linalg.generic
 // CHECK: return
+// The generic form: each group's nibbles de-interleaved (its low nibbles,
+// then its high ones), in the dequantized weight and the input alike, then
+// a float contraction. The bytes are read along the innermost loop (b), the
+// input's pairs as (g, b, u) from loops (m, g, u, b).
+// GENERIC-DAG: #[[BYTEMAP:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// GENERIC-DAG: #[[XMAP:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3, d2)>
 // GENERIC-LABEL: func.func @w4a16
 // GENERIC-NOT: scf.if
-// GENERIC: linalg.generic {{.*}} outs(%{{.*}} : tensor<32x32x2xi8>)
-// GENERIC: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<4x64xf32>, tensor<32x64xf32>)
+// GENERIC: %[[B3:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [32, 2, 16] : tensor<32x32xi8> into tensor<32x2x16xi8>
+// GENERIC: %[[WH:.*]] = linalg.generic {indexing_maps = [#[[BYTEMAP]], #{{.*}}, #{{.*}}, #{{.*}}], {{.*}} ins(%[[B3]], {{.*}} outs(%{{.*}} : tensor<32x2x2x16xf32>)
+// GENERIC: linalg.index 2 : index
+// GENERIC: %[[W:.*]] = tensor.collapse_shape %[[WH]] {{\[}}[0], [1, 2, 3]] : tensor<32x2x2x16xf32> into tensor<32x64xf32>
+// GENERIC: %[[X4:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2, 3]] output_shape [4, 2, 16, 2] : tensor<4x64xf32> into tensor<4x2x16x2xf32>
+// GENERIC: %[[XH:.*]] = linalg.generic {indexing_maps = [#[[XMAP]], #{{.*}}], {{.*}} ins(%[[X4]] : tensor<4x2x16x2xf32>) outs(%{{.*}} : tensor<4x2x2x16xf32>)
+// GENERIC: %[[X:.*]] = tensor.collapse_shape %[[XH]] {{\[}}[0], [1, 2, 3]] : tensor<4x2x2x16xf32> into tensor<4x64xf32>
+// GENERIC: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[W]] : tensor<4x64xf32>, tensor<32x64xf32>)
 // GENERIC-LABEL: func.func @dequantize_nibbles
 // FUSED-LABEL: func.func @w4a16
 // FUSED-COUNT-1: linalg.generic
@@ -72,24 +84,24 @@ func.func @w4a16(%x: tensor<4x64xf32>, %p: tensor<32x32xui8>, %s: tensor<32x2xf3
   return %y : tensor<4x32xf32>
 }
 
-// A dequantize that feeds no linear (the generic form): nibbles unpacked
-// from the ui8 bytes read as i8 (low nibble first, offset-binary), then
-// (q - z) * s per group.
+// A dequantize that feeds no linear (the generic form): one op reads the
+// ui8 bytes as i8, group by group, loops (n, g, b, u) for nibble u of byte
+// b (low nibble first, offset-binary), and computes (q - z) * s.
 // CHECK-LABEL: func.func @dequantize_nibbles
 // CHECK: %[[BYTES:.*]] = tensor.bitcast %{{.*}} : tensor<32x32xui8> to tensor<32x32xi8>
-// CHECK: %[[PAIRS:.*]] = linalg.generic {{.*}} ins(%[[BYTES]] : tensor<32x32xi8>) outs(%{{.*}} : tensor<32x32x2xi8>)
+// CHECK: %[[GROUPED:.*]] = tensor.expand_shape %[[BYTES]] {{\[}}[0], [1, 2]] output_shape [32, 2, 16] : tensor<32x32xi8> into tensor<32x2x16xi8>
+// CHECK: %[[PAIRS:.*]] = linalg.generic {{.*}} ins(%[[GROUPED]], %{{.*}}, %{{.*}} : tensor<32x2x16xi8>, tensor<32x2xf32>, tensor<32x2xi8>) outs(%{{.*}} : tensor<32x2x16x2xf32>)
+// CHECK: %[[U:.*]] = linalg.index 3 : index
 // CHECK: %[[LO:.*]] = arith.andi %{{.*}}, %c15_i8
 // CHECK: %[[HI:.*]] = arith.shrui %{{.*}}, %c4_i8
-// CHECK: %[[SECOND:.*]] = arith.cmpi ne, %{{.*}}, %c0
+// CHECK: %[[SECOND:.*]] = arith.cmpi ne, %[[U]], %c0
 // CHECK: %[[NIB:.*]] = arith.select %[[SECOND]], %[[HI]], %[[LO]] : i8
-// CHECK: arith.subi %[[NIB]], %c8_i8 : i8
-// CHECK: %[[LEVELS:.*]] = tensor.collapse_shape %[[PAIRS]] {{\[}}[0], [1, 2]] : tensor<32x32x2xi8> into tensor<32x64xi8>
-// CHECK: %[[GROUPED:.*]] = tensor.expand_shape %[[LEVELS]] {{\[}}[0], [1, 2]] output_shape [32, 2, 32]
-// CHECK: linalg.generic {{.*}} ins(%[[GROUPED]], %{{.*}}, %{{.*}} : tensor<32x2x32xi8>, tensor<32x2xf32>, tensor<32x2xi8>) outs(%{{.*}} : tensor<32x2x32xf32>)
+// CHECK: %[[Q:.*]] = arith.subi %[[NIB]], %c8_i8 : i8
+// CHECK: arith.extsi %[[Q]]
 // CHECK: arith.subi
 // CHECK: arith.sitofp
 // CHECK: arith.mulf
-// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<32x2x32xf32> into tensor<32x64xf32>
+// CHECK: tensor.collapse_shape %[[PAIRS]] {{\[}}[0], [1, 2, 3]] : tensor<32x2x16x2xf32> into tensor<32x64xf32>
 func.func @dequantize_nibbles(%p: tensor<32x32xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<32x64xf32> {
   %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x32xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x64xf32>
   return %w : tensor<32x64xf32>

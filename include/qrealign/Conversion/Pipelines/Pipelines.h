@@ -23,12 +23,12 @@ namespace mlir::qrealign {
 /// qrealign-lower-to-cpu: qrealign functions to the LLVM dialect for the
 /// host: qrealign-bind-params (parameters become arguments; the
 /// `qrealign.param` ops stay as the manifest of those arguments, and are all
-/// that is not LLVM afterwards), convert-qrealign-to-linalg, elementwise
-/// fusion (the dequantization of a W4A16 weight fuses into its
-/// contraction),
+/// that is not LLVM afterwards), convert-qrealign-to-linalg,
+/// qrealign-fuse-elementwise (no producer element computed twice),
 /// qrealign-cpu-vectorize (the contractions tiled and vectorized on
-/// tensors), one-shot bufferization with identity layouts at function
-/// boundaries, buffer deallocation, loops, vector transfers unrolled, and the
+/// tensors, a prefill W4A16 weight dequantized a tile at a time), one-shot
+/// bufferization with identity layouts at function boundaries, buffer loop
+/// hoisting, buffer deallocation, loops, vector transfers unrolled, and the
 /// conversions to LLVM.
 struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
   PassOptions::Option<std::string> manifest{
