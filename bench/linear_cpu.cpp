@@ -3,15 +3,17 @@
 // Part of the qrealign project.
 //
 // qrealign-bench-linear --k K --n N --m M --scheme float|w8a8|w4a16|w4a8
-//     [--runs R] [--scalar]
+//     [--runs R] [--scalar] [--swiglu]
 //
 // Builds one `qrealign.linear` of the scheme (weights quantized round to
 // nearest by the quantizer the passes use, packed as
 // qrealign-quantize-weights packs them; W4A16 in groups of 128), lowers it
 // with qrealign-lower-to-cpu (--scalar: vectorize=false), JIT-compiles it,
 // and prints one JSON line with the median and minimum milliseconds of R
-// calls on random inputs (one thread). bench/compiled_linear.py runs it
-// beside PyTorch's float matmul. Not a test.
+// calls on random inputs (one thread). With --swiglu the linear's input is
+// `qrealign.swiglu` of two M x K inputs (gate, up), as down_proj's is in a
+// Llama MLP. bench/compiled_linear.py runs it beside PyTorch's float
+// matmul. Not a test.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,6 +57,9 @@ static cl::opt<int64_t>
 static cl::opt<int> runsOpt("runs", cl::desc("Timed calls"), cl::init(20));
 static cl::opt<bool> scalarOpt("scalar",
                                cl::desc("Lower without vectorization"));
+static cl::opt<bool>
+    swigluOpt("swiglu", cl::desc("The linear's input is SwiGLU of two inputs "
+                                 "(gate, up), as down_proj's"));
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
@@ -73,23 +78,35 @@ int main(int argc, char **argv) {
   }
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
-  std::vector<float> w(n * k), x(m * k);
+  std::vector<float> w(n * k), x(m * k), u(m * k);
   for (float &v : w)
     v = 0.02f * normal(rng);
   for (float &v : x)
     v = normal(rng);
+  for (float &v : u)
+    v = normal(rng);
+
+  // The linear's input: %x, or SwiGLU of %x (gate) and %u (up).
+  std::string extraArg, input = "%x", prologue;
+  if (swigluOpt) {
+    extraArg = formatv(", %u: tensor<?x{0}xf32>", k).str();
+    prologue =
+        formatv("  %in = qrealign.swiglu %x, %u : tensor<?x{0}xf32>\n", k)
+            .str();
+    input = "%in";
+  }
 
   std::string nk = formatv("{0}x{1}", n, k).str();
   std::string src, packedType;
   std::vector<uint8_t> packed;
   QuantizedWeight qw;
   if (scheme == "float") {
-    src = formatv("func.func @linear(%x: tensor<?x{0}xf32>, %w: "
-                  "tensor<{1}xf32>) -> tensor<?x{2}xf32> {{\n"
-                  "  %y = qrealign.linear \"q_proj\" %x, %w : (tensor<?x{0}"
+    src = formatv("func.func @linear(%x: tensor<?x{0}xf32>{3}, %w: "
+                  "tensor<{1}xf32>) -> tensor<?x{2}xf32> {{\n{4}"
+                  "  %y = qrealign.linear \"q_proj\" {5}, %w : (tensor<?x{0}"
                   "xf32>, tensor<{1}xf32>) -> tensor<?x{2}xf32>\n"
                   "  return %y : tensor<?x{2}xf32>\n}\n",
-                  k, nk, n)
+                  k, nk, n, extraArg, prologue, input)
               .str();
   } else {
     WeightQuantSpec spec;
@@ -108,17 +125,18 @@ int main(int argc, char **argv) {
                              "granularity = per_group, group_size = 128>"
                            : "#qrealign.quant<w_bits = 4, granularity = "
                              "per_group, group_size = 128>";
-    src = formatv("func.func @linear(%x: tensor<?x{0}xf32>, %p: {1}, %s: "
+    src = formatv("func.func @linear(%x: tensor<?x{0}xf32>{7}, %p: {1}, %s: "
                   "tensor<{2}xf32>, %z: tensor<{2}xi8>) -> "
-                  "tensor<?x{3}xf32> {{\n"
+                  "tensor<?x{3}xf32> {{\n{8}"
                   "  %w = qrealign.dequantize %p, %s zero_point %z bits = "
                   "{4} : ({1}, tensor<{2}xf32>, tensor<{2}xi8>) -> "
                   "tensor<{5}xf32>\n"
-                  "  %y = qrealign.linear \"q_proj\" %x, %w {{quant = {6}} "
+                  "  %y = qrealign.linear \"q_proj\" {9}, %w {{quant = {6}} "
                   ": (tensor<?x{0}xf32>, tensor<{5}xf32>) -> "
                   "tensor<?x{3}xf32>\n"
                   "  return %y : tensor<?x{3}xf32>\n}\n",
-                  k, packedType, range, n, spec.bits, nk, quant)
+                  k, packedType, range, n, spec.bits, nk, quant, extraArg,
+                  prologue, input)
               .str();
   }
 
@@ -147,6 +165,7 @@ int main(int argc, char **argv) {
   }
   using X = MemRefDescriptor<float, 2>;
   X xd = viewOf(x.data(), {m, k});
+  X ud = viewOf(u.data(), {m, k});
   X wd = viewOf(w.data(), {n, k});
   auto pd = viewOf(packed.data(), {n, scheme == "w8a8" ? k : k / 2});
   auto sd = viewOf(qw.scale.data(), {qw.scaleRows, qw.groups});
@@ -156,8 +175,14 @@ int main(int argc, char **argv) {
   for (int r = 0; r < runsOpt + 1; ++r) {
     X yd{};
     auto t0 = std::chrono::steady_clock::now();
-    if (scheme == "float")
+    if (scheme == "float" && swigluOpt)
+      reinterpret_cast<void (*)(X *, X *, X *, X *)>(*fn)(&yd, &xd, &ud, &wd);
+    else if (scheme == "float")
       reinterpret_cast<void (*)(X *, X *, X *)>(*fn)(&yd, &xd, &wd);
+    else if (swigluOpt)
+      reinterpret_cast<void (*)(X *, X *, X *, decltype(pd) *, decltype(sd) *,
+                                decltype(zd) *)>(*fn)(&yd, &xd, &ud, &pd, &sd,
+                                                      &zd);
     else
       reinterpret_cast<void (*)(X *, X *, decltype(pd) *, decltype(sd) *,
                                 decltype(zd) *)>(*fn)(&yd, &xd, &pd, &sd, &zd);
@@ -171,10 +196,11 @@ int main(int argc, char **argv) {
   }
   std::sort(ms.begin(), ms.end());
   outs() << formatv("{{\"scheme\": \"{0}\", \"m\": {1}, \"n\": {2}, \"k\": "
-                    "{3}, \"vectorized\": {4}, \"median_ms\": {5:f4}, "
-                    "\"min_ms\": {6:f4}, \"compile_s\": {7:f2}, \"check\": "
-                    "{8}}\n",
+                    "{3}, \"vectorized\": {4}, \"swiglu\": {9}, "
+                    "\"median_ms\": {5:f4}, \"min_ms\": {6:f4}, "
+                    "\"compile_s\": {7:f2}, \"check\": {8}}\n",
                     scheme, m, n, k, scalarOpt ? "false" : "true",
-                    ms[ms.size() / 2], ms.front(), compileS, sink);
+                    ms[ms.size() / 2], ms.front(), compileS, sink,
+                    swigluOpt ? "true" : "false");
   return 0;
 }
