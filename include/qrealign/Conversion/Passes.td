@@ -27,9 +27,10 @@ def ConvertQRealignToLinalgPass
       then `x * rsqrt(ss / D + eps) * weight`, in f32.
     - `qrealign.embedding`: a gather (`tensor.extract` in the body).
     - `qrealign.dequantize`: `(q - z) * s` in the grouped form `[N, G, K /
-      G]`, the levels `q` unpacked from their storage. Nibble pairs (`ui8`)
-      are read by the same op, loops `(n, g, b, u)` for nibble `u` of byte
-      `b` of group `g` (the packed bytes are read as bytes, never as a
+      G]`, the levels `q` unpacked from their storage. Storage that packs
+      several levels per unit (nibble pairs in `ui8`, `i32` words) is read
+      by the same op, loops `(n, g, b, u)` for level `u` of unit `b` of
+      group `g` (the packed bytes are read as bytes or words, never as a
       one-byte-per-element `i4` buffer).
     - `qrealign.rope`: the last axis as `[H, 2, half]` (`rotate_half`) or
       `[H, half, 2]` (`interleaved`), each element reading both members of
@@ -57,11 +58,13 @@ def ConvertQRealignToLinalgPass
       words hold `32 / bits` levels of `bits` each.
       That costs a dequantization per weight and row; for more rows than
       `packed-rows-limit` (prefill) the generic form is cheaper: the weight
-      dequantized once per call, then a float contraction. Nibbles are
+      dequantized once per call, then a float contraction. The units are
       then read by the op that dequantizes them, loops `(n, g, u, b)` over
-      byte `b` of group `g`: each group's low nibbles, then its high ones,
-      and `x` de-interleaved alike (column `g·G + u·G/2 + b` is column
-      `g·G + 2b + u`), so that a group's bytes run along the innermost loop.
+      unit `b` of group `g`: each group's first level of every unit, then
+      the second, and so on, and `x` de-interleaved alike (with `U` levels
+      per unit and `B = G / U` units per group, column `g·G + u·B + b` is
+      column `g·G + b·U + u`), so that a group's units run along the
+      innermost loop.
       With dynamic rows both forms are built under an `scf.if` on the row
       count.
     - `qrealign.linear` whose scheme quantizes activations (`a_bits < 16`,
@@ -383,6 +386,14 @@ def QRealignFuseElementwisePass
     Here the producer is computed once, into its own tensor, and read by
     the consumer. Values are unchanged: the same operations on the same
     operands, in the same order for each element.
+
+    Reshapes are folded into a `linalg.generic` by expanding its loops, as
+    upstream, except where the generic has reductions (a linear keeps its
+    `[m, n, k]`, which `qrealign-cpu-vectorize` schedules) and where the
+    reshaped input is read through a projection (a weight's zero points,
+    `[N, G]` unpacked from words as `[N / 8, 8, G]`, would split the rows
+    of the dequantization they feed, which `qrealign-cpu-vectorize` slices
+    8 at a time).
 
     As upstream, a producer with other uses is not fused.
   }];

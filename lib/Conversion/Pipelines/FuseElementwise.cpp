@@ -42,14 +42,19 @@ static bool isFusedOnce(OpOperand *operand) {
 /// Upstream's rule, and the generic whose loops a reshape would expand
 /// has no reduction: a contraction keeps the loops the lowering built
 /// (qrealign-cpu-vectorize schedules a linear's `[m, n, k]`; expanded by
-/// a reshape of its weight it would end in a loop over two nibbles).
+/// a reshape of its weight it would end in a loop over two nibbles). A
+/// reshaped input must moreover be read through a permutation: a small
+/// operand (a weight's zero points, [N, G] unpacked from words as [N / 8,
+/// 8, G]) does not split the loops of the op it feeds (the weight's rows,
+/// which qrealign-cpu-vectorize then could not slice 8 at a time).
 static bool isReshapeFolded(OpOperand *operand) {
   if (!isOnlyUse(operand))
     return false;
-  auto generic = dyn_cast<linalg::GenericOp>(operand->getOwner());
-  if (!generic)
-    generic = operand->get().getDefiningOp<linalg::GenericOp>();
-  return generic && generic.getNumReductionLoops() == 0;
+  if (auto consumer = dyn_cast<linalg::GenericOp>(operand->getOwner()))
+    return consumer.getNumReductionLoops() == 0 &&
+           consumer.getMatchingIndexingMap(operand).isPermutation();
+  auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
+  return producer && producer.getNumReductionLoops() == 0;
 }
 
 namespace {

@@ -824,29 +824,25 @@ private:
   int64_t rowsLimit;
 };
 
-/// Whether levels in `storage` are nibbles that buildDequantized can read
-/// group by group (groups of `width` levels, an even number).
-static bool isDeinterleavable(RankedTensorType storage, int64_t width) {
-  return storage.getElementType().isUnsignedInteger(8) && width % 2 == 0;
-}
-
-/// `x` [..., K] with each group of `width` columns de-interleaved: column
-/// g·W + u·W/2 + b of the result is column g·W + 2b + u of `x` (the order
-/// buildDequantized's `deinterleaved` form gives the weight's columns).
-static Value deinterleave(OpBuilder &b, Location loc, Value x, int64_t width) {
+/// `x` [..., K] with each group of `width` columns de-interleaved by
+/// `perUnit` (the levels of a storage unit): column g·W + u·B + b of the
+/// result, B = W / perUnit, is column g·W + b·perUnit + u of `x` (the order
+/// of buildDequantized's `deinterleaved` form).
+static Value deinterleave(OpBuilder &b, Location loc, Value x, int64_t width,
+                          int64_t perUnit) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType t = tensorType(x);
   unsigned lead = t.getRank() - 1;
-  int64_t groups = t.getShape().back() / width;
-  Value pairs = splitLastAxis(b, loc, x, {groups, width / 2, 2});
+  int64_t groups = t.getShape().back() / width, units = width / perUnit;
+  Value split = splitLastAxis(b, loc, x, {groups, units, perUnit});
   SmallVector<OpFoldResult> sizes = leadingSizes(b, loc, x);
   sizes.append(
-      {b.getIndexAttr(groups), b.getIndexAttr(2), b.getIndexAttr(width / 2)});
+      {b.getIndexAttr(groups), b.getIndexAttr(perUnit), b.getIndexAttr(units)});
   // Loops (lead..., g, u, b).
   unsigned g = lead, u = lead + 1, bl = lead + 2, loops = lead + 3;
   Value init = emptyTensor(b, loc, sizes, t.getElementType());
   Value halves = linalg::GenericOp::create(
-                     b, loc, TypeRange{init.getType()}, ValueRange{pairs},
+                     b, loc, TypeRange{init.getType()}, ValueRange{split},
                      ValueRange{init},
                      {pick(ctx, loops, withLead(lead, {g, bl, u})),
                       pick(ctx, loops, range(0, loops))},
@@ -860,15 +856,15 @@ static Value deinterleave(OpBuilder &b, Location loc, Value x, int64_t width) {
 
 /// The generic form of a dequantization: (q - z) · s per group in the
 /// grouped form [N, G, K / G], rounded to `type`'s element type, the levels
-/// q unpacked from their storage. Nibbles (`ui8` pairs) are read from their
-/// bytes by the same op, loops (n, g, b, u) for nibble u of byte b, so that
-/// no tensor of levels exists and a tile of the result is computed from a
-/// tile of the bytes (qrealign-cpu-vectorize computes a W4A16 linear's
-/// weight 8 rows at a time). With `deinterleaved`, the loops are (n, g, u,
-/// b) instead: the result holds each group's low nibbles, then its high
-/// ones (column g·G + u·G/2 + b is level 2b + u of group g, see
-/// deinterleave), so that the bytes of a group run along the innermost
-/// loop.
+/// q unpacked from their storage. Storage that packs several levels per
+/// unit (nibble pairs, i32 words: UnitLayout) is read by the same op, loops
+/// (n, g, b, u) for level u of unit b of group g, so that no tensor of
+/// levels exists and a tile of the result is computed from a tile of the
+/// units (qrealign-cpu-vectorize computes a W4A16 linear's weight 8 rows at
+/// a time). With `deinterleaved`, the loops are (n, g, u, b) instead: the
+/// result holds each group's first level of every unit, then the second,
+/// and so on (column g·G + u·B + b is level b·U + u of group g, see
+/// deinterleave), so that a group's units run along the innermost loop.
 static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
                               Value scale, Value zeroPoint, int64_t bits,
                               RankedTensorType type,
@@ -879,22 +875,24 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
   int64_t n = type.getDimSize(0), k = type.getDimSize(1);
   int64_t groups = tensorType(scale).getDimSize(1);
   int64_t width = k / groups;
-  RankedTensorType storage = tensorType(packed);
-  bool nibbles = isDeinterleavable(storage, width);
-  deinterleaved &= nibbles;
+  std::optional<UnitLayout> layout =
+      UnitLayout::of(tensorType(packed), bits, width);
+  deinterleaved &= bool(layout);
   SmallVector<int64_t> shape = {n, groups, width};
   SmallVector<Value> ins;
   SmallVector<AffineMap> maps;
-  if (nibbles) {
-    shape = {n, groups, width / 2, 2};
+  if (layout) {
+    int64_t units = width / layout->perUnit;
+    shape = {n, groups, units, layout->perUnit};
     if (deinterleaved)
-      shape = {n, groups, 2, width / 2};
-    Value bytes = tensor::BitcastOp::create(
-        b, loc, RankedTensorType::get(storage.getShape(), b.getI8Type()),
-        packed);
-    ins.push_back(tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get({n, groups, width / 2}, b.getI8Type()),
-        bytes, SmallVector<ReassociationIndices>{{0}, {1, 2}}));
+      std::swap(shape[2], shape[3]);
+    Value view = packed;
+    if (!layout->words)
+      view = tensor::BitcastOp::create(
+          b, loc,
+          RankedTensorType::get(tensorType(packed).getShape(), b.getI8Type()),
+          packed);
+    ins.push_back(splitLastAxis(b, loc, view, {groups, units}));
     maps.push_back(pick(ctx, 4, {0, 1, deinterleaved ? 3u : 2u}));
   } else {
     Value q = buildUnpackLevels(b, loc, packed, bits);
@@ -922,12 +920,10 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
           ValueRange{emptyTensor(b, loc, sizes, element)}, maps,
           iterators(loops),
           [&](OpBuilder &nb, Location nl, ValueRange args) {
-            Value q = args[0];
-            if (nibbles)
-              q = buildNibble(
-                  nb, nl, q,
-                  linalg::IndexOp::create(nb, nl, deinterleaved ? 2 : 3));
-            Value level = arith::ExtSIOp::create(nb, nl, i32, q);
+            Value level = layout
+                              ? buildUnitLevel(nb, nl, args[0],
+                                               deinterleaved ? 2 : 3, *layout)
+                              : arith::ExtSIOp::create(nb, nl, i32, args[0]);
             if (zero)
               level = arith::SubIOp::create(
                   nb, nl, level, arith::ExtSIOp::create(nb, nl, i32, args[2]));
@@ -939,7 +935,7 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
           })
           .getResult(0);
   SmallVector<ReassociationIndices> merge = {{0}, {1, 2}};
-  if (nibbles)
+  if (layout)
     merge = {{0}, {1, 2, 3}};
   return tensor::CollapseShapeOp::create(b, loc, type, w, merge);
 }
@@ -1034,17 +1030,14 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
     };
     // Many rows: the generic form, whose unpacking is paid once per call.
     auto genericForm = [&](OpBuilder &b, Location loc) -> Value {
-      // Nibbles de-interleaved in the weight and the input alike (the same
+      // Levels de-interleaved in the weight and the input alike (the same
       // permutation of the reduction), so that the weight's tiles are
-      // dequantized from contiguous bytes.
-      int64_t width = k / groups;
-      bool halves = isDeinterleavable(tensorType(deq.getPacked()), width);
-      Value w =
-          buildDequantized(b, loc, deq.getPacked(), deq.getScale(),
-                           deq.getZeroPoint(), bits, deq.getType(), halves);
-      Value x = op.getInput();
-      if (halves)
-        x = deinterleave(b, loc, x, width);
+      // dequantized from contiguous units.
+      Value w = buildDequantized(b, loc, deq.getPacked(), deq.getScale(),
+                                 deq.getZeroPoint(), bits, deq.getType(),
+                                 /*deinterleaved=*/true);
+      Value x =
+          deinterleave(b, loc, op.getInput(), k / groups, layout->perUnit);
       return buildFloatLinear(b, loc, x, w, op.getBias(), type);
     };
     rewriter.replaceOp(op, buildForRows(rewriter, loc, op.getInput(), rowsLimit,

@@ -91,7 +91,8 @@ func.func @w4a16(%x: tensor<?x128xf32>, %p: tensor<32x64xui8>, %s: tensor<32x2xf
 // CHECK: tensor.extract_slice %{{.*}}[%[[N]], 0, 0] [8, 2, 32] [1, 1, 1] : tensor<32x2x32xi8> to tensor<8x2x32xi8>
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[TILEBUF]]) -> (tensor<8x2x2x32xf32>)
 // CHECK: vector.transfer_read {{.*}} : tensor<1x1x32xi8>, vector<1x1x32xi8>
-// CHECK: arith.shrui {{.*}} : vector<1x1x1x32xi8>
+// CHECK: arith.extui {{.*}} : vector<1x1x1x32xi8> to vector<1x1x1x32xi32>
+// CHECK: arith.shrui {{.*}} : vector<1x1x1x32xi32>
 // CHECK: arith.sitofp {{.*}} : vector<1x1x1x32xi32> to vector<1x1x1x32xf32>
 // CHECK: vector.transfer_write {{.*}} : vector<1x1x1x32xf32>, tensor<1x1x1x32xf32>
 // CHECK: %[[TILE:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2, 3]] : tensor<8x2x2x32xf32> into tensor<8x128xf32>
@@ -108,6 +109,25 @@ func.func @w4a16(%x: tensor<?x128xf32>, %p: tensor<32x64xui8>, %s: tensor<32x2xf
 func.func @w4a16_prefill(%x: tensor<16x128xf32>, %p: tensor<32x64xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<16x32xf32> {
   %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x64xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x128xf32>
   %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 64>} : (tensor<16x128xf32>, tensor<32x128xf32>) -> tensor<16x32xf32>
+  return %y : tensor<16x32xf32>
+}
+
+// The same from compressed-tensors' i32 words (8 levels each, g128: 16
+// words per group) with zero points in words along the rows: the tile's
+// words read 16 lanes at a time, the level shifted out alike; the zero
+// points (unpacked once per call) do not split the weight's rows.
+// CHECK-LABEL: func.func @w4a16_words_prefill
+// CHECK: %[[TILEBUFW:.*]] = tensor.empty() : tensor<8x2x8x16xf32>
+// CHECK: scf.for %[[NW:.*]] = %c0 to %c32 step %c8
+// CHECK: tensor.extract_slice %{{.*}}[%[[NW]], 0, 0] [8, 2, 16] [1, 1, 1] : tensor<32x2x16xi32> to tensor<8x2x16xi32>
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[TILEBUFW]]) -> (tensor<8x2x8x16xf32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<1x1x16xi32>, vector<1x1x16xi32>
+// CHECK: arith.shrui {{.*}} : vector<1x1x1x16xi32>
+// CHECK: scf.for {{.*}} = %c0 to %c16 step %c1
+// CHECK: return
+func.func @w4a16_words_prefill(%x: tensor<16x256xf32>, %p: tensor<32x32xi32>, %s: tensor<32x2xf32>, %z: tensor<4x2xi32>) -> tensor<16x32xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x32xi32>, tensor<32x2xf32>, tensor<4x2xi32>) -> tensor<32x256xf32>
+  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, granularity = per_group, group_size = 128>} : (tensor<16x256xf32>, tensor<32x256xf32>) -> tensor<16x32xf32>
   return %y : tensor<16x32xf32>
 }
 

@@ -155,3 +155,29 @@ func.func @w8a8(%x: tensor<4x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x1xf32>
   %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 8, a_bits = 8, symmetric = true>} : (tensor<4x64xf32>, tensor<32x64xf32>) -> tensor<4x32xf32>
   return %y : tensor<4x32xf32>
 }
+
+// -----
+
+// A reshaped operand read through a projection (a weight's zero points,
+// [N, G] unpacked from words as [N / 8, 8, G]) does not split the loops of
+// the op it feeds: the dequantization keeps its row loop (which
+// qrealign-cpu-vectorize slices 8 rows at a time). Upstream splits it.
+// CHECK-LABEL: func.func @reshape_small_operand
+// CHECK: %[[Z:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0, 1], [2]] : tensor<4x8x2xi8> into tensor<32x2xi8>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} ins(%{{.*}}, %[[Z]] : tensor<32x2x16xi8>, tensor<32x2xi8>) outs(%{{.*}} : tensor<32x2x16xf32>)
+// CHECK: return
+// UPSTREAM-LABEL: func.func @reshape_small_operand
+// UPSTREAM: linalg.generic {{.*}} outs(%{{.*}} : tensor<4x8x2x16xf32>)
+#q = affine_map<(n, g, j) -> (n, g, j)>
+#z = affine_map<(n, g, j) -> (n, g)>
+func.func @reshape_small_operand(%q: tensor<32x2x16xi8>, %z3: tensor<4x8x2xi8>) -> tensor<32x2x16xf32> {
+  %z = tensor.collapse_shape %z3 [[0, 1], [2]] : tensor<4x8x2xi8> into tensor<32x2xi8>
+  %e = tensor.empty() : tensor<32x2x16xf32>
+  %w = linalg.generic {indexing_maps = [#q, #z, #q], iterator_types = ["parallel", "parallel", "parallel"]} ins(%q, %z : tensor<32x2x16xi8>, tensor<32x2xi8>) outs(%e : tensor<32x2x16xf32>) {
+  ^bb0(%a: i8, %b: i8, %o: f32):
+    %d = arith.subi %a, %b : i8
+    %f = arith.sitofp %d : i8 to f32
+    linalg.yield %f : f32
+  } -> tensor<32x2x16xf32>
+  return %w : tensor<32x2x16xf32>
+}

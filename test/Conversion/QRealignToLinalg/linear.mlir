@@ -86,19 +86,20 @@ func.func @w4a16(%x: tensor<4x64xf32>, %p: tensor<32x32xui8>, %s: tensor<32x2xf3
 
 // A dequantize that feeds no linear (the generic form): one op reads the
 // ui8 bytes as i8, group by group, loops (n, g, b, u) for nibble u of byte
-// b (low nibble first, offset-binary), and computes (q - z) * s.
+// b (low nibble first: the byte shifted right by 4u, offset-binary), and
+// computes (q - z) * s.
 // CHECK-LABEL: func.func @dequantize_nibbles
 // CHECK: %[[BYTES:.*]] = tensor.bitcast %{{.*}} : tensor<32x32xui8> to tensor<32x32xi8>
 // CHECK: %[[GROUPED:.*]] = tensor.expand_shape %[[BYTES]] {{\[}}[0], [1, 2]] output_shape [32, 2, 16] : tensor<32x32xi8> into tensor<32x2x16xi8>
 // CHECK: %[[PAIRS:.*]] = linalg.generic {{.*}} ins(%[[GROUPED]], %{{.*}}, %{{.*}} : tensor<32x2x16xi8>, tensor<32x2xf32>, tensor<32x2xi8>) outs(%{{.*}} : tensor<32x2x16x2xf32>)
+// CHECK: %[[BYTE:.*]] = arith.extui %{{.*}} : i8 to i32
 // CHECK: %[[U:.*]] = linalg.index 3 : index
-// CHECK: %[[LO:.*]] = arith.andi %{{.*}}, %c15_i8
-// CHECK: %[[HI:.*]] = arith.shrui %{{.*}}, %c4_i8
-// CHECK: %[[SECOND:.*]] = arith.cmpi ne, %[[U]], %c0
-// CHECK: %[[NIB:.*]] = arith.select %[[SECOND]], %[[HI]], %[[LO]] : i8
-// CHECK: %[[Q:.*]] = arith.subi %[[NIB]], %c8_i8 : i8
-// CHECK: arith.extsi %[[Q]]
-// CHECK: arith.subi
+// CHECK: %[[U32:.*]] = arith.index_cast %[[U]] : index to i32
+// CHECK: %[[SHIFT:.*]] = arith.muli %[[U32]], %c4_i32
+// CHECK: %[[SHIFTED:.*]] = arith.shrui %[[BYTE]], %[[SHIFT]]
+// CHECK: %[[NIB:.*]] = arith.andi %[[SHIFTED]], %c15_i32
+// CHECK: %[[Q:.*]] = arith.subi %[[NIB]], %c8_i32 : i32
+// CHECK: arith.subi %[[Q]]
 // CHECK: arith.sitofp
 // CHECK: arith.mulf
 // CHECK: tensor.collapse_shape %[[PAIRS]] {{\[}}[0], [1, 2, 3]] : tensor<32x2x16x2xf32> into tensor<32x64xf32>
@@ -224,22 +225,23 @@ func.func @w4a8_bytes(%x: tensor<?x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x
 }
 
 // compressed-tensors' words (qrealign-import of a pack-quantized
-// checkpoint): levels shifted out of each i32 word, bits 4i..4i+3 for
-// element i, minus 8; zero points unpacked along the rows (10 rows in two
-// words) before the dequantization.
+// checkpoint): zero points unpacked along the rows (10 rows in two words);
+// then one op reads the words group by group ([10, 2, 4]: 4 words of 8
+// levels per group of 32), loops (n, g, b, u) for level u of word b, bits
+// 4u..4u+3, minus 8, and dequantizes.
 // CHECK-LABEL: func.func @dequantize_words
-// CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<10x8xi32>) outs(%{{.*}} : tensor<10x8x8xi8>)
-// CHECK: linalg.index 2
+// CHECK: %[[WG:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [10, 2, 4] : tensor<10x8xi32> into tensor<10x2x4xi32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<2x2xi32>) outs(%{{.*}} : tensor<2x2x8xi8>)
+// CHECK: tensor.collapse_shape {{.*}} : tensor<2x2x8xi8> into tensor<2x16xi8>
+// CHECK: tensor.extract_slice {{.*}}[0, 0] [2, 10] [1, 1] : tensor<2x16xi8> to tensor<2x10xi8>
+// CHECK: %[[ZW:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<2x10xi8>) outs(%{{.*}} : tensor<10x2xi8>)
+// CHECK: %[[DQ:.*]] = linalg.generic {{.*}} ins(%[[WG]], %{{.*}}, %[[ZW]] : tensor<10x2x4xi32>, tensor<10x2xf32>, tensor<10x2xi8>) outs(%{{.*}} : tensor<10x2x4x8xf32>)
+// CHECK: linalg.index 3
 // CHECK: arith.muli %{{.*}}, %c4_i32
 // CHECK: arith.shrui
 // CHECK: arith.andi %{{.*}}, %c15_i32
 // CHECK: arith.subi %{{.*}}, %c8_i32
-// CHECK: tensor.collapse_shape %[[L]] {{\[\[}}0], [1, 2]] : tensor<10x8x8xi8> into tensor<10x64xi8>
-// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<2x2xi32>) outs(%{{.*}} : tensor<2x2x8xi8>)
-// CHECK: tensor.collapse_shape {{.*}} : tensor<2x2x8xi8> into tensor<2x16xi8>
-// CHECK: tensor.extract_slice {{.*}}[0, 0] [2, 10] [1, 1] : tensor<2x16xi8> to tensor<2x10xi8>
-// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<2x10xi8>) outs(%{{.*}} : tensor<10x2xi8>)
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<10x2x32xi8>, tensor<10x2xf32>, tensor<10x2xi8>)
+// CHECK: tensor.collapse_shape %[[DQ]] {{\[}}[0], [1, 2, 3]] : tensor<10x2x4x8xf32> into tensor<10x64xf32>
 // CLEAN-LABEL: func.func @dequantize_words
 // CLEAN-NOT: qrealign.
 func.func @dequantize_words(%p: tensor<10x8xi32>, %s: tensor<10x2xf32>, %z: tensor<2x2xi32>) -> tensor<10x64xf32> {
@@ -264,10 +266,15 @@ func.func @dequantize_words(%p: tensor<10x8xi32>, %s: tensor<10x2xf32>, %z: tens
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // CHECK: arith.extf %{{.*}} : bf16 to f32
 // CHECK: linalg.generic {{.*}} ins(%[[MM]], %{{.*}} : tensor<?x?x10xf32>, tensor<10xbf16>)
-// More rows (prefill): the generic form, every level unpacked once.
+// More rows (prefill): the generic form, the weight dequantized once per
+// call from its words, de-interleaved ([10, 2, 8, 4]: level u of the 4
+// words of a group, u = 0..7), x de-interleaved alike, then a float
+// contraction.
 // CHECK: } else {
-// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<10x8xi32>) outs(%{{.*}} : tensor<10x8x8xi8>)
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x?x64xf32>, tensor<10x64xbf16>)
+// CHECK: %[[DQW:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<10x2x4xi32>, tensor<10x2xbf16>, tensor<10x2xi8>) outs(%{{.*}} : tensor<10x2x8x4xbf16>)
+// CHECK: %[[W64:.*]] = tensor.collapse_shape %[[DQW]] {{\[}}[0], [1, 2, 3]] : tensor<10x2x8x4xbf16> into tensor<10x64xbf16>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x?x2x4x8xf32>) outs(%{{.*}} : tensor<?x?x2x8x4xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %[[W64]] : tensor<?x?x64xf32>, tensor<10x64xbf16>)
 // CLEAN-LABEL: func.func @w4a16_words
 // CLEAN-NOT: qrealign.
 func.func @w4a16_words(%x: tensor<?x?x64xf32>, %p: tensor<10x8xi32>, %s: tensor<10x2xbf16>, %z: tensor<2x2xi32>, %b: tensor<10xbf16>) -> tensor<?x?x10xf32> {
