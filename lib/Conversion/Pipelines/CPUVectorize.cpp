@@ -102,18 +102,17 @@ getProducer(linalg::GenericOp op, OpOperand *in,
   return {v.getDefiningOp<linalg::GenericOp>(), bool(reshape)};
 }
 
-/// The input of `op` whose producer a tile computes for itself (see
-/// Schedule::fused), or -1: an input read through the 8-wide loop `t`,
-/// produced (directly or through a collapse_shape) by an elementwise
-/// generic with no other use whose innermost extent is a static multiple
-/// of 8.
-static int64_t getFusedProducer(linalg::GenericOp op, unsigned t,
-                                const llvm::SmallBitVector &outer) {
+/// Sets `schedule`'s fused producer (see Schedule::fused), if `op` has
+/// one: an input read through the 8-wide loop `t`, produced (directly or
+/// through a collapse_shape) by an elementwise generic with no other use
+/// whose innermost extent is a static multiple of 8.
+static void setFusedProducer(Schedule &schedule, linalg::GenericOp op,
+                             unsigned t, const llvm::SmallBitVector &outer) {
   for (OpOperand *in : op.getDpsInputOperands()) {
     AffineMap map = op.getMatchingIndexingMap(in);
     if (!map.isFunctionOfDim(t))
       continue;
-    linalg::GenericOp producer = getProducer(op, in, outer).first;
+    auto [producer, throughReshape] = getProducer(op, in, outer);
     if (!producer || !producer->hasOneUse() ||
         producer.getNumParallelLoops() != producer.getNumLoops() ||
         !producer.hasPureTensorSemantics() || producer.getNumDpsInits() != 1)
@@ -122,9 +121,20 @@ static int64_t getFusedProducer(linalg::GenericOp op, unsigned t,
     if (ranges.empty() || ShapedType::isDynamic(ranges.back()) ||
         ranges.back() % kLanes)
       continue;
-    return in->getOperandNumber();
+    int64_t inner = ranges.back();
+    schedule.fused = in->getOperandNumber();
+    schedule.throughReshape = throughReshape;
+    // Vectors of at most 64 lanes (a per-channel weight's innermost extent
+    // is all of K).
+    schedule.producerTiles.assign(producer.getNumLoops(), 1);
+    schedule.producerTiles.back() = kLanes;
+    for (int64_t lanes : {64, 32, 16})
+      if (inner % lanes == 0) {
+        schedule.producerTiles.back() = lanes;
+        break;
+      }
+    return;
   }
-  return -1;
 }
 
 /// The loop order that keeps the operand tile of the 8-wide loop `t` (a
@@ -201,7 +211,6 @@ static std::optional<Schedule> getSchedule(linalg::GenericOp op) {
                b == utils::IteratorType::reduction;
       });
   Schedule schedule;
-  llvm::SmallBitVector outer;
   for (int i = int(loops) - 2; i >= 0; --i) {
     if (iterators[i] != utils::IteratorType::parallel || ranges[i] == 1)
       continue;
@@ -209,26 +218,12 @@ static std::optional<Schedule> getSchedule(linalg::GenericOp op) {
       tiles[i] = kLanes;
       if (reductionsLast) {
         schedule.interchange = getInterchange(op, unsigned(i));
-        outer = getOuterLoops(loops, unsigned(i), schedule.interchange);
-        schedule.fused = getFusedProducer(op, unsigned(i), outer);
+        setFusedProducer(
+            schedule, op, unsigned(i),
+            getOuterLoops(loops, unsigned(i), schedule.interchange));
       }
     }
     break;
-  }
-  if (schedule.fused >= 0) {
-    auto [producer, throughReshape] =
-        getProducer(op, &op->getOpOperand(schedule.fused), outer);
-    schedule.throughReshape = throughReshape;
-    // Vectors of at most 64 lanes (a per-channel weight's innermost extent
-    // is all of K).
-    int64_t inner = producer.getStaticLoopRanges().back();
-    schedule.producerTiles.assign(producer.getNumLoops(), 1);
-    schedule.producerTiles.back() = kLanes;
-    for (int64_t lanes : {64, 32, 16})
-      if (inner % lanes == 0) {
-        schedule.producerTiles.back() = lanes;
-        break;
-      }
   }
   schedule.tiles = tiles;
   if (!schedule.interchange.empty())

@@ -369,21 +369,6 @@ Value linalg_lowering::buildUnpackZeroPoints(OpBuilder &b, Location loc,
       .getResult(0);
 }
 
-/// Level `which` (0: low nibble, 1: high) of the packed byte `byte` (an
-/// `i8` holding two offset-binary nibbles), as `i8`.
-static Value buildNibble(OpBuilder &b, Location loc, Value byte, Value which) {
-  auto c = [&](int64_t v) {
-    return arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(v));
-  };
-  Value low = arith::AndIOp::create(b, loc, byte, c(15));
-  Value high = arith::ShRUIOp::create(b, loc, byte, c(4));
-  Value second =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, which,
-                            arith::ConstantIndexOp::create(b, loc, 0));
-  Value nibble = arith::SelectOp::create(b, loc, second, high, low);
-  return arith::SubIOp::create(b, loc, nibble, c(8));
-}
-
 Value linalg_lowering::buildUnpackLevels(OpBuilder &b, Location loc,
                                          Value packed, int64_t bits) {
   RankedTensorType words = tensorType(packed);
@@ -410,10 +395,18 @@ Value linalg_lowering::buildUnpackLevels(OpBuilder &b, Location loc,
           i8)},
       {pick(ctx, 3, {0, 1}), pick(ctx, 3, {0, 1, 2})}, iterators(3),
       [&](OpBuilder &nb, Location nl, ValueRange args) {
+        auto c = [&](int64_t v) {
+          return arith::ConstantOp::create(nb, nl, nb.getI8IntegerAttr(v));
+        };
+        Value low = arith::AndIOp::create(nb, nl, args[0], c(15));
+        Value high = arith::ShRUIOp::create(nb, nl, args[0], c(4));
+        Value second =
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ne,
+                                  linalg::IndexOp::create(nb, nl, 2),
+                                  arith::ConstantIndexOp::create(nb, nl, 0));
+        Value nibble = arith::SelectOp::create(nb, nl, second, high, low);
         linalg::YieldOp::create(
-            nb, nl,
-            ValueRange{buildNibble(nb, nl, args[0],
-                                   linalg::IndexOp::create(nb, nl, 2))});
+            nb, nl, ValueRange{arith::SubIOp::create(nb, nl, nibble, c(8))});
       });
   return tensor::CollapseShapeOp::create(
       b, loc, unpack.getResult(0),
@@ -499,19 +492,26 @@ struct UnitLayout {
   }
 };
 
+/// The storage `packed` as signless units [N, groups, B].
+static Value splitUnits(OpBuilder &b, Location loc, Value packed,
+                        const UnitLayout &layout, int64_t groups) {
+  RankedTensorType storage = tensorType(packed);
+  int64_t units = storage.getShape().back() / groups;
+  if (!layout.words)
+    packed = tensor::BitcastOp::create(
+        b, loc, RankedTensorType::get(storage.getShape(), b.getI8Type()),
+        packed);
+  return splitLastAxis(b, loc, packed, {groups, units});
+}
+
 /// The storage `packed` as signless units [N, groups, B] and `x` [..., K]
 /// as [..., groups, B, U]: the operands of a contraction over units.
 static std::pair<Value, Value> splitIntoUnits(OpBuilder &b, Location loc,
                                               Value x, Value packed,
                                               const UnitLayout &layout,
                                               int64_t groups) {
-  RankedTensorType storage = tensorType(packed);
   int64_t units = tensorType(x).getShape().back() / groups / layout.perUnit;
-  if (!layout.words)
-    packed = tensor::BitcastOp::create(
-        b, loc, RankedTensorType::get(storage.getShape(), b.getI8Type()),
-        packed);
-  Value unitsView = splitLastAxis(b, loc, packed, {groups, units});
+  Value unitsView = splitUnits(b, loc, packed, layout, groups);
   return {splitLastAxis(b, loc, x, {groups, units, layout.perUnit}), unitsView};
 }
 
@@ -886,13 +886,7 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
     shape = {n, groups, units, layout->perUnit};
     if (deinterleaved)
       std::swap(shape[2], shape[3]);
-    Value view = packed;
-    if (!layout->words)
-      view = tensor::BitcastOp::create(
-          b, loc,
-          RankedTensorType::get(tensorType(packed).getShape(), b.getI8Type()),
-          packed);
-    ins.push_back(splitLastAxis(b, loc, view, {groups, units}));
+    ins.push_back(splitUnits(b, loc, packed, *layout, groups));
     maps.push_back(pick(ctx, 4, {0, 1, deinterleaved ? 3u : 2u}));
   } else {
     Value q = buildUnpackLevels(b, loc, packed, bits);
