@@ -54,6 +54,11 @@ static cl::opt<int64_t>
     intRowsLimitOpt("packed-int-rows-limit",
                     cl::desc("The same for the integer path (w4a8)"),
                     cl::init(2));
+static cl::opt<bool> narrowLevelsOpt(
+    "narrow-levels",
+    cl::desc("qrealign-lower-to-cpu's option: 4-bit storage read as i4 "
+             "levels bound by narrow-type emulation (false: as bytes)"),
+    cl::init(true));
 static cl::opt<int> runsOpt("runs", cl::desc("Timed calls"), cl::init(20));
 static cl::opt<bool> scalarOpt("scalar",
                                cl::desc("Lower without vectorization"));
@@ -150,7 +155,7 @@ int main(int argc, char **argv) {
     return 1;
   auto start = std::chrono::steady_clock::now();
   auto jit = JitModule::compile(*module, 3, /*vectorize=*/!scalarOpt,
-                                rowsLimitOpt, intRowsLimitOpt);
+                                rowsLimitOpt, intRowsLimitOpt, narrowLevelsOpt);
   if (!jit) {
     errs() << toString(jit.takeError()) << "\n";
     return 1;

@@ -54,7 +54,8 @@ JitModule::~JitModule() = default;
 
 llvm::Expected<std::unique_ptr<JitModule>>
 JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize,
-                   int64_t packedRowsLimit, int64_t packedIntRowsLimit) {
+                   int64_t packedRowsLimit, int64_t packedIntRowsLimit,
+                   bool narrowLevels) {
   initializeHostTarget();
   MLIRContext *ctx = module.getContext();
   // The dialects and external models (bufferization) of the pipeline,
@@ -82,6 +83,7 @@ JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize,
     options.vectorize = vectorize;
     options.packedRowsLimit = packedRowsLimit;
     options.packedIntRowsLimit = packedIntRowsLimit;
+    options.narrowLevels = narrowLevels;
     mlir::qrealign::buildLowerToCPUPipeline(pm, options);
     if (failed(pm.run(module)))
       return llvm::createStringError("qrealign-lower-to-cpu failed:\n" +

@@ -31,7 +31,12 @@ def ConvertQRealignToLinalgPass
       several levels per unit (nibble pairs in `ui8`, `i32` words) is read
       by the same op, loops `(n, g, b, u)` for level `u` of unit `b` of
       group `g` (the packed bytes are read as bytes or words, never as a
-      one-byte-per-element `i4` buffer).
+      one-byte-per-element `i4` buffer). With `narrow-levels`, nibble pairs
+      are read as `i4` levels instead, loops `(n, g, k)`: a `memref.view`
+      of the storage's bytes as `[N, K]` `i4` (between
+      `bufferization.to_buffer` and `to_tensor`), which
+      `qrealign-emulate-narrow-types` binds back to those bytes after
+      bufferization.
     - `qrealign.rope`: the last axis as `[H, 2, half]` (`rotate_half`) or
       `[H, half, 2]` (`interleaved`), each element reading both members of
       its pair; angles `position · theta^(-2i / head_dim)` in f32.
@@ -66,7 +71,9 @@ def ConvertQRealignToLinalgPass
       column `g·G + b·U + u`), so that a group's units run along the
       innermost loop.
       With dynamic rows both forms are built under an `scf.if` on the row
-      count.
+      count. With `narrow-levels`, nibble pairs are read as `i4` levels in
+      both forms (loops `(..., n, g, k)`, `x` as `[..., G, K / G]`, no
+      de-interleaving); words stay units.
     - `qrealign.linear` whose scheme quantizes activations (`a_bits < 16`,
       dynamic) on a `qrealign.dequantize`d weight (W8A8, W4A8, W4A4): the
       integer path.
@@ -98,8 +105,10 @@ def ConvertQRealignToLinalgPass
     calibration ops).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
   let options = [
@@ -112,7 +121,11 @@ def ConvertQRealignToLinalgPass
            /*default=*/"2",
            "The same for the integer path (W4A8, W4A4): its packed form "
            "decodes each level per row in i32, so it pays off for fewer "
-           "rows">
+           "rows">,
+    Option<"narrowLevels", "narrow-levels", "bool", /*default=*/"false",
+           "Read nibble-pair storage (ui8) of dequantizations and weight-only "
+           "linears as i4 levels, a memref.view of its bytes for "
+           "qrealign-emulate-narrow-types to bind, instead of as units">
   ];
 }
 
@@ -402,6 +415,51 @@ def QRealignFuseElementwisePass
                            "::mlir::tensor::TensorDialect"];
 }
 
+def QRealignEmulateNarrowTypesPass
+    : Pass<"qrealign-emulate-narrow-types", "::mlir::ModuleOp"> {
+  let summary = "Bind sub-byte memrefs to packed bytes with MLIR's "
+                "narrow-type emulation";
+  let description = [{
+    A step of `qrealign-lower-to-cpu`, on memrefs after bufferization and
+    the lowering of linalg ops and n-D transfers to loops: every memref of
+    `i2` or `i4` elements becomes a one-dimensional memref of bytes
+    holding several elements each, little end first (element 0 of a byte
+    in its low bits, as compressed-tensors and the quantizer pack them),
+    through upstream's narrow-type emulation patterns (arith, memref and
+    vector). No memref of one byte per sub-byte element reaches the LLVM
+    lowering, which would lay one out that way. Boolean (`i1`) memrefs,
+    masks, keep their byte per element.
+
+    - A sub-byte memref is made from bytes by a `memref.view` of a
+      one-dimensional byte buffer at byte 0 (what `convert-qrealign-to-linalg`
+      builds for packed weight storage, `narrow-levels`): the view becomes
+      its source. Any other `memref.view` of sub-byte elements is an error.
+    - Subviews of sub-byte memrefs are first folded into the loads that
+      read them (`fold-memref-alias-ops`' patterns, applied to those ops
+      only), since the emulation linearizes each access; in-bounds 1-D
+      transfers become plain loads (emulated, a `vector.transfer_read` is
+      a masked load of bytes whose bounds are checked at run time).
+    - The strided metadata upstream's patterns take of a sub-byte memref
+      of static layout (a view or an argument, which they do not resolve)
+      becomes constants.
+    - Function arguments and results of sub-byte memrefs become byte memrefs
+      (`memref<8x16xi4>` becomes `memref<64xi8>`): this changes the
+      function's ABI.
+    - Then upstream's rewrites of sub-byte vector bit casts and extensions
+      (`vector.bitcast` of bytes to `i4` lanes followed by `arith.extui`)
+      into shifts and shuffles of whole bytes.
+
+    A loaded sub-byte vector must start at an element a byte begins with:
+    upstream's emulation reads whole bytes and does not check the offset
+    of a dynamic index (every index `convert-qrealign-to-linalg` builds is
+    a multiple of the vector length).
+  }];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def QRealignCPUVectorizePass
     : Pass<"qrealign-cpu-vectorize", "::mlir::ModuleOp"> {
   let summary = "Tile and vectorize the contractions of a linalg-level module "
@@ -441,6 +499,15 @@ def QRealignCPUVectorizePass
     - vectorized (`vector.transfer_read` of contiguous rows), the
       accumulator hoisted out of the reduction loop, multi-reductions
       lowered to `vector.reduction`.
+
+    An elementwise `linalg.generic` (every loop parallel) that reads `i4`
+    levels along its innermost loop, of a static extent that is a multiple
+    of 8, and is not computed inside a contraction's tiles as above (the
+    integer path's weight unpacked to i8 for prefill, a dequantization
+    alone, with `narrow-levels`) is tiled by 1 but for that loop, tiled by
+    64, 32, 16 or 8, and vectorized: read one level at a time, each would be
+    a load, a shift and a mask of its byte once
+    `qrealign-emulate-narrow-types` binds the levels to their bytes.
 
     Sums are reassociated (8 partial sums per output): float outputs differ
     from the scalar loops by rounding, integer accumulators are exact. Other

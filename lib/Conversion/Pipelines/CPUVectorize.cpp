@@ -41,8 +41,13 @@ static constexpr int64_t kLanes = 8;
 /// a W4A16 weight's dequantization) is computed inside the loop over the
 /// 8-wide tiles, a tile's slice at a time, before the loops the operand does
 /// not read (a linear's tokens); `producerTiles` tile it for vectorization.
+///
+/// `elementwise`: an elementwise op that reads i4 levels (a W4A8 weight
+/// unpacked to i8 for prefill), tiled by `tiles` and vectorized, without a
+/// reduction.
 struct Schedule {
   SmallVector<int64_t> interchange, tiles;
+  bool elementwise = false;
   int64_t fused = -1;
   /// The producer's result reaches the operand through a
   /// tensor.collapse_shape (a dequantized weight `[N, G, K / G]` read as
@@ -50,9 +55,10 @@ struct Schedule {
   bool throughReshape = false;
   SmallVector<int64_t> producerTiles;
   bool operator<(const Schedule &o) const {
-    return std::tie(interchange, tiles, fused, throughReshape, producerTiles) <
-           std::tie(o.interchange, o.tiles, o.fused, o.throughReshape,
-                    o.producerTiles);
+    return std::tie(interchange, tiles, elementwise, fused, throughReshape,
+                    producerTiles) <
+           std::tie(o.interchange, o.tiles, o.elementwise, o.fused,
+                    o.throughReshape, o.producerTiles);
   }
 };
 
@@ -102,6 +108,16 @@ getProducer(linalg::GenericOp op, OpOperand *in,
   return {v.getDefiningOp<linalg::GenericOp>(), bool(reshape)};
 }
 
+/// Lanes for an innermost loop of `extent` (a static multiple of 8): vectors
+/// of at most 64 lanes (a per-channel weight's innermost extent is all of
+/// K).
+static int64_t getInnerLanes(int64_t extent) {
+  for (int64_t lanes : {64, 32, 16})
+    if (extent % lanes == 0)
+      return lanes;
+  return kLanes;
+}
+
 /// Sets `schedule`'s fused producer (see Schedule::fused), if `op` has
 /// one: an input read through the 8-wide loop `t`, produced (directly or
 /// through a collapse_shape) by an elementwise generic with no other use
@@ -121,18 +137,10 @@ static void setFusedProducer(Schedule &schedule, linalg::GenericOp op,
     if (ranges.empty() || ShapedType::isDynamic(ranges.back()) ||
         ranges.back() % kLanes)
       continue;
-    int64_t inner = ranges.back();
     schedule.fused = in->getOperandNumber();
     schedule.throughReshape = throughReshape;
-    // Vectors of at most 64 lanes (a per-channel weight's innermost extent
-    // is all of K).
     schedule.producerTiles.assign(producer.getNumLoops(), 1);
-    schedule.producerTiles.back() = kLanes;
-    for (int64_t lanes : {64, 32, 16})
-      if (inner % lanes == 0) {
-        schedule.producerTiles.back() = lanes;
-        break;
-      }
+    schedule.producerTiles.back() = getInnerLanes(ranges.back());
     return;
   }
 }
@@ -171,13 +179,47 @@ static SmallVector<int64_t> getInterchange(linalg::GenericOp op, unsigned t) {
   return {};
 }
 
+/// Whether `op` (all loops parallel) reads i4 levels along its innermost
+/// loop, of a static extent that is a multiple of 8: read element by
+/// element, each level would be a load, a shift and a mask of its byte
+/// (qrealign-emulate-narrow-types).
+static bool readsLevels(linalg::GenericOp op, ArrayRef<int64_t> ranges) {
+  unsigned inner = op.getNumLoops() - 1;
+  if (op.getNumReductionLoops() != 0 || ShapedType::isDynamic(ranges.back()) ||
+      ranges.back() % kLanes)
+    return false;
+  return llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+    return getElementTypeOrSelf(in->get().getType()).isInteger(4) &&
+           op.getMatchingIndexingMap(in).isFunctionOfDim(inner);
+  });
+}
+
+/// Whether this pass can tile `op`: one result, its own init, projected
+/// permutation maps.
+static bool isSchedulable(linalg::GenericOp op) {
+  return op.getNumDpsInits() == 1 && op->getNumResults() == 1 &&
+         op.hasPureTensorSemantics() &&
+         llvm::all_of(op.getIndexingMapsArray(),
+                      [](AffineMap m) { return m.isProjectedPermutation(); });
+}
+
+/// The schedule of an elementwise `op` that reads i4 levels (and is not
+/// fused into a contraction's tiles), or std::nullopt.
+static std::optional<Schedule> getElementwiseSchedule(linalg::GenericOp op) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (!isSchedulable(op) || !readsLevels(op, ranges))
+    return std::nullopt;
+  Schedule schedule;
+  schedule.elementwise = true;
+  schedule.tiles.assign(ranges.size(), 1);
+  schedule.tiles.back() = getInnerLanes(ranges.back());
+  return schedule;
+}
+
 /// The schedule of `op`, or std::nullopt when `op` is not a contraction this
 /// pass schedules.
 static std::optional<Schedule> getSchedule(linalg::GenericOp op) {
-  if (op.getNumDpsInits() != 1 || op->getNumResults() != 1 ||
-      !op.hasPureTensorSemantics() ||
-      !llvm::all_of(op.getIndexingMapsArray(),
-                    [](AffineMap m) { return m.isProjectedPermutation(); }))
+  if (!isSchedulable(op))
     return std::nullopt;
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
   unsigned loops = iterators.size();
@@ -267,6 +309,16 @@ buildSchedule(const std::vector<std::pair<std::string, Schedule>> &kinds) {
                         "(!transform.any_op) -> !transform.any_op\n",
                         i, tag);
     std::string op = llvm::formatv("%m{0}", i).str();
+    if (schedule.elementwise) {
+      size_t loops = countLoops(schedule.tiles);
+      os << llvm::formatv(
+          "  %t{0}:{1} = transform.structured.tile_using_for {2} tile_sizes "
+          "[{3}] : (!transform.any_op) -> (!transform.any_op{4})\n"
+          "  transform.structured.vectorize %t{0}#0 : !transform.any_op\n",
+          i, loops + 1, op, join(schedule.tiles), handleTypes(loops));
+      ++i;
+      continue;
+    }
     // A fused producer needs one containing loop per handle: the schedule
     // then runs op by op.
     if (schedule.fused >= 0) {
@@ -388,16 +440,34 @@ void CPUVectorizePass::runOnOperation() {
   // One tag per distinct tiling; the tags are names no dialect owns.
   std::vector<std::pair<std::string, Schedule>> kinds;
   std::map<Schedule, std::string> tagOf;
+  auto tag = [&](linalg::GenericOp op, const Schedule &schedule) {
+    auto [it, inserted] = tagOf.try_emplace(
+        schedule,
+        llvm::formatv("__qrealign_cpu_tiles_{0}", tagOf.size()).str());
+    if (inserted)
+      kinds.push_back({it->second, schedule});
+    op->setAttr(it->second, UnitAttr::get(op->getContext()));
+  };
+  // The contractions first: the producers they compute a tile at a time
+  // are not scheduled on their own.
+  llvm::SmallPtrSet<Operation *, 8> fused;
   module.walk([&](linalg::GenericOp op) {
     std::optional<Schedule> schedule = getSchedule(op);
     if (!schedule)
       return;
-    auto [it, inserted] = tagOf.try_emplace(
-        *schedule,
-        llvm::formatv("__qrealign_cpu_tiles_{0}", tagOf.size()).str());
-    if (inserted)
-      kinds.push_back({it->second, *schedule});
-    op->setAttr(it->second, UnitAttr::get(op->getContext()));
+    tag(op, *schedule);
+    if (schedule->fused < 0)
+      return;
+    Value in = op->getOperand(schedule->fused);
+    if (schedule->throughReshape)
+      in = in.getDefiningOp<tensor::CollapseShapeOp>().getSrc();
+    fused.insert(in.getDefiningOp());
+  });
+  module.walk([&](linalg::GenericOp op) {
+    if (fused.contains(op))
+      return;
+    if (std::optional<Schedule> schedule = getElementwiseSchedule(op))
+      tag(op, *schedule);
   });
   if (kinds.empty())
     return;

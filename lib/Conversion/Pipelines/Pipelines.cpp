@@ -21,7 +21,8 @@ using namespace mlir;
 
 // Equivalent to the mlir-opt pipeline
 //   qrealign-bind-params,
-//   func.func(convert-qrealign-to-linalg,qrealign-fuse-elementwise),
+//   func.func(convert-qrealign-to-linalg{narrow-levels},
+//             qrealign-fuse-elementwise),
 //   (emulate-gpu: linalg-fuse-elementwise-ops instead),
 //   canonicalize,cse,qrealign-cpu-vectorize,
 //   one-shot-bufferize{bufferize-function-boundaries
@@ -29,7 +30,7 @@ using namespace mlir;
 //   func.func(buffer-loop-hoisting),buffer-deallocation-pipeline,
 //   convert-bufferization-to-memref,
 //   func.func(convert-linalg-to-loops,convert-vector-to-scf{full-unroll}),
-//   convert-scf-to-cf,expand-strided-metadata,lower-affine,
+//   qrealign-emulate-narrow-types,convert-scf-to-cf,expand-strided-metadata,lower-affine,
 //   finalize-memref-to-llvm,
 //   convert-vector-to-llvm{reassociate-fp-reductions},convert-math-to-llvm,
 //   convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,
@@ -47,6 +48,7 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
   ConvertQRealignToLinalgPassOptions toLinalg;
   toLinalg.packedRowsLimit = options.packedRowsLimit;
   toLinalg.packedIntRowsLimit = options.packedIntRowsLimit;
+  toLinalg.narrowLevels = options.narrowLevels && !options.emulateGPU;
   fn.addPass(createConvertQRealignToLinalgPass(toLinalg));
   // The emulated GPU path fuses as qrealign-lower-to-nvvm does.
   if (options.emulateGPU)
@@ -85,6 +87,8 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
   VectorTransferToSCFOptions unroll;
   unroll.unroll = true;
   loops.addPass(createConvertVectorToSCFPass(unroll));
+  // After the last transfer is 1-D: the i4 levels become shifts of bytes.
+  pm.addPass(createQRealignEmulateNarrowTypesPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());

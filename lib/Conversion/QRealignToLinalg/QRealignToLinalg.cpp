@@ -18,8 +18,10 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -168,6 +170,9 @@ static std::pair<Value, AffineMap> rangeOperand(OpBuilder &b, Location loc,
 //===----------------------------------------------------------------------===//
 // Building blocks of the integer path
 //===----------------------------------------------------------------------===//
+
+static Value buildLevelsView(OpBuilder &b, Location loc, Value packed);
+static Value buildNibbleLevel(OpBuilder &b, Location loc, Value nibble);
 
 RowQuantized linalg_lowering::buildRowQuantization(OpBuilder &b, Location loc,
                                                    Value x, int64_t bits,
@@ -370,7 +375,8 @@ Value linalg_lowering::buildUnpackZeroPoints(OpBuilder &b, Location loc,
 }
 
 Value linalg_lowering::buildUnpackLevels(OpBuilder &b, Location loc,
-                                         Value packed, int64_t bits) {
+                                         Value packed, int64_t bits,
+                                         bool narrow) {
   RankedTensorType words = tensorType(packed);
   if (words.getElementType().isInteger(32)) {
     Value levels = unpackWords(b, loc, packed, bits, /*alongRows=*/false);
@@ -383,6 +389,24 @@ Value linalg_lowering::buildUnpackLevels(OpBuilder &b, Location loc,
   MLIRContext *ctx = b.getContext();
   Type i8 = b.getI8Type();
   RankedTensorType t = tensorType(packed);
+  if (narrow) {
+    // The i4 levels, less 8.
+    Value levels = buildLevelsView(b, loc, packed);
+    RankedTensorType lt = tensorType(levels);
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(lt.getDimSize(0)),
+                                       b.getIndexAttr(lt.getDimSize(1))};
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{RankedTensorType::get(lt.getShape(), i8)},
+               ValueRange{levels}, ValueRange{emptyTensor(b, loc, sizes, i8)},
+               {pick(ctx, 2, {0, 1}), pick(ctx, 2, {0, 1})}, iterators(2),
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 Value level = buildNibbleLevel(nb, nl, args[0]);
+                 linalg::YieldOp::create(
+                     nb, nl,
+                     ValueRange{arith::TruncIOp::create(nb, nl, i8, level)});
+               })
+        .getResult(0);
+  }
   // ui8 storage read as signless bytes.
   Value bytes = tensor::BitcastOp::create(
       b, loc, RankedTensorType::get(t.getShape(), i8), packed);
@@ -515,6 +539,68 @@ static std::pair<Value, Value> splitIntoUnits(OpBuilder &b, Location loc,
   return {splitLastAxis(b, loc, x, {groups, units, layout.perUnit}), unitsView};
 }
 
+/// Byte storage [R, C] (nibble pairs, `ui8`) as its levels, `i4` [R, 2C]
+/// (level 2c the low nibble of byte c, 2c + 1 the high one): a view of the
+/// same bytes, `memref.view` of the flattened buffer, which
+/// qrealign-emulate-narrow-types turns back into that buffer once every
+/// access to the levels is a shift of the byte holding it.
+static Value buildLevelsView(OpBuilder &b, Location loc, Value packed) {
+  RankedTensorType storage = tensorType(packed);
+  int64_t rows = storage.getDimSize(0), bytes = storage.getDimSize(1);
+  Type i8 = b.getI8Type();
+  Value signless = tensor::BitcastOp::create(
+      b, loc, RankedTensorType::get(storage.getShape(), i8), packed);
+  Value buffer = bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(storage.getShape(), i8), signless,
+      /*read_only=*/true);
+  Value flat = memref::CollapseShapeOp::create(
+      b, loc, buffer, SmallVector<ReassociationIndices>{{0, 1}});
+  auto levels = MemRefType::get({rows, 2 * bytes}, b.getIntegerType(4));
+  Value view = memref::ViewOp::create(b, loc, levels, flat,
+                                      arith::ConstantIndexOp::create(b, loc, 0),
+                                      ValueRange{});
+  return bufferization::ToTensorOp::create(
+      b, loc, RankedTensorType::get(levels.getShape(), levels.getElementType()),
+      view, /*restrict=*/true, /*writable=*/false);
+}
+
+/// In a body: the signed level of `i4` element `nibble` (offset 8), as i32.
+static Value buildNibbleLevel(OpBuilder &b, Location loc, Value nibble) {
+  Type i32 = b.getI32Type();
+  return arith::SubIOp::create(
+      b, loc, arith::ExtUIOp::create(b, loc, i32, nibble),
+      arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(8)));
+}
+
+/// The input `x` [..., K] and the weight storage `packed` of a contraction
+/// over packed storage, with their maps, loops (lead..., n, g, j, b) for
+/// unit b of group g and level j of the unit, or with `nibbles` (i4 levels
+/// of nibble pairs, buildLevelsView) loops (lead..., n, g, j) for level j of
+/// group g.
+struct PackedOperands {
+  Value x, packed;
+  AffineMap xMap, packedMap;
+};
+static PackedOperands buildPackedOperands(OpBuilder &b, Location loc, Value x,
+                                          Value packed,
+                                          const UnitLayout &layout,
+                                          int64_t groups, bool nibbles) {
+  MLIRContext *ctx = b.getContext();
+  unsigned lead = tensorType(x).getRank() - 1;
+  unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2, bDim = lead + 3;
+  if (nibbles) {
+    unsigned loops = lead + 3;
+    return {expandGroups(b, loc, x, groups),
+            expandGroups(b, loc, buildLevelsView(b, loc, packed), groups),
+            pick(ctx, loops, withLead(lead, {gDim, jDim})),
+            pick(ctx, loops, {nDim, gDim, jDim})};
+  }
+  unsigned loops = lead + 4;
+  auto [xUnits, units] = splitIntoUnits(b, loc, x, packed, layout, groups);
+  return {xUnits, units, pick(ctx, loops, withLead(lead, {gDim, bDim, jDim})),
+          pick(ctx, loops, {nDim, gDim, bDim})};
+}
+
 /// In a contraction body: the signed level of storage unit `unit` (an i8
 /// or i32 block argument) at the position loop `jDim` gives, as i32.
 static Value buildUnitLevel(OpBuilder &b, Location loc, Value unit,
@@ -535,26 +621,26 @@ static Value buildUnitLevel(OpBuilder &b, Location loc, Value unit,
       c(int64_t(1) << (layout.levelBits - 1)));
 }
 
-Value linalg_lowering::buildPackedCenteredIntMatmul(OpBuilder &b, Location loc,
-                                                    Value a, Value za,
-                                                    Value packed, Value zw,
-                                                    int64_t bits,
-                                                    int64_t groups) {
+Value linalg_lowering::buildPackedCenteredIntMatmul(
+    OpBuilder &b, Location loc, Value a, Value za, Value packed, Value zw,
+    int64_t bits, int64_t groups, bool narrow) {
   MLIRContext *ctx = b.getContext();
   Type i32 = b.getI32Type();
   int64_t k = tensorType(a).getShape().back();
   std::optional<UnitLayout> layout =
       UnitLayout::of(tensorType(packed), bits, k / groups);
   assert(layout && "storage without several levels per unit");
+  bool nibbles = narrow && !layout->words;
   unsigned lead = tensorType(a).getRank() - 1;
-  unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2, bDim = lead + 3,
-           loops = lead + 4;
+  // Loops (lead..., n, g, j[, b]): see buildPackedOperands.
+  unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2,
+           loops = nibbles ? lead + 3 : lead + 4;
   int64_t n = tensorType(packed).getDimSize(0);
-  auto [aUnits, units] = splitIntoUnits(b, loc, a, packed, *layout, groups);
-  SmallVector<Value> ins = {aUnits, za, units};
+  PackedOperands operands =
+      buildPackedOperands(b, loc, a, packed, *layout, groups, nibbles);
+  SmallVector<Value> ins = {operands.x, za, operands.packed};
   SmallVector<AffineMap> maps = {
-      pick(ctx, loops, withLead(lead, {gDim, bDim, jDim})),
-      pick(ctx, loops, range(0, lead)), pick(ctx, loops, {nDim, gDim, bDim})};
+      operands.xMap, pick(ctx, loops, range(0, lead)), operands.packedMap};
   if (zw) {
     auto [z, zMap] = rangeOperand(b, loc, zw, loops, nDim, gDim);
     ins.push_back(z);
@@ -567,12 +653,14 @@ Value linalg_lowering::buildPackedCenteredIntMatmul(OpBuilder &b, Location loc,
   Value init = filledTensor(b, loc, sizes, b.getI32IntegerAttr(0));
   return linalg::GenericOp::create(
              b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
-             iterators(lead + 2, 2),
+             iterators(lead + 2, loops - lead - 2),
              [&](OpBuilder &nb, Location nl, ValueRange args) {
                Value x = arith::SubIOp::create(
                    nb, nl, arith::ExtSIOp::create(nb, nl, i32, args[0]),
                    args[1]);
-               Value w = buildUnitLevel(nb, nl, args[2], jDim, *layout);
+               Value w = nibbles
+                             ? buildNibbleLevel(nb, nl, args[2])
+                             : buildUnitLevel(nb, nl, args[2], jDim, *layout);
                if (zw)
                  w = arith::SubIOp::create(
                      nb, nl, w, arith::ExtSIOp::create(nb, nl, i32, args[3]));
@@ -687,8 +775,8 @@ static Value buildForRows(OpBuilder &b, Location loc, Value x, int64_t limit,
 
 /// The integer path: see Passes.td.
 struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
-  QuantizedLinearLowering(MLIRContext *ctx, int64_t rowsLimit)
-      : OpRewritePattern(ctx), rowsLimit(rowsLimit) {}
+  QuantizedLinearLowering(MLIRContext *ctx, int64_t rowsLimit, bool narrow)
+      : OpRewritePattern(ctx), rowsLimit(rowsLimit), narrow(narrow) {}
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     QuantSchemeAttr scheme = op.getQuantAttr();
@@ -745,7 +833,7 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
     auto unitsForm = [&](OpBuilder &b, Location l) -> Value {
       Value t = buildPackedCenteredIntMatmul(b, l, a.levels, a.zeroPoint,
                                              deq.getPacked(), zw, deq.getBits(),
-                                             groups);
+                                             groups, narrow);
       return sumGroups(
           b, l, {t}, {pick(ctx, loops, range(0, loops))},
           [](OpBuilder &, Location, ValueRange args) { return args[0]; });
@@ -753,7 +841,7 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
     // Many rows: the weight's levels unpacked once per call, acc = Σ a·w,
     // the zero points applied through row sums in the epilogue.
     auto unpackedForm = [&](OpBuilder &b, Location l) -> Value {
-      Value w = buildUnpackLevels(b, l, deq.getPacked(), deq.getBits());
+      Value w = buildUnpackLevels(b, l, deq.getPacked(), deq.getBits(), narrow);
       Value acc = buildGroupedIntMatmul(b, l, a.levels, w, groups);
       Value weightSums = buildGroupRowSums(b, l, w, groups);
       Value actSums = zw ? buildGroupRowSums(b, l, a.levels, groups) : Value();
@@ -822,6 +910,7 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
 
 private:
   int64_t rowsLimit;
+  bool narrow;
 };
 
 /// `x` [..., K] with each group of `width` columns de-interleaved by
@@ -865,9 +954,11 @@ static Value deinterleave(OpBuilder &b, Location loc, Value x, int64_t width,
 /// result holds each group's first level of every unit, then the second,
 /// and so on (column g·G + u·B + b is level b·U + u of group g, see
 /// deinterleave), so that a group's units run along the innermost loop.
+/// With `narrow`, nibble pairs are read as `i4` levels instead
+/// (buildLevelsView), loops (n, g, k) as for unpacked levels.
 static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
                               Value scale, Value zeroPoint, int64_t bits,
-                              RankedTensorType type,
+                              RankedTensorType type, bool narrow,
                               bool deinterleaved = false) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
@@ -877,6 +968,9 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
   int64_t width = k / groups;
   std::optional<UnitLayout> layout =
       UnitLayout::of(tensorType(packed), bits, width);
+  bool nibbles = narrow && layout && !layout->words;
+  if (nibbles)
+    layout.reset();
   deinterleaved &= bool(layout);
   SmallVector<int64_t> shape = {n, groups, width};
   SmallVector<Value> ins;
@@ -889,7 +983,8 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
     ins.push_back(splitUnits(b, loc, packed, *layout, groups));
     maps.push_back(pick(ctx, 4, {0, 1, deinterleaved ? 3u : 2u}));
   } else {
-    Value q = buildUnpackLevels(b, loc, packed, bits);
+    Value q = nibbles ? buildLevelsView(b, loc, packed)
+                      : buildUnpackLevels(b, loc, packed, bits);
     ins.push_back(expandGroups(b, loc, q, groups));
     maps.push_back(pick(ctx, 3, {0, 1, 2}));
   }
@@ -914,10 +1009,12 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
           ValueRange{emptyTensor(b, loc, sizes, element)}, maps,
           iterators(loops),
           [&](OpBuilder &nb, Location nl, ValueRange args) {
-            Value level = layout
-                              ? buildUnitLevel(nb, nl, args[0],
-                                               deinterleaved ? 2 : 3, *layout)
-                              : arith::ExtSIOp::create(nb, nl, i32, args[0]);
+            Value level =
+                layout ? buildUnitLevel(nb, nl, args[0], deinterleaved ? 2 : 3,
+                                        *layout)
+                : nibbles
+                    ? buildNibbleLevel(nb, nl, args[0])
+                    : arith::ExtSIOp::create(nb, nl, i32, args[0]).getResult();
             if (zero)
               level = arith::SubIOp::create(
                   nb, nl, level, arith::ExtSIOp::create(nb, nl, i32, args[2]));
@@ -946,9 +1043,13 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
 /// generic form (unpack every level to an i8 tensor, then dequantize)
 /// makes a scalar pass over the whole weight per call, which does not fuse
 /// into the contraction (the [K/U, U] and [K/G, G] splits of K differ).
+/// With `narrow`, nibble pairs are read as `i4` levels (buildLevelsView)
+/// instead of units: loops (lead..., n, g, k), x read as [..., G, K / G],
+/// and no de-interleaving in the generic form.
 struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
-  PackedWeightOnlyLinearLowering(MLIRContext *ctx, int64_t rowsLimit)
-      : OpRewritePattern(ctx), rowsLimit(rowsLimit) {}
+  PackedWeightOnlyLinearLowering(MLIRContext *ctx, int64_t rowsLimit,
+                                 bool narrow)
+      : OpRewritePattern(ctx), rowsLimit(rowsLimit), narrow(narrow) {}
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     QuantSchemeAttr scheme = op.getQuantAttr();
@@ -970,17 +1071,18 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
     Type acc = type.getElementType();
     Type element = deq.getType().getElementType();
     unsigned lead = type.getRank() - 1;
-    unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2, bDim = lead + 3,
-             loops = lead + 4;
+    bool nibbles = narrow && !layout->words;
+    // Loops (lead..., n, g, j[, b]): see buildPackedOperands.
+    unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2,
+             loops = nibbles ? lead + 3 : lead + 4;
 
-    // Few rows: one contraction over the units.
+    // Few rows: one contraction over the units (or levels).
     auto unitsForm = [&](OpBuilder &rewriter, Location loc) -> Value {
-      auto [x, packed] = splitIntoUnits(rewriter, loc, op.getInput(),
-                                        deq.getPacked(), *layout, groups);
-      SmallVector<Value> ins = {x, packed};
-      SmallVector<AffineMap> maps = {
-          pick(ctx, loops, withLead(lead, {gDim, bDim, jDim})),
-          pick(ctx, loops, {nDim, gDim, bDim})};
+      PackedOperands operands =
+          buildPackedOperands(rewriter, loc, op.getInput(), deq.getPacked(),
+                              *layout, groups, nibbles);
+      SmallVector<Value> ins = {operands.x, operands.packed};
+      SmallVector<AffineMap> maps = {operands.xMap, operands.packedMap};
       auto [scale, scaleMap] =
           rangeOperand(rewriter, loc, deq.getScale(), loops, nDim, gDim);
       ins.push_back(scale);
@@ -1002,9 +1104,11 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
       Value y =
           linalg::GenericOp::create(
               rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init},
-              maps, iterators(lead + 1, 3),
+              maps, iterators(lead + 1, loops - lead - 1),
               [&](OpBuilder &nb, Location nl, ValueRange args) {
-                Value level = buildUnitLevel(nb, nl, args[1], jDim, *layout);
+                Value level =
+                    nibbles ? buildNibbleLevel(nb, nl, args[1])
+                            : buildUnitLevel(nb, nl, args[1], jDim, *layout);
                 if (zero)
                   level = arith::SubIOp::create(
                       nb, nl, level,
@@ -1024,14 +1128,16 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
     };
     // Many rows: the generic form, whose unpacking is paid once per call.
     auto genericForm = [&](OpBuilder &b, Location loc) -> Value {
-      // Levels de-interleaved in the weight and the input alike (the same
-      // permutation of the reduction), so that the weight's tiles are
-      // dequantized from contiguous units.
+      // Units: levels de-interleaved in the weight and the input alike
+      // (the same permutation of the reduction), so that the weight's
+      // tiles are dequantized from contiguous units. Levels are contiguous
+      // already.
       Value w = buildDequantized(b, loc, deq.getPacked(), deq.getScale(),
                                  deq.getZeroPoint(), bits, deq.getType(),
-                                 /*deinterleaved=*/true);
-      Value x =
-          deinterleave(b, loc, op.getInput(), k / groups, layout->perUnit);
+                                 narrow, /*deinterleaved=*/true);
+      Value x = op.getInput();
+      if (!nibbles)
+        x = deinterleave(b, loc, x, k / groups, layout->perUnit);
       return buildFloatLinear(b, loc, x, w, op.getBias(), type);
     };
     rewriter.replaceOp(op, buildForRows(rewriter, loc, op.getInput(), rowsLimit,
@@ -1041,19 +1147,24 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
 
 private:
   int64_t rowsLimit;
+  bool narrow;
 };
 
 struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
-  using OpConversionPattern::OpConversionPattern;
+  DequantizeLowering(MLIRContext *ctx, bool narrow)
+      : OpConversionPattern(ctx), narrow(narrow) {}
   LogicalResult
   matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     rewriter.replaceOp(
         op, buildDequantized(rewriter, op.getLoc(), adaptor.getPacked(),
                              adaptor.getScale(), adaptor.getZeroPoint(),
-                             op.getBits(), op.getType()));
+                             op.getBits(), op.getType(), narrow));
     return success();
   }
+
+private:
+  bool narrow;
 };
 
 struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
@@ -1519,20 +1630,21 @@ struct LayerInlining : OpConversionPattern<LayerOp> {
 } // namespace
 
 void mlir::qrealign::populateQRealignToLinalgPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<LinearLowering, DequantizeLowering, RMSNormLowering,
-               ElementwiseLowering<AddOp>, ElementwiseLowering<SwiGLUOp>,
-               EmbeddingLowering, LayerInlining, RopeLowering,
-               AttentionLowering, FakeQuantizeLowering>(patterns.getContext());
+    RewritePatternSet &patterns, bool narrowLevels) {
+  patterns.add<DequantizeLowering>(patterns.getContext(), narrowLevels);
+  patterns.add<LinearLowering, RMSNormLowering, ElementwiseLowering<AddOp>,
+               ElementwiseLowering<SwiGLUOp>, EmbeddingLowering, LayerInlining,
+               RopeLowering, AttentionLowering, FakeQuantizeLowering>(
+      patterns.getContext());
 }
 
 void mlir::qrealign::populateQRealignQuantizedLinearPatterns(
     RewritePatternSet &patterns, int64_t packedRowsLimit,
-    int64_t packedIntRowsLimit) {
+    int64_t packedIntRowsLimit, bool narrowLevels) {
   patterns.add<PackedWeightOnlyLinearLowering>(patterns.getContext(),
-                                               packedRowsLimit);
+                                               packedRowsLimit, narrowLevels);
   patterns.add<QuantizedLinearLowering>(patterns.getContext(),
-                                        packedIntRowsLimit);
+                                        packedIntRowsLimit, narrowLevels);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1638,17 +1750,19 @@ void ConvertQRealignToLinalgPass::runOnOperation() {
   // weights, which the second step lowers.
   RewritePatternSet quantized(ctx);
   populateQRealignQuantizedLinearPatterns(quantized, packedRowsLimit,
-                                          packedIntRowsLimit);
+                                          packedIntRowsLimit, narrowLevels);
   if (failed(applyPatternsGreedily(func, std::move(quantized))))
     return signalPassFailure();
 
   ConversionTarget target(*ctx);
-  target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                         math::MathDialect, tensor::TensorDialect>();
+  target
+      .addLegalDialect<arith::ArithDialect, bufferization::BufferizationDialect,
+                       linalg::LinalgDialect, math::MathDialect,
+                       memref::MemRefDialect, tensor::TensorDialect>();
   target.addIllegalDialect<QRealignDialect>();
   target.addLegalOp<ParamOp, GetParamOp>();
   RewritePatternSet patterns(ctx);
-  populateQRealignToLinalgPatterns(patterns);
+  populateQRealignToLinalgPatterns(patterns, narrowLevels);
   if (failed(applyPartialConversion(func, target, std::move(patterns))))
     return signalPassFailure();
 }

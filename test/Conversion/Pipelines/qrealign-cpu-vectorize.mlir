@@ -3,6 +3,12 @@
 // and without vectorization, reaches LLVM.
 // RUN: qrealign-opt %s --pass-pipeline='builtin.module(func.func(convert-qrealign-to-linalg),canonicalize,cse,qrealign-cpu-vectorize,cse,canonicalize)' -o /dev/null
 // RUN: qrealign-opt %s --qrealign-lower-to-cpu | FileCheck %s --check-prefix=LLVM
+// No i4 value is loaded from memory: every load is of whole bytes.
+// RUN: qrealign-opt %s --qrealign-lower-to-cpu | FileCheck %s --check-prefix=NOI4
+// NOI4-NOT: xi4>
+// NOI4-NOT: -> i4
+// Nibble storage read as i4 levels (what qrealign-lower-to-cpu does).
+// RUN: qrealign-opt %s --pass-pipeline='builtin.module(func.func(convert-qrealign-to-linalg{narrow-levels=true}),canonicalize,cse,qrealign-cpu-vectorize)' | FileCheck %s --check-prefix=NARROW
 // RUN: qrealign-opt %s --qrealign-lower-to-cpu=vectorize=false | FileCheck %s --check-prefix=SCALAR
 
 // A float linear: 8 output channels per tile, the reduction in steps of 8
@@ -68,8 +74,26 @@ func.func @w8a8(%x: tensor<?x64xf32>, %p: tensor<32x64xi8>, %s: tensor<32x1xf32>
 // CHECK: } else {
 // CHECK: tensor.empty() : tensor<8x2x2x32xf32>
 // CHECK: scf.for {{.*}} = %c0 to %c32 step %c8
+// With narrow-levels (the i4 levels): loops (m, n, g, k), 8 levels per lane
+// vector read from the levels' tile, 8 output channels per tile.
+// NARROW-LABEL: func.func @w4a16
+// NARROW: scf.if
+// NARROW: scf.for {{.*}} = %c0 to %c32 step %c8
+// NARROW: scf.for {{.*}} = %c0 to %{{.*}} step %c1
+// NARROW: scf.for {{.*}} = %c0 to %c2 step %c1
+// NARROW: tensor.extract_slice {{.*}} : tensor<32x2x64xi4> to tensor<8x1x64xi4>
+// NARROW: scf.for {{.*}} = %c0 to %c64 step %c8 iter_args({{.*}}) -> (vector<8x1x8xf32>)
+// NARROW: vector.transfer_read {{.*}} : tensor<8x1x8xi4>, vector<8x1x8xi4>
+// NARROW: arith.extui {{.*}} : vector<8x1x1x8xi4> to vector<8x1x1x8xi32>
+// NARROW: arith.sitofp {{.*}} to vector<8x1x1x8xf32>
+// NARROW: vector.reduction <add>, {{.*}} : vector<8xf32> into f32
+// NARROW: } else {
+// Lowered (qrealign-emulate-narrow-types), 8 levels are 4 bytes, split
+// into low and high nibbles.
 // LLVM-LABEL: llvm.func @w4a16
-// LLVM: llvm.lshr {{.*}} : vector<8xi32>
+// LLVM: llvm.load {{.*}} -> vector<4xi8>
+// LLVM: llvm.and {{.*}} : vector<4xi8>
+// LLVM: llvm.lshr {{.*}} : vector<4xi8>
 // LLVM: llvm.intr.vector.reduce.fadd
 func.func @w4a16(%x: tensor<?x128xf32>, %p: tensor<32x64xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<?x32xf32> {
   %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x64xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x128xf32>
@@ -103,8 +127,27 @@ func.func @w4a16(%x: tensor<?x128xf32>, %p: tensor<32x64xui8>, %s: tensor<32x2xf
 // CHECK: arith.mulf {{.*}} : vector<8x1x8xf32>
 // CHECK-NOT: arith.sitofp
 // CHECK: return
+// With narrow-levels the tile's levels are read in order, 64 at a time
+// (x is not de-interleaved).
+// NARROW-LABEL: func.func @w4a16_prefill
+// NARROW: %[[TILEBUFN:.*]] = tensor.empty() : tensor<8x2x64xf32>
+// NARROW: scf.for %[[NN:.*]] = %c0 to %c32 step %c8
+// NARROW: tensor.extract_slice %{{.*}}[%[[NN]], 0, 0] [8, 2, 64] [1, 1, 1] : tensor<32x2x64xi4> to tensor<8x2x64xi4>
+// NARROW: scf.for {{.*}} iter_args(%{{.*}} = %[[TILEBUFN]]) -> (tensor<8x2x64xf32>)
+// NARROW: vector.transfer_read {{.*}} : tensor<1x1x64xi4>, vector<1x1x64xi4>
+// NARROW: arith.extui {{.*}} : vector<1x1x64xi4> to vector<1x1x64xi32>
+// NARROW: arith.sitofp {{.*}} : vector<1x1x64xi32> to vector<1x1x64xf32>
+// NARROW: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<8x2x64xf32> into tensor<8x128xf32>
+// NARROW: scf.for {{.*}} = %c0 to %c16 step %c1
+// NARROW: arith.mulf {{.*}} : vector<8x1x8xf32>
+// NARROW: return
+// Lowered, 32 bytes are split into 64 levels.
 // LLVM-LABEL: llvm.func @w4a16_prefill
-// LLVM: llvm.sitofp {{.*}} : vector<32xi32> to vector<32xf32>
+// LLVM: llvm.load {{.*}} -> vector<32xi8>
+// LLVM: llvm.and {{.*}} : vector<32xi8>
+// LLVM: llvm.lshr {{.*}} : vector<32xi8>
+// LLVM: llvm.shufflevector {{.*}} [0, 32, 1, 33,
+// LLVM: llvm.sitofp {{.*}} : vector<64xi32> to vector<64xf32>
 // LLVM: llvm.fmul {{.*}} : vector<8xf32>
 func.func @w4a16_prefill(%x: tensor<16x128xf32>, %p: tensor<32x64xui8>, %s: tensor<32x2xf32>, %z: tensor<32x2xi8>) -> tensor<16x32xf32> {
   %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x64xui8>, tensor<32x2xf32>, tensor<32x2xi8>) -> tensor<32x128xf32>
@@ -159,4 +202,31 @@ func.func @w8a16_prefill(%x: tensor<16x128xf32>, %p: tensor<32x128xi8>, %s: tens
 func.func @odd(%x: tensor<?x60xf32>, %w: tensor<30x60xf32>) -> tensor<?x30xf32> {
   %y = qrealign.linear "q_proj" %x, %w : (tensor<?x60xf32>, tensor<30x60xf32>) -> tensor<?x30xf32>
   return %y : tensor<?x30xf32>
+}
+
+// The integer path's weight unpacked to i8 for prefill (W4A8, 16 rows):
+// without narrow-levels a scalar loop over bytes; with it, an elementwise
+// op reading i4 levels, vectorized 64 levels at a time (each level read
+// alone would be a load, a shift and a mask of its byte), and not fused
+// into the i8 contraction (the row sums read it too).
+// CHECK-LABEL: func.func @w4a8_prefill
+// CHECK-NOT: xi4>
+// CHECK: return
+// NARROW-LABEL: func.func @w4a8_prefill
+// NARROW: scf.for %[[R:.*]] = %c0 to %c32 step %c1
+// NARROW: scf.for %[[C:.*]] = %c0 to %c128 step %c64
+// NARROW: tensor.extract_slice %{{.*}}[%[[R]], %[[C]]] [1, 64] [1, 1] : tensor<32x128xi4> to tensor<1x64xi4>
+// NARROW: vector.transfer_read {{.*}} : tensor<1x64xi4>, vector<1x64xi4>
+// NARROW: arith.extui {{.*}} : vector<1x64xi4> to vector<1x64xi32>
+// NARROW: arith.trunci {{.*}} : vector<1x64xi32> to vector<1x64xi8>
+// NARROW: vector.transfer_write {{.*}} : vector<1x64xi8>, tensor<1x64xi8>
+// NARROW: vector.reduction <add>, {{.*}} : vector<8xi32> into i32
+// NARROW: return
+// LLVM-LABEL: llvm.func @w4a8_prefill
+// LLVM: llvm.load {{.*}} -> vector<32xi8>
+// LLVM: llvm.lshr {{.*}} : vector<32xi8>
+func.func @w4a8_prefill(%x: tensor<16x128xf32>, %p: tensor<32x64xui8>, %s: tensor<32x1xf32>, %z: tensor<32x1xi8>) -> tensor<16x32xf32> {
+  %w = qrealign.dequantize %p, %s zero_point %z bits = 4 : (tensor<32x64xui8>, tensor<32x1xf32>, tensor<32x1xi8>) -> tensor<32x128xf32>
+  %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, a_bits = 8>} : (tensor<16x128xf32>, tensor<32x128xf32>) -> tensor<16x32xf32>
+  return %y : tensor<16x32xf32>
 }

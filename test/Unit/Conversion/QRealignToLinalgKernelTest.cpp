@@ -286,27 +286,37 @@ TEST_P(KernelTest, MatchesScalarReference) {
         [&](OpBuilder &b, Location l, Value x, Value) {
           return buildRowQuantization(b, l, x, bits, actSym).zeroPoint;
         });
-    addBlockFunction(
-        *module, "acc", xType, pType,
-        RankedTensorType::get({ShapedType::kDynamic, n, groups}, i32),
-        [&](OpBuilder &b, Location l, Value x, Value p) {
-          Value a = buildRowQuantization(b, l, x, bits, actSym).levels;
-          Value wl = buildUnpackLevels(b, l, p, scheme.wBits);
-          return buildGroupedIntMatmul(b, l, a, wl, groups);
-        });
-    // The packed form (decode): zero points subtracted in the contraction,
-    // the storage units read in it.
-    if (isNibblePacked(scheme.wBits) || scheme.words)
-      addZeroPointFunction(
-          *module, "centered", xType, pType, mlir::parseType(zeroType, &ctx),
+    // Both readings of nibble bytes: as bytes (the GPU pipelines') and as
+    // i4 levels bound by narrow-type emulation (qrealign-lower-to-cpu's).
+    for (bool narrow : {false, true}) {
+      if (narrow && (!isNibblePacked(scheme.wBits) || scheme.words))
+        continue;
+      std::string suffix = narrow ? "_narrow" : "";
+      addBlockFunction(
+          *module, "acc" + suffix, xType, pType,
           RankedTensorType::get({ShapedType::kDynamic, n, groups}, i32),
-          [&](OpBuilder &b, Location l, Value x, Value p, Value z) {
-            RowQuantized r = buildRowQuantization(b, l, x, bits, actSym);
-            Value zw = asym ? buildUnpackZeroPoints(b, l, z, scheme.wBits, rows)
-                            : Value();
-            return buildPackedCenteredIntMatmul(b, l, r.levels, r.zeroPoint, p,
-                                                zw, scheme.wBits, groups);
+          [&](OpBuilder &b, Location l, Value x, Value p) {
+            Value a = buildRowQuantization(b, l, x, bits, actSym).levels;
+            Value wl = buildUnpackLevels(b, l, p, scheme.wBits, narrow);
+            return buildGroupedIntMatmul(b, l, a, wl, groups);
           });
+      // The packed form (decode): zero points subtracted in the
+      // contraction, the storage units (or levels) read in it.
+      if (isNibblePacked(scheme.wBits) || scheme.words)
+        addZeroPointFunction(
+            *module, "centered" + suffix, xType, pType,
+            mlir::parseType(zeroType, &ctx),
+            RankedTensorType::get({ShapedType::kDynamic, n, groups}, i32),
+            [&](OpBuilder &b, Location l, Value x, Value p, Value z) {
+              RowQuantized r = buildRowQuantization(b, l, x, bits, actSym);
+              Value zw =
+                  asym ? buildUnpackZeroPoints(b, l, z, scheme.wBits, rows)
+                       : Value();
+              return buildPackedCenteredIntMatmul(b, l, r.levels, r.zeroPoint,
+                                                  p, zw, scheme.wBits, groups,
+                                                  narrow);
+            });
+    }
   }
 
   auto jit = JitModule::compile(*module);
@@ -376,8 +386,7 @@ TEST_P(KernelTest, MatchesScalarReference) {
     auto levels = (*jit)->lookup("levels");
     auto scale = (*jit)->lookup("scale");
     auto zero = (*jit)->lookup("zero");
-    auto accFn = (*jit)->lookup("acc");
-    ASSERT_TRUE(levels && scale && zero && accFn);
+    ASSERT_TRUE(levels && scale && zero);
     MemRefDescriptor<int8_t, 2> ld{};
     reinterpret_cast<void (*)(decltype(ld) *, X *, P *)>(*levels)(&ld, &xd,
                                                                   &pd);
@@ -404,47 +413,60 @@ TEST_P(KernelTest, MatchesScalarReference) {
     freeResult(sdOut);
     freeResult(zdOut);
 
-    // i32 accumulators per (token, output channel, group): exact.
-    MemRefDescriptor<int32_t, 3> ad{};
-    reinterpret_cast<void (*)(decltype(ad) *, X *, P *)>(*accFn)(&ad, &xd, &pd);
-    int64_t width = k / groups, accDiff = 0;
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t o = 0; o < n; ++o)
-        for (int64_t g = 0; g < groups; ++g) {
-          int32_t want = 0;
-          for (int64_t j = g * width; j < (g + 1) * width; ++j)
-            want += int32_t(ref.levels[i * k + j]) * int32_t(qw.q[o * k + j]);
-          accDiff += ad.aligned[ad.offset + i * ad.strides[0] +
-                                o * ad.strides[1] + g * ad.strides[2]] != want;
-        }
-    EXPECT_EQ(accDiff, 0) << "i32 accumulators differ";
-    freeResult(ad);
+    int64_t width = k / groups;
+    for (const char *suffix : {"", "_narrow"}) {
+      SCOPED_TRACE(*suffix ? "weight read as i4 levels" : "weight as bytes");
+      auto accFn = (*jit)->lookup(std::string("acc") + suffix);
+      if (!accFn) {
+        // Only nibble bytes have the narrow reading.
+        EXPECT_TRUE(*suffix);
+        llvm::consumeError(accFn.takeError());
+        continue;
+      }
+      // i32 accumulators per (token, output channel, group): exact.
+      MemRefDescriptor<int32_t, 3> ad{};
+      reinterpret_cast<void (*)(decltype(ad) *, X *, P *)>(*accFn)(&ad, &xd,
+                                                                   &pd);
+      int64_t accDiff = 0;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t o = 0; o < n; ++o)
+          for (int64_t g = 0; g < groups; ++g) {
+            int32_t want = 0;
+            for (int64_t j = g * width; j < (g + 1) * width; ++j)
+              want += int32_t(ref.levels[i * k + j]) * int32_t(qw.q[o * k + j]);
+            accDiff +=
+                ad.aligned[ad.offset + i * ad.strides[0] + o * ad.strides[1] +
+                           g * ad.strides[2]] != want;
+          }
+      EXPECT_EQ(accDiff, 0) << "i32 accumulators differ";
+      freeResult(ad);
 
-    // The packed form's accumulators: Σ (a - za)(w - zw), exact.
-    auto centeredFn = (*jit)->lookup("centered");
-    if (!centeredFn) {
-      llvm::consumeError(centeredFn.takeError());
-      continue;
+      // The packed form's accumulators: Σ (a - za)(w - zw), exact.
+      auto centeredFn = (*jit)->lookup(std::string("centered") + suffix);
+      if (!centeredFn) {
+        llvm::consumeError(centeredFn.takeError());
+        continue;
+      }
+      MemRefDescriptor<int32_t, 3> td{};
+      reinterpret_cast<void (*)(decltype(td) *, X *, P *, Z *)>(*centeredFn)(
+          &td, &xd, &pd, &zd);
+      int64_t centeredDiff = 0;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t o = 0; o < n; ++o)
+          for (int64_t g = 0; g < groups; ++g) {
+            int32_t zw =
+                asym ? qw.zeroPoint[(rows == 1 ? 0 : o) * groups + g] : 0;
+            int32_t want = 0;
+            for (int64_t j = g * width; j < (g + 1) * width; ++j)
+              want += (int32_t(ref.levels[i * k + j]) - ref.zero[i]) *
+                      (int32_t(qw.q[o * k + j]) - zw);
+            centeredDiff +=
+                td.aligned[td.offset + i * td.strides[0] + o * td.strides[1] +
+                           g * td.strides[2]] != want;
+          }
+      EXPECT_EQ(centeredDiff, 0) << "packed-form i32 accumulators differ";
+      freeResult(td);
     }
-    MemRefDescriptor<int32_t, 3> td{};
-    reinterpret_cast<void (*)(decltype(td) *, X *, P *, Z *)>(*centeredFn)(
-        &td, &xd, &pd, &zd);
-    int64_t centeredDiff = 0;
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t o = 0; o < n; ++o)
-        for (int64_t g = 0; g < groups; ++g) {
-          int32_t zw =
-              asym ? qw.zeroPoint[(rows == 1 ? 0 : o) * groups + g] : 0;
-          int32_t want = 0;
-          for (int64_t j = g * width; j < (g + 1) * width; ++j)
-            want += (int32_t(ref.levels[i * k + j]) - ref.zero[i]) *
-                    (int32_t(qw.q[o * k + j]) - zw);
-          centeredDiff +=
-              td.aligned[td.offset + i * td.strides[0] + o * td.strides[1] +
-                         g * td.strides[2]] != want;
-        }
-    EXPECT_EQ(centeredDiff, 0) << "packed-form i32 accumulators differ";
-    freeResult(td);
   }
 }
 

@@ -28,8 +28,9 @@ namespace mlir::qrealign {
 /// qrealign-cpu-vectorize (the contractions tiled and vectorized on
 /// tensors, a prefill W4A16 weight dequantized a tile at a time), one-shot
 /// bufferization with identity layouts at function boundaries, buffer loop
-/// hoisting, buffer deallocation, loops, vector transfers unrolled, and the
-/// conversions to LLVM.
+/// hoisting, buffer deallocation, loops, vector transfers unrolled,
+/// qrealign-emulate-narrow-types (4-bit levels bound to their bytes), and
+/// the conversions to LLVM.
 struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
   PassOptions::Option<std::string> manifest{
       *this, "manifest",
@@ -52,6 +53,14 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       llvm::cl::desc("convert-qrealign-to-linalg's option: the same for the "
                      "integer path (W4A8, W4A4)"),
       llvm::cl::init(2)};
+  PassOptions::Option<bool> narrowLevels{
+      *this, "narrow-levels",
+      llvm::cl::desc("convert-qrealign-to-linalg's option: nibble storage "
+                     "read as i4 levels, bound to its bytes by "
+                     "qrealign-emulate-narrow-types (off: read as bytes and "
+                     "shifted; emulate-gpu: always off, as "
+                     "qrealign-lower-to-nvvm)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> emulateGPU{
       *this, "emulate-gpu",
       llvm::cl::desc("Map the linalg ops as qrealign-lower-to-nvvm does "

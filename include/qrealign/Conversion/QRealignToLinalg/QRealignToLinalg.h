@@ -18,8 +18,10 @@
 
 namespace mlir::qrealign {
 /// The patterns of convert-qrealign-to-linalg (all but the quantized
-/// linears, see populateQRealignQuantizedLinearPatterns).
-void populateQRealignToLinalgPatterns(RewritePatternSet &patterns);
+/// linears, see populateQRealignQuantizedLinearPatterns). `narrowLevels`:
+/// see the pass's `narrow-levels`.
+void populateQRealignToLinalgPatterns(RewritePatternSet &patterns,
+                                      bool narrowLevels = false);
 
 /// The linears on `qrealign.dequantize`d weights: weight-only linears over
 /// packed storage (one contraction over the storage units for at most
@@ -30,7 +32,8 @@ void populateQRealignToLinalgPatterns(RewritePatternSet &patterns);
 /// run before that op is lowered.
 void populateQRealignQuantizedLinearPatterns(RewritePatternSet &patterns,
                                              int64_t packedRowsLimit = 4,
-                                             int64_t packedIntRowsLimit = 2);
+                                             int64_t packedIntRowsLimit = 2,
+                                             bool narrowLevels = false);
 
 /// Bufferization of `tensor.bitcast` (to a view of the same buffer), which
 /// the lowering of packed `ui8` storage needs and MLIR 22 lacks.
@@ -55,8 +58,12 @@ RowQuantized buildRowQuantization(OpBuilder &b, Location loc, Value x,
 /// Signed levels i8 [N, K] from `packed` storage: i8 [N, K] for 5..8 bits
 /// (returned as is), ui8 [N, K / 2] for 2..4 bits (low nibble first,
 /// offset-binary), or compressed-tensors' i32 words [N, K / f] (f = 32 /
-/// bits levels per word, offset-binary, element i at bit bits * i).
-Value buildUnpackLevels(OpBuilder &b, Location loc, Value packed, int64_t bits);
+/// bits levels per word, offset-binary, element i at bit bits * i). With
+/// `narrow`, bytes are read as their i4 levels (see
+/// convert-qrealign-to-linalg's `narrow-levels`: only qrealign-lower-to-cpu
+/// binds those).
+Value buildUnpackLevels(OpBuilder &b, Location loc, Value packed, int64_t bits,
+                        bool narrow = false);
 
 /// Signed zero points i8 [rows, G] from a dequantize's `zeroPoint`: i8
 /// (returned as is) or i32 words packed along the rows ([ceil(rows / f),
@@ -79,10 +86,12 @@ Value buildGroupRowSums(OpBuilder &b, Location loc, Value q, int64_t groups);
 /// bits levels or i32 words of 32 / bits, as buildUnpackLevels reads them;
 /// loops (m, n, g, j, b), units innermost). `a` is i8 [M, K], `za` i32 [M],
 /// `zw` (null for none) i8 [R, G] with R = 1 or N. Equal to acc − zw·Σa −
-/// za·Σw + J·za·zw of the unpacked form: the same integer.
+/// za·Σw + J·za·zw of the unpacked form: the same integer. With `narrow`,
+/// bytes are read as their i4 levels instead, loops (m, n, g, j).
 Value buildPackedCenteredIntMatmul(OpBuilder &b, Location loc, Value a,
                                    Value za, Value packed, Value zw,
-                                   int64_t bits, int64_t groups);
+                                   int64_t bits, int64_t groups,
+                                   bool narrow = false);
 } // namespace linalg_lowering
 } // namespace mlir::qrealign
 
