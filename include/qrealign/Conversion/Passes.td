@@ -81,7 +81,8 @@ def ConvertQRealignToLinalgPass
          activation quantizer): `s = max((max(x, 0) - min(x, 0)) / (2^b -
          1), 1e-8)`, `z = roundeven(-min(x, 0) / s)`, levels
          `clamp(roundeven(x / s) + z, 0, 2^b - 1) - 2^(b-1)` as `i8`.
-      2. The weight's levels `i8 [N, K]` unpacked from storage.
+      2. The weight's levels `i8 [N, K]` unpacked from storage (with
+         `narrow-levels`, from nibble pairs' `i4` levels).
       3. `acc[m, n, g] = Σ_j a[m, g, j] · w[n, g, j]`: an `i8 × i8 → i32`
          contraction per weight scale group (one group per channel).
       4. Epilogue: the zero points enter as row-sum corrections, `t = acc -
@@ -94,6 +95,8 @@ def ConvertQRealignToLinalgPass
       units, loops `(..., n, g, j, b)` as the weight-only form's, and sums
       `t[m, n, g] = Σ (a - za[m]) · (w - zw[n, g])` directly (the same
       integer: no weight is unpacked per call); then the f32 epilogue.
+      With `narrow-levels`, nibble pairs are read as `i4` levels, loops
+      `(..., n, g, j)`.
 
     Errors, located at the op: a linear whose scheme quantizes its weight
     while the weight is still a float parameter (run
@@ -123,9 +126,9 @@ def ConvertQRealignToLinalgPass
            "decodes each level per row in i32, so it pays off for fewer "
            "rows">,
     Option<"narrowLevels", "narrow-levels", "bool", /*default=*/"false",
-           "Read nibble-pair storage (ui8) of dequantizations and weight-only "
-           "linears as i4 levels, a memref.view of its bytes for "
-           "qrealign-emulate-narrow-types to bind, instead of as units">
+           "Read nibble-pair storage (ui8) as i4 levels (dequantizations, "
+           "weight-only and integer-path linears), a memref.view of its bytes "
+           "for qrealign-emulate-narrow-types to bind, instead of as units">
   ];
 }
 
