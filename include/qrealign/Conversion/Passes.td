@@ -447,7 +447,8 @@ def QRealignEmulateNarrowTypesPass
       becomes constants.
     - Function arguments and results of sub-byte memrefs become byte memrefs
       (`memref<8x16xi4>` becomes `memref<64xi8>`): this changes the
-      function's ABI.
+      function's ABI. Their shapes must be static (a located error
+      otherwise): a dynamic shape cannot be recovered from a byte count.
     - Then upstream's rewrites of sub-byte vector bit casts and extensions
       (`vector.bitcast` of bytes to `i4` lanes followed by `arith.extui`)
       into shifts and shuffles of whole bytes.

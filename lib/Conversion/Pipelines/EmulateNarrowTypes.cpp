@@ -62,6 +62,28 @@ static LogicalResult checkSubByteView(memref::ViewOp op,
   return success();
 }
 
+/// Whether `func`'s sub-byte arguments and results have static shapes: the
+/// emulated function takes their bytes flattened, from which a dynamic
+/// shape cannot be recovered. A located error if not.
+static LogicalResult checkSignature(func::FuncOp func) {
+  auto isDynamicSubByte = [](Type type) {
+    return isSubByte(type) && !cast<MemRefType>(type).hasStaticShape();
+  };
+  for (auto [i, type] : llvm::enumerate(func.getArgumentTypes()))
+    if (isDynamicSubByte(type))
+      return func.emitOpError("argument #")
+             << i << " of sub-byte type " << type
+             << " must have a static shape (the emulated function takes its "
+                "bytes flattened)";
+  for (auto [i, type] : llvm::enumerate(func.getResultTypes()))
+    if (isDynamicSubByte(type))
+      return func.emitOpError("result #")
+             << i << " of sub-byte type " << type
+             << " must have a static shape (the emulated function returns its "
+                "bytes flattened)";
+  return success();
+}
+
 namespace {
 /// `memref.view %bytes[0][] : memref<Bxi8> to memref<...xi4>` is `%bytes`
 /// once the view's type is emulated (memref<Bxi8> itself; checked by
@@ -152,12 +174,15 @@ struct EmulateNarrowTypesPass
         return type;
       return std::nullopt;
     });
-    bool viewsOk = true;
-    module.walk([&](memref::ViewOp op) {
-      if (isSubByte(op.getType()))
-        viewsOk &= succeeded(checkSubByteView(op, converter));
+    bool ok = true;
+    module.walk([&](Operation *op) {
+      if (auto view = dyn_cast<memref::ViewOp>(op);
+          view && isSubByte(view.getType()))
+        ok &= succeeded(checkSubByteView(view, converter));
+      if (auto func = dyn_cast<func::FuncOp>(op))
+        ok &= succeeded(checkSignature(func));
     });
-    if (!viewsOk)
+    if (!ok)
       return signalPassFailure();
     ConversionTarget target(*ctx);
     auto isLegal = [&](Operation *op) { return converter.isLegal(op); };
