@@ -21,5 +21,5 @@ for cfg in "w4a16 1 4096 4096" "w4a16 4 4096 4096" "w4a16 16 4096 4096" \
   l3=$(run "$@" true); b3=$(run "$@" false)
   l=$(median "$l1" "$l2" "$l3"); b=$(median "$b1" "$b2" "$b3")
   printf '| %s | %s | %s x %s | %s | %s | %.2f | [levels %s %s %s; bytes %s %s %s]\n' \
-    "$1" "$2" "$3" "$4" "$b" "$l" "$(echo "$l / $b" | bc -l)" "$l1" "$l2" "$l3" "$b1" "$b2" "$b3"
+    "$1" "$2" "$3" "$4" "$b" "$l" "$(awk -v l="$l" -v b="$b" 'BEGIN { print l / b }')" "$l1" "$l2" "$l3" "$b1" "$b2" "$b3"
 done
