@@ -66,21 +66,15 @@ static LogicalResult checkSubByteView(memref::ViewOp op,
 /// emulated function takes their bytes flattened, from which a dynamic
 /// shape cannot be recovered. A located error if not.
 static LogicalResult checkSignature(func::FuncOp func) {
-  auto isDynamicSubByte = [](Type type) {
-    return isSubByte(type) && !cast<MemRefType>(type).hasStaticShape();
-  };
-  for (auto [i, type] : llvm::enumerate(func.getArgumentTypes()))
-    if (isDynamicSubByte(type))
-      return func.emitOpError("argument #")
-             << i << " of sub-byte type " << type
-             << " must have a static shape (the emulated function takes its "
-                "bytes flattened)";
-  for (auto [i, type] : llvm::enumerate(func.getResultTypes()))
-    if (isDynamicSubByte(type))
-      return func.emitOpError("result #")
-             << i << " of sub-byte type " << type
-             << " must have a static shape (the emulated function returns its "
-                "bytes flattened)";
+  std::pair<StringRef, ArrayRef<Type>> lists[] = {
+      {"argument", func.getArgumentTypes()}, {"result", func.getResultTypes()}};
+  for (auto [what, types] : lists)
+    for (auto [i, type] : llvm::enumerate(types))
+      if (isSubByte(type) && !cast<MemRefType>(type).hasStaticShape())
+        return func.emitOpError()
+               << what << " #" << i << " of sub-byte type " << type
+               << " must have a static shape (the emulated function passes its "
+                  "bytes flattened)";
   return success();
 }
 

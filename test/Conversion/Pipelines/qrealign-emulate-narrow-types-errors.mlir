@@ -20,7 +20,7 @@ func.func @larger(%flat: memref<72xi8>, %r: index) -> i4 {
 
 // -----
 
-// expected-error @below {{'func.func' op argument #0 of sub-byte type 'memref<?x16xi4>' must have a static shape (the emulated function takes its bytes flattened)}}
+// expected-error @below {{'func.func' op argument #0 of sub-byte type 'memref<?x16xi4>' must have a static shape (the emulated function passes its bytes flattened)}}
 func.func @dynamic_argument(%levels: memref<?x16xi4>, %r: index) -> i4 {
   %l = memref.load %levels[%r, %r] : memref<?x16xi4>
   return %l : i4
@@ -28,7 +28,7 @@ func.func @dynamic_argument(%levels: memref<?x16xi4>, %r: index) -> i4 {
 
 // -----
 
-// expected-error @below {{'func.func' op result #0 of sub-byte type 'memref<?xi4>' must have a static shape (the emulated function returns its bytes flattened)}}
+// expected-error @below {{'func.func' op result #0 of sub-byte type 'memref<?xi4>' must have a static shape (the emulated function passes its bytes flattened)}}
 func.func @dynamic_result(%n: index) -> memref<?xi4> {
   %levels = memref.alloc(%n) : memref<?xi4>
   return %levels : memref<?xi4>
