@@ -121,9 +121,11 @@ static int64_t getInnerLanes(int64_t extent) {
 /// Sets `schedule`'s fused producer (see Schedule::fused), if `op` has
 /// one: an input read through the 8-wide loop `t`, produced (directly or
 /// through a collapse_shape) by an elementwise generic with no other use
-/// whose innermost extent is a static multiple of 8.
-static void setFusedProducer(Schedule &schedule, linalg::GenericOp op,
-                             unsigned t, const llvm::SmallBitVector &outer) {
+/// whose innermost extent is a static multiple of 8. Returns that producer
+/// (null for none).
+static linalg::GenericOp setFusedProducer(Schedule &schedule,
+                                          linalg::GenericOp op, unsigned t,
+                                          const llvm::SmallBitVector &outer) {
   for (OpOperand *in : op.getDpsInputOperands()) {
     AffineMap map = op.getMatchingIndexingMap(in);
     if (!map.isFunctionOfDim(t))
@@ -141,8 +143,9 @@ static void setFusedProducer(Schedule &schedule, linalg::GenericOp op,
     schedule.throughReshape = throughReshape;
     schedule.producerTiles.assign(producer.getNumLoops(), 1);
     schedule.producerTiles.back() = getInnerLanes(ranges.back());
-    return;
+    return producer;
   }
+  return {};
 }
 
 /// The loop order that keeps the operand tile of the 8-wide loop `t` (a
@@ -217,8 +220,10 @@ static std::optional<Schedule> getElementwiseSchedule(linalg::GenericOp op) {
 }
 
 /// The schedule of `op`, or std::nullopt when `op` is not a contraction this
-/// pass schedules.
-static std::optional<Schedule> getSchedule(linalg::GenericOp op) {
+/// pass schedules; `fusedProducer` is set to the producer it computes per
+/// tile, if any (see Schedule::fused).
+static std::optional<Schedule> getSchedule(linalg::GenericOp op,
+                                           linalg::GenericOp &fusedProducer) {
   if (!isSchedulable(op))
     return std::nullopt;
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
@@ -260,7 +265,7 @@ static std::optional<Schedule> getSchedule(linalg::GenericOp op) {
       tiles[i] = kLanes;
       if (reductionsLast) {
         schedule.interchange = getInterchange(op, unsigned(i));
-        setFusedProducer(
+        fusedProducer = setFusedProducer(
             schedule, op, unsigned(i),
             getOuterLoops(loops, unsigned(i), schedule.interchange));
       }
@@ -452,16 +457,13 @@ void CPUVectorizePass::runOnOperation() {
   // are not scheduled on their own.
   llvm::SmallPtrSet<Operation *, 8> fused;
   module.walk([&](linalg::GenericOp op) {
-    std::optional<Schedule> schedule = getSchedule(op);
+    linalg::GenericOp producer;
+    std::optional<Schedule> schedule = getSchedule(op, producer);
     if (!schedule)
       return;
     tag(op, *schedule);
-    if (schedule->fused < 0)
-      return;
-    Value in = op->getOperand(schedule->fused);
-    if (schedule->throughReshape)
-      in = in.getDefiningOp<tensor::CollapseShapeOp>().getSrc();
-    fused.insert(in.getDefiningOp());
+    if (producer)
+      fused.insert(producer);
   });
   module.walk([&](linalg::GenericOp op) {
     if (fused.contains(op))

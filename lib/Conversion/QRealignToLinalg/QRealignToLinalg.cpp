@@ -496,23 +496,33 @@ Value linalg_lowering::buildGroupRowSums(OpBuilder &b, Location loc, Value q,
 /// How packed storage holds a weight's levels: bytes of two offset-8
 /// nibbles whatever the width (2..4 bits, as the quantizer packs them), or
 /// compressed-tensors' i32 words of 32 / bits levels of `bits` each.
+/// `levels`: the bytes are read as their i4 levels (buildLevelsView), one
+/// level per element, instead of unit by unit (`narrow`: the pass's
+/// `narrow-levels`; words are always read as units).
 struct UnitLayout {
-  bool words;
+  bool words, levels;
   int64_t perUnit, levelBits;
   /// The layout of `storage` when it packs several levels per unit and
   /// whole units make a group of `groupWidth` levels.
   static std::optional<UnitLayout> of(RankedTensorType storage, int64_t bits,
-                                      int64_t groupWidth) {
+                                      int64_t groupWidth, bool narrow) {
     Type element = storage.getElementType();
     UnitLayout layout;
     layout.words = element.isInteger(32);
     if (!layout.words && !element.isUnsignedInteger(8))
       return std::nullopt;
+    layout.levels = narrow && !layout.words;
     layout.perUnit = layout.words ? 32 / bits : 2;
     layout.levelBits = layout.words ? bits : 4;
     if (layout.perUnit < 2 || groupWidth % layout.perUnit)
       return std::nullopt;
     return layout;
+  }
+  /// The loops of a contraction over this storage after `lead` leading
+  /// ones: (n, g, j, b) over units, (n, g, j) over levels (see
+  /// buildPackedOperands).
+  unsigned contractionLoops(unsigned lead) const {
+    return lead + (levels ? 3 : 4);
   }
 };
 
@@ -574,9 +584,8 @@ static Value buildNibbleLevel(OpBuilder &b, Location loc, Value nibble) {
 
 /// The input `x` [..., K] and the weight storage `packed` of a contraction
 /// over packed storage, with their maps, loops (lead..., n, g, j, b) for
-/// unit b of group g and level j of the unit, or with `nibbles` (i4 levels
-/// of nibble pairs, buildLevelsView) loops (lead..., n, g, j) for level j of
-/// group g.
+/// unit b of group g and level j of the unit, or over levels
+/// (`layout.levels`) loops (lead..., n, g, j) for level j of group g.
 struct PackedOperands {
   Value x, packed;
   AffineMap xMap, packedMap;
@@ -584,27 +593,28 @@ struct PackedOperands {
 static PackedOperands buildPackedOperands(OpBuilder &b, Location loc, Value x,
                                           Value packed,
                                           const UnitLayout &layout,
-                                          int64_t groups, bool nibbles) {
+                                          int64_t groups) {
   MLIRContext *ctx = b.getContext();
   unsigned lead = tensorType(x).getRank() - 1;
-  unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2, bDim = lead + 3;
-  if (nibbles) {
-    unsigned loops = lead + 3;
+  unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2, bDim = lead + 3,
+           loops = layout.contractionLoops(lead);
+  if (layout.levels)
     return {expandGroups(b, loc, x, groups),
             expandGroups(b, loc, buildLevelsView(b, loc, packed), groups),
             pick(ctx, loops, withLead(lead, {gDim, jDim})),
             pick(ctx, loops, {nDim, gDim, jDim})};
-  }
-  unsigned loops = lead + 4;
   auto [xUnits, units] = splitIntoUnits(b, loc, x, packed, layout, groups);
   return {xUnits, units, pick(ctx, loops, withLead(lead, {gDim, bDim, jDim})),
           pick(ctx, loops, {nDim, gDim, bDim})};
 }
 
 /// In a contraction body: the signed level of storage unit `unit` (an i8
-/// or i32 block argument) at the position loop `jDim` gives, as i32.
+/// or i32 block argument) at the position loop `jDim` gives, as i32; over
+/// levels (`layout.levels`), of the i4 element `unit` itself.
 static Value buildUnitLevel(OpBuilder &b, Location loc, Value unit,
                             unsigned jDim, const UnitLayout &layout) {
+  if (layout.levels)
+    return buildNibbleLevel(b, loc, unit);
   Type i32 = b.getI32Type();
   auto c = [&](int64_t v) {
     return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
@@ -628,16 +638,14 @@ Value linalg_lowering::buildPackedCenteredIntMatmul(
   Type i32 = b.getI32Type();
   int64_t k = tensorType(a).getShape().back();
   std::optional<UnitLayout> layout =
-      UnitLayout::of(tensorType(packed), bits, k / groups);
+      UnitLayout::of(tensorType(packed), bits, k / groups, narrow);
   assert(layout && "storage without several levels per unit");
-  bool nibbles = narrow && !layout->words;
   unsigned lead = tensorType(a).getRank() - 1;
-  // Loops (lead..., n, g, j[, b]): see buildPackedOperands.
   unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2,
-           loops = nibbles ? lead + 3 : lead + 4;
+           loops = layout->contractionLoops(lead);
   int64_t n = tensorType(packed).getDimSize(0);
   PackedOperands operands =
-      buildPackedOperands(b, loc, a, packed, *layout, groups, nibbles);
+      buildPackedOperands(b, loc, a, packed, *layout, groups);
   SmallVector<Value> ins = {operands.x, za, operands.packed};
   SmallVector<AffineMap> maps = {
       operands.xMap, pick(ctx, loops, range(0, lead)), operands.packedMap};
@@ -658,9 +666,7 @@ Value linalg_lowering::buildPackedCenteredIntMatmul(
                Value x = arith::SubIOp::create(
                    nb, nl, arith::ExtSIOp::create(nb, nl, i32, args[0]),
                    args[1]);
-               Value w = nibbles
-                             ? buildNibbleLevel(nb, nl, args[2])
-                             : buildUnitLevel(nb, nl, args[2], jDim, *layout);
+               Value w = buildUnitLevel(nb, nl, args[2], jDim, *layout);
                if (zw)
                  w = arith::SubIOp::create(
                      nb, nl, w, arith::ExtSIOp::create(nb, nl, i32, args[3]));
@@ -876,7 +882,8 @@ struct QuantizedLinearLowering : OpRewritePattern<LinearOp> {
     };
     // The packed form needs levels packed several per unit (not i8).
     Value partial =
-        UnitLayout::of(tensorType(deq.getPacked()), deq.getBits(), groupWidth)
+        UnitLayout::of(tensorType(deq.getPacked()), deq.getBits(), groupWidth,
+                       narrow)
             ? buildForRows(rewriter, loc, x, rowsLimit, unitsForm, unpackedForm)
             : unpackedForm(rewriter, loc);
 
@@ -967,15 +974,14 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
   int64_t groups = tensorType(scale).getDimSize(1);
   int64_t width = k / groups;
   std::optional<UnitLayout> layout =
-      UnitLayout::of(tensorType(packed), bits, width);
-  bool nibbles = narrow && layout && !layout->words;
-  if (nibbles)
-    layout.reset();
-  deinterleaved &= bool(layout);
+      UnitLayout::of(tensorType(packed), bits, width, narrow);
+  // Read unit by unit, or one level per element (i4 levels, i8 levels).
+  bool units = layout && !layout->levels;
+  deinterleaved &= units;
   SmallVector<int64_t> shape = {n, groups, width};
   SmallVector<Value> ins;
   SmallVector<AffineMap> maps;
-  if (layout) {
+  if (units) {
     int64_t units = width / layout->perUnit;
     shape = {n, groups, units, layout->perUnit};
     if (deinterleaved)
@@ -983,8 +989,8 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
     ins.push_back(splitUnits(b, loc, packed, *layout, groups));
     maps.push_back(pick(ctx, 4, {0, 1, deinterleaved ? 3u : 2u}));
   } else {
-    Value q = nibbles ? buildLevelsView(b, loc, packed)
-                      : buildUnpackLevels(b, loc, packed, bits);
+    Value q = layout ? buildLevelsView(b, loc, packed)
+                     : buildUnpackLevels(b, loc, packed, bits);
     ins.push_back(expandGroups(b, loc, q, groups));
     maps.push_back(pick(ctx, 3, {0, 1, 2}));
   }
@@ -1009,12 +1015,10 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
           ValueRange{emptyTensor(b, loc, sizes, element)}, maps,
           iterators(loops),
           [&](OpBuilder &nb, Location nl, ValueRange args) {
-            Value level =
-                layout ? buildUnitLevel(nb, nl, args[0], deinterleaved ? 2 : 3,
-                                        *layout)
-                : nibbles
-                    ? buildNibbleLevel(nb, nl, args[0])
-                    : arith::ExtSIOp::create(nb, nl, i32, args[0]).getResult();
+            Value level = layout
+                              ? buildUnitLevel(nb, nl, args[0],
+                                               deinterleaved ? 2 : 3, *layout)
+                              : arith::ExtSIOp::create(nb, nl, i32, args[0]);
             if (zero)
               level = arith::SubIOp::create(
                   nb, nl, level, arith::ExtSIOp::create(nb, nl, i32, args[2]));
@@ -1026,7 +1030,7 @@ static Value buildDequantized(OpBuilder &b, Location loc, Value packed,
           })
           .getResult(0);
   SmallVector<ReassociationIndices> merge = {{0}, {1, 2}};
-  if (layout)
+  if (units)
     merge = {{0}, {1, 2, 3}};
   return tensor::CollapseShapeOp::create(b, loc, type, w, merge);
 }
@@ -1060,7 +1064,7 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
     int64_t k = op.getInFeatures(), n = op.getOutFeatures();
     int64_t groups = tensorType(deq.getScale()).getDimSize(1);
     std::optional<UnitLayout> layout =
-        UnitLayout::of(tensorType(deq.getPacked()), bits, k / groups);
+        UnitLayout::of(tensorType(deq.getPacked()), bits, k / groups, narrow);
     if (!layout)
       return failure();
 
@@ -1071,16 +1075,13 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
     Type acc = type.getElementType();
     Type element = deq.getType().getElementType();
     unsigned lead = type.getRank() - 1;
-    bool nibbles = narrow && !layout->words;
-    // Loops (lead..., n, g, j[, b]): see buildPackedOperands.
     unsigned nDim = lead, gDim = lead + 1, jDim = lead + 2,
-             loops = nibbles ? lead + 3 : lead + 4;
+             loops = layout->contractionLoops(lead);
 
     // Few rows: one contraction over the units (or levels).
     auto unitsForm = [&](OpBuilder &rewriter, Location loc) -> Value {
-      PackedOperands operands =
-          buildPackedOperands(rewriter, loc, op.getInput(), deq.getPacked(),
-                              *layout, groups, nibbles);
+      PackedOperands operands = buildPackedOperands(
+          rewriter, loc, op.getInput(), deq.getPacked(), *layout, groups);
       SmallVector<Value> ins = {operands.x, operands.packed};
       SmallVector<AffineMap> maps = {operands.xMap, operands.packedMap};
       auto [scale, scaleMap] =
@@ -1106,9 +1107,7 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
               rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init},
               maps, iterators(lead + 1, loops - lead - 1),
               [&](OpBuilder &nb, Location nl, ValueRange args) {
-                Value level =
-                    nibbles ? buildNibbleLevel(nb, nl, args[1])
-                            : buildUnitLevel(nb, nl, args[1], jDim, *layout);
+                Value level = buildUnitLevel(nb, nl, args[1], jDim, *layout);
                 if (zero)
                   level = arith::SubIOp::create(
                       nb, nl, level,
@@ -1136,7 +1135,7 @@ struct PackedWeightOnlyLinearLowering : OpRewritePattern<LinearOp> {
                                  deq.getZeroPoint(), bits, deq.getType(),
                                  narrow, /*deinterleaved=*/true);
       Value x = op.getInput();
-      if (!nibbles)
+      if (!layout->levels)
         x = deinterleave(b, loc, x, k / groups, layout->perUnit);
       return buildFloatLinear(b, loc, x, w, op.getBias(), type);
     };
