@@ -59,6 +59,16 @@ static cl::opt<bool> narrowLevelsOpt(
     cl::desc("qrealign-lower-to-cpu's option: 4-bit storage read as i4 "
              "levels bound by narrow-type emulation (false: as bytes)"),
     cl::init(true));
+static cl::opt<int64_t>
+    tileRowsOpt("tile-rows",
+                cl::desc("qrealign-lower-to-cpu's option: tokens per tile of "
+                         "a linear (0: for the host)"),
+                cl::init(mlir::qrealign::LowerToCPUOptions().tileRows));
+static cl::opt<int64_t>
+    lanesOpt("lanes",
+             cl::desc("qrealign-lower-to-cpu's option: partial sums per "
+                      "output (0: for the host)"),
+             cl::init(mlir::qrealign::LowerToCPUOptions().lanes));
 static cl::opt<int> runsOpt("runs", cl::desc("Timed calls"), cl::init(20));
 static cl::opt<bool> scalarOpt("scalar",
                                cl::desc("Lower without vectorization"));
@@ -154,8 +164,14 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
   auto start = std::chrono::steady_clock::now();
-  auto jit = JitModule::compile(*module, 3, /*vectorize=*/!scalarOpt,
-                                rowsLimitOpt, intRowsLimitOpt, narrowLevelsOpt);
+  mlir::qrealign::LowerToCPUOptions options;
+  options.vectorize = !scalarOpt;
+  options.packedRowsLimit = rowsLimitOpt;
+  options.packedIntRowsLimit = intRowsLimitOpt;
+  options.narrowLevels = narrowLevelsOpt;
+  options.tileRows = tileRowsOpt;
+  options.lanes = lanesOpt;
+  auto jit = JitModule::compile(*module, options);
   if (!jit) {
     errs() << toString(jit.takeError()) << "\n";
     return 1;

@@ -53,9 +53,9 @@ void keepModelEntryPoints(ModuleOp module) {
 JitModule::~JitModule() = default;
 
 llvm::Expected<std::unique_ptr<JitModule>>
-JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize,
-                   int64_t packedRowsLimit, int64_t packedIntRowsLimit,
-                   bool narrowLevels) {
+JitModule::compile(ModuleOp module,
+                   const mlir::qrealign::LowerToCPUOptions &options,
+                   unsigned optLevel) {
   initializeHostTarget();
   MLIRContext *ctx = module.getContext();
   // The dialects and external models (bufferization) of the pipeline,
@@ -79,11 +79,6 @@ JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize,
       return success();
     });
     PassManager pm(ctx);
-    mlir::qrealign::LowerToCPUOptions options;
-    options.vectorize = vectorize;
-    options.packedRowsLimit = packedRowsLimit;
-    options.packedIntRowsLimit = packedIntRowsLimit;
-    options.narrowLevels = narrowLevels;
     mlir::qrealign::buildLowerToCPUPipeline(pm, options);
     if (failed(pm.run(module)))
       return llvm::createStringError("qrealign-lower-to-cpu failed:\n" +
@@ -100,15 +95,16 @@ JitModule::compile(ModuleOp module, unsigned optLevel, bool vectorize,
   std::function<llvm::Error(llvm::Module *)> transformer =
       makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
                                 /*targetMachine=*/nullptr);
-  ExecutionEngineOptions options;
-  options.transformer = transformer;
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = transformer;
   llvm::Expected<llvm::StringRef> runnerUtils = getRunnerUtilsPath();
   if (!runnerUtils)
     return runnerUtils.takeError();
   llvm::SmallVector<llvm::StringRef, 1> libs = {*runnerUtils};
-  options.sharedLibPaths = libs;
-  options.jitCodeGenOptLevel = static_cast<llvm::CodeGenOptLevel>(optLevel);
-  auto engine = ExecutionEngine::create(module, options);
+  engineOptions.sharedLibPaths = libs;
+  engineOptions.jitCodeGenOptLevel =
+      static_cast<llvm::CodeGenOptLevel>(optLevel);
+  auto engine = ExecutionEngine::create(module, engineOptions);
   if (!engine)
     return engine.takeError();
   std::unique_ptr<JitModule> jit(new JitModule());

@@ -38,6 +38,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -211,11 +212,25 @@ int main(int argc, char **argv) {
     return 1;
   std::string manifestText = formatv("{0:2}", *manifest).str() + "\n";
   mlir::qrealign::dropBoundParams(*module);
+  std::string tiles;
   if (gpu.empty()) {
     mlir::PassManager pm(&context);
     mlir::qrealign::LowerToCPUOptions options;
     options.vectorize = vectorize;
     options.emulateGPU = emulateGPU;
+    // The tiles of the CPU compiled for, which need not be this host.
+    StringMap<bool> features;
+    for (StringRef feature : split(target->features, ','))
+      if (feature.size() > 1)
+        features[feature.drop_front()] = feature.front() == '+';
+    auto [rows, lanes] = mlir::qrealign::getCPUVectorizeTiles(features);
+    options.tileRows = rows;
+    options.lanes = lanes;
+    if (vectorize && !emulateGPU)
+      tiles = formatv(" (linears in tiles of {0} token{1} x 8 outputs x {2} "
+                      "lanes)",
+                      rows, rows == 1 ? "" : "s", lanes)
+                  .str();
     mlir::qrealign::buildLowerToCPUPipeline(pm, options);
     if (mlir::failed(pm.run(*module)))
       return 1;
@@ -229,10 +244,10 @@ int main(int argc, char **argv) {
     if (mlir::failed(pm.run(*module)))
       return 1;
   }
-  errs() << formatv("qrealign-compile: lowered to LLVM{0} in {1:f1} s; "
+  errs() << formatv("qrealign-compile: lowered to LLVM{0}{3} in {1:f1} s; "
                     "generating host code for {2}\n",
                     gpu.empty() ? "" : " and " + gpu + " cubins", since(t0),
-                    target->cpu);
+                    target->cpu, tiles);
   Expected<SmallVector<char, 0>> object =
       qrealign::emitObject(*module, manifestText, *target, optLevel, device);
   if (!object)

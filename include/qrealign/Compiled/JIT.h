@@ -14,6 +14,7 @@
 #ifndef QREALIGN_COMPILED_JIT_H
 #define QREALIGN_COMPILED_JIT_H
 
+#include "qrealign/Conversion/Pipelines/Pipelines.h"
 #include "qrealign/Support/MemRefDescriptor.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -43,17 +44,16 @@ void keepModelEntryPoints(mlir::ModuleOp module);
 class JitModule {
 public:
   ~JitModule();
-  /// Lowers `module` (modified in place) with qrealign-lower-to-cpu
-  /// (`vectorize`, `packedRowsLimit`, `packedIntRowsLimit`, `narrowLevels`:
-  /// its options of those names), every
-  /// public function with a C interface, and compiles it at -O`optLevel`.
+  /// Lowers `module` (modified in place) with qrealign-lower-to-cpu and
+  /// `options`, every public function with a C interface, and compiles it
+  /// at -O`optLevel`.
   /// The `qrealign.param` ops left as the manifest of bound arguments are
   /// dropped before translation: the caller binds the data. Errors carry
   /// the diagnostics of the lowering.
   static llvm::Expected<std::unique_ptr<JitModule>>
-  compile(mlir::ModuleOp module, unsigned optLevel = 3, bool vectorize = true,
-          int64_t packedRowsLimit = 4, int64_t packedIntRowsLimit = 2,
-          bool narrowLevels = true);
+  compile(mlir::ModuleOp module,
+          const mlir::qrealign::LowerToCPUOptions &options = {},
+          unsigned optLevel = 3);
 
   /// The address of function `name`'s C interface.
   llvm::Expected<void *> lookup(llvm::StringRef name);

@@ -496,13 +496,22 @@ def QRealignCPUVectorizePass
       (then one buffer), never the whole operand; the slice is tiled by 1
       but for its innermost loop (a static multiple of 8), which is tiled
       by 64, 32, 16 or 8 (the largest that divides it), and vectorized;
-    - the reduction split into 8 partial sums (`tile_reduction_using_for`):
-      a loop over the reduction in steps of 8 that accumulates an 8 x 8
-      vector (8 outputs x 8 lanes) in registers, then one
-      `vector.multi_reduction` of the lanes per output;
+    - there, the last loop moved inside that loop (a linear's tokens)
+      tiled by `tile-rows` (register blocking: each weight vector loaded
+      once for that many tokens). Where its extent is dynamic or not a
+      multiple of `tile-rows`, the loop is peeled (`transform.loop.peel`):
+      the full tiles run first, the remainder a token at a time. A static
+      extent below `tile-rows` keeps tiles of 1 (a decode step's one
+      token);
+    - the reduction split into `lanes` partial sums
+      (`tile_reduction_using_for`; 8 where the reduction's extent is not a
+      multiple of `lanes`): a loop over the reduction in steps of `lanes`
+      that accumulates an 8 x `tile-rows` x `lanes` vector in registers,
+      then one `vector.multi_reduction` of the lanes per output;
     - vectorized (`vector.transfer_read` of contiguous rows), the
       accumulator hoisted out of the reduction loop, multi-reductions
-      lowered to `vector.reduction`.
+      lowered to `vector.reduction`; a float step's product and sum fused
+      into one `vector.fma` (one rounding instead of two).
 
     An elementwise `linalg.generic` (every loop parallel) that reads `i4`
     levels along its innermost loop, of a static extent that is a multiple
@@ -513,10 +522,19 @@ def QRealignCPUVectorizePass
     a load, a shift and a mask of its byte once
     `qrealign-emulate-narrow-types` binds the levels to their bytes.
 
-    Sums are reassociated (8 partial sums per output): float outputs differ
-    from the scalar loops by rounding, integer accumulators are exact. Other
+    Sums are reassociated (`lanes` partial sums per output) and products
+    fused: float outputs differ from the scalar loops by rounding, integer
+    accumulators are exact. Other
     linalg ops stay as they are (loops later).
   }];
+  let options = [
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"0",
+           "Tokens per tile of a linear (register blocking); 0: for the host "
+           "(3 with AVX-512, else 1)">,
+    Option<"lanes", "lanes", "int64_t", /*default=*/"0",
+           "Partial sums per output (the reduction's vector width); 0: for "
+           "the host (16 with AVX-512, else 8)">,
+  ];
 }
 
 #endif // QREALIGN_CONVERSION_PASSES_TD

@@ -11,14 +11,17 @@
 
 #include "TransformScript.h"
 #include "qrealign/Conversion/Passes.h"
+#include "qrealign/Conversion/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/SmallBitVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <map>
 #include <tuple>
@@ -54,11 +57,21 @@ struct Schedule {
   /// `[N, K]`).
   bool throughReshape = false;
   SmallVector<int64_t> producerTiles;
+  /// The token loop tiled by more than one (register blocking: each weight
+  /// vector loaded once for `tiles[rowsLoop]` tokens), its position in
+  /// `tiles`; -1 for none. `peel`: its extent may not be a multiple of its
+  /// tile (a dynamic one), so the last partial tile is peeled off and runs
+  /// a token at a time.
+  int64_t rowsLoop = -1;
+  bool peel = false;
+  /// Partial sums per output: the reduction's step.
+  int64_t lanes = kLanes;
   bool operator<(const Schedule &o) const {
     return std::tie(interchange, tiles, elementwise, fused, throughReshape,
-                    producerTiles) <
+                    producerTiles, rowsLoop, peel, lanes) <
            std::tie(o.interchange, o.tiles, o.elementwise, o.fused,
-                    o.throughReshape, o.producerTiles);
+                    o.throughReshape, o.producerTiles, o.rowsLoop, o.peel,
+                    o.lanes);
   }
 };
 
@@ -223,7 +236,8 @@ static std::optional<Schedule> getElementwiseSchedule(linalg::GenericOp op) {
 /// pass schedules; `fusedProducer` is set to the producer it computes per
 /// tile, if any (see Schedule::fused).
 static std::optional<Schedule> getSchedule(linalg::GenericOp op,
-                                           linalg::GenericOp &fusedProducer) {
+                                           linalg::GenericOp &fusedProducer,
+                                           int64_t rows, int64_t lanes) {
   if (!isSchedulable(op))
     return std::nullopt;
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
@@ -233,6 +247,8 @@ static std::optional<Schedule> getSchedule(linalg::GenericOp op,
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (ShapedType::isDynamic(ranges.back()) || ranges.back() % kLanes)
     return std::nullopt;
+  if (ranges.back() % lanes)
+    lanes = kLanes;
   // The body accumulates into the output: yield(add(out, x)).
   Block &body = op.getRegion().front();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
@@ -272,10 +288,30 @@ static std::optional<Schedule> getSchedule(linalg::GenericOp op,
     }
     break;
   }
+  schedule.lanes = lanes;
   schedule.tiles = tiles;
-  if (!schedule.interchange.empty())
-    for (auto [i, from] : llvm::enumerate(schedule.interchange))
-      schedule.tiles[i] = tiles[from];
+  if (schedule.interchange.empty())
+    return schedule;
+  for (auto [i, from] : llvm::enumerate(schedule.interchange))
+    schedule.tiles[i] = tiles[from];
+  // The last of the loops moved inside the 8-wide one `t` (a linear's
+  // tokens) is tiled by `rows`.
+  auto wide = llvm::find(schedule.tiles, kLanes);
+  if (rows <= 1 || wide == schedule.tiles.end())
+    return schedule;
+  int64_t t = schedule.interchange[wide - schedule.tiles.begin()];
+  for (int64_t q = int64_t(loops) - 1; q > wide - schedule.tiles.begin(); --q) {
+    int64_t d = schedule.interchange[q];
+    if (d > t)
+      continue;
+    bool dynamic = ShapedType::isDynamic(ranges[d]);
+    if (!dynamic && ranges[d] < rows)
+      break;
+    schedule.rowsLoop = q;
+    schedule.tiles[q] = rows;
+    schedule.peel = dynamic || ranges[d] % rows != 0;
+    break;
+  }
   return schedule;
 }
 
@@ -324,12 +360,18 @@ buildSchedule(const std::vector<std::pair<std::string, Schedule>> &kinds) {
       ++i;
       continue;
     }
-    // A fused producer needs one containing loop per handle: the schedule
-    // then runs op by op.
-    if (schedule.fused >= 0) {
+    // A fused producer needs one containing loop per handle, and a peeled
+    // loop is searched for its ops one at a time: the schedule then runs op
+    // by op.
+    bool oneByOne = schedule.fused >= 0 || schedule.peel;
+    if (oneByOne) {
       os << llvm::formatv("  transform.foreach %m{0} : !transform.any_op {{\n"
-                          "  ^bb0(%e{0}: !transform.any_op):\n"
-                          "  %p{0} = transform.get_producer_of_operand "
+                          "  ^bb0(%e{0}: !transform.any_op):\n",
+                          i);
+      op = llvm::formatv("%e{0}", i).str();
+    }
+    if (schedule.fused >= 0) {
+      os << llvm::formatv("  %p{0} = transform.get_producer_of_operand "
                           "%e{0}[{1}] : (!transform.any_op) -> "
                           "!transform.any_op\n",
                           i, schedule.fused);
@@ -338,7 +380,6 @@ buildSchedule(const std::vector<std::pair<std::string, Schedule>> &kinds) {
                             "%p{0}[0] : (!transform.any_op) -> "
                             "!transform.any_op\n",
                             i);
-      op = llvm::formatv("%e{0}", i).str();
     }
     // The op to tile: %m, or %n, %m with its loops interchanged.
     if (!schedule.interchange.empty()) {
@@ -393,20 +434,52 @@ buildSchedule(const std::vector<std::pair<std::string, Schedule>> &kinds) {
       op = llvm::formatv("%o{0}#0", i).str();
     }
     size_t loops = countLoops(tiles);
-    SmallVector<int64_t> split(tiles.size(), 0);
-    split.back() = kLanes;
     os << llvm::formatv(
         "  %t{0}:{2} = transform.structured.tile_using_for {1} tile_sizes "
-        "[{3}] : (!transform.any_op) -> (!transform.any_op{4})\n"
-        "  %f{0}, %s{0}, %c{0}, %l{0} = "
-        "transform.structured.tile_reduction_using_for %t{0}#0 by tile_sizes "
-        "= [{5}] : (!transform.any_op) -> (!transform.any_op, "
-        "!transform.any_op, !transform.any_op, !transform.any_op)\n"
-        "  transform.structured.vectorize %s{0} : !transform.any_op\n"
-        "  transform.structured.vectorize %f{0} : !transform.any_op\n"
-        "  transform.structured.vectorize %c{0} : !transform.any_op\n",
-        i, op, loops + 1, join(tiles), handleTypes(loops), join(split));
-    if (schedule.fused >= 0)
+        "[{3}] : (!transform.any_op) -> (!transform.any_op{4})\n",
+        i, op, loops + 1, join(tiles), handleTypes(loops));
+    // The tiles to reduce: the op tiled, or with the token loop peeled,
+    // the op of its full tiles and the remainder's op tiled by 1.
+    SmallVector<std::string, 2> tiled = {llvm::formatv("%t{0}#0", i).str()};
+    if (schedule.peel) {
+      int64_t rowsHandle =
+          1 + countLoops(ArrayRef(tiles).take_front(schedule.rowsLoop));
+      SmallVector<int64_t> ones(tiles.size(), 0);
+      ones[schedule.rowsLoop] = 1;
+      os << llvm::formatv(
+          "  %pc{0} = transform.cast %t{0}#{1} : !transform.any_op to "
+          "!transform.op<\"scf.for\">\n"
+          "  %pm{0}, %pr{0} = transform.loop.peel %pc{0} : "
+          "(!transform.op<\"scf.for\">) -> (!transform.any_op, "
+          "!transform.any_op)\n"
+          // The full tiles' sizes become static.
+          "  transform.apply_patterns to %pm{0} {{\n"
+          "    transform.apply_patterns.canonicalization\n"
+          "  } : !transform.any_op\n"
+          "  %pa{0} = transform.structured.match attributes{{{2}} in %pm{0} "
+          ": (!transform.any_op) -> !transform.any_op\n"
+          "  %pb{0} = transform.structured.match attributes{{{2}} in %pr{0} "
+          ": (!transform.any_op) -> !transform.any_op\n"
+          "  %pt{0}:2 = transform.structured.tile_using_for %pb{0} tile_sizes "
+          "[{3}] : (!transform.any_op) -> (!transform.any_op, "
+          "!transform.any_op)\n",
+          i, rowsHandle, tag, join(ones));
+      tiled = {llvm::formatv("%pa{0}", i).str(),
+               llvm::formatv("%pt{0}#0", i).str()};
+    }
+    SmallVector<int64_t> split(tiles.size(), 0);
+    split.back() = schedule.lanes;
+    for (auto [j, target] : llvm::enumerate(tiled))
+      os << llvm::formatv(
+          "  %f{0}_{1}, %s{0}_{1}, %c{0}_{1}, %l{0}_{1} = "
+          "transform.structured.tile_reduction_using_for {2} by tile_sizes "
+          "= [{3}] : (!transform.any_op) -> (!transform.any_op, "
+          "!transform.any_op, !transform.any_op, !transform.any_op)\n"
+          "  transform.structured.vectorize %s{0}_{1} : !transform.any_op\n"
+          "  transform.structured.vectorize %f{0}_{1} : !transform.any_op\n"
+          "  transform.structured.vectorize %c{0}_{1} : !transform.any_op\n",
+          i, j, target, join(split));
+    if (oneByOne)
       os << "  transform.yield\n  }\n";
     ++i;
   }
@@ -433,15 +506,60 @@ buildSchedule(const std::vector<std::pair<std::string, Schedule>> &kinds) {
   return s;
 }
 
+/// Rewrites each vector `addf(acc, mulf(a, b))` whose product has no other
+/// use (a float contraction's step, once vectorized) as one
+/// `vector.fma(a, b, acc)`: one instruction and one rounding instead of
+/// two, and no register for the product.
+static void fuseMultiplyAdds(ModuleOp module) {
+  module.walk([](arith::AddFOp add) {
+    if (!isa<VectorType>(add.getType()))
+      return;
+    for (unsigned i = 0; i < 2; ++i) {
+      auto mul = add->getOperand(i).getDefiningOp<arith::MulFOp>();
+      if (!mul || !mul->hasOneUse())
+        continue;
+      OpBuilder b(add);
+      Value fma = vector::FMAOp::create(b, add.getLoc(), mul.getLhs(),
+                                        mul.getRhs(), add->getOperand(1 - i));
+      add.replaceAllUsesWith(fma);
+      add.erase();
+      mul.erase();
+      return;
+    }
+  });
+}
+
+// With AVX-512 (32 registers of 16 floats) 3 tokens x 8 outputs x 16 lanes,
+// 24 accumulators (measured against 2 x 16, 4 x 16 and 4 x 8 in
+// docs/benchmarks.md); otherwise 1 x 8 x 8 (AVX2 has 16 registers of 8
+// floats).
+std::pair<int64_t, int64_t>
+mlir::qrealign::getCPUVectorizeTiles(const llvm::StringMap<bool> &features) {
+  if (features.lookup("avx512f"))
+    return {3, 16};
+  return {1, kLanes};
+}
+
 namespace {
 struct CPUVectorizePass
     : mlir::qrealign::impl::QRealignCPUVectorizePassBase<CPUVectorizePass> {
+  using QRealignCPUVectorizePassBase::QRealignCPUVectorizePassBase;
   void runOnOperation() override;
 };
 } // namespace
 
 void CPUVectorizePass::runOnOperation() {
   ModuleOp module = getOperation();
+  if (tileRows < 0 || lanes < 0) {
+    module.emitError() << "qrealign-cpu-vectorize: tile-rows ("
+                       << int64_t(tileRows) << ") and lanes (" << int64_t(lanes)
+                       << ") must be positive, or 0 for the host's";
+    return signalPassFailure();
+  }
+  auto [hostRows, hostLanes] =
+      mlir::qrealign::getCPUVectorizeTiles(llvm::sys::getHostCPUFeatures());
+  int64_t rows = tileRows ? int64_t(tileRows) : hostRows;
+  int64_t sums = lanes ? int64_t(lanes) : hostLanes;
   // One tag per distinct tiling; the tags are names no dialect owns.
   std::vector<std::pair<std::string, Schedule>> kinds;
   std::map<Schedule, std::string> tagOf;
@@ -458,7 +576,7 @@ void CPUVectorizePass::runOnOperation() {
   llvm::SmallPtrSet<Operation *, 8> fused;
   module.walk([&](linalg::GenericOp op) {
     linalg::GenericOp producer;
-    std::optional<Schedule> schedule = getSchedule(op, producer);
+    std::optional<Schedule> schedule = getSchedule(op, producer, rows, sums);
     if (!schedule)
       return;
     tag(op, *schedule);
@@ -480,4 +598,5 @@ void CPUVectorizePass::runOnOperation() {
     for (const auto &kind : kinds)
       op->removeAttr(kind.first);
   });
+  fuseMultiplyAdds(module);
 }

@@ -24,7 +24,7 @@ using namespace mlir;
 //   func.func(convert-qrealign-to-linalg{narrow-levels},
 //             qrealign-fuse-elementwise),
 //   (emulate-gpu: linalg-fuse-elementwise-ops instead),
-//   canonicalize,cse,qrealign-cpu-vectorize,
+//   canonicalize,cse,qrealign-cpu-vectorize{tile-rows,lanes},
 //   one-shot-bufferize{bufferize-function-boundaries
 //                      function-boundary-type-conversion=identity-layout-map},
 //   func.func(buffer-loop-hoisting),buffer-deallocation-pipeline,
@@ -71,8 +71,12 @@ void mlir::qrealign::buildLowerToCPUPipeline(OpPassManager &pm,
     pm.addPass(createQRealignGPULoopsPass());
     pm.addPass(createQRealignGPULaunchToLoopsPass());
   } else {
-    if (options.vectorize)
-      pm.addPass(createQRealignCPUVectorizePass());
+    if (options.vectorize) {
+      QRealignCPUVectorizePassOptions vectorize;
+      vectorize.tileRows = options.tileRows;
+      vectorize.lanes = options.lanes;
+      pm.addPass(createQRealignCPUVectorizePass(vectorize));
+    }
     pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
     // A tile's buffer (a W4A16 weight's 8 dequantized rows) allocated once
     // per call, not once per tile.

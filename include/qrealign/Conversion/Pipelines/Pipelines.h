@@ -7,13 +7,17 @@
 #ifndef QREALIGN_CONVERSION_PIPELINES_PIPELINES_H
 #define QREALIGN_CONVERSION_PIPELINES_PIPELINES_H
 
+#include "qrealign/Conversion/Passes.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/JSON.h"
 
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace mlir::func {
 class FuncOp;
@@ -61,6 +65,16 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
                      "shifted; emulate-gpu: always off, as "
                      "qrealign-lower-to-nvvm)"),
       llvm::cl::init(true)};
+  PassOptions::Option<int64_t> tileRows{
+      *this, "tile-rows",
+      llvm::cl::desc("qrealign-cpu-vectorize's option: tokens per tile of a "
+                     "linear (0: for the host)"),
+      llvm::cl::init(QRealignCPUVectorizePassOptions().tileRows)};
+  PassOptions::Option<int64_t> lanes{
+      *this, "lanes",
+      llvm::cl::desc("qrealign-cpu-vectorize's option: partial sums per "
+                     "output (0: for the host)"),
+      llvm::cl::init(QRealignCPUVectorizePassOptions().lanes)};
   PassOptions::Option<bool> emulateGPU{
       *this, "emulate-gpu",
       llvm::cl::desc("Map the linalg ops as qrealign-lower-to-nvvm does "
@@ -71,6 +85,11 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
 };
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const LowerToCPUOptions &options = {});
+/// qrealign-cpu-vectorize's tiles {tile-rows, lanes} for a CPU with
+/// `features` (LLVM's names, such as "avx512f"): what options of 0 give on
+/// a host with these features.
+std::pair<int64_t, int64_t>
+getCPUVectorizeTiles(const llvm::StringMap<bool> &features);
 
 struct LowerToNVVMOptions : public PassPipelineOptions<LowerToNVVMOptions> {
   PassOptions::Option<std::string> chip{
