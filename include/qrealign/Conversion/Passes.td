@@ -510,8 +510,10 @@ def QRealignCPUVectorizePass
       then one `vector.multi_reduction` of the lanes per output;
     - vectorized (`vector.transfer_read` of contiguous rows), the
       accumulator hoisted out of the reduction loop, multi-reductions
-      lowered to `vector.reduction`; a float step's product and sum fused
-      into one `vector.fma` (one rounding instead of two).
+      lowered to `vector.reduction`; the products and sums of a scheduled
+      float contraction's body marked `fastmath<contract>`, and its
+      vectorized step's product and sum fused into one `vector.fma` (one
+      rounding instead of two; other vector arithmetic is left alone).
 
     An elementwise `linalg.generic` (every loop parallel) that reads `i4`
     levels along its innermost loop, of a static extent that is a multiple

@@ -506,17 +506,39 @@ buildSchedule(const std::vector<std::pair<std::string, Schedule>> &kinds) {
   return s;
 }
 
-/// Rewrites each vector `addf(acc, mulf(a, b))` whose product has no other
-/// use (a float contraction's step, once vectorized) as one
-/// `vector.fma(a, b, acc)`: one instruction and one rounding instead of
-/// two, and no register for the product.
+/// Whether `op`'s fast-math flags allow contraction.
+static bool allowsContraction(arith::ArithFastMathInterface op) {
+  return arith::bitEnumContainsAll(op.getFastMathFlagsAttr().getValue(),
+                                   arith::FastMathFlags::contract);
+}
+
+/// Marks the products and sums of a float contraction's body `contract`:
+/// the vectorized step may fuse them (fuseMultiplyAdds).
+static void allowContraction(linalg::GenericOp op) {
+  op.getRegion().walk([](Operation *inner) {
+    if (!isa<arith::MulFOp, arith::AddFOp>(inner))
+      return;
+    auto fmf = cast<arith::ArithFastMathInterface>(inner);
+    inner->setAttr(
+        fmf.getFastMathAttrName(),
+        arith::FastMathFlagsAttr::get(inner->getContext(),
+                                      fmf.getFastMathFlagsAttr().getValue() |
+                                          arith::FastMathFlags::contract));
+  });
+}
+
+/// Rewrites each vector `addf(acc, mulf(a, b))` that allows contraction
+/// (the step of a contraction this pass scheduled, once vectorized) and
+/// whose product has no other use as one `vector.fma(a, b, acc)`: one
+/// instruction and one rounding instead of two, and no register for the
+/// product.
 static void fuseMultiplyAdds(ModuleOp module) {
   module.walk([](arith::AddFOp add) {
-    if (!isa<VectorType>(add.getType()))
+    if (!isa<VectorType>(add.getType()) || !allowsContraction(add))
       return;
     for (unsigned i = 0; i < 2; ++i) {
       auto mul = add->getOperand(i).getDefiningOp<arith::MulFOp>();
-      if (!mul || !mul->hasOneUse())
+      if (!mul || !mul->hasOneUse() || !allowsContraction(mul))
         continue;
       OpBuilder b(add);
       Value fma = vector::FMAOp::create(b, add.getLoc(), mul.getLhs(),
@@ -580,6 +602,7 @@ void CPUVectorizePass::runOnOperation() {
     if (!schedule)
       return;
     tag(op, *schedule);
+    allowContraction(op);
     if (producer)
       fused.insert(producer);
   });

@@ -272,3 +272,16 @@ func.func @w4a8_prefill(%x: tensor<16x128xf32>, %p: tensor<32x64xui8>, %s: tenso
   %y = qrealign.linear "q_proj" %x, %w {quant = #qrealign.quant<w_bits = 4, a_bits = 8>} : (tensor<16x128xf32>, tensor<32x128xf32>) -> tensor<16x32xf32>
   return %y : tensor<16x32xf32>
 }
+
+// Only the steps of the contractions this pass schedules (marked `contract`)
+// become fused multiply-adds; the input's own vector arithmetic stays.
+// CHECK-LABEL: func.func @own_vectors
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK: arith.addf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK-NOT: vector.fma
+// CHECK: return
+func.func @own_vectors(%a: vector<8xf32>, %b: vector<8xf32>, %c: vector<8xf32>) -> vector<8xf32> {
+  %m = arith.mulf %a, %b : vector<8xf32>
+  %s = arith.addf %c, %m : vector<8xf32>
+  return %s : vector<8xf32>
+}
