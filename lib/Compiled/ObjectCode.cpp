@@ -42,6 +42,16 @@ std::string ObjectTarget::str() const {
   return triple + ";" + cpu + ";" + features;
 }
 
+llvm::StringMap<bool> ObjectTarget::featureMap() const {
+  llvm::StringMap<bool> map;
+  llvm::SmallVector<llvm::StringRef> list;
+  llvm::StringRef(features).split(list, ',', -1, false);
+  for (llvm::StringRef f : list)
+    if (f.size() > 1 && (f.front() == '+' || f.front() == '-'))
+      map[f.drop_front()] = f.front() == '+';
+  return map;
+}
+
 /// "+a,+b,-c" from a feature map.
 static std::string featureString(const llvm::StringMap<bool> &map) {
   llvm::SubtargetFeatures features;
@@ -280,15 +290,12 @@ readEmbeddedString(const llvm::object::ObjectFile &object, llvm::StringRef name,
 static std::vector<std::string> missingFeatures(const ObjectTarget &target) {
   llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
   std::vector<std::string> missing;
-  llvm::SmallVector<llvm::StringRef> list;
-  llvm::StringRef(target.features).split(list, ',', -1, false);
-  for (llvm::StringRef f : list) {
-    if (!f.consume_front("+"))
-      continue;
-    auto it = host.find(f);
-    if (it != host.end() && !it->second)
-      missing.push_back(f.str());
+  for (const auto &entry : target.featureMap()) {
+    auto it = host.find(entry.getKey());
+    if (entry.getValue() && it != host.end() && !it->second)
+      missing.push_back(entry.getKey().str());
   }
+  llvm::sort(missing);
   return missing;
 }
 

@@ -38,7 +38,6 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -219,11 +218,8 @@ int main(int argc, char **argv) {
     options.vectorize = vectorize;
     options.emulateGPU = emulateGPU;
     // The tiles of the CPU compiled for, which need not be this host.
-    StringMap<bool> features;
-    for (StringRef feature : split(target->features, ','))
-      if (feature.size() > 1)
-        features[feature.drop_front()] = feature.front() == '+';
-    auto [rows, lanes] = mlir::qrealign::getCPUVectorizeTiles(features);
+    auto [rows, lanes] =
+        mlir::qrealign::getCPUVectorizeTiles(target->featureMap());
     options.tileRows = rows;
     options.lanes = lanes;
     if (vectorize && !emulateGPU)

@@ -34,6 +34,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 
 #include <memory>
@@ -51,6 +52,8 @@ struct ObjectTarget {
   std::string features;
   /// "TRIPLE;CPU;FEATURES", the form an object records.
   std::string str() const;
+  /// `features` as a map: each feature named, true where enabled.
+  llvm::StringMap<bool> featureMap() const;
 };
 
 /// The host: its triple, CPU and the features it has.
